@@ -1,0 +1,47 @@
+# dockwright: the commands users and CI run. See README.md.
+PY      ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+PYINFRA := $(VENV)/bin/pyinfra
+LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client gcc libc6-dev
+
+.PHONY: setup lab-packages lab lab-down unit e2e test verify drift bench clean
+
+$(VPY): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e .
+	touch $(VPY)
+
+setup: $(VPY)
+
+# Host packages the lab needs: installed when root, otherwise the command is printed.
+lab-packages:
+	@missing=$$(for p in $(LAB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "lab packages: all present"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "lab packages missing; run as root: apt-get install -y $$missing"; exit 1; fi
+
+# The main job: VMs up, deployed, verified.
+lab: setup lab-packages
+	$(VPY) -m lab build
+	$(VPY) -m lab up
+	$(PYINFRA) inventories/lab.py deploy.py -y
+
+lab-down:
+	-$(VPY) -m lab down
+
+unit: setup
+	$(VPY) -m pytest -q tests/unit
+
+# End-to-end scenarios on the lab; the lab is torn down even when a test fails.
+e2e: setup lab-packages
+	$(VPY) -m pytest -q -x tests/e2e -p no:cacheprovider; rc=$$?; $(VPY) -m lab down; exit $$rc
+
+test: unit e2e
+
+verify: setup
+	$(VPY) -m pytest -q tests/verify --inventory $(or $(INVENTORY),inventories/lab.py)
+
+clean: lab-down
+	rm -rf $(VENV)

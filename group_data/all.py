@@ -1,0 +1,112 @@
+"""Fleet-wide defaults for every concern dockwright manages.
+
+Group files (group_data/<group>.py) and host data override these. Merge rule: dicts merge key by
+key at every depth, anything else (lists, numbers, strings) is replaced whole. Order, later wins:
+all -> the inventory file's own group (prod, staging, lab) -> other groups in inventory order
+-> host data. See README "Data model".
+"""
+
+# Each concern can be switched off per group or host.
+concerns = {
+    "sysctl": True,
+    "conntrack": True,
+    "docker": True,
+    "seccomp": True,
+    "apparmor": True,
+    "networks": True,
+    "swarm": True,
+    "verify": True,
+}
+
+sysctl = {
+    # dockwright owns this one file; other files that set the same keys are reported.
+    "file": "/etc/sysctl.d/90-dockwright.conf",
+    # What to do when a file read later at boot overrides one of our keys: "fail" or "takeover"
+    # (comment the key out there, keeping a backup of that file).
+    "on_override": "fail",
+    # A key written "-name" may be missing from the kernel; any other missing key is an error.
+    "settings": {
+        "net.core.somaxconn": 65535,
+        "net.ipv4.tcp_max_syn_backlog": 65535,
+        "net.core.netdev_max_backlog": 65535,
+    },
+}
+
+conntrack = {
+    # An integer, or "auto": max(32768 x cores, 131072), capped at RAM/16 at 320 bytes an entry.
+    "max": 262144,
+    # Hash buckets: an integer, or "auto" = max / 4 (kube-proxy's ratio).
+    "buckets": "auto",
+    # net.netfilter.nf_conntrack_<name> = seconds
+    "timeouts": {
+        "tcp_timeout_established": 86400,
+        "tcp_timeout_time_wait": 120,
+        "tcp_timeout_close_wait": 3600,
+        "udp_timeout": 30,
+        "udp_timeout_stream": 120,
+    },
+}
+
+docker = {
+    "package": "docker.io",  # or "docker-ce" (Docker's own packages; needs their apt source)
+    "restart_batch": 1,  # hosts restarted at a time when daemon.json changes
+    "health_timeout": 240,  # seconds the daemon has to come back before a rollback
+    # Keys dockwright does not model, written to daemon.json as they are.
+    "passthrough": {},
+    "daemon": {
+        "log-level": "info",
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "10m", "max-file": "3"},
+        "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 65535, "Hard": 65535}},
+        "icc": False,
+        "userland-proxy": False,
+        "no-new-privileges": True,
+        "iptables": True,
+        # Incompatible with swarm mode: set True only for standalone hosts (group_data/standalone.py).
+        "live-restore": False,
+        "default-address-pools": [{"base": "10.201.0.0/16", "size": 24}],
+    },
+}
+
+seccomp = {
+    "name": "dockwright",  # /etc/docker/seccomp/<name>.json, the daemon's default profile
+    "default": True,  # make it the daemon default (seccomp-profile in daemon.json)
+    # socket() address families denied with EPERM; 17 is AF_PACKET (16 is AF_NETLINK, keep it).
+    "deny_socket_families": [17],
+    # Extra syscalls to deny on top of the built-in allowlist.
+    "deny_syscalls": [],
+}
+
+apparmor = {
+    "name": "dockwright-default",  # use with --security-opt apparmor=dockwright-default
+    "deny_network": ["raw", "packet"],
+    # Extra network rules, e.g. "network inet tcp," (family/type only: no ports in AppArmor).
+    "network_rules": [],
+}
+
+networks = {
+    "bridges": {
+        "backend": {
+            "subnet": "10.5.0.0/16",
+            "gateway": "10.5.0.1",
+            "mtu": 1500,
+            "icc": True,
+        },
+    },
+    "overlays": {},
+    # Leave networks that are not declared here alone unless prune is True.
+    "prune": False,
+    # Recreate a differing network even when containers are attached (they are reconnected).
+    "allow_disconnect": False,
+}
+
+swarm = {
+    "role": None,  # "manager" or "worker" for swarm nodes; None keeps the host standalone
+    "advertise_addr": None,  # an IPv4 address of the host's data network
+    "encrypted_ingress": False,
+}
+
+verify = {
+    # Run the verification suite at the end of every deploy.
+    "after_deploy": True,
+}

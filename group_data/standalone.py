@@ -1,0 +1,3 @@
+"""Standalone Docker hosts (not in a swarm): containers survive daemon restarts."""
+
+docker = {"daemon": {"live-restore": True}}

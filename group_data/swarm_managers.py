@@ -1,0 +1,3 @@
+"""Swarm managers: the first one initialises the swarm; overlays are created from here."""
+
+swarm = {"role": "manager"}

@@ -1,0 +1,3 @@
+"""Swarm workers."""
+
+swarm = {"role": "worker"}

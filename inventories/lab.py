@@ -1,0 +1,39 @@
+"""The lab fleet booted by `python -m lab up` (read from the lab's state file).
+
+Groups match the data model: swarm_managers, swarm_workers, standalone.
+DOCKWRIGHT_HOST_DATA (JSON: {"lab2": {...}}) layers per-run host data on top, for tests.
+"""
+
+import json
+import os
+
+from lab import config
+
+_state = json.loads(config.STATE_FILE.read_text()) if config.STATE_FILE.exists() else {"hosts": {}}
+_extra = json.loads(os.environ.get("DOCKWRIGHT_HOST_DATA", "{}"))
+
+
+def _host(name: str, info: dict) -> tuple[str, dict]:
+    data = {
+        "ssh_hostname": "127.0.0.1",
+        "ssh_port": info["port"],
+        "ssh_user": "root",
+        "ssh_key": _state["key"],
+        # Lab VMs make new host keys on every fresh overlay; they are only reachable on loopback.
+        "ssh_strict_host_key_checking": "no",
+        "ssh_known_hosts_file": "/dev/null",
+        "data_ip": info["data_ip"],
+        "swarm": {"advertise_addr": info["data_ip"]},
+    }
+    data.update(_extra.get(name, {}))
+    return name, data
+
+
+def _group(group: str) -> list:
+    return [_host(name, info) for name, info in sorted(_state["hosts"].items())
+            if group in info["groups"]]
+
+
+swarm_managers = _group("swarm_managers")
+swarm_workers = _group("swarm_workers")
+standalone = _group("standalone")

@@ -1,0 +1,44 @@
+"""python -m lab {build,up,down,status,ssh,reboot}"""
+
+import argparse
+import sys
+
+from . import image, vm
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build (or reuse) the cached base image")
+    b.add_argument("--force", action="store_true")
+    sub.add_parser("up", help="boot the fleet (reuses running VMs) and wait for SSH and dockerd")
+    sub.add_parser("down", help="stop every process 'up' started and remove overlays")
+    sub.add_parser("status", help="show each VM's state")
+    s = sub.add_parser("ssh", help="a shell on a VM, or run one COMMAND string there")
+    s.add_argument("name")
+    s.add_argument("command", nargs="?")
+    r = sub.add_parser("reboot", help="reboot a VM; returns when SSH and dockerd answer again")
+    r.add_argument("name")
+    st = sub.add_parser("stop", help="power off one VM (for failure tests); 'up' starts it again")
+    st.add_argument("name")
+    args = parser.parse_args(argv)
+
+    if args.cmd == "build":
+        image.build(force=args.force)
+    elif args.cmd == "up":
+        vm.up()
+    elif args.cmd == "down":
+        vm.down()
+    elif args.cmd == "status":
+        return vm.status()
+    elif args.cmd == "ssh":
+        return vm.ssh(args.name, args.command)
+    elif args.cmd == "reboot":
+        vm.reboot(args.name)
+    elif args.cmd == "stop":
+        vm.stop(args.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The container AppArmor profile: checked by the parser before install, loaded on change,
+kept in /etc/apparmor.d so it loads at every boot."""
+
+import hashlib
+import shlex
+
+from pyinfra import host
+from pyinfra.api import FactBase, OperationError, operation
+
+from . import templating
+
+PROFILE_DIR = "/etc/apparmor.d"
+
+
+def render(conf: dict) -> str:
+    return templating.render("apparmor/container.j2", name=conf["name"],
+                             deny_network=conf.get("deny_network", []),
+                             network_rules=conf.get("network_rules", []))
+
+
+class AppArmorState(FactBase):
+    """
+    Whether AppArmor is enabled, the profile file's sha256 and the profile's loaded mode.
+
+    Returns ``{"enabled": bool, "parser": bool, "file_sha256": str|None, "loaded": mode|None}``.
+    """
+
+    def command(self, profile_name: str):
+        name = profile_name
+        path = shlex.quote(f"{PROFILE_DIR}/{name}")
+        return (
+            "echo enabled $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo N); "
+            "command -v apparmor_parser >/dev/null && echo parser; "
+            f"[ -f {path} ] && echo sha256 $(sha256sum {path} | cut -d' ' -f1); "
+            "grep -h '^" + name + " (' /sys/kernel/security/apparmor/profiles 2>/dev/null "
+            "| sed 's/^/loaded /'; true"
+        )
+
+    def process(self, output):
+        state = {"enabled": False, "parser": False, "file_sha256": None, "loaded": None}
+        for line in output:
+            word, _, rest = line.partition(" ")
+            if word == "enabled":
+                state["enabled"] = rest.strip() == "Y"
+            elif word == "parser":
+                state["parser"] = True
+            elif word == "sha256":
+                state["file_sha256"] = rest.strip()
+            elif word == "loaded":
+                state["loaded"] = rest.rsplit("(", 1)[-1].rstrip(")")
+        return state
+
+
+class ProfileCheck(FactBase):
+    """``apparmor_parser -Q -K`` (parse only, load nothing) on a candidate profile.
+
+    Returns ``{"ok": bool, "message": str}``."""
+
+    def command(self, content: str):
+        return ("f=$(mktemp); printf '%s' " + shlex.quote(content) + " > \"$f\"; "
+                "if out=$(apparmor_parser -Q -K \"$f\" 2>&1); then echo ok; "
+                "else echo rejected; printf '%s\\n' \"$out\"; fi; rm -f \"$f\"")
+
+    def process(self, output):
+        return {"ok": bool(output) and output[0] == "ok",
+                "message": " ".join(x.strip() for x in output[1:])}
+
+
+@operation()
+def profile(profile_name: str, content: str):
+    """
+    Install and load an AppArmor profile for containers.
+
+    The candidate is parsed (``apparmor_parser -Q -K``) before it replaces the file; it is
+    loaded with ``apparmor_parser -r -W`` only when the file changed or it is not loaded in
+    enforce mode. A host without AppArmor fails with that reason.
+
+    + profile_name: profile name, also the file name in /etc/apparmor.d
+    + content: the profile text
+
+    **Example:**
+
+    .. code:: python
+
+        apparmor.profile(name="apparmor", profile_name="dockwright-default", content=apparmor.render(host.data.apparmor))
+    """
+    name = profile_name
+    state = host.get_fact(AppArmorState, profile_name=name)
+    if not state["enabled"] or not state["parser"]:
+        raise OperationError("AppArmor is not available on this host (kernel module disabled or "
+                             "apparmor_parser missing); set concerns.apparmor = False for it")
+    path = f"{PROFILE_DIR}/{name}"
+    changed = state["file_sha256"] != hashlib.sha256(content.encode()).hexdigest()
+    if changed:
+        check = host.get_fact(ProfileCheck, content=content)
+        if not check["ok"]:
+            raise OperationError(f"apparmor_parser rejects the profile {name}: {check['message']}")
+        yield (f"printf '%s' {shlex.quote(content)} > {path}.dockwright-new && "
+               f"([ ! -f {path} ] || cp -p {path} /var/backups/apparmor-{name}.dockwright-bak) && "
+               f"mv {path}.dockwright-new {path}")
+    if changed or state["loaded"] != "enforce":
+        yield f"apparmor_parser -r -W {path}"

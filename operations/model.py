@@ -1,0 +1,54 @@
+"""The desired state of one host: group_data layers deep-merged in a documented order."""
+
+from copy import deepcopy
+from typing import Any
+
+CONCERN_KEYS = ("concerns", "sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks",
+                "swarm", "verify")
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """Dicts merge key by key at every depth; anything else in override replaces base whole."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = {k: deepcopy(v) for k, v in base.items()}
+        for key, value in override.items():
+            out[key] = deep_merge(out[key], value) if key in out else deepcopy(value)
+        return out
+    return deepcopy(override)
+
+
+def layers(host) -> list[tuple[str, dict]]:
+    """(source name, data) from lowest to highest precedence, as README "Data model" says."""
+    inv = host.inventory
+    found = [("all", inv.get_data())]
+    # The inventory file's own group (e.g. prod) is broad, so it comes before role groups.
+    env = [g for g in host.groups if g in ("prod", "staging", "lab")]
+    roles = [g for g in host.groups if g not in env and g != "all"]
+    for group in env + roles:
+        found.append((f"group {group}", inv.get_group_data(group)))
+    found.append((f"host {host.name}", inv.get_host_data(host.name)))
+    found.append(("override", inv.get_override_data() or {}))
+    found.append(("override", host.data.override_datas))
+    return found
+
+
+def merge_layers(datas: list[dict]) -> dict:
+    merged: dict = {}
+    for data in datas:
+        for key in CONCERN_KEYS:
+            if key in data:
+                merged[key] = deep_merge(merged[key], data[key]) if key in merged else deepcopy(data[key])
+    return merged
+
+
+def desired(host) -> dict:
+    """Merged desired state for host (cached on the host object for the run)."""
+    cache = getattr(host, "_dockwright_desired", None)
+    if cache is None:
+        cache = merge_layers([data for _, data in layers(host)])
+        host._dockwright_desired = cache
+    return cache
+
+
+def enabled(state: dict, concern: str) -> bool:
+    return bool(state.get("concerns", {}).get(concern, False))

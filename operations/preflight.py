@@ -1,0 +1,90 @@
+"""Checks the whole fleet's desired state before the first remote change.
+
+Runs once per pyinfra run, from the top of deploy.py (which pyinfra executes once per host while
+it plans): schema and cross-key rules for every host in the inventory, then the checks that need
+the host (kernel keys, dockerd's own validation, flags the service already sets) for every active
+host. Any problem stops the run: no operation has been executed yet, so every host is as it was.
+"""
+
+import hashlib
+import json
+
+from pyinfra import logger
+from pyinfra.context import inventory, state as pyinfra_state
+
+from . import apparmor, conntrack, docker, model, schema, seccomp, sysctl
+
+
+def host_side(h, desired: dict) -> list[schema.Problem]:
+    """Problems only the host can reveal. Facts fetched here are cached for the operations."""
+    problems = []
+
+    def report(key, value, why):
+        problems.append(schema.Problem(h.name, key, value, why))
+
+    if model.enabled(desired, "sysctl"):
+        settings = managed_sysctls(h, desired)
+        facts = h.get_fact(sysctl.SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
+        for key, value in sorted(settings.items()):
+            if not key.startswith("-") and key in facts["missing"]:
+                prefix = "sysctl.settings" if key in desired["sysctl"].get("settings", {}) else "conntrack"
+                report(f"{prefix}.{key}", value, "the kernel has no such key (write -key if it may be missing)")
+    if model.enabled(desired, "seccomp"):
+        try:
+            seccomp.build(desired["seccomp"])
+        except seccomp.SeccompProfileError as e:
+            report("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}")
+    if model.enabled(desired, "apparmor"):
+        conf = desired["apparmor"]
+        aa = h.get_fact(apparmor.AppArmorState, profile_name=conf["name"])
+        if not aa["enabled"] or not aa["parser"]:
+            report("concerns.apparmor", True, "AppArmor is not enabled on this host (or "
+                   "apparmor_parser is missing); switch the concern off for it")
+        else:
+            content = apparmor.render(conf)
+            if aa["file_sha256"] != hashlib.sha256(content.encode()).hexdigest():
+                check = h.get_fact(apparmor.ProfileCheck, content=content)
+                if not check["ok"]:
+                    report("apparmor", {k: conf[k] for k in ("name", "network_rules") if k in conf},
+                           f"apparmor_parser rejects the rendered profile: {check['message']}")
+    if model.enabled(desired, "docker"):
+        content = docker.render(desired)
+        engine = h.get_fact(docker.DockerEngine)
+        for key, why in docker.host_problems(content, engine):
+            report(f"docker.daemon.{key}", json_value(content, key), why)
+        check = h.get_fact(docker.DaemonConfigCheck, content=content)
+        if not check["ok"]:
+            report("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}")
+    return problems
+
+
+def json_value(content: str, key: str):
+    return json.loads(content).get(key)
+
+
+def managed_sysctls(h, desired: dict) -> dict:
+    """Every key the owned sysctl file holds: sysctl.settings plus conntrack's limits."""
+    settings = dict(desired.get("sysctl", {}).get("settings", {}))
+    if model.enabled(desired, "conntrack"):
+        facts = h.get_fact(conntrack.ConntrackState)
+        limit, _ = conntrack.sizing(desired["conntrack"], facts["cores"], facts["mem_bytes"])
+        settings.update(conntrack.sysctl_settings(desired["conntrack"], limit))
+    return settings
+
+
+def check_fleet() -> None:
+    """Raise InvalidDesiredState listing every problem on every host; once per run."""
+    if getattr(pyinfra_state, "_dockwright_preflight_done", False):
+        return
+    pyinfra_state._dockwright_preflight_done = True
+    problems: list[schema.Problem] = []
+    desired = {h: model.desired(h) for h in inventory}
+    for h in sorted(desired, key=lambda x: x.name):
+        found = schema.validate(h.name, desired[h])
+        problems += found
+        # Host-side checks need well-typed data; hosts left out by --limit are not connected.
+        if not found and h in inventory.get_active_hosts():
+            problems += host_side(h, desired[h])
+    if problems:
+        raise schema.InvalidDesiredState(problems)
+    logger.info(f"dockwright: desired state of {len(desired)} host(s) is valid")

@@ -1,0 +1,407 @@
+"""Typed validation of a host's merged desired state.
+
+Every problem is collected (not just the first) as "host: key = value: why", so one run shows
+everything that needs fixing. Nothing here talks to a host.
+"""
+
+import difflib
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pyinfra.api.exceptions import DeployError
+
+
+@dataclass(frozen=True)
+class Problem:
+    host: str
+    key: str
+    value: Any
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.host}: {self.key} = {self.value!r}: {self.why}"
+
+
+class InvalidDesiredState(DeployError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"dockwright: {len(problems)} problem(s) in the desired state, "
+                         f"no host was changed:\n{lines}")
+
+
+# ---- field types -------------------------------------------------------------------------------
+# A checker takes (value, key, report) and reports problems; nested types recurse with longer keys.
+
+Report = Callable[[str, Any, str], None]
+
+
+def Bool():
+    def check(v, key, report):
+        if not isinstance(v, bool):
+            report(key, v, "expected true or false")
+    return check
+
+
+def Int(lo: int | None = None, hi: int | None = None):
+    def check(v, key, report):
+        if isinstance(v, bool) or not isinstance(v, int):
+            report(key, v, "expected an integer")
+        elif (lo is not None and v < lo) or (hi is not None and v > hi):
+            report(key, v, f"expected {lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}")
+    return check
+
+
+def Str(choices: tuple | None = None, nonempty: bool = True):
+    def check(v, key, report):
+        if not isinstance(v, str) or (nonempty and not v):
+            report(key, v, "expected a non-empty string")
+        elif choices and v not in choices:
+            report(key, v, f"expected one of {', '.join(map(str, choices))}")
+    return check
+
+
+def Optional(inner):
+    def check(v, key, report):
+        if v is not None:
+            inner(v, key, report)
+    return check
+
+
+def OneOf(*checkers, what: str):
+    def check(v, key, report):
+        for c in checkers:
+            errs = []
+            c(v, key, lambda *a: errs.append(a))
+            if not errs:
+                return
+        report(key, v, f"expected {what}")
+    return check
+
+
+def Net(version: int | None = None):
+    def check(v, key, report):
+        try:
+            net = ipaddress.ip_network(v, strict=True)
+        except (TypeError, ValueError) as e:
+            report(key, v, f"not a CIDR network ({e})")
+            return
+        if version and net.version != version:
+            report(key, v, f"expected an IPv{version} network")
+    return check
+
+
+def Iface():
+    """An address with prefix, e.g. docker's bip 172.17.0.1/16."""
+    def check(v, key, report):
+        try:
+            ipaddress.ip_interface(v)
+            if "/" not in str(v):
+                raise ValueError("no prefix length")
+        except (TypeError, ValueError) as e:
+            report(key, v, f"not an address/prefix ({e})")
+    return check
+
+
+def Addr():
+    def check(v, key, report):
+        try:
+            ipaddress.ip_address(v)
+        except (TypeError, ValueError):
+            report(key, v, "not an IP address")
+    return check
+
+
+def ListOf(inner, unique: bool = False):
+    def check(v, key, report):
+        if not isinstance(v, list):
+            report(key, v, "expected a list")
+            return
+        for i, item in enumerate(v):
+            inner(item, f"{key}[{i}]", report)
+        if unique and len({repr(x) for x in v}) != len(v):
+            report(key, v, "duplicate entries")
+    return check
+
+
+def MapOf(value_checker, key_checker=None):
+    def check(v, key, report):
+        if not isinstance(v, dict):
+            report(key, v, "expected a mapping")
+            return
+        for k, item in v.items():
+            if key_checker:
+                key_checker(k, f"{key}.{k}", report)
+            value_checker(item, f"{key}.{k}", report)
+    return check
+
+
+def Struct(fields: dict, required: tuple = (), open_keys: bool = False):
+    """A mapping with known keys; an unknown key is an error unless open_keys."""
+    def check(v, key, report):
+        if not isinstance(v, dict):
+            report(key, v, "expected a mapping")
+            return
+        for k, item in v.items():
+            sub = f"{key}.{k}" if key else k
+            if k in fields:
+                fields[k](item, sub, report)
+            elif not open_keys:
+                report(sub, item, _unknown(k, fields, key))
+        for k in required:
+            if k not in v:
+                report(f"{key}.{k}", None, "required key is missing")
+    return check
+
+
+def _unknown(name, fields, parent) -> str:
+    close = difflib.get_close_matches(str(name), list(fields), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else (
+        f"known: {', '.join(sorted(fields))}" if len(fields) <= 12 else "see README, Data model")
+    if parent == "docker.daemon":
+        hint += " (keys dockwright does not model go in docker.passthrough)"
+    return f"unknown key; {hint}"
+
+
+def Any_():
+    def check(v, key, report):
+        pass
+    return check
+
+
+# ---- per concern ----------------------------------------------------------------------------------
+
+SYSCTL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.-/")
+
+
+def SysctlKey():
+    def check(k, key, report):
+        name = k[1:] if isinstance(k, str) and k.startswith("-") else k
+        if not isinstance(name, str) or not name or set(name) - SYSCTL_KEY_CHARS or "." not in name:
+            report(key, k, "not a sysctl name (e.g. net.core.somaxconn, or -name if optional)")
+    return check
+
+
+def SysctlValue():
+    def check(v, key, report):
+        if isinstance(v, bool) or not isinstance(v, (int, str)) or (
+                isinstance(v, str) and not re.fullmatch(r"\s*-?\d+(\s+-?\d+)*\s*", v)):
+            report(key, v, "expected an integer, or integers separated by spaces ('4096 87380 6291456')")
+    return check
+
+ULIMIT = Struct({"Name": Str(), "Soft": Int(-1), "Hard": Int(-1)}, required=("Name", "Soft", "Hard"))
+
+# Keys of daemon.json that dockwright knows, with their types. A key not here must go in
+# docker.passthrough, deliberately.
+DAEMON_KEYS = {
+    "log-level": Str(("debug", "info", "warn", "error", "fatal")),
+    "log-driver": Str(),
+    "log-opts": MapOf(Str(nonempty=False)),  # dockerd rejects non-string log-opts
+    "default-ulimits": MapOf(ULIMIT),
+    "icc": Bool(),
+    "userland-proxy": Bool(),
+    "no-new-privileges": Bool(),
+    "live-restore": Bool(),
+    "iptables": Bool(),
+    "ip6tables": Bool(),
+    "ip-forward": Bool(),
+    "ip-masq": Bool(),
+    "ipv6": Bool(),
+    "fixed-cidr-v6": Net(6),
+    "mtu": Int(68, 65535),
+    "bip": Iface(),
+    "fixed-cidr": Net(4),
+    "default-address-pools": ListOf(Struct({"base": Net(), "size": Int(1, 128)}, required=("base", "size"))),
+    "storage-driver": Str(),
+    "data-root": Str(),
+    "exec-root": Str(),
+    "seccomp-profile": Str(),
+    "userns-remap": Str(),
+    "debug": Bool(),
+    "experimental": Bool(),
+    "max-concurrent-downloads": Int(1),
+    "max-concurrent-uploads": Int(1),
+    "shutdown-timeout": Int(0),
+    "dns": ListOf(Addr()),
+    "registry-mirrors": ListOf(Str()),
+    "insecure-registries": ListOf(Str()),
+    "features": MapOf(Bool()),
+    "metrics-addr": Str(),
+    "exec-opts": ListOf(Str()),
+    "labels": ListOf(Str()),
+    "default-runtime": Str(),
+    "runtimes": MapOf(Struct({"path": Str(), "runtimeArgs": ListOf(Str())})),
+    "hosts": ListOf(Str()),
+    "containerd": Str(),
+    "firewall-backend": Str(("iptables", "nftables")),
+    "selinux-enabled": Bool(),
+}
+
+BRIDGE = Struct({
+    "subnet": Net(), "gateway": Addr(), "ip_range": Net(), "aux_addresses": MapOf(Addr()),
+    "mtu": Int(68, 65535), "icc": Bool(), "internal": Bool(), "ipv6": Bool(),
+    "labels": MapOf(Str(nonempty=False)), "bridge_name": Str(),
+}, required=("subnet",))
+
+OVERLAY = Struct({
+    "subnet": Net(), "gateway": Addr(), "mtu": Int(68, 65535), "encrypted": Bool(),
+    "attachable": Bool(), "labels": MapOf(Str(nonempty=False)),
+}, required=("subnet",))
+
+SCHEMA = Struct({
+    "concerns": Struct({c: Bool() for c in (
+        "sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}),
+    "sysctl": Struct({
+        "file": Str(),
+        "on_override": Str(("fail", "takeover")),
+        "settings": MapOf(SysctlValue(), SysctlKey()),
+    }),
+    "conntrack": Struct({
+        "max": OneOf(Int(1024, 1 << 27), Str(("auto",)), what="an integer 1024.. or 'auto'"),
+        "buckets": OneOf(Int(256, 1 << 25), Str(("auto",)), what="an integer 256.. or 'auto'"),
+        "timeouts": MapOf(Int(1, 1 << 31), Str(("tcp_timeout_established", "tcp_timeout_time_wait",
+                                                 "tcp_timeout_close_wait", "tcp_timeout_fin_wait",
+                                                 "tcp_timeout_syn_sent", "tcp_timeout_syn_recv",
+                                                 "tcp_timeout_last_ack", "tcp_timeout_close",
+                                                 "tcp_timeout_unacknowledged", "udp_timeout",
+                                                 "udp_timeout_stream", "icmp_timeout",
+                                                 "generic_timeout"))),
+    }),
+    "docker": Struct({
+        "package": Str(("docker.io", "docker-ce")),
+        "restart_batch": Int(1, 1000),
+        "health_timeout": Int(10, 3600),
+        "passthrough": MapOf(Any_()),
+        "daemon": Struct(DAEMON_KEYS),
+    }),
+    "seccomp": Struct({
+        "name": Str(), "default": Bool(),
+        "deny_socket_families": ListOf(Int(0, 63), unique=True),
+        "deny_syscalls": ListOf(Str(), unique=True),
+    }),
+    "apparmor": Struct({
+        "name": Str(),
+        "deny_network": ListOf(Str(("raw", "packet", "inet", "inet6", "unix", "netlink")), unique=True),
+        "network_rules": ListOf(Str()),
+    }),
+    "networks": Struct({
+        "bridges": MapOf(BRIDGE),
+        "overlays": MapOf(OVERLAY),
+        "prune": Bool(),
+        "allow_disconnect": Bool(),
+    }),
+    "swarm": Struct({
+        "role": Optional(Str(("manager", "worker"))),
+        "advertise_addr": Optional(Addr()),
+        "encrypted_ingress": Bool(),
+    }),
+    "verify": Struct({"after_deploy": Bool()}),
+})
+
+
+def validate(host: str, state: dict) -> list[Problem]:
+    """All problems with one host's merged state: types, ranges, known keys, then the rules
+    that span keys (network overlaps, live-restore on swarm nodes, Docker's kernel needs)."""
+    problems: list[Problem] = []
+
+    def report(key, value, why):
+        problems.append(Problem(host, key, value, why))
+
+    SCHEMA(state, "", report)
+    if problems:
+        return problems  # cross-key rules assume well-typed data
+    for rule in RULES:
+        rule(state, report)
+    return problems
+
+
+# ---- rules across keys ---------------------------------------------------------------------------
+
+# Docker needs forwarding and bridge netfilter; a hardening baseline that turns them off breaks it.
+DOCKER_NEEDS = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.conf.all.forwarding": "1",
+    "net.bridge.bridge-nf-call-iptables": "1",
+    "net.bridge.bridge-nf-call-ip6tables": "1",
+}
+
+
+def _rule_docker_needs(state, report):
+    for key, value in state.get("sysctl", {}).get("settings", {}).items():
+        name = key.lstrip("-")
+        if name in DOCKER_NEEDS and str(value).strip() != DOCKER_NEEDS[name]:
+            report(f"sysctl.settings.{key}", value,
+                   f"Docker needs {name} = {DOCKER_NEEDS[name]} (container networking breaks otherwise)")
+
+
+def _rule_conntrack_keys_in_sysctl(state, report):
+    for key in state.get("sysctl", {}).get("settings", {}):
+        if key.lstrip("-").startswith(("net.netfilter.nf_conntrack_", "net.nf_conntrack_max")):
+            report(f"sysctl.settings.{key}", state["sysctl"]["settings"][key],
+                   "conntrack keys belong in conntrack.max / conntrack.timeouts")
+
+
+def _rule_live_restore_swarm(state, report):
+    daemon = state.get("docker", {}).get("daemon", {})
+    role = state.get("swarm", {}).get("role")
+    if daemon.get("live-restore") and role and state.get("concerns", {}).get("swarm", True):
+        report("docker.daemon.live-restore", True,
+               f"dockerd refuses to start with live-restore in swarm mode (swarm.role = {role}); "
+               "set it only for standalone hosts")
+    if daemon.get("firewall-backend") == "nftables" and role:
+        report("docker.daemon.firewall-backend", "nftables",
+               "dockerd does not support the nftables firewall backend in swarm mode")
+
+
+def _rule_passthrough(state, report):
+    docker = state.get("docker", {})
+    for key, value in docker.get("passthrough", {}).items():
+        if key in docker.get("daemon", {}):
+            report(f"docker.passthrough.{key}", value, "also set in docker.daemon; set it once")
+
+
+def _networks(state) -> list[tuple[str, ipaddress._BaseNetwork]]:
+    nets = []
+    for kind in ("bridges", "overlays"):
+        for name, net in state.get("networks", {}).get(kind, {}).items():
+            nets.append((f"networks.{kind}.{name}.subnet", ipaddress.ip_network(net["subnet"])))
+    daemon = state.get("docker", {}).get("daemon", {})
+    for i, pool in enumerate(daemon.get("default-address-pools", [])):
+        nets.append((f"docker.daemon.default-address-pools[{i}].base", ipaddress.ip_network(pool["base"])))
+    if "bip" in daemon:
+        nets.append(("docker.daemon.bip", ipaddress.ip_interface(daemon["bip"]).network))
+    return nets
+
+
+def _rule_overlaps(state, report):
+    nets = _networks(state)
+    for i, (key_a, a) in enumerate(nets):
+        for key_b, b in nets[i + 1:]:
+            if a.version == b.version and a.overlaps(b):
+                report(key_a, str(a), f"overlaps {key_b} = {b}")
+
+
+def _rule_network_fields(state, report):
+    for kind in ("bridges", "overlays"):
+        for name, net in state.get("networks", {}).get(kind, {}).items():
+            subnet = ipaddress.ip_network(net["subnet"])
+            for field in ("gateway",):
+                if field in net and ipaddress.ip_address(net[field]) not in subnet:
+                    report(f"networks.{kind}.{name}.{field}", net[field], f"not inside subnet {subnet}")
+            if "ip_range" in net and not ipaddress.ip_network(net["ip_range"]).subnet_of(subnet):
+                report(f"networks.{kind}.{name}.ip_range", net["ip_range"], f"not inside subnet {subnet}")
+            for aux, addr in net.get("aux_addresses", {}).items():
+                if ipaddress.ip_address(addr) not in subnet:
+                    report(f"networks.{kind}.{name}.aux_addresses.{aux}", addr, f"not inside subnet {subnet}")
+
+
+def _rule_swarm(state, report):
+    swarm = state.get("swarm", {})
+    if swarm.get("role") and not swarm.get("advertise_addr"):
+        report("swarm.advertise_addr", None, "swarm nodes need the IPv4 address to advertise")
+
+
+RULES = [_rule_docker_needs, _rule_conntrack_keys_in_sysctl, _rule_live_restore_swarm,
+         _rule_passthrough, _rule_overlaps, _rule_network_fields, _rule_swarm]

@@ -1,0 +1,197 @@
+"""Kernel parameters: one owned sysctl.d file, applied live in one command, read in one fact.
+
+The boot-effective value of a key is what systemd-sysctl leaves after reading every sysctl.d
+file in order, so a key can be right now and wrong after a reboot; both are checked.
+"""
+
+import shlex
+
+from pyinfra import host
+from pyinfra.api import FactBase, OperationError, operation
+
+from . import templating
+
+# systemd-sysctl's search path, highest precedence first: a file name found in an earlier
+# directory masks the same name in a later one.
+SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
+               "/lib/sysctl.d")
+
+# net.* keys that are host-wide; every other net.* key is per network namespace, so containers
+# on a bridge network get the kernel default, not the host's value.
+HOST_WIDE_NET_KEYS = {
+    "net.core.netdev_max_backlog", "net.core.netdev_budget", "net.core.netdev_budget_usecs",
+    "net.core.rmem_max", "net.core.wmem_max", "net.core.rmem_default", "net.core.wmem_default",
+    "net.core.optmem_max", "net.ipv4.tcp_mem", "net.ipv4.udp_mem", "net.netfilter.nf_conntrack_max",
+    "net.nf_conntrack_max", "net.netfilter.nf_conntrack_buckets",
+}
+
+
+def per_namespace(key: str) -> bool:
+    return key.startswith("net.") and key not in HOST_WIDE_NET_KEYS
+
+
+def normalize(value) -> str:
+    """Kernel output uses tabs between fields of multi-value keys; compare on single spaces."""
+    return " ".join(str(value).split())
+
+
+def proc_path(key: str) -> str:
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def render(settings: dict) -> str:
+    """The owned sysctl.d file; "-key" keeps systemd-sysctl quiet when the key is missing."""
+    ordered = [(k, normalize(settings[k])) for k in sorted(settings, key=lambda k: k.lstrip("-"))]
+    return templating.render("sysctl/dockwright.conf.j2", settings=ordered)
+
+
+class SysctlState(FactBase):
+    """
+    Live values of the given keys, plus every sysctl.d line that sets one of them.
+
+    Returns ``{"live": {key: value}, "missing": [key], "files": [(path, key, value)]}`` where
+    files are in the order systemd-sysctl applies them at boot.
+    """
+
+    def command(self, keys):
+        names = " ".join(shlex.quote(k) for k in sorted(keys))
+        dirs = " ".join(SYSCTL_DIRS)
+        return (
+            f"for k in {names}; do p=/proc/sys/$(echo \"$k\" | tr . /); "
+            "if [ -r \"$p\" ]; then printf 'live %s %s\\n' \"$k\" \"$(tr '\\t' ' ' < \"$p\")\"; "
+            "else printf 'missing %s\\n' \"$k\"; fi; done; "
+            f"for d in {dirs}; do for f in \"$d\"/*.conf; do [ -f \"$f\" ] && printf 'file %s\\n' \"$f\"; done; done; "
+            "[ -f /etc/sysctl.conf ] && printf 'file /etc/sysctl.conf\\n'; "
+            # One grep prints every assignment line with its file name.
+            f"grep -sH -E '^[[:space:]]*-?[a-z]' {' '.join(d + '/*.conf' for d in SYSCTL_DIRS)} "
+            "/etc/sysctl.conf 2>/dev/null; true"
+        )
+
+    def process(self, output):
+        live, missing, present, lines = {}, [], [], []
+        for line in output:
+            if line.startswith("live "):
+                _, key, *value = line.split(" ")
+                live[key] = normalize(" ".join(value))
+            elif line.startswith("missing "):
+                missing.append(line.split(" ", 1)[1])
+            elif line.startswith("file "):
+                present.append(line[5:])
+            elif ":" in line and "=" in line:
+                path, _, assignment = line.partition(":")
+                key, _, value = assignment.partition("=")
+                lines.append((path, key.strip().lstrip("-").replace("/", "."), normalize(value)))
+        return {"live": live, "missing": missing, "paths": boot_order(present),
+                "files": boot_lines(present, lines)}
+
+
+def boot_order(paths: list[str]) -> list[str]:
+    """The files systemd-sysctl reads, in the order it applies them."""
+    winners: dict[str, str] = {}
+    for path in paths:
+        if path == "/etc/sysctl.conf":
+            continue
+        name = path.rsplit("/", 1)[1]
+        winners.setdefault(name, path)  # paths arrive in directory precedence order
+    order = [winners[name] for name in sorted(winners)]
+    if "/etc/sysctl.conf" in paths:
+        order.append("/etc/sysctl.conf")  # Debian reads it last (99-sysctl.conf, sysctl --system)
+    return order
+
+
+def boot_lines(paths: list[str], lines: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The assignment lines of those files, in the order they are applied."""
+    rank = {path: i for i, path in enumerate(boot_order(paths))}
+    kept = [line for line in lines if line[0] in rank]
+    return sorted(kept, key=lambda line: rank[line[0]])  # stable: keeps line order within a file
+
+
+def boot_effective(state: dict, keys) -> dict:
+    """key -> (value, path of the file that sets it last) after a reboot, for the given keys."""
+    wanted = {k.lstrip("-") for k in keys}
+    result = {}
+    for path, key, value in state["files"]:
+        if key in wanted:
+            result[key] = (value, path)
+    return result
+
+
+def overrides(state: dict, settings: dict, own_file: str) -> list[tuple[str, str, str, str]]:
+    """(key, file, its value, ours) for every key another file sets after ours at boot."""
+    found = []
+    effective = boot_effective(state, settings)
+    for key, value in settings.items():
+        name = key.lstrip("-")
+        if name in effective:
+            boot_value, path = effective[name]
+            if path != own_file and boot_value != normalize(value):
+                found.append((name, path, boot_value, normalize(value)))
+    return found
+
+
+def takeover_command(path: str, keys: list[str], own_file: str) -> str:
+    """Comment our keys out of another file. Files outside /etc are masked by a same-named
+    copy in /etc/sysctl.d (systemd's own override mechanism), so packages keep theirs."""
+    pattern = "|".join(k.replace(".", "[./]") for k in keys)
+    sed = f"s%^([[:space:]]*-?({pattern})[[:space:]]*=)%# disabled by dockwright for {own_file}: \\1%"
+    if path.startswith("/etc/"):
+        return f"sed -i.dockwright-bak -E {shlex.quote(sed)} {shlex.quote(path)}"
+    target = "/etc/sysctl.d/" + path.rsplit("/", 1)[1]
+    return f"sed -E {shlex.quote(sed)} {shlex.quote(path)} > {shlex.quote(target)}"
+
+
+@operation()
+def managed(settings: dict, path: str, on_override: str = "fail"):
+    """
+    Own one sysctl.d file holding ``settings``, apply them live, and make sure no file read
+    later at boot overrides them.
+
+    + settings: ``{key: value}``; a key written ``-key`` may be missing from the kernel
+    + path: the file dockwright owns, e.g. ``/etc/sysctl.d/90-dockwright.conf``
+    + on_override: ``fail`` (stop with the file and key named) or ``takeover`` (comment the key
+      out of the other file, keeping a ``.dockwright-bak`` copy)
+
+    **Example:**
+
+    .. code:: python
+
+        sysctl.managed(
+            name="Kernel tuning",
+            settings={"net.core.somaxconn": 65535, "-net.ipv4.tcp_tw_reuse": 1},
+            path="/etc/sysctl.d/90-dockwright.conf",
+        )
+    """
+    state = host.get_fact(SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
+    required_missing = [k for k in settings if not k.startswith("-") and k in state["missing"]]
+    if required_missing:
+        raise OperationError("kernel has no " + ", ".join(
+            f"{k} (wanted {settings[k]})" for k in required_missing))
+
+    present = {k: v for k, v in settings.items() if k.lstrip("-") not in state["missing"]}
+
+    # 1. The file: compare what we would write with the lines our file holds now.
+    ours_now = {key: value for p, key, value in state["files"] if p == path}
+    want = {k.lstrip("-"): normalize(v) for k, v in settings.items()}
+    if ours_now != want or path not in state["paths"]:
+        content = render(settings)
+        yield (f"install -d -m 0755 {shlex.quote(path.rsplit('/', 1)[0])} && "
+               f"printf '%s' {shlex.quote(content)} > {shlex.quote(path)}.tmp && "
+               f"chmod 0644 {shlex.quote(path)}.tmp && mv {shlex.quote(path)}.tmp {shlex.quote(path)}")
+
+    # 2. Files read after ours at boot.
+    found = overrides(state, settings, path)
+    if found and on_override == "fail":
+        raise OperationError("a later sysctl file overrides dockwright at boot: " + "; ".join(
+            f"{f} sets {k} = {v} (dockwright: {o})" for k, f, v, o in found))
+    by_file: dict[str, list[str]] = {}
+    for key, other, _, _ in found:
+        by_file.setdefault(other, []).append(key)
+    for other, keys in sorted(by_file.items()):
+        yield takeover_command(other, keys, path)
+
+    # 3. Live values, all in one command.
+    stale = {k: v for k, v in present.items()
+             if state["live"].get(k.lstrip("-")) != normalize(v)}
+    if stale:
+        yield "sysctl -q -w " + " ".join(
+            shlex.quote(f"{k.lstrip('-')}={normalize(v)}") for k, v in sorted(stale.items()))
