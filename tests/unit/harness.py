@@ -1,0 +1,52 @@
+"""pyinfra-style operation tests: given these facts, an operation yields exactly these commands.
+
+Operations run through their undecorated generator (``op._inner``) against a fake host whose
+facts come from the case; nothing connects anywhere.
+"""
+
+from pathlib import Path
+
+import yaml
+from pyinfra.api import FunctionCommand, StringCommand
+from pyinfra.context import ctx_host
+
+SPECS = Path(__file__).resolve().parent / "specs"
+
+
+class FakeHost:
+    def __init__(self, facts: dict, name: str = "testhost"):
+        self.name = name
+        self.facts = facts
+        self.noops: list[str] = []
+        self.asked: list[tuple[str, dict]] = []
+
+    def get_fact(self, fact_cls, *args, **kwargs):
+        self.asked.append((fact_cls.__name__, kwargs))
+        try:
+            value = self.facts[fact_cls.__name__]
+        except KeyError:
+            raise AssertionError(f"case gives no fact {fact_cls.__name__} (asked with {kwargs})")
+        return value(**kwargs) if callable(value) else value
+
+    def noop(self, message: str) -> None:
+        self.noops.append(message)
+
+
+def run(op, facts: dict, *args, **kwargs) -> tuple[list, FakeHost]:
+    """(commands the operation yields, the fake host) — strings for shell commands."""
+    fake = FakeHost(facts)
+    with ctx_host.use(fake):
+        commands = []
+        for cmd in op._inner(*args, **kwargs):
+            if isinstance(cmd, StringCommand):
+                cmd = str(cmd)
+            commands.append(cmd if isinstance(cmd, (str, FunctionCommand)) else str(cmd))
+    return commands, fake
+
+
+def load_specs() -> list[tuple[str, dict]]:
+    """Every case file under specs/<module>.<operation>/<case>.yaml."""
+    cases = []
+    for path in sorted(SPECS.glob("*/*.yaml")):
+        cases.append((f"{path.parent.name}/{path.stem}", yaml.safe_load(path.read_text())))
+    return cases

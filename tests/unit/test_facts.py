@@ -1,0 +1,108 @@
+"""Facts: the command each sends (one per concern) and how raw output becomes data."""
+
+import json
+
+from operations import apparmor, conntrack, docker, sysctl
+
+
+def test_sysctl_fact_reads_all_keys_in_one_command():
+    cmd = sysctl.SysctlState().command(keys=("net.core.somaxconn", "net.core.netdev_max_backlog"))
+    assert cmd.count("for k in") == 1 and "net.core.somaxconn" in cmd and "netdev_max_backlog" in cmd
+
+
+def test_sysctl_fact_boot_order_follows_systemd():
+    out = [
+        "live net.core.somaxconn 4096",
+        "live net.ipv4.tcp_rmem 4096 131072  6291456",
+        "missing net.core.nosuch",
+        "file /etc/sysctl.d/90-dockwright.conf",
+        "file /etc/sysctl.d/99-zz-override.conf",
+        "file /run/sysctl.d/95-run.conf",
+        "file /usr/lib/sysctl.d/50-default.conf",
+        "file /usr/lib/sysctl.d/99-zz-override.conf",  # masked by /etc's file of the same name
+        "file /lib/sysctl.d/50-default.conf",  # same file through the /lib symlink
+        "file /etc/sysctl.conf",
+        "/etc/sysctl.d/90-dockwright.conf:net.core.somaxconn = 65535",
+        "/etc/sysctl.d/99-zz-override.conf:net.core.somaxconn=1024",
+        "/usr/lib/sysctl.d/99-zz-override.conf:net.core.somaxconn = 1",
+        "/run/sysctl.d/95-run.conf:-net/core/somaxconn = 2048",
+        "/usr/lib/sysctl.d/50-default.conf:net.core.somaxconn = 3",
+        "/lib/sysctl.d/50-default.conf:net.core.somaxconn = 3",
+        "/etc/sysctl.conf:kernel.panic = 10",
+    ]
+    state = sysctl.SysctlState().process(out)
+    assert state["live"] == {"net.core.somaxconn": "4096", "net.ipv4.tcp_rmem": "4096 131072 6291456"}
+    assert state["missing"] == ["net.core.nosuch"]
+    assert state["paths"] == ["/usr/lib/sysctl.d/50-default.conf", "/etc/sysctl.d/90-dockwright.conf",
+                              "/run/sysctl.d/95-run.conf", "/etc/sysctl.d/99-zz-override.conf",
+                              "/etc/sysctl.conf"]
+    eff = sysctl.boot_effective(state, ["net.core.somaxconn", "kernel.panic"])
+    assert eff == {"net.core.somaxconn": ("1024", "/etc/sysctl.d/99-zz-override.conf"),
+                   "kernel.panic": ("10", "/etc/sysctl.conf")}
+    assert sysctl.overrides(state, {"net.core.somaxconn": 65535}, "/etc/sysctl.d/90-dockwright.conf") == [
+        ("net.core.somaxconn", "/etc/sysctl.d/99-zz-override.conf", "1024", "65535")]
+
+
+def test_per_namespace_keys():
+    assert sysctl.per_namespace("net.core.somaxconn")
+    assert sysctl.per_namespace("net.ipv4.tcp_max_syn_backlog")
+    assert not sysctl.per_namespace("net.core.netdev_max_backlog")
+    assert not sysctl.per_namespace("net.netfilter.nf_conntrack_max")
+    assert not sysctl.per_namespace("vm.swappiness")
+
+
+def test_conntrack_fact_and_sizing():
+    state = conntrack.ConntrackState().process([
+        "cores 2", "mem 1002000384", "loaded", "hashsize 65536",
+        "modules-load nf_conntrack", "modprobe options nf_conntrack hashsize=65536"])
+    assert state["cores"] == 2 and state["loaded"] and state["hashsize"] == 65536
+    assert state["modules_load"] == "nf_conntrack\n"
+    assert conntrack.sizing({"max": 262144, "buckets": "auto"}, 2, 1 << 30) == (262144, 65536)
+    assert conntrack.sizing({"max": 262144, "buckets": 16384}, 2, 1 << 30) == (262144, 16384)
+    # auto: kube-proxy's floor on a small host, per-core on a big one, RAM cap on a tiny one
+    assert conntrack.sizing({"max": "auto", "buckets": "auto"}, 2, 64 << 30) == (131072, 32768)
+    assert conntrack.sizing({"max": "auto", "buckets": "auto"}, 16, 64 << 30) == (524288, 131072)
+    assert conntrack.sizing({"max": "auto", "buckets": "auto"}, 2, 256 << 20) == (52428, 13107)
+
+
+def test_conntrack_sysctls():
+    assert conntrack.sysctl_settings({"timeouts": {"udp_timeout": 30}}, 1000) == {
+        "net.netfilter.nf_conntrack_max": 1000, "net.netfilter.nf_conntrack_udp_timeout": 30}
+
+
+def test_docker_engine_fact():
+    daemon = '{\n  "icc": false\n}\n'
+    import base64
+    out = ["@@package", "docker.io", "@@version", "Docker version 26.1.5+dfsg1, build a72d7cd",
+           "@@enabled", "enabled", "@@active", "active", "@@exec_start",
+           "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+           "@@docker_opts", '"--dns 8.8.8.8"', "@@swarm", "inactive",
+           "@@daemon_json", base64.b64encode(daemon.encode()).decode()]
+    state = docker.DockerEngine().process(out)
+    assert state["version"] == (26, 1, 5) and state["enabled"] and state["active"]
+    assert state["daemon_json"] == daemon and state["swarm"] == "inactive"
+    flags = docker.unit_flags(state["exec_start"], state["docker_opts"])
+    assert flags == {"hosts": "-H", "containerd": "--containerd=/run/containerd/containerd.sock",
+                     "dns": "--dns"}
+
+
+def test_docker_engine_fact_without_daemon_json():
+    state = docker.DockerEngine().process(["@@package", "@@daemon_json"])
+    assert state["daemon_json"] is None and state["package"] is None
+
+
+def test_daemon_render_is_stable_and_adds_seccomp_default():
+    state = {"concerns": {"seccomp": True}, "seccomp": {"name": "dw", "default": True},
+             "docker": {"daemon": {"log-level": "info", "icc": False}, "passthrough": {"x-y": 1}}}
+    text = docker.render(state)
+    assert text == docker.render(state) and text.endswith("}\n")
+    data = json.loads(text)
+    assert data == {"icc": False, "log-level": "info", "seccomp-profile": "/etc/docker/seccomp/dw.json",
+                    "x-y": 1}
+    assert list(data) == sorted(data)
+
+
+def test_apparmor_fact():
+    state = apparmor.AppArmorState().process(["enabled Y", "parser", "sha256 abc",
+                                              "loaded dockwright-default (enforce)"])
+    assert state == {"enabled": True, "parser": True, "file_sha256": "abc", "loaded": "enforce"}

@@ -1,0 +1,39 @@
+"""Runs every spec in specs/: operation + facts in, exact commands (or error, or no-op) out."""
+
+import importlib
+
+import pytest
+from pyinfra.api import OperationError
+
+from .harness import load_specs, run
+
+CASES = load_specs()
+
+
+@pytest.mark.parametrize("case_id,case", CASES, ids=[c[0] for c in CASES])
+def test_spec(case_id, case):
+    module_name, op_name = case_id.split("/")[0].split(".")
+    op = getattr(importlib.import_module(f"operations.{module_name}"), op_name)
+    kwargs = case.get("kwargs", {})
+    facts = {k: _tupled(v) for k, v in case.get("facts", {}).items()}
+    if "error" in case:
+        with pytest.raises(OperationError) as err:
+            run(op, facts, **kwargs)
+        for part in _list(case["error"]):
+            assert part in str(err.value)
+        return
+    commands, fake = run(op, facts, **kwargs)
+    assert commands == case.get("commands", []), case.get("description")
+    if "noop" in case:
+        assert any(case["noop"] in n for n in fake.noops)
+
+
+def _list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def _tupled(fact):
+    """YAML has no tuples; the sysctl fact's file lines are (path, key, value) tuples."""
+    if isinstance(fact, dict) and "files" in fact:
+        fact = dict(fact, files=[tuple(x) for x in fact["files"]])
+    return fact

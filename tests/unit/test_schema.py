@@ -1,0 +1,76 @@
+"""Validation rules: every rule has a case that trips it, and the shipped data passes."""
+
+import pytest
+
+from operations import schema
+from operations.model import deep_merge
+
+from .test_model import group_data
+
+ALL = group_data("all")
+
+
+def problems(override, base=ALL):
+    state = deep_merge(base, override)
+    return [str(p) for p in schema.validate("h1", state)]
+
+
+def test_shipped_defaults_and_groups_are_valid():
+    for group in ("standalone", "swarm_managers", "swarm_workers"):
+        state = deep_merge(ALL, group_data(group))
+        if group.startswith("swarm"):
+            state = deep_merge(state, {"swarm": {"advertise_addr": "10.0.0.1"}})
+        assert schema.validate("h1", state) == []
+
+
+@pytest.mark.parametrize("override,expected", [
+    ({"sysctl": {"settings": {"net.core.somaxconn": "lots"}}},
+     "h1: sysctl.settings.net.core.somaxconn = 'lots': expected an integer"),
+    ({"sysctl": {"settings": {"net.core.somaxconn": True}}}, "expected an integer"),
+    ({"sysctl": {"settings": {"Not A Key": 1}}}, "not a sysctl name"),
+    ({"sysctl": {"on_override": "ignore"}}, "expected one of fail, takeover"),
+    ({"sysctl": {"colour": "red"}}, "h1: sysctl.colour = 'red': unknown key"),
+    ({"conntrack": {"max": 10}}, "conntrack.max = 10"),
+    ({"conntrack": {"timeouts": {"tcp_timeout_forever": 1}}}, "expected one of"),
+    ({"docker": {"daemon": {"live-restorez": True}}}, "did you mean 'live-restore'?"),
+    ({"docker": {"daemon": {"log-opts": {"max-file": 3}}}}, "docker.daemon.log-opts.max-file = 3"),
+    ({"docker": {"daemon": {"mtu": 70000}}}, "docker.daemon.mtu = 70000: expected 68..65535"),
+    ({"docker": {"daemon": {"bip": "172.17.0.1"}}}, "docker.daemon.bip"),
+    ({"docker": {"restart_batch": 0}}, "docker.restart_batch = 0"),
+    ({"networks": {"bridges": {"b": {"subnet": "10.5.0.1/16"}}}}, "not a CIDR network"),
+    ({"networks": {"bridges": {"b": {"subnet": "10.6.0.0/16", "gateway": "10.7.0.1"}}}},
+     "networks.bridges.b.gateway = '10.7.0.1': not inside subnet 10.6.0.0/16"),
+    ({"networks": {"bridges": {"b": {"subnet": "10.5.128.0/24"}}}},
+     "overlaps networks.bridges.b.subnet = 10.5.128.0/24"),
+    ({"docker": {"daemon": {"default-address-pools": [{"base": "10.5.0.0/8", "size": 24}]}}},
+     "not a CIDR network"),
+    ({"docker": {"daemon": {"default-address-pools": [{"base": "10.0.0.0/8", "size": 24}]}}},
+     "overlaps docker.daemon.default-address-pools[0].base = 10.0.0.0/8"),
+    ({"docker": {"daemon": {"bip": "10.5.3.1/24"}}}, "overlaps docker.daemon.bip"),
+    ({"swarm": {"role": "manager", "advertise_addr": "10.0.0.1"},
+      "docker": {"daemon": {"live-restore": True}}},
+     "h1: docker.daemon.live-restore = True: dockerd refuses to start with live-restore in swarm mode"),
+    ({"swarm": {"role": "worker"}}, "swarm.advertise_addr = None"),
+    ({"swarm": {"role": "leader"}}, "expected one of manager, worker"),
+    ({"sysctl": {"settings": {"net.ipv4.ip_forward": 0}}}, "Docker needs net.ipv4.ip_forward = 1"),
+    ({"sysctl": {"settings": {"net.netfilter.nf_conntrack_max": 1}}}, "belong in conntrack"),
+    ({"docker": {"passthrough": {"icc": True}}}, "also set in docker.daemon"),
+    ({"apparmor": {"deny_network": ["tcp"]}}, "apparmor.deny_network[0]"),
+    ({"seccomp": {"deny_socket_families": [17, 17]}}, "duplicate entries"),
+    ({"concerns": {"kernel": True}}, "concerns.kernel = True: unknown key"),
+])
+def test_rule_reports_host_key_and_value(override, expected):
+    found = problems(override)
+    assert any(expected in p for p in found), found
+
+
+def test_every_problem_is_listed_not_just_the_first():
+    found = problems({"sysctl": {"colour": 1, "on_override": "x"}, "docker": {"mtu_typo": 1}})
+    assert len(found) == 3
+
+
+def test_error_message_lists_every_problem():
+    err = schema.InvalidDesiredState([schema.Problem("lab2", "a.b", 1, "bad"),
+                                      schema.Problem("lab3", "c", "x", "worse")])
+    assert "2 problem(s)" in str(err) and "lab2: a.b = 1: bad" in str(err)
+    assert "no host was changed" in str(err)
