@@ -3,18 +3,21 @@
     pyinfra inventories/prod.py deploy.py
 
 Order: validation -> kernel (conntrack, sysctl) -> docker engine -> seccomp profile (daemon.json
-points at it, so it goes first) -> daemon.json (rolling restart) -> apparmor -> networks ->
-swarm and overlays -> verification. Each concern can be switched off per group or host with
-`concerns = {"<concern>": False}`.
+points at it, so it goes first) -> daemon.json (rolling restart with health gate) -> apparmor
+-> bridge networks -> swarm membership -> overlay networks -> verification.
+Each concern can be switched off per group or host with `concerns = {"<concern>": False}`;
+verification for one run with `--data verify='{"after_deploy": false}'`.
 """
 
-from pyinfra import host
+from pyinfra import host, inventory, state
 
-from operations import apparmor, conntrack, docker, model, preflight, seccomp, sysctl
+from operations import (apparmor, conntrack, docker, model, networks, preflight, seccomp, swarm,
+                        sysctl, verification)
 
 preflight.check_fleet()  # stops the run, before any change, if any host's data is invalid
 desired = model.desired(host)
 
+# ---- kernel
 if model.enabled(desired, "conntrack"):
     facts = host.get_fact(conntrack.ConntrackState)
     _, buckets = conntrack.sizing(desired["conntrack"], facts["cores"], facts["mem_bytes"])
@@ -28,6 +31,7 @@ if model.enabled(desired, "sysctl"):
         on_override=desired["sysctl"]["on_override"],
     )
 
+# ---- docker daemon (its seccomp default must exist before dockerd reads daemon.json)
 if model.enabled(desired, "docker"):
     docker.engine(name="docker: engine installed and running", package=desired["docker"]["package"])
 
@@ -43,6 +47,39 @@ if model.enabled(desired, "docker"):
         _parallel=desired["docker"]["restart_batch"],
     )
 
+# ---- security profiles
 if model.enabled(desired, "apparmor"):
     apparmor.profile(name="apparmor: container profile", profile_name=desired["apparmor"]["name"],
                      content=apparmor.render(desired["apparmor"]))
+
+# ---- networks
+if model.enabled(desired, "networks"):
+    net = desired["networks"]
+    for net_name, spec in sorted(net["bridges"].items()):
+        networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
+                        allow_disconnect=net["allow_disconnect"])
+    if net["prune"]:
+        networks.prune(name="networks: prune undeclared", keep=sorted(net["bridges"]))
+
+# ---- swarm and overlays
+if model.enabled(desired, "swarm"):
+    role = desired["swarm"]["role"]
+    leader = preflight.first_manager()
+    if role is None:
+        swarm.standalone(name="swarm: standalone host stays out")
+    elif host == leader:
+        swarm.init(name="swarm: init on the first manager", advertise_addr=desired["swarm"]["advertise_addr"])
+    else:
+        swarm.join(name=f"swarm: join as {role}", manager=leader, role=role,
+                   advertise_addr=desired["swarm"]["advertise_addr"])
+    if host == leader and model.enabled(desired, "networks"):
+        for net_name, spec in sorted(desired["networks"]["overlays"].items()):
+            networks.overlay(name=f"overlays: {net_name}", network_name=net_name, spec=spec,
+                             allow_disconnect=desired["networks"]["allow_disconnect"])
+
+# ---- verification, once, for every host of this run
+if model.enabled(desired, "verify") and desired["verify"]["after_deploy"]:
+    inv_path = verification.inventory_path()
+    if inv_path:
+        verification.suite(name="verify: testinfra suite", inventory=inv_path,
+                           hosts=sorted(h.name for h in state.activated_hosts), _run_once=True)

@@ -93,7 +93,14 @@ networks = {
             "icc": True,
         },
     },
-    "overlays": {},
+    # Created from the first swarm manager; joined by swarm nodes only.
+    "overlays": {
+        "secure-net": {
+            "subnet": "10.20.0.0/24",
+            "encrypted": True,
+            "attachable": True,
+        },
+    },
     # Leave networks that are not declared here alone unless prune is True.
     "prune": False,
     # Recreate a differing network even when containers are attached (they are reconnected).

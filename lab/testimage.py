@@ -17,11 +17,11 @@ _BUILD = f"""set -e
 d=$(mktemp -d)
 mkdir -p $d/bin $d/etc $d/tmp $d/root
 cp /bin/busybox $d/bin/busybox
-for a in $(/bin/busybox --list); do ln -sf busybox $d/bin/$a; done
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox $d/bin/$a; done
 base64 -d > $d/bin/dwprobe && chmod 755 $d/bin/dwprobe
 printf 'root:x:0:0:root:/root:/bin/sh\\nnobody:x:65534:65534:nobody:/:/bin/false\\n' > $d/etc/passwd
 printf 'root:x:0:\\nnogroup:x:65534:\\n' > $d/etc/group
-tar -C $d -c . | docker import -q -c 'CMD ["sh"]' -c 'ENV PATH=/bin' - {IMAGE} >/dev/null
+tar -C $d -c . | docker import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' - {IMAGE} >/dev/null
 rm -rf $d
 """
 

@@ -7,7 +7,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
-from . import templating
+from . import report, templating
 
 PROFILE_DIR = "/etc/apparmor.d"
 
@@ -90,13 +90,17 @@ def profile(profile_name: str, content: str):
         raise OperationError("AppArmor is not available on this host (kernel module disabled or "
                              "apparmor_parser missing); set concerns.apparmor = False for it")
     path = f"{PROFILE_DIR}/{name}"
-    changed = state["file_sha256"] != hashlib.sha256(content.encode()).hexdigest()
+    want = hashlib.sha256(content.encode()).hexdigest()
+    changed = state["file_sha256"] != want
     if changed:
+        report.drift(host, "apparmor", f"{path} sha256", want, state["file_sha256"])
         check = host.get_fact(ProfileCheck, content=content)
         if not check["ok"]:
             raise OperationError(f"apparmor_parser rejects the profile {name}: {check['message']}")
         yield (f"printf '%s' {shlex.quote(content)} > {path}.dockwright-new && "
                f"([ ! -f {path} ] || cp -p {path} /var/backups/apparmor-{name}.dockwright-bak) && "
                f"mv {path}.dockwright-new {path}")
+    if state["loaded"] != "enforce":
+        report.drift(host, "apparmor", f"{name} loaded mode", "enforce", state["loaded"])
     if changed or state["loaded"] != "enforce":
         yield f"apparmor_parser -r -W {path}"

@@ -10,6 +10,8 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
+from . import report
+
 MODULES_LOAD = "/etc/modules-load.d/dockwright-conntrack.conf"
 MODPROBE = "/etc/modprobe.d/dockwright-conntrack.conf"
 HASHSIZE = "/sys/module/nf_conntrack/parameters/hashsize"
@@ -97,10 +99,14 @@ def module(buckets: int):
     load_conf = "# Managed by dockwright: conntrack limits in sysctl.d need the module first.\nnf_conntrack\n"
     probe_conf = f"# Managed by dockwright.\noptions nf_conntrack hashsize={buckets}\n"
     if state["modules_load"] != load_conf:
+        report.drift(host, "conntrack", MODULES_LOAD, "nf_conntrack", state["modules_load"])
         yield _write(MODULES_LOAD, load_conf)
     if state["modprobe"] != probe_conf:
+        report.drift(host, "conntrack", MODPROBE, f"hashsize={buckets}", state["modprobe"])
         yield _write(MODPROBE, probe_conf)
     if not state["loaded"]:
+        report.drift(host, "conntrack", "module loaded", True, False)
         yield "modprobe nf_conntrack"
     if state["hashsize"] != buckets:
+        report.drift(host, "conntrack", "hashsize (live)", buckets, state["hashsize"])
         yield f"echo {buckets} > {HASHSIZE}"

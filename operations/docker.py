@@ -9,7 +9,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
 
-from . import templating
+from . import report, templating
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 VALIDATE_SINCE = (23, 0)  # dockerd --validate appeared in Engine 23
@@ -214,6 +214,12 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
     if engine_state["daemon_json"] == content:
         host.noop("daemon.json is up to date")
         return
+    try:
+        current = json.loads(engine_state["daemon_json"]) if engine_state["daemon_json"] else {}
+    except ValueError:
+        current = {"(unparseable)": engine_state["daemon_json"]}
+    for key, want, have in report.dict_diff(json.loads(content), current):
+        report.drift(host, "docker", f"daemon.json: {key}", want, have)
     problems = host_problems(content, engine_state)
     if problems:
         raise OperationError("; ".join(f"daemon.json {k}: {why}" for k, why in problems))

@@ -12,7 +12,7 @@ import json
 from pyinfra import logger
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import apparmor, conntrack, docker, model, schema, seccomp, sysctl
+from . import apparmor, conntrack, docker, model, schema, seccomp, swarm, sysctl
 
 
 def host_side(h, desired: dict) -> list[schema.Problem]:
@@ -47,6 +47,13 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
                 if not check["ok"]:
                     report("apparmor", {k: conf[k] for k in ("name", "network_rules") if k in conf},
                            f"apparmor_parser rejects the rendered profile: {check['message']}")
+    if model.enabled(desired, "swarm") and desired["swarm"]["role"]:
+        sw = h.get_fact(swarm.SwarmState)
+        for mod in sw["modules_missing"]:
+            report("swarm.role", desired["swarm"]["role"], f"kernel module {mod} (encrypted overlays) is missing")
+        problem = swarm.engine_problem(h.get_fact(docker.DockerEngine)["version"])
+        if problem:
+            report("swarm.role", desired["swarm"]["role"], problem)
     if model.enabled(desired, "docker"):
         content = docker.render(desired)
         engine = h.get_fact(docker.DockerEngine)
@@ -72,6 +79,13 @@ def managed_sysctls(h, desired: dict) -> dict:
     return settings
 
 
+def first_manager():
+    """The host that initialises the swarm and creates overlays: first manager by name."""
+    managers = sorted((h for h in inventory if model.enabled(model.desired(h), "swarm")
+                       and model.desired(h)["swarm"]["role"] == "manager"), key=lambda h: h.name)
+    return managers[0] if managers else None
+
+
 def check_fleet() -> None:
     """Raise InvalidDesiredState listing every problem on every host; once per run."""
     if getattr(pyinfra_state, "_dockwright_preflight_done", False):
@@ -85,6 +99,10 @@ def check_fleet() -> None:
         # Host-side checks need well-typed data; hosts left out by --limit are not connected.
         if not found and h in inventory.get_active_hosts():
             problems += host_side(h, desired[h])
+    swarm_hosts = [h for h in desired if model.enabled(desired[h], "swarm") and desired[h]["swarm"]["role"]]
+    if swarm_hosts and first_manager() is None:
+        problems.append(schema.Problem(swarm_hosts[0].name, "swarm.role", desired[swarm_hosts[0]]["swarm"]["role"],
+                                       "no host in the inventory is a swarm manager"))
     if problems:
         raise schema.InvalidDesiredState(problems)
     logger.info(f"dockwright: desired state of {len(desired)} host(s) is valid")

@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.facts.files import Sha256File
 
-from . import templating
+from . import report, templating
 
 PROFILE_DIR = "/etc/docker/seccomp"
 ARCHES = {
@@ -99,8 +99,11 @@ def profile(profile_name: str, content: str):
         seccomp.profile(name="seccomp", profile_name="dockwright", content=seccomp.render(host.data.seccomp))
     """
     path = path_for(profile_name)
-    if host.get_fact(Sha256File, path=path) == hashlib.sha256(content.encode()).hexdigest():
+    have = host.get_fact(Sha256File, path=path)
+    want = hashlib.sha256(content.encode()).hexdigest()
+    if have == want:
         host.noop(f"{path} is up to date")
         return
+    report.drift(host, "seccomp", f"{path} sha256", want, have)
     yield (f"install -d -m 0755 {PROFILE_DIR} && printf '%s' {shlex.quote(content)} > {path}.tmp && "
            f"chmod 0644 {path}.tmp && mv {path}.tmp {path}")

@@ -9,7 +9,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
-from . import templating
+from . import report, templating
 
 # systemd-sysctl's search path, highest precedence first: a file name found in an earlier
 # directory masks the same name in a later one.
@@ -173,6 +173,9 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
     ours_now = {key: value for p, key, value in state["files"] if p == path}
     want = {k.lstrip("-"): normalize(v) for k, v in settings.items()}
     if ours_now != want or path not in state["paths"]:
+        for key in sorted(set(want) | set(ours_now)):
+            if want.get(key) != ours_now.get(key):
+                report.drift(host, "sysctl", f"{path}: {key}", want.get(key), ours_now.get(key))
         content = render(settings)
         yield (f"install -d -m 0755 {shlex.quote(path.rsplit('/', 1)[0])} && "
                f"printf '%s' {shlex.quote(content)} > {shlex.quote(path)}.tmp && "
@@ -184,14 +187,17 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
         raise OperationError("a later sysctl file overrides dockwright at boot: " + "; ".join(
             f"{f} sets {k} = {v} (dockwright: {o})" for k, f, v, o in found))
     by_file: dict[str, list[str]] = {}
-    for key, other, _, _ in found:
+    for key, other, value, ours in found:
         by_file.setdefault(other, []).append(key)
+        report.drift(host, "sysctl", f"boot: {key} overridden by {other}", ours, value)
     for other, keys in sorted(by_file.items()):
         yield takeover_command(other, keys, path)
 
     # 3. Live values, all in one command.
     stale = {k: v for k, v in present.items()
              if state["live"].get(k.lstrip("-")) != normalize(v)}
+    for k, v in sorted(stale.items()):
+        report.drift(host, "sysctl", f"live: {k.lstrip('-')}", normalize(v), state["live"].get(k.lstrip("-")))
     if stale:
         yield "sysctl -q -w " + " ".join(
             shlex.quote(f"{k.lstrip('-')}={normalize(v)}") for k, v in sorted(stale.items()))

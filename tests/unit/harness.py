@@ -31,6 +31,9 @@ class FakeHost:
     def noop(self, message: str) -> None:
         self.noops.append(message)
 
+    def log(self, message: str, *args, **kwargs) -> None:
+        self.noops.append(message)
+
 
 def run(op, facts: dict, *args, **kwargs) -> tuple[list, FakeHost]:
     """(commands the operation yields, the fake host) — strings for shell commands."""

@@ -1,0 +1,184 @@
+"""Docker networks: bridges reconciled field by field; overlays created from a swarm manager.
+
+All networks of a host are read in one fact call (`docker network inspect` of every network).
+"""
+
+import json
+import shlex
+
+from pyinfra import host
+from pyinfra.api import FactBase, OperationError, operation
+
+from . import report
+
+MTU = "com.docker.network.driver.mtu"
+ICC = "com.docker.network.bridge.enable_icc"
+BRIDGE_NAME = "com.docker.network.bridge.name"
+
+
+class DockerNetworks(FactBase):
+    """
+    Every Docker network on the host, normalised to the fields dockwright manages.
+
+    Returns ``{name: {"driver", "scope", "subnet", "gateway", "ip_range", "aux_addresses", "mtu",
+    "icc", "internal", "ipv6", "labels", "bridge_name", "encrypted", "attachable", "containers"}}``.
+    """
+
+    def command(self):
+        return "docker network ls -q | xargs -r docker network inspect"
+
+    def process(self, output):
+        nets = {}
+        for raw in json.loads("\n".join(output) or "[]"):
+            nets[raw["Name"]] = normalise(raw)
+        return nets
+
+
+def normalise(raw: dict) -> dict:
+    ipam = (raw.get("IPAM") or {}).get("Config") or [{}]
+    v4 = next((c for c in ipam if ":" not in c.get("Subnet", "")), ipam[0])
+    opts = raw.get("Options") or {}
+    return {
+        "driver": raw.get("Driver"),
+        "scope": raw.get("Scope"),
+        "subnet": v4.get("Subnet"),
+        "gateway": v4.get("Gateway"),
+        "ip_range": v4.get("IPRange") or None,
+        "aux_addresses": v4.get("AuxiliaryAddresses") or {},
+        "mtu": int(opts[MTU]) if opts.get(MTU) else None,
+        "icc": opts.get(ICC, "true") == "true",
+        "internal": bool(raw.get("Internal")),
+        "ipv6": bool(raw.get("EnableIPv6")),
+        "labels": raw.get("Labels") or {},
+        "bridge_name": opts.get(BRIDGE_NAME),
+        "encrypted": "encrypted" in opts,
+        "attachable": bool(raw.get("Attachable")),
+        "containers": sorted(c.get("Name", cid[:12]) for cid, c in (raw.get("Containers") or {}).items()
+                             if not cid.startswith("lb-") and not c.get("Name", "").endswith("-endpoint")),
+    }
+
+
+def differences(spec: dict, actual: dict) -> list[tuple[str, object, object]]:
+    """(field, desired, actual) for each field the data declares that the network lacks."""
+    return [(field, want, actual.get(field)) for field, want in sorted(spec.items())
+            if want != actual.get(field)]
+
+
+def create_command(name: str, driver: str, spec: dict) -> str:
+    args = ["docker", "network", "create", "--driver", driver, "--subnet", spec["subnet"]]
+    if spec.get("gateway"):
+        args += ["--gateway", spec["gateway"]]
+    if spec.get("ip_range"):
+        args += ["--ip-range", spec["ip_range"]]
+    for aux, addr in sorted(spec.get("aux_addresses", {}).items()):
+        args += ["--aux-address", f"{aux}={addr}"]
+    if spec.get("mtu"):
+        args += ["--opt", f"{MTU}={spec['mtu']}"]
+    if driver == "bridge":
+        if "icc" in spec:
+            args += ["--opt", f"{ICC}={'true' if spec['icc'] else 'false'}"]
+        if spec.get("bridge_name"):
+            args += ["--opt", f"{BRIDGE_NAME}={spec['bridge_name']}"]
+    if spec.get("encrypted"):
+        args += ["--opt", "encrypted"]
+    if spec.get("attachable"):
+        args.append("--attachable")
+    if spec.get("internal"):
+        args.append("--internal")
+    if spec.get("ipv6"):
+        args.append("--ipv6")
+    for key, value in sorted(spec.get("labels", {}).items()):
+        args += ["--label", f"{key}={value}"]
+    args.append(name)
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, concern: str):
+    nets = host.get_fact(DockerNetworks)
+    current = nets.get(name)
+    if current is None:
+        report.drift(host, concern, f"{name}", "present", "absent")
+        yield create_command(name, driver, spec)
+        return
+    diff = differences(spec, current)
+    if current["driver"] != driver:
+        diff.insert(0, ("driver", driver, current["driver"]))
+    if not diff:
+        host.noop(f"network {name} matches")
+        return
+    for field, want, have in diff:
+        report.drift(host, concern, f"{name}.{field}", want, have)
+    fields = ", ".join(f"{f}: {h!r} -> {w!r}" for f, w, h in diff)
+    attached = current["containers"]
+    if attached and not allow_disconnect:
+        raise OperationError(f"network {name} differs ({fields}) but containers are attached: "
+                             f"{', '.join(attached)}; set networks.allow_disconnect to recreate it")
+    host.log(f"network {name} differs ({fields}): recreating")
+    for c in attached:
+        yield f"docker network disconnect --force {shlex.quote(name)} {shlex.quote(c)}"
+    yield f"docker network rm {shlex.quote(name)}"
+    yield create_command(name, driver, spec)
+    for c in attached:
+        yield f"docker network connect {shlex.quote(name)} {shlex.quote(c)}"
+
+
+@operation()
+def bridge(network_name: str, spec: dict, allow_disconnect: bool = False):
+    """
+    A bridge network with exactly the declared fields.
+
+    Missing: created. Differs: each differing field is reported; recreated when no container
+    is attached, else the host fails listing them (unless ``allow_disconnect``: disconnect,
+    recreate, reconnect).
+
+    + network_name: network name
+    + spec: ``subnet`` (required), ``gateway``, ``ip_range``, ``aux_addresses``, ``mtu``, ``icc``,
+      ``internal``, ``ipv6``, ``labels``, ``bridge_name``
+    + allow_disconnect: recreate even when containers are attached
+
+    **Example:**
+
+    .. code:: python
+
+        networks.bridge(name="backend network", network_name="backend",
+                        spec={"subnet": "10.5.0.0/16", "gateway": "10.5.0.1", "mtu": 1500})
+    """
+    yield from _reconcile(network_name, "bridge", spec, allow_disconnect, "networks")
+
+
+@operation()
+def overlay(network_name: str, spec: dict, allow_disconnect: bool = False):
+    """
+    A swarm overlay network (run it on one manager, e.g. with ``_run_once``).
+
+    + network_name: network name
+    + spec: ``subnet`` (required), ``gateway``, ``mtu``, ``encrypted``, ``attachable``, ``labels``
+    + allow_disconnect: recreate even when local containers are attached
+
+    **Example:**
+
+    .. code:: python
+
+        networks.overlay(name="secure overlay", network_name="secure-net",
+                         spec={"subnet": "10.20.0.0/24", "encrypted": True, "attachable": True})
+    """
+    yield from _reconcile(network_name, "overlay", spec, allow_disconnect, "overlays")
+
+
+@operation()
+def prune(keep: list[str]):
+    """
+    Remove user networks not in ``keep`` that no container uses (Docker's own are kept).
+
+    **Example:**
+
+    .. code:: python
+
+        networks.prune(name="prune undeclared networks", keep=["backend"])
+    """
+    builtin = {"bridge", "host", "none", "ingress", "docker_gwbridge"}
+    for name, net in sorted(host.get_fact(DockerNetworks).items()):
+        if name in builtin or name in keep or net["containers"]:
+            continue
+        report.drift(host, "networks", name, "absent", "present")
+        yield f"docker network rm {shlex.quote(name)}"

@@ -1,0 +1,51 @@
+"""Runs the verification suite (tests/verify) from the controller at the end of a deploy."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pyinfra import logger
+from pyinfra.api import FunctionCommand, operation
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def inventory_path() -> str | None:
+    """The inventory file pyinfra was started with (DOCKWRIGHT_INVENTORY overrides)."""
+    if os.environ.get("DOCKWRIGHT_INVENTORY"):
+        return os.environ["DOCKWRIGHT_INVENTORY"]
+    for arg in sys.argv[1:]:
+        if arg.endswith(".py") and Path(arg).is_file() and Path(arg).name != "deploy.py":
+            return arg
+    return None
+
+
+def _suite(state, host, inventory: str, hosts: list[str]):
+    cmd = [sys.executable, "-m", "pytest", str(REPO / "tests" / "verify"), "-q", "-p",
+           "no:cacheprovider", "--inventory", inventory, "--hosts", ",".join(hosts)]
+    logger.info(f"--> Verification: {' '.join(cmd[3:])}")
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    for line in (res.stdout + res.stderr).splitlines():
+        if line.startswith(("PASSED", "FAILED", "ERROR", "dockwright", "=")) or " passed" in line \
+                or " failed" in line or line.startswith(("  ", "E ")) and "verify" in line:
+            logger.info(f"    {line}")
+    summary = REPO / "reports" / "verify-summary.txt"
+    if summary.exists():
+        logger.info(summary.read_text().rstrip())
+    return res.returncode == 0
+
+
+@operation()
+def suite(inventory: str, hosts: list[str]):
+    """
+    Run the verification suite against ``hosts`` and fail when any check fails.
+
+    **Example:**
+
+    .. code:: python
+
+        verification.suite(name="verify", inventory="inventories/prod.py", hosts=["web1"],
+                           _run_once=True)
+    """
+    yield FunctionCommand(_suite, (inventory, hosts), {})
