@@ -116,4 +116,8 @@ swarm = {
 verify = {
     # Run the verification suite at the end of every deploy.
     "after_deploy": True,
+    # Image for behavioural checks (seccomp, AppArmor, DNS); it must already be on the host.
+    "image": "busybox:stable",
+    # Static probe inside that image for socket/syscall checks (see lab/probe.c).
+    "probe": "dwprobe",
 }

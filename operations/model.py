@@ -52,3 +52,16 @@ def desired(host) -> dict:
 
 def enabled(state: dict, concern: str) -> bool:
     return bool(state.get("concerns", {}).get(concern, False))
+
+
+def managed_sysctls(state: dict, conntrack_facts: dict | None) -> dict:
+    """Keys of the owned sysctl file: sysctl.settings plus conntrack's limit and timeouts
+    (sized from the host's cores and memory, hence the ConntrackState fact)."""
+    from . import conntrack
+
+    settings = dict(state.get("sysctl", {}).get("settings", {}))
+    if enabled(state, "conntrack") and conntrack_facts is not None:
+        limit, _ = conntrack.sizing(state["conntrack"], conntrack_facts["cores"],
+                                    conntrack_facts["mem_bytes"])
+        settings.update(conntrack.sysctl_settings(state["conntrack"], limit))
+    return settings

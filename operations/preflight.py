@@ -71,12 +71,8 @@ def json_value(content: str, key: str):
 
 def managed_sysctls(h, desired: dict) -> dict:
     """Every key the owned sysctl file holds: sysctl.settings plus conntrack's limits."""
-    settings = dict(desired.get("sysctl", {}).get("settings", {}))
-    if model.enabled(desired, "conntrack"):
-        facts = h.get_fact(conntrack.ConntrackState)
-        limit, _ = conntrack.sizing(desired["conntrack"], facts["cores"], facts["mem_bytes"])
-        settings.update(conntrack.sysctl_settings(desired["conntrack"], limit))
-    return settings
+    facts = h.get_fact(conntrack.ConntrackState) if model.enabled(desired, "conntrack") else None
+    return model.managed_sysctls(desired, facts)
 
 
 def first_manager():

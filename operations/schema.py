@@ -297,7 +297,7 @@ SCHEMA = Struct({
         "advertise_addr": Optional(Addr()),
         "encrypted_ingress": Bool(),
     }),
-    "verify": Struct({"after_deploy": Bool()}),
+    "verify": Struct({"after_deploy": Bool(), "image": Str(), "probe": Str()}),
 })
 
 

@@ -23,7 +23,7 @@ def inventory_path() -> str | None:
 
 def _suite(state, host, inventory: str, hosts: list[str]):
     cmd = [sys.executable, "-m", "pytest", str(REPO / "tests" / "verify"), "-q", "-p",
-           "no:cacheprovider", "--inventory", inventory, "--hosts", ",".join(hosts)]
+           "no:cacheprovider", "--inventory", inventory, "--limit", ",".join(hosts), "-n", str(max(1, len(hosts))), "--dist", "loadgroup"]
     logger.info(f"--> Verification: {' '.join(cmd[3:])}")
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     for line in (res.stdout + res.stderr).splitlines():

@@ -1,0 +1,89 @@
+"""Verification suite: pytest tests/verify --inventory inventories/prod.py [--limit a,b] [-n N]
+
+Every check runs once per host (hosts in parallel with pytest-xdist, one worker per host, one
+SSH connection per host). A per-host, per-check summary is printed and written to
+reports/verify-summary.txt and reports/verify.json.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from . import fleet
+
+REPORTS = fleet.REPO / "reports"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--inventory", default=None, help="pyinfra inventory file")
+    parser.addoption("--limit", default="", help="comma-separated host names (default: all)")
+
+
+def pytest_configure(config):
+    inv = config.getoption("--inventory")
+    if not inv:
+        raise pytest.UsageError("tests/verify needs --inventory INVENTORY_FILE")
+    only = [h for h in config.getoption("--limit").split(",") if h]
+    config._dw_targets = fleet.load(inv, only)
+
+
+def pytest_generate_tests(metafunc):
+    if "target" in metafunc.fixturenames:
+        targets = metafunc.config._dw_targets
+        metafunc.parametrize("target", sorted(targets), indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    # One xdist worker per host: its checks run in order over one SSH connection.
+    for item in items:
+        if hasattr(item, "callspec") and "target" in item.callspec.params:
+            item.add_marker(pytest.mark.xdist_group(item.callspec.params["target"]))
+
+
+@pytest.fixture
+def target(request):
+    """The host under check: its desired state and a testinfra connection."""
+    return request.config._dw_targets[request.param]
+
+
+RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's reports there)
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call" and report.outcome == "passed":
+        return
+    check = report.nodeid.split("::")[-1]
+    name, _, host = check.partition("[")
+    message = ""
+    if report.failed and hasattr(report.longrepr, "reprcrash"):
+        message = str(report.longrepr.reprcrash.message)
+    elif report.skipped and isinstance(report.longrepr, tuple):
+        message = str(report.longrepr[2])
+    RESULTS.append({
+        "host": host.rstrip("]") or "fleet", "check": name.removeprefix("test_"),
+        "outcome": report.outcome if report.when == "call" else f"{report.outcome} in {report.when}",
+        "message": message,
+    })
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    results = RESULTS
+    if not results:
+        return
+    REPORTS.mkdir(exist_ok=True)
+    lines = ["dockwright verification summary"]
+    for host in sorted({r["host"] for r in results}):
+        rows = [r for r in results if r["host"] == host]
+        bad = [r for r in rows if r["outcome"] not in ("passed", "skipped")]
+        lines.append(f"  {host}: {len(rows) - len(bad)}/{len(rows)} checks passed")
+        for r in sorted(rows, key=lambda r: r["check"]):
+            mark = {"passed": "ok", "skipped": "skip"}.get(r["outcome"], "FAIL")
+            msg = f"  {r['message'].splitlines()[0][:160]}" if r["message"] else ""
+            lines.append(f"    [{mark:4}] {r['check']}{msg}")
+    text = "\n".join(lines)
+    terminalreporter.write_line(text)
+    (REPORTS / "verify-summary.txt").write_text(text + "\n")
+    (REPORTS / "verify.json").write_text(json.dumps(
+        {"time": time.time(), "exitstatus": int(exitstatus), "results": results}, indent=1) + "\n")

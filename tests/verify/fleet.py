@@ -1,0 +1,69 @@
+"""The fleet under verification: hosts from any pyinfra inventory, expectations from the same
+merged data model the deploy uses, and a testinfra connection per host built from host data."""
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import testinfra
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Target:
+    name: str
+    desired: dict
+    data: dict
+    _conn: object = field(default=None, repr=False)
+
+    @property
+    def host(self):
+        """testinfra host over ssh, one multiplexed connection (ControlMaster) per host."""
+        if self._conn is None:
+            d = self.data
+            spec = f"ssh://{d.get('ssh_user', 'root')}@{d.get('ssh_hostname', self.name)}"
+            if d.get("ssh_port"):
+                spec += f":{d['ssh_port']}"
+            extra = ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
+            if str(d.get("ssh_strict_host_key_checking", "yes")).lower() == "no":
+                extra += ["-o", "StrictHostKeyChecking=no"]
+            if d.get("ssh_known_hosts_file"):
+                extra += ["-o", f"UserKnownHostsFile={d['ssh_known_hosts_file']}"]
+            self._conn = testinfra.get_host(spec, ssh_identity_file=d.get("ssh_key"),
+                                            ssh_extra_args=" ".join(extra), controlpersist=120)
+        return self._conn
+
+    def run(self, command: str):
+        return self.host.run(command)
+
+    def out(self, command: str) -> str:
+        res = self.host.run(command)
+        assert res.rc == 0, f"{command!r} exited {res.rc}: {res.stderr.strip()}"
+        return res.stdout
+
+    def fact(self, fact_cls, **kwargs):
+        """Reads one of dockwright's own facts (the same command the deploy runs)."""
+        fact = fact_cls()
+        return fact.process(self.out(fact.command(**kwargs)).splitlines())
+
+    def container(self, args: str, command: str, check: bool = True):
+        """Runs command in a throwaway container of the verify image; (rc, stdout)."""
+        image = self.desired["verify"]["image"]
+        res = self.run(f"docker run --rm --pull never {args} {shlex.quote(image)} sh -c {shlex.quote(command)}")
+        if check:
+            assert res.rc == 0, f"container {command!r} exited {res.rc}: {res.stderr.strip()}"
+        return res.rc, res.stdout
+
+
+def load(inventory_path: str, only: list[str] | None = None) -> dict[str, Target]:
+    res = subprocess.run([sys.executable, "-m", "tests.verify.inventory_dump", inventory_path, str(REPO)],
+                         cwd=REPO, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"cannot load inventory {inventory_path}: {res.stderr.strip()[-2000:]}")
+    hosts = json.loads(res.stdout)
+    return {name: Target(name, h["desired"], h["data"]) for name, h in sorted(hosts.items())
+            if not only or name in only}
