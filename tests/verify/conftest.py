@@ -77,7 +77,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for host in sorted({r["host"] for r in results}):
         rows = [r for r in results if r["host"] == host]
         bad = [r for r in rows if r["outcome"] not in ("passed", "skipped")]
-        lines.append(f"  {host}: {len(rows) - len(bad)}/{len(rows)} checks passed")
+        skipped = sum(r["outcome"] == "skipped" for r in rows)
+        lines.append(f"  {host}: {len(rows) - len(bad) - skipped} passed, {len(bad)} failed, "
+                     f"{skipped} skipped")
         for r in sorted(rows, key=lambda r: r["check"]):
             mark = {"passed": "ok", "skipped": "skip"}.get(r["outcome"], "FAIL")
             msg = f"  {r['message'].splitlines()[0][:160]}" if r["message"] else ""

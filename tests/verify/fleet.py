@@ -50,6 +50,14 @@ class Target:
         fact = fact_cls()
         return fact.process(self.out(fact.command(**kwargs)).splitlines())
 
+    def file_facts(self, path: str) -> tuple[str | None, str | None]:
+        """("owner group mode", content) of a file in one command; (None, None) if absent."""
+        res = self.run(f"stat -c '%U %G %a' {shlex.quote(path)} && cat {shlex.quote(path)}")
+        if res.rc != 0:
+            return None, None
+        meta, _, content = res.stdout.partition("\n")
+        return meta.strip(), content
+
     def container(self, args: str, command: str, check: bool = True):
         """Runs command in a throwaway container of the verify image; (rc, stdout)."""
         image = self.desired["verify"]["image"]

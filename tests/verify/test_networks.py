@@ -25,18 +25,23 @@ def test_bridges_match_data_field_by_field(target, bridges):
     assert not wrong, "; ".join(wrong)
 
 
-def test_containers_resolve_each_other_on_bridges(target, bridges):
+def test_bridge_dns_and_workload(target, bridges):
+    """On each declared bridge, a client container resolves a peer by name through Docker's
+    embedded DNS (127.0.0.11) and reaches it with wget and ping (under the default profiles)."""
     image = target.desired["verify"]["image"]
     for name in sorted(bridges):
         peer = f"dw-verify-{name}-peer"
         target.run(f"docker rm -f {peer} >/dev/null 2>&1")
-        target.out(f"docker run -d --pull never --name {peer} --network {name} {image} sleep 120")
+        target.out(f"docker run -d --pull never --name {peer} --network {name} {image} "
+                   "sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp'")
         try:
-            _, out = target.container(f"--network {name}",
-                                      f"grep nameserver /etc/resolv.conf; nslookup {peer} 127.0.0.11")
-            assert "nameserver 127.0.0.11" in out, out
-            ip = target.out(f"docker inspect -f '{{{{(index .NetworkSettings.Networks \"{name}\").IPAddress}}}}' {peer}").strip()
-            assert ip and ip in out, f"{peer} ({ip}) not resolved: {out}"
+            _, out = target.container(
+                f"--network {name}",
+                f"grep -q 'nameserver 127.0.0.11' /etc/resolv.conf && echo resolv-ok; "
+                f"nslookup {peer} 127.0.0.11 | grep -q 'Address.*{bridges[name]['subnet'].rsplit('.', 2)[0]}' "
+                f"&& echo dns-ok; wget -qO- http://{peer}:8080/index.html; "
+                f"ping -c1 -W5 {peer} >/dev/null && echo ping-ok")
+            assert out.split() == ["resolv-ok", "dns-ok", "hello", "ping-ok"], f"{name}: {out.split()}"
         finally:
             target.run(f"docker rm -f {peer} >/dev/null 2>&1")
 
