@@ -94,13 +94,14 @@ def profile(profile_name: str, content: str):
     changed = state["file_sha256"] != want
     if changed:
         report.drift(host, "apparmor", f"{path} sha256", want, state["file_sha256"])
+    if state["loaded"] != "enforce":
+        report.drift(host, "apparmor", f"{name} loaded mode", "enforce", state["loaded"])
+    if changed:
         check = host.get_fact(ProfileCheck, content=content)
         if not check["ok"]:
             raise OperationError(f"apparmor_parser rejects the profile {name}: {check['message']}")
         yield (f"printf '%s' {shlex.quote(content)} > {path}.dockwright-new && "
                f"([ ! -f {path} ] || cp -p {path} /var/backups/apparmor-{name}.dockwright-bak) && "
                f"mv {path}.dockwright-new {path}")
-    if state["loaded"] != "enforce":
-        report.drift(host, "apparmor", f"{name} loaded mode", "enforce", state["loaded"])
     if changed or state["loaded"] != "enforce":
         yield f"apparmor_parser -r -W {path}"

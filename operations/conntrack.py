@@ -98,15 +98,17 @@ def module(buckets: int):
     state = host.get_fact(ConntrackState)
     load_conf = "# Managed by dockwright: conntrack limits in sysctl.d need the module first.\nnf_conntrack\n"
     probe_conf = f"# Managed by dockwright.\noptions nf_conntrack hashsize={buckets}\n"
+    steps = []
     if state["modules_load"] != load_conf:
         report.drift(host, "conntrack", MODULES_LOAD, "nf_conntrack", state["modules_load"])
-        yield _write(MODULES_LOAD, load_conf)
+        steps.append(_write(MODULES_LOAD, load_conf))
     if state["modprobe"] != probe_conf:
         report.drift(host, "conntrack", MODPROBE, f"hashsize={buckets}", state["modprobe"])
-        yield _write(MODPROBE, probe_conf)
+        steps.append(_write(MODPROBE, probe_conf))
     if not state["loaded"]:
         report.drift(host, "conntrack", "module loaded", True, False)
-        yield "modprobe nf_conntrack"
+        steps.append("modprobe nf_conntrack")
     if state["hashsize"] != buckets:
         report.drift(host, "conntrack", "hashsize (live)", buckets, state["hashsize"])
-        yield f"echo {buckets} > {HASHSIZE}"
+        steps.append(f"echo {buckets} > {HASHSIZE}")
+    yield from steps  # decided (and drift recorded) before the first command

@@ -169,19 +169,15 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
 
     present = {k: v for k, v in settings.items() if k.lstrip("-") not in state["missing"]}
 
-    # 1. The file: compare what we would write with the lines our file holds now.
+    # Decide everything (and record what drifted) before the first command: a dry run stops
+    # reading an operation at its first command.
     ours_now = {key: value for p, key, value in state["files"] if p == path}
     want = {k.lstrip("-"): normalize(v) for k, v in settings.items()}
-    if ours_now != want or path not in state["paths"]:
-        for key in sorted(set(want) | set(ours_now)):
-            if want.get(key) != ours_now.get(key):
-                report.drift(host, "sysctl", f"{path}: {key}", want.get(key), ours_now.get(key))
-        content = render(settings)
-        yield (f"install -d -m 0755 {shlex.quote(path.rsplit('/', 1)[0])} && "
-               f"printf '%s' {shlex.quote(content)} > {shlex.quote(path)}.tmp && "
-               f"chmod 0644 {shlex.quote(path)}.tmp && mv {shlex.quote(path)}.tmp {shlex.quote(path)}")
+    write_file = ours_now != want or path not in state["paths"]
+    for key in sorted(set(want) | set(ours_now)):
+        if want.get(key) != ours_now.get(key):
+            report.drift(host, "sysctl", f"{path}: {key}", want.get(key), ours_now.get(key))
 
-    # 2. Files read after ours at boot.
     found = overrides(state, settings, path)
     if found and on_override == "fail":
         raise OperationError("a later sysctl file overrides dockwright at boot: " + "; ".join(
@@ -190,14 +186,21 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
     for key, other, value, ours in found:
         by_file.setdefault(other, []).append(key)
         report.drift(host, "sysctl", f"boot: {key} overridden by {other}", ours, value)
-    for other, keys in sorted(by_file.items()):
-        yield takeover_command(other, keys, path)
 
-    # 3. Live values, all in one command.
-    stale = {k: v for k, v in present.items()
-             if state["live"].get(k.lstrip("-")) != normalize(v)}
+    stale = {k: v for k, v in present.items() if state["live"].get(k.lstrip("-")) != normalize(v)}
     for k, v in sorted(stale.items()):
         report.drift(host, "sysctl", f"live: {k.lstrip('-')}", normalize(v), state["live"].get(k.lstrip("-")))
+
+    # 1. The file.
+    if write_file:
+        content = render(settings)
+        yield (f"install -d -m 0755 {shlex.quote(path.rsplit('/', 1)[0])} && "
+               f"printf '%s' {shlex.quote(content)} > {shlex.quote(path)}.tmp && "
+               f"chmod 0644 {shlex.quote(path)}.tmp && mv {shlex.quote(path)}.tmp {shlex.quote(path)}")
+    # 2. Files read after ours at boot.
+    for other, keys in sorted(by_file.items()):
+        yield takeover_command(other, keys, path)
+    # 3. Live values, all in one command.
     if stale:
         yield "sysctl -q -w " + " ".join(
             shlex.quote(f"{k.lstrip('-')}={normalize(v)}") for k, v in sorted(stale.items()))

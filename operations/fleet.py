@@ -1,6 +1,6 @@
-"""Prints {host: {"desired": ..., "data": ...}} for an inventory file as JSON.
+"""Loads a pyinfra inventory with its group_data: {host: {"desired", "data"}} as JSON.
 
-Run as a separate process (python -m tests.verify.inventory_dump INVENTORY): pyinfra's CLI
+Run as a separate process (python -m operations.fleet INVENTORY REPO): pyinfra's CLI
 loader monkey-patches the process with gevent, which pytest-xdist cannot run under.
 """
 

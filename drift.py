@@ -1,0 +1,198 @@
+"""Scheduled drift detection and correction for a dockwright fleet.
+
+    python drift.py INVENTORY [--fix] [--json FILE] [--metrics FILE] [--limit HOSTS]
+
+Plans a deploy without changing anything (pyinfra --dry; its exit code does not tell whether
+anything would change, so the plan is read), lists every drifted item per host, and with --fix
+applies the deploy (which ends with the verification suite).
+
+Exit codes: 0 no drift; 2 drift found (and, with --fix, corrected and verified); 1 a failure:
+an unreachable host, invalid data, a failed fix or verification, or another run holding the lock.
+"""
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+PYINFRA = [sys.executable, "-m", "pyinfra"]
+EXIT_OK, EXIT_FAILURE, EXIT_DRIFT = 0, 1, 2
+
+
+def plan(inventory: str, limit: str | None) -> dict:
+    """Dry run: {"plan": [...], "items": [...], "unreachable": [...], "error": str|None}."""
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl", delete=False) as items_file:
+        env = dict(os.environ, DOCKWRIGHT_DRIFT_FILE=items_file.name)
+        # No -y: with it pyinfra skips change detection and the plan is empty.
+        cmd = [*PYINFRA, inventory, "deploy.py", "--dry", "--json",
+               "--data", 'verify={"after_deploy": false}']
+        if limit:
+            cmd += ["--limit", limit]
+        res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+        lines = dict.fromkeys(Path(items_file.name).read_text().splitlines())  # ordered, no repeats
+        items = [json.loads(line) for line in lines if line]
+    os.unlink(items_file.name)
+    out = res.stdout
+    start = out.find('{"plan"')
+    parsed = json.loads(out[start:out.rindex("}") + 1]) if start >= 0 else {"plan": []}
+    log = res.stdout[:max(start, 0)] + res.stderr
+    unreachable = sorted(set(re.findall(r"\[([^\]]+)\] (?:Could not connect|Connection error|"
+                                        r"Authentication error|Connect failed)", log)))
+    error = None
+    if res.returncode != 0 or start < 0:
+        error = "\n".join(line for line in log.splitlines() if "pyinfra error" in line or
+                          line.startswith("  - ")) or log.strip().splitlines()[-1:] and log.strip().splitlines()[-1]
+    return {"plan": parsed.get("plan", []), "items": items, "unreachable": unreachable, "error": error}
+
+
+def inventory_hosts(inventory: str) -> list[str]:
+    res = subprocess.run([sys.executable, "-m", "operations.fleet", inventory, str(REPO)],
+                         cwd=REPO, capture_output=True, text=True)
+    return sorted(json.loads(res.stdout)) if res.returncode == 0 else []
+
+
+def drift_items(result: dict) -> dict[str, list[dict]]:
+    """Per host, every drifted item: those operations recorded, plus any planned change no
+    item explains (named by its operation)."""
+    per_host: dict[str, list[dict]] = {}
+    for item in result["items"]:
+        per_host.setdefault(item["host"], []).append(item)
+    for op in result["plan"]:
+        concern = op["name"].split(":", 1)[0]
+        for host in op.get("hosts_with_change", []) + op.get("hosts_with_conditional_change", []):
+            if not any(i["concern"] == concern for i in per_host.get(host, [])):
+                per_host.setdefault(host, []).append(
+                    {"host": host, "concern": concern, "key": op["name"], "desired": None, "actual": None})
+    return per_host
+
+
+def metrics_text(report: dict, previous_success: float | None) -> str:
+    lines = [
+        "# HELP dockwright_drift_items Drifted items found by the last run, per host and concern.",
+        "# TYPE dockwright_drift_items gauge",
+    ]
+    counts: dict[tuple[str, str], int] = {}
+    for host, items in report["drift"].items():
+        for item in items:
+            counts[(host, item["concern"])] = counts.get((host, item["concern"]), 0) + 1
+    for (host, concern), n in sorted(counts.items()):
+        lines.append(f'dockwright_drift_items{{host="{host}",concern="{concern}"}} {n}')
+    lines += ["# HELP dockwright_drift_host_reachable 1 when the last run reached the host.",
+              "# TYPE dockwright_drift_host_reachable gauge"]
+    for host in sorted(report["hosts"]):
+        lines.append(f'dockwright_drift_host_reachable{{host="{host}"}} {0 if host in report["unreachable"] else 1}')
+    success = report["finished"] if report["exit_code"] != EXIT_FAILURE else previous_success
+    lines += [
+        "# HELP dockwright_drift_last_run_timestamp_seconds When the last run finished.",
+        "# TYPE dockwright_drift_last_run_timestamp_seconds gauge",
+        f"dockwright_drift_last_run_timestamp_seconds {report['finished']:.0f}",
+        "# HELP dockwright_drift_last_success_timestamp_seconds When a run last finished without failure.",
+        "# TYPE dockwright_drift_last_success_timestamp_seconds gauge",
+        f"dockwright_drift_last_success_timestamp_seconds {success or 0:.0f}",
+        "# HELP dockwright_drift_duration_seconds How long the last run took.",
+        "# TYPE dockwright_drift_duration_seconds gauge",
+        f"dockwright_drift_duration_seconds {report['duration']:.1f}",
+        "# HELP dockwright_drift_exit_code Exit code of the last run (0 clean, 2 drift, 1 failure).",
+        "# TYPE dockwright_drift_exit_code gauge",
+        f"dockwright_drift_exit_code {report['exit_code']}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _previous_success(metrics: Path | None) -> float | None:
+    if metrics and metrics.exists():
+        m = re.search(r"^dockwright_drift_last_success_timestamp_seconds (\S+)$", metrics.read_text(), re.M)
+        if m and float(m.group(1)) > 0:
+            return float(m.group(1))
+    return None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)  # node_exporter's textfile collector must never read a half file
+
+
+def run(args) -> int:
+    started = time.time()
+    result = plan(args.inventory, args.limit)
+    per_host = drift_items(result)
+    hosts = sorted(set(inventory_hosts(args.inventory)) | set(per_host) | set(result["unreachable"]))
+    if args.limit:
+        hosts = [h for h in hosts if h in args.limit.split(",")]
+    report = {"inventory": args.inventory, "started": started, "drift": per_host,
+              "unreachable": result["unreachable"], "error": result["error"], "fixed": False}
+
+    print(f"dockwright drift: {args.inventory}")
+    for host in sorted(per_host):
+        print(f"  {host}: {len(per_host[host])} drifted item(s)")
+        for i in per_host[host]:
+            detail = "" if i["desired"] is None and i["actual"] is None else \
+                f": desired {i['desired']!r}, actual {i['actual']!r}"
+            print(f"    [{i['concern']}] {i['key']}{detail}")
+    for host in result["unreachable"]:
+        print(f"  {host}: UNREACHABLE")
+    if result["error"]:
+        print(f"  error: {result['error']}")
+    if not per_host and not result["error"]:
+        print("  no drift")
+
+    code = EXIT_DRIFT if per_host else EXIT_OK
+    if per_host and args.fix and not result["error"]:
+        print("dockwright drift: fixing (deploy, then verification)")
+        cmd = [*PYINFRA, args.inventory, "deploy.py", "-y"]
+        if args.limit:
+            cmd += ["--limit", args.limit]
+        fix = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        report["fixed"] = fix.returncode == 0
+        tail = (fix.stdout + fix.stderr).strip().splitlines()[-30:]
+        print("\n".join(f"    {line}" for line in tail))
+        if fix.returncode != 0:
+            report["error"] = "fix failed (see output above)"
+    if result["error"] or result["unreachable"] or report["error"]:
+        code = EXIT_FAILURE
+
+    report.update(exit_code=code, finished=time.time(), duration=time.time() - started,
+                  hosts=hosts)
+    if args.json:
+        _write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
+    if args.metrics:
+        metrics = Path(args.metrics)
+        _write_atomic(metrics, metrics_text(report, _previous_success(metrics)))
+    print(f"dockwright drift: exit {code} "
+          f"({ {0: 'no drift', 1: 'failure', 2: 'drift found' + (' and fixed' if report['fixed'] else '')}[code] })")
+    return code
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inventory")
+    parser.add_argument("--fix", action="store_true", help="apply and verify when drift is found")
+    parser.add_argument("--json", help="write the report as JSON here")
+    parser.add_argument("--metrics", help="write a Prometheus textfile here")
+    parser.add_argument("--limit", help="only these hosts (pyinfra --limit)")
+    parser.add_argument("--lock", default=str(Path(tempfile.gettempdir()) / "dockwright-drift.lock"))
+    args = parser.parse_args(argv)
+    lock = open(args.lock, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"dockwright drift: another run holds {args.lock}; not starting", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        return run(args)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
