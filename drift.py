@@ -43,12 +43,14 @@ def plan(inventory: str, limit: str | None) -> dict:
     start = out.find('{"plan"')
     parsed = json.loads(out[start:out.rindex("}") + 1]) if start >= 0 else {"plan": []}
     log = res.stdout[:max(start, 0)] + res.stderr
-    unreachable = sorted(set(re.findall(r"\[([^\]]+)\] (?:Could not connect|Connection error|"
-                                        r"Authentication error|Connect failed)", log)))
+    # pyinfra reports hosts it cannot connect to and goes on with the others.
+    unreachable = sorted(set(re.findall(r"^\s*\[([^\]]+)\] (?:SSH error|Could not connect|Connection "
+                                        r"error|Authentication error|Connect failed)", log, re.M)))
+    errors = [line.strip() for line in log.splitlines()
+              if "pyinfra error" in line or line.startswith("  - ") or "[ERROR]" in line]
     error = None
-    if res.returncode != 0 or start < 0:
-        error = "\n".join(line for line in log.splitlines() if "pyinfra error" in line or
-                          line.startswith("  - ")) or log.strip().splitlines()[-1:] and log.strip().splitlines()[-1]
+    if start < 0 or errors or (res.returncode != 0 and not unreachable):
+        error = "\n".join(errors) or (log.strip().splitlines() or ["pyinfra failed"])[-1]
     return {"plan": parsed.get("plan", []), "items": items, "unreachable": unreachable, "error": error}
 
 
@@ -132,18 +134,19 @@ def run(args) -> int:
               "unreachable": result["unreachable"], "error": result["error"], "fixed": False}
 
     print(f"dockwright drift: {args.inventory}")
-    for host in sorted(per_host):
-        print(f"  {host}: {len(per_host[host])} drifted item(s)")
-        for i in per_host[host]:
-            detail = "" if i["desired"] is None and i["actual"] is None else \
-                f": desired {i['desired']!r}, actual {i['actual']!r}"
-            print(f"    [{i['concern']}] {i['key']}{detail}")
-    for host in result["unreachable"]:
-        print(f"  {host}: UNREACHABLE")
+    for host in hosts:
+        if host in result["unreachable"]:
+            print(f"  {host}: UNREACHABLE (not checked)")
+        elif host not in per_host:
+            print(f"  {host}: no drift")
+        else:
+            print(f"  {host}: {len(per_host[host])} drifted item(s)")
+            for i in per_host[host]:
+                detail = "" if i["desired"] is None and i["actual"] is None else \
+                    f": desired {i['desired']!r}, actual {i['actual']!r}"
+                print(f"    [{i['concern']}] {i['key']}{detail}")
     if result["error"]:
         print(f"  error: {result['error']}")
-    if not per_host and not result["error"]:
-        print("  no drift")
 
     code = EXIT_DRIFT if per_host else EXIT_OK
     if per_host and args.fix and not result["error"]:
@@ -153,7 +156,7 @@ def run(args) -> int:
             cmd += ["--limit", args.limit]
         fix = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         report["fixed"] = fix.returncode == 0
-        tail = (fix.stdout + fix.stderr).strip().splitlines()[-30:]
+        tail = (fix.stdout + fix.stderr).strip().splitlines()[-60:]
         print("\n".join(f"    {line}" for line in tail))
         if fix.returncode != 0:
             report["error"] = "fix failed (see output above)"

@@ -1,0 +1,62 @@
+"""End-to-end scenarios on the VM lab (python -m lab). The files run in name order and build
+on each other: the lab comes up, data is refused, the fleet is deployed, then changed by hand."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab import vm
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = "inventories/lab.py"
+NO_VERIFY = ["--data", 'verify={"after_deploy": false}']
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lab():
+    """Brings the lab up (reusing running VMs); make e2e tears it down afterwards."""
+    subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
+
+
+def pyinfra(*args, host_data: dict | None = None, timeout: int = 1800) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if host_data:
+        env["DOCKWRIGHT_HOST_DATA"] = json.dumps(host_data)
+    res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", *args],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    print(res.stdout[-6000:], res.stderr[-6000:])
+    return res
+
+
+def drift(*args, timeout: int = 1800) -> subprocess.CompletedProcess:
+    res = subprocess.run([sys.executable, "drift.py", INVENTORY, *args], cwd=REPO,
+                         capture_output=True, text=True, timeout=timeout)
+    print(res.stdout[-6000:], res.stderr[-3000:])
+    return res
+
+
+def verify(*args, timeout: int = 1800) -> subprocess.CompletedProcess:
+    res = subprocess.run([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
+                          "--inventory", INVENTORY, *args], cwd=REPO, capture_output=True, text=True,
+                         timeout=timeout)
+    print(res.stdout[-6000:], res.stderr[-3000:])
+    return res
+
+
+def ssh(name: str, command: str, check: bool = True) -> str:
+    return vm.run(name, command, check=check).stdout
+
+
+def changed_ops(output: str) -> list[str]:
+    """Operations whose Success column is not '-' in pyinfra's results table."""
+    rows = re.findall(r"^\s{4}(\S.*?)\s{2,}(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", output, re.M)
+    return [name for name, _hosts, success, _err, _nc in rows if success != "-" and name != "Grand total"]
+
+
+def dockerd_started(name: str) -> str:
+    return ssh(name, "systemctl show docker -p ExecMainStartTimestampMonotonic --value").strip()

@@ -1,0 +1,31 @@
+"""Bad desired state stops the run before the first operation, naming host, key and value."""
+
+from .conftest import pyinfra, ssh
+
+SNAPSHOT = ("for f in /etc/sysctl.d/*.conf /etc/docker/daemon.json /etc/apparmor.d/dockwright-default "
+            "/etc/docker/seccomp/*.json; do [ -f $f ] && sha256sum $f; done; "
+            "docker network ls --format '{{.Name}} {{.ID}}'; sysctl -n net.core.somaxconn")
+
+
+def test_invalid_data_stops_the_run_and_changes_no_host():
+    before = {h: ssh(h, SNAPSHOT) for h in ("lab1", "lab2", "lab3")}
+    res = pyinfra(host_data={
+        # host-side problems: a flag the unit already passes, a profile the parser rejects
+        "lab1": {"docker": {"daemon": {"hosts": ["tcp://127.0.0.1:2375"]}},
+                 "apparmor": {"network_rules": ["allow network tcp dst 8080,"]}},
+        # schema problems: wrong type; live-restore on a swarm node
+        "lab2": {"sysctl": {"settings": {"net.core.somaxconn": "lots"}},
+                 "docker": {"daemon": {"live-restore": True}}},
+        # an unknown daemon key
+        "lab3": {"docker": {"daemon": {"live-restorez": True}}},
+    })
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "no host was changed" in out
+    assert "lab1: docker.daemon.hosts = ['tcp://127.0.0.1:2375']: the docker service already passes -H" in out
+    assert "lab1: apparmor = " in out and "apparmor_parser rejects the rendered profile" in out
+    assert "lab2: sysctl.settings.net.core.somaxconn = 'lots': expected an integer" in out
+    assert "lab2: docker.daemon.live-restore = True: dockerd refuses to start with live-restore in swarm mode" in out
+    assert "lab3: docker.daemon.live-restorez = True: unknown key; did you mean 'live-restore'?" in out
+    assert "Starting operation" not in out
+    assert {h: ssh(h, SNAPSHOT) for h in before} == before

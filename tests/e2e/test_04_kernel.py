@@ -1,0 +1,26 @@
+"""Kernel tuning holds at boot: a planted override is caught; a reboot keeps every value."""
+
+import subprocess
+import sys
+
+from .conftest import NO_VERIFY, REPO, pyinfra, ssh, verify
+
+OVERRIDE = "/etc/sysctl.d/99-zz-override.conf"
+
+
+def test_planted_override_is_reported_then_taken_over():
+    ssh("lab1", f"echo 'net.core.somaxconn = 1024' > {OVERRIDE}")
+    res = pyinfra("--limit", "lab1", *NO_VERIFY)
+    assert res.returncode != 0
+    assert f"{OVERRIDE} sets net.core.somaxconn = 1024 (dockwright: 65535)" in res.stdout + res.stderr
+    res = pyinfra("--limit", "lab1", *NO_VERIFY, host_data={"lab1": {"sysctl": {"on_override": "takeover"}}})
+    assert res.returncode == 0
+    assert ssh("lab1", f"cat {OVERRIDE}").startswith("# disabled by dockwright")
+    assert ssh("lab1", f"cat {OVERRIDE}.dockwright-bak").strip() == "net.core.somaxconn = 1024"
+
+
+def test_values_hold_after_reboot():
+    subprocess.run([sys.executable, "-m", "lab", "reboot", "lab1"], cwd=REPO, check=True)
+    assert ssh("lab1", "uptime -s")  # answers after the reboot
+    res = verify("--limit", "lab1", "-k", "sysctl_live or conntrack or apparmor_profile or daemon_json")
+    assert res.returncode == 0 and " passed" in res.stdout
