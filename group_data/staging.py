@@ -1,0 +1,3 @@
+"""Staging-wide settings (hosts of inventories/staging.py): faster rollouts."""
+
+docker = {"restart_batch": 2}
