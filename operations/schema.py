@@ -310,10 +310,11 @@ def validate(host: str, state: dict) -> list[Problem]:
         problems.append(Problem(host, key, value, why))
 
     SCHEMA(state, "", report)
-    if problems:
-        return problems  # cross-key rules assume well-typed data
     for rule in RULES:
-        rule(state, report)
+        try:
+            rule(state, report)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            pass  # the part this rule reads is malformed, which the schema has reported
     return problems
 
 

@@ -74,3 +74,11 @@ def test_error_message_lists_every_problem():
                                       schema.Problem("lab3", "c", "x", "worse")])
     assert "2 problem(s)" in str(err) and "lab2: a.b = 1: bad" in str(err)
     assert "no host was changed" in str(err)
+
+
+def test_cross_key_rules_still_run_next_to_type_errors():
+    found = problems({"sysctl": {"settings": {"net.core.somaxconn": "lots"}},
+                      "swarm": {"role": "worker", "advertise_addr": "10.0.0.2"},
+                      "docker": {"daemon": {"live-restore": True}}})
+    assert any("expected an integer" in p for p in found)
+    assert any("live-restore in swarm mode" in p for p in found)
