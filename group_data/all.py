@@ -110,7 +110,6 @@ networks = {
 swarm = {
     "role": None,  # "manager" or "worker" for swarm nodes; None keeps the host standalone
     "advertise_addr": None,  # an IPv4 address of the host's data network
-    "encrypted_ingress": False,
 }
 
 verify = {

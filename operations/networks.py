@@ -34,6 +34,29 @@ class DockerNetworks(FactBase):
         return nets
 
 
+class HostRoutes(FactBase):
+    """
+    The host's own IPv4 routes, without Docker's bridges (their subnets are Docker's networks).
+
+    Returns ``[(destination CIDR, device)]``.
+    """
+
+    command = "ip -4 -o route show table main"
+
+    def process(self, output):
+        routes = []
+        for line in output:
+            words = line.split()
+            if not words or words[0] == "default":
+                continue
+            dev = words[words.index("dev") + 1] if "dev" in words else ""
+            if dev == "docker0" or dev.startswith(("br-", "docker_gwbridge")):
+                continue
+            dest = words[0] if "/" in words[0] else f"{words[0]}/32"
+            routes.append((dest, dev))
+        return routes
+
+
 def normalise(raw: dict) -> dict:
     ipam = (raw.get("IPAM") or {}).get("Config") or [{}]
     v4 = next((c for c in ipam if ":" not in c.get("Subnet", "")), ipam[0])

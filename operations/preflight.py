@@ -7,12 +7,13 @@ host. Any problem stops the run: no operation has been executed yet, so every ho
 """
 
 import hashlib
+import ipaddress
 import json
 
 from pyinfra import logger
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import apparmor, conntrack, docker, model, schema, seccomp, swarm, sysctl
+from . import apparmor, conntrack, docker, model, networks, schema, seccomp, swarm, sysctl
 
 
 def host_side(h, desired: dict) -> list[schema.Problem]:
@@ -47,6 +48,13 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
                 if not check["ok"]:
                     report("apparmor", {k: conf[k] for k in ("name", "network_rules") if k in conf},
                            f"apparmor_parser rejects the rendered profile: {check['message']}")
+    if model.enabled(desired, "networks"):
+        for key, net in schema.declared_networks(desired):
+            for dest, dev in h.get_fact(networks.HostRoutes):
+                route = ipaddress.ip_network(dest, strict=False)
+                # The same subnet exactly is the route of that network's own bridge.
+                if route != net and net.overlaps(route):
+                    report(key, str(net), f"overlaps the host's route {dest} on {dev}")
     if model.enabled(desired, "swarm") and desired["swarm"]["role"]:
         sw = h.get_fact(swarm.SwarmState)
         for mod in sw["modules_missing"]:

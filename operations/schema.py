@@ -295,7 +295,6 @@ SCHEMA = Struct({
     "swarm": Struct({
         "role": Optional(Str(("manager", "worker"))),
         "advertise_addr": Optional(Addr()),
-        "encrypted_ingress": Bool(),
     }),
     "verify": Struct({"after_deploy": Bool(), "image": Str(), "probe": Str()}),
 })
@@ -363,7 +362,8 @@ def _rule_passthrough(state, report):
             report(f"docker.passthrough.{key}", value, "also set in docker.daemon; set it once")
 
 
-def _networks(state) -> list[tuple[str, ipaddress._BaseNetwork]]:
+def declared_networks(state) -> list[tuple[str, ipaddress._BaseNetwork]]:
+    """(key, network) for every subnet the data claims: bridges, overlays, pools, bip."""
     nets = []
     for kind in ("bridges", "overlays"):
         for name, net in state.get("networks", {}).get(kind, {}).items():
@@ -377,7 +377,7 @@ def _networks(state) -> list[tuple[str, ipaddress._BaseNetwork]]:
 
 
 def _rule_overlaps(state, report):
-    nets = _networks(state)
+    nets = declared_networks(state)
     for i, (key_a, a) in enumerate(nets):
         for key_b, b in nets[i + 1:]:
             if a.version == b.version and a.overlaps(b):

@@ -106,3 +106,16 @@ def test_apparmor_fact():
     state = apparmor.AppArmorState().process(["enabled Y", "parser", "sha256 abc",
                                               "loaded dockwright-default (enforce)"])
     assert state == {"enabled": True, "parser": True, "file_sha256": "abc", "loaded": "enforce"}
+
+
+def test_host_routes_fact_skips_default_and_docker_bridges():
+    from operations import networks
+    routes = networks.HostRoutes().process([
+        "default via 10.0.2.2 dev eth0",
+        "10.0.2.0/24 dev eth0 proto kernel scope link src 10.0.2.15",
+        "10.99.0.0/24 dev eth1 proto kernel scope link src 10.99.0.11",
+        "172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1 linkdown",
+        "10.5.0.0/16 dev br-3f2a1b0c9d8e proto kernel scope link src 10.5.0.1",
+        "192.168.7.1 dev tun0 scope link",
+    ])
+    assert routes == [("10.0.2.0/24", "eth0"), ("10.99.0.0/24", "eth1"), ("192.168.7.1/32", "tun0")]
