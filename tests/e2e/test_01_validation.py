@@ -4,11 +4,14 @@ from .conftest import pyinfra, ssh
 
 SNAPSHOT = ("for f in /etc/sysctl.d/*.conf /etc/docker/daemon.json /etc/apparmor.d/dockwright-default "
             "/etc/docker/seccomp/*.json; do [ -f $f ] && sha256sum $f; done; "
-            "docker network ls --format '{{.Name}} {{.ID}}'; sysctl -n net.core.somaxconn")
+            "docker network ls --format '{{.Name}} {{.ID}}'; sysctl -n net.core.somaxconn; "
+            "grep dockwright /sys/kernel/security/apparmor/profiles; "
+            "systemctl show docker -p ExecMainStartTimestampMonotonic")
+HOSTS = ("lab1", "lab2", "lab3")
 
 
 def test_invalid_data_stops_the_run_and_changes_no_host():
-    before = {h: ssh(h, SNAPSHOT) for h in ("lab1", "lab2", "lab3")}
+    before = {h: ssh(h, SNAPSHOT) for h in HOSTS}
     res = pyinfra(host_data={
         # host-side problems: a flag the unit already passes, a profile the parser rejects
         "lab1": {"docker": {"daemon": {"hosts": ["tcp://127.0.0.1:2375"]}},
@@ -29,3 +32,14 @@ def test_invalid_data_stops_the_run_and_changes_no_host():
     assert "lab3: docker.daemon.live-restorez = True: unknown key; did you mean 'live-restore'?" in out
     assert "Starting operation" not in out
     assert {h: ssh(h, SNAPSHOT) for h in before} == before
+
+
+def test_broken_value_in_group_data_stops_the_run(tmp_path):
+    (tmp_path / "standalone.py").write_text('docker = {"daemon": {"icc": "no"}}\n')
+    before = {h: ssh(h, SNAPSHOT) for h in HOSTS}
+    res = pyinfra("--group-data", str(tmp_path))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "lab3: docker.daemon.icc = 'no': expected true or false" in out
+    assert "Starting operation" not in out
+    assert {h: ssh(h, SNAPSHOT) for h in HOSTS} == before
