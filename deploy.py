@@ -11,8 +11,8 @@ verification for one run with `--data verify='{"after_deploy": false}'`.
 
 from pyinfra import host, inventory, state
 
-from operations import (apparmor, conntrack, docker, model, networks, preflight, seccomp, swarm,
-                        sysctl, verification)
+from operations import (apparmor, conntrack, docker, firewall, model, networks, preflight, seccomp,
+                        swarm, sysctl, verification)
 
 preflight.check_fleet()  # stops the run, before any change, if any host's data is invalid
 desired = model.desired(host)
@@ -58,6 +58,8 @@ if model.enabled(desired, "networks"):
     for net_name, spec in sorted(net["bridges"].items()):
         networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
                         allow_disconnect=net["allow_disconnect"])
+    if net["docker_user"]:
+        firewall.docker_user(name="networks: DOCKER-USER port policy", rules=net["docker_user"])
     if net["prune"]:
         networks.prune(name="networks: prune undeclared", keep=sorted(net["bridges"]))
 

@@ -105,6 +105,9 @@ networks = {
     "prune": False,
     # Recreate a differing network even when containers are attached (they are reconnected).
     "allow_disconnect": False,
+    # Port policy for published container ports, in Docker's DOCKER-USER chain (kept at boot).
+    # Each: {"proto": "tcp", "dport": 8080, "source": "10.0.0.0/8", "action": "DROP"}.
+    "docker_user": [],
 }
 
 swarm = {

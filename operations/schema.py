@@ -291,6 +291,10 @@ SCHEMA = Struct({
         "overlays": MapOf(OVERLAY),
         "prune": Bool(),
         "allow_disconnect": Bool(),
+        "docker_user": ListOf(Struct({
+            "proto": Str(("tcp", "udp")), "dport": Int(1, 65535), "source": Net(4),
+            "in_interface": Str(), "action": Str(("ACCEPT", "DROP", "REJECT", "RETURN")),
+        }, required=("proto", "dport", "action"))),
     }),
     "swarm": Struct({
         "role": Optional(Str(("manager", "worker"))),

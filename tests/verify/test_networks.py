@@ -2,7 +2,7 @@
 
 import pytest
 
-from operations import model, networks
+from operations import firewall, model, networks
 
 
 @pytest.fixture
@@ -57,3 +57,12 @@ def test_docker_iptables_chains(target, bridges):
     for name, spec in sorted(bridges.items()):
         assert f"-s {spec['subnet']} " in nat and "MASQUERADE" in nat, \
             f"no MASQUERADE for {name} ({spec['subnet']})"
+
+
+def test_docker_user_port_policy(target):
+    rules = target.desired["networks"].get("docker_user") or []
+    if not model.enabled(target.desired, "networks") or not rules:
+        pytest.skip("no DOCKER-USER rules in data")
+    live = [line.removeprefix("-A DOCKER-USER ") for line in target.out("iptables -S DOCKER-USER").splitlines()
+            if line.startswith("-A ")]
+    assert live == [firewall.render_rule(r) for r in rules] + ["-j RETURN"], live
