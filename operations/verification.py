@@ -25,14 +25,16 @@ def _suite(state, host, inventory: str, hosts: list[str]):
     cmd = [sys.executable, "-m", "pytest", str(REPO / "tests" / "verify"), "-q", "-p",
            "no:cacheprovider", "--inventory", inventory, "--limit", ",".join(hosts), "-n", str(max(1, len(hosts))), "--dist", "loadgroup"]
     logger.info(f"--> Verification: {' '.join(cmd[3:])}")
-    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    for line in (res.stdout + res.stderr).splitlines():
-        if line.startswith(("PASSED", "FAILED", "ERROR", "dockwright", "=")) or " passed" in line \
-                or " failed" in line or line.startswith(("  ", "E ")) and "verify" in line:
-            logger.info(f"    {line}")
     summary = REPO / "reports" / "verify-summary.txt"
+    summary.unlink(missing_ok=True)
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if summary.exists():
         logger.info(summary.read_text().rstrip())
+    lines = (res.stdout + res.stderr).strip().splitlines()
+    for line in lines:
+        if line.startswith(("FAILED", "ERROR")):
+            logger.info(f"    {line}")
+    logger.info(f"    {lines[-1] if lines else 'verification printed nothing'}")
     return res.returncode == 0
 
 
