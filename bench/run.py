@@ -17,21 +17,34 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 INV = "inventories/lab.py"
-# Both variants manage the same concerns: swarm/overlays and verification are left out.
+# Compared runs manage the same concerns: swarm/overlays and verification are left out.
 SCOPE = ["--data", 'concerns={"swarm": false, "verify": false}']
 
 
-def measure(label: str, argv: list[str]) -> dict:
+def measure(label: str, argv: list[str], count_argv: list[str] | None = None) -> dict:
+    """Runs argv once, timed. Remote commands are counted from pyinfra's --debug log, from
+    count_argv's log when given (the same pyinfra work argv does through a wrapper), or from
+    the verification suite's own counter."""
+    count_file = REPO / "bench" / "results" / "count.tmp"
+    count_file.parent.mkdir(exist_ok=True)
+    count_file.unlink(missing_ok=True)
+    env = dict(os.environ, DOCKWRIGHT_COUNT_FILE=str(count_file))
     start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - start
+    log = out
+    if count_argv:
+        log = subprocess.run(count_argv, cwd=REPO, capture_output=True, text=True).stderr
     per_host: dict[str, int] = {}
-    for host in re.findall(r"Running command on (\S+?):", out):
+    if count_file.exists():
+        for host in count_file.read_text().split():
+            per_host[host] = per_host.get(host, 0) + 1
+    for host in re.findall(r"Running command on (\S+?):", log):
         per_host[host] = per_host.get(host, 0) + 1
-    for host in re.findall(r"\[(\S+?)\].*Attempting upload", out):
+    for host in re.findall(r"\[(\S+?)\].*Attempting upload", log):
         per_host[host] = per_host.get(host, 0) + 1
     result = {"label": label, "wall_s": round(wall, 1), "rc": proc.returncode,
               "cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
@@ -44,8 +57,13 @@ def measure(label: str, argv: list[str]) -> dict:
     return result
 
 
-def pyinfra(deploy: str, *extra) -> list[str]:
-    return [sys.executable, "-m", "pyinfra", INV, deploy, "-y", "--debug", *SCOPE, *extra]
+def pyinfra(deploy: str, *extra, scope=SCOPE) -> list[str]:
+    return [sys.executable, "-m", "pyinfra", INV, deploy, "-y", "--debug", *scope, *extra]
+
+
+ALL = ["--data", 'verify={"after_deploy": false}']
+# What drift.py runs, with --debug so its commands can be counted.
+DRIFT_PLAN = [sys.executable, "-m", "pyinfra", INV, "deploy.py", "--dry", "--json", "--debug", *ALL]
 
 
 def fresh_lab() -> None:
@@ -59,8 +77,12 @@ def main() -> int:
     fresh_lab()
     results["dockwright cold converge"] = measure("dockwright cold converge", pyinfra("deploy.py"))
     results["dockwright no-op deploy"] = measure("dockwright no-op deploy", pyinfra("deploy.py"))
+    # The rest covers every concern: swarm and overlays join in (not measured), then no-op.
+    subprocess.run(pyinfra("deploy.py", scope=ALL), cwd=REPO, check=True, capture_output=True)
+    results["dockwright no-op, all concerns"] = measure("dockwright no-op, all concerns",
+                                                        pyinfra("deploy.py", scope=ALL))
     results["dockwright drift (no drift)"] = measure(
-        "dockwright drift (no drift)", [sys.executable, "drift.py", INV])
+        "dockwright drift (no drift)", [sys.executable, "drift.py", INV], count_argv=DRIFT_PLAN)
     results["dockwright verification"] = measure(
         "dockwright verification", [sys.executable, "-m", "pytest", "tests/verify", "-q", "-p",
                                     "no:cacheprovider", "--inventory", INV, "-n", "3", "--dist", "loadgroup"])

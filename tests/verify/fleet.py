@@ -2,6 +2,7 @@
 merged data model the deploy uses, and a testinfra connection per host built from host data."""
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -38,10 +39,13 @@ class Target:
         return self._conn
 
     def run(self, command: str):
+        if os.environ.get("DOCKWRIGHT_COUNT_FILE"):  # bench: one line per remote command
+            with open(os.environ["DOCKWRIGHT_COUNT_FILE"], "a") as f:
+                f.write(self.name + "\n")
         return self.host.run(command)
 
     def out(self, command: str) -> str:
-        res = self.host.run(command)
+        res = self.run(command)
         assert res.rc == 0, f"{command!r} exited {res.rc}: {res.stderr.strip()}"
         return res.stdout
 
