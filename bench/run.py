@@ -42,16 +42,24 @@ def measure(label: str, argv: list[str], count_argv: list[str] | None = None) ->
     if count_file.exists():
         for host in count_file.read_text().split():
             per_host[host] = per_host.get(host, 0) + 1
-    for host in re.findall(r"Running command on (\S+?):", log):
-        per_host[host] = per_host.get(host, 0) + 1
-    for host in re.findall(r"\[(\S+?)\].*Attempting upload", log):
-        per_host[host] = per_host.get(host, 0) + 1
+    # pyinfra's --debug output carries each record twice (two handlers): count a command once.
+    previous = None
+    for entry in re.findall(r"Running command on (\S+?): (.*)", log):
+        if entry != previous:
+            per_host[entry[0]] = per_host.get(entry[0], 0) + 1
+        previous = entry
+    # Uploads are logged without the host: every host gets the same files, so share them out.
+    uploads = len(set(re.findall(r"Attempting upload of (.*)", log)))
+    hosts = list(per_host)
+    for host in hosts:
+        per_host[host] += uploads // max(len(hosts), 1)
     result = {"label": label, "wall_s": round(wall, 1), "rc": proc.returncode,
               "cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
               "commands_per_host": per_host,
               "commands_per_host_mean": round(sum(per_host.values()) / len(per_host), 1) if per_host else None}
     print(f"  {label}: {result['wall_s']} s, {result['commands_per_host_mean']} commands/host, rc {proc.returncode}",
           flush=True)
+    (REPO / "bench" / "results" / f"{label.replace(' ', '_')}.log").write_text(out + log if count_argv else out)
     if proc.returncode not in (0, 2):
         print(out[-3000:])
     return result
