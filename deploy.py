@@ -11,15 +11,15 @@ verification for one run with `--data verify='{"after_deploy": false}'`.
 
 from pyinfra import host, inventory, state
 
-from operations import (apparmor, conntrack, docker, firewall, model, networks, preflight, seccomp,
-                        swarm, sysctl, verification)
+from operations import (apparmor, conntrack, docker, factcache, firewall, model, networks, preflight,
+                        seccomp, swarm, sysctl, verification)
 
 preflight.check_fleet()  # stops the run, before any change, if any host's data is invalid
 desired = model.desired(host)
 
 # ---- kernel
 if model.enabled(desired, "conntrack"):
-    facts = host.get_fact(conntrack.ConntrackState)
+    facts = factcache.get(host, conntrack.ConntrackState)
     _, buckets = conntrack.sizing(desired["conntrack"], facts["cores"], facts["mem_bytes"])
     conntrack.module(name="conntrack: module now and at boot, hash size", buckets=buckets)
 

@@ -7,7 +7,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
-from . import report, templating
+from . import factcache, report, templating
 
 PROFILE_DIR = "/etc/apparmor.d"
 
@@ -85,7 +85,7 @@ def profile(profile_name: str, content: str):
         apparmor.profile(name="apparmor", profile_name="dockwright-default", content=apparmor.render(host.data.apparmor))
     """
     name = profile_name
-    state = host.get_fact(AppArmorState, profile_name=name)
+    state = factcache.get(host, AppArmorState, profile_name=name)
     if not state["enabled"] or not state["parser"]:
         raise OperationError("AppArmor is not available on this host (kernel module disabled or "
                              "apparmor_parser missing); set concerns.apparmor = False for it")
@@ -97,7 +97,7 @@ def profile(profile_name: str, content: str):
     if state["loaded"] != "enforce":
         report.drift(host, "apparmor", f"{name} loaded mode", "enforce", state["loaded"])
     if changed:
-        check = host.get_fact(ProfileCheck, content=content)
+        check = factcache.get(host, ProfileCheck, content=content)
         if not check["ok"]:
             raise OperationError(f"apparmor_parser rejects the profile {name}: {check['message']}")
         yield (f"printf '%s' {shlex.quote(content)} > {path}.dockwright-new && "

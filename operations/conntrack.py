@@ -10,7 +10,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
-from . import report
+from . import factcache, report
 
 MODULES_LOAD = "/etc/modules-load.d/dockwright-conntrack.conf"
 MODPROBE = "/etc/modprobe.d/dockwright-conntrack.conf"
@@ -95,7 +95,7 @@ def module(buckets: int):
 
         conntrack.module(name="conntrack module", buckets=65536)
     """
-    state = host.get_fact(ConntrackState)
+    state = factcache.get(host, ConntrackState)
     load_conf = "# Managed by dockwright: conntrack limits in sysctl.d need the module first.\nnf_conntrack\n"
     probe_conf = f"# Managed by dockwright.\noptions nf_conntrack hashsize={buckets}\n"
     steps = []

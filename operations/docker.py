@@ -9,7 +9,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
 
-from . import report, templating
+from . import factcache, report, templating
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 VALIDATE_SINCE = (23, 0)  # dockerd --validate appeared in Engine 23
@@ -153,7 +153,7 @@ def engine(package: str = "docker.io"):
 
         docker.engine(name="Docker engine", package="docker.io")
     """
-    state = host.get_fact(DockerEngine)
+    state = factcache.get(host, DockerEngine)
     if state["package"] is None:
         pkgs = "docker.io docker-cli" if package == "docker.io" else "docker-ce docker-ce-cli containerd.io"
         yield f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {pkgs}"
@@ -210,7 +210,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
 
         docker.daemon_config(name="daemon.json", content=docker.render(state), _parallel=1)
     """
-    engine_state = host.get_fact(DockerEngine)
+    engine_state = factcache.get(host, DockerEngine)
     if engine_state["daemon_json"] == content:
         host.noop("daemon.json is up to date")
         return

@@ -10,7 +10,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
-from . import report
+from . import factcache, report
 
 RULES_FILE = "/etc/dockwright/docker-user.rules"
 UNIT = "/etc/systemd/system/dockwright-docker-user.service"
@@ -89,7 +89,7 @@ def docker_user(rules: list[dict]):
     """
     import hashlib
 
-    state = host.get_fact(DockerUserChain)
+    state = factcache.get(host, DockerUserChain)
     want = [render_rule(r) for r in rules]
     file_text = "".join(f"{r}\n" for r in want)
     steps = []

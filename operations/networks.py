@@ -9,7 +9,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
-from . import report
+from . import factcache, report
 
 MTU = "com.docker.network.driver.mtu"
 ICC = "com.docker.network.bridge.enable_icc"
@@ -117,7 +117,7 @@ def create_command(name: str, driver: str, spec: dict) -> str:
 
 
 def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, concern: str):
-    nets = host.get_fact(DockerNetworks)
+    nets = factcache.get(host, DockerNetworks)
     current = nets.get(name)
     if current is None:
         report.drift(host, concern, f"{name}", "present", "absent")
@@ -200,7 +200,7 @@ def prune(keep: list[str]):
         networks.prune(name="prune undeclared networks", keep=["backend"])
     """
     builtin = {"bridge", "host", "none", "ingress", "docker_gwbridge"}
-    for name, net in sorted(host.get_fact(DockerNetworks).items()):
+    for name, net in sorted(factcache.get(host, DockerNetworks).items()):
         if name in builtin or name in keep or net["containers"]:
             continue
         report.drift(host, "networks", name, "absent", "present")

@@ -13,7 +13,7 @@ import json
 from pyinfra import logger
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import apparmor, conntrack, docker, model, networks, schema, seccomp, swarm, sysctl
+from . import apparmor, conntrack, docker, factcache, model, networks, schema, seccomp, swarm, sysctl
 
 
 def host_side(h, desired: dict) -> list[schema.Problem]:
@@ -25,9 +25,10 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
 
     if model.enabled(desired, "sysctl"):
         settings = managed_sysctls(h, desired)
-        facts = h.get_fact(sysctl.SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
+        facts = factcache.get(h, sysctl.SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
         for key, value in sorted(settings.items()):
-            if not key.startswith("-") and key in facts["missing"]:
+            late = key.startswith(sysctl.LATE_KEYS) and model.enabled(desired, "conntrack")
+            if not key.startswith("-") and key in facts["missing"] and not late:
                 prefix = "sysctl.settings" if key in desired["sysctl"].get("settings", {}) else "conntrack"
                 report(f"{prefix}.{key}", value, "the kernel has no such key (write -key if it may be missing)")
     if model.enabled(desired, "seccomp"):
@@ -37,39 +38,39 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
             report("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}")
     if model.enabled(desired, "apparmor"):
         conf = desired["apparmor"]
-        aa = h.get_fact(apparmor.AppArmorState, profile_name=conf["name"])
+        aa = factcache.get(h, apparmor.AppArmorState, profile_name=conf["name"])
         if not aa["enabled"] or not aa["parser"]:
             report("concerns.apparmor", True, "AppArmor is not enabled on this host (or "
                    "apparmor_parser is missing); switch the concern off for it")
         else:
             content = apparmor.render(conf)
             if aa["file_sha256"] != hashlib.sha256(content.encode()).hexdigest():
-                check = h.get_fact(apparmor.ProfileCheck, content=content)
+                check = factcache.get(h, apparmor.ProfileCheck, content=content)
                 if not check["ok"]:
                     report("apparmor", {k: conf[k] for k in ("name", "network_rules") if k in conf},
                            f"apparmor_parser rejects the rendered profile: {check['message']}")
     if model.enabled(desired, "networks"):
         for key, net in schema.declared_networks(desired):
-            for dest, dev in h.get_fact(networks.HostRoutes):
+            for dest, dev in factcache.get(h, networks.HostRoutes):
                 route = ipaddress.ip_network(dest, strict=False)
                 # The same subnet exactly is the route of that network's own bridge.
                 if route != net and net.overlaps(route):
                     report(key, str(net), f"overlaps the host's route {dest} on {dev}")
     if model.enabled(desired, "swarm") and desired["swarm"]["role"]:
-        sw = h.get_fact(swarm.SwarmState)
+        sw = factcache.get(h, swarm.SwarmState)
         for mod in sw["modules_missing"]:
             report("swarm.role", desired["swarm"]["role"], f"kernel module {mod} (encrypted overlays) is missing")
-        problem = swarm.engine_problem(h.get_fact(docker.DockerEngine)["version"])
+        problem = swarm.engine_problem(factcache.get(h, docker.DockerEngine)["version"])
         if problem:
             report("swarm.role", desired["swarm"]["role"], problem)
     if model.enabled(desired, "docker"):
         content = docker.render(desired)
-        engine = h.get_fact(docker.DockerEngine)
+        engine = factcache.get(h, docker.DockerEngine)
         for key, why in docker.host_problems(content, engine):
             report(f"docker.daemon.{key}", json_value(content, key), why)
         # dockerd --validate starts the daemon binary (slow): only for a file that would change.
         if engine["daemon_json"] != content:
-            check = h.get_fact(docker.DaemonConfigCheck, content=content)
+            check = factcache.get(h, docker.DaemonConfigCheck, content=content)
             if not check["ok"]:
                 report("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}")
     return problems
@@ -81,7 +82,7 @@ def json_value(content: str, key: str):
 
 def managed_sysctls(h, desired: dict) -> dict:
     """Every key the owned sysctl file holds: sysctl.settings plus conntrack's limits."""
-    facts = h.get_fact(conntrack.ConntrackState) if model.enabled(desired, "conntrack") else None
+    facts = factcache.get(h, conntrack.ConntrackState) if model.enabled(desired, "conntrack") else None
     return model.managed_sysctls(desired, facts)
 
 

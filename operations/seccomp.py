@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.facts.files import Sha256File
 
-from . import report, templating
+from . import factcache, report, templating
 
 PROFILE_DIR = "/etc/docker/seccomp"
 ARCHES = {
@@ -99,7 +99,7 @@ def profile(profile_name: str, content: str):
         seccomp.profile(name="seccomp", profile_name="dockwright", content=seccomp.render(host.data.seccomp))
     """
     path = path_for(profile_name)
-    have = host.get_fact(Sha256File, path=path)
+    have = factcache.get(host, Sha256File, path=path)
     want = hashlib.sha256(content.encode()).hexdigest()
     if have == want:
         host.noop(f"{path} is up to date")

@@ -7,7 +7,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, HiddenValue, OperationError, StringCommand, operation
 
-from . import docker, report
+from . import docker, factcache, report
 
 # Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
 OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
@@ -66,7 +66,7 @@ def init(advertise_addr: str):
 
         swarm.init(name="swarm init", advertise_addr="10.99.0.11")
     """
-    state = host.get_fact(SwarmState)
+    state = factcache.get(host, SwarmState)
     if state["state"] == "active" and state["manager"]:
         host.noop("already a swarm manager")
         return
@@ -112,7 +112,7 @@ def join(manager, role: str, advertise_addr: str):
         swarm.join(name="swarm join", manager=inventory.get_host("lab1"), role="worker",
                    advertise_addr="10.99.0.12")
     """
-    state = host.get_fact(SwarmState)
+    state = factcache.get(host, SwarmState)
     manager_state = manager.get_fact(SwarmState)
     manager_addr = manager.data.get("swarm", {}).get("advertise_addr")
     if state["state"] == "active":
@@ -142,7 +142,7 @@ def standalone():
 
         swarm.standalone(name="standalone: not in a swarm")
     """
-    state = host.get_fact(SwarmState)
+    state = factcache.get(host, SwarmState)
     if state["state"] != "inactive":
         report.drift(host, "swarm", "membership", "none", state["state"])
         raise OperationError(f"in a swarm (state {state['state']}) but data gives no swarm.role; "

@@ -9,7 +9,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
-from . import report, templating
+from . import factcache, report, templating
 
 # systemd-sysctl's search path, highest precedence first: a file name found in an earlier
 # directory masks the same name in a later one.
@@ -24,6 +24,10 @@ HOST_WIDE_NET_KEYS = {
     "net.core.optmem_max", "net.ipv4.tcp_mem", "net.ipv4.udp_mem", "net.netfilter.nf_conntrack_max",
     "net.nf_conntrack_max", "net.netfilter.nf_conntrack_buckets",
 }
+
+
+# Keys of a module loaded during the run (conntrack): missing before it is not an error.
+LATE_KEYS = "net.netfilter."
 
 
 def per_namespace(key: str) -> bool:
@@ -161,13 +165,15 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
             path="/etc/sysctl.d/90-dockwright.conf",
         )
     """
-    state = host.get_fact(SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
-    required_missing = [k for k in settings if not k.startswith("-") and k in state["missing"]]
+    state = factcache.get(host, SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
+    # net.netfilter.* keys exist once nf_conntrack is loaded, which may happen earlier in this run.
+    required_missing = [k for k in settings if not k.startswith(("-", LATE_KEYS)) and k in state["missing"]]
     if required_missing:
         raise OperationError("kernel has no " + ", ".join(
             f"{k} (wanted {settings[k]})" for k in required_missing))
 
-    present = {k: v for k, v in settings.items() if k.lstrip("-") not in state["missing"]}
+    present = {k: v for k, v in settings.items()
+               if k.lstrip("-") not in state["missing"] or k.startswith(LATE_KEYS)}
 
     # Decide everything (and record what drifted) before the first command: a dry run stops
     # reading an operation at its first command.

@@ -119,3 +119,15 @@ def test_host_routes_fact_skips_default_and_docker_bridges():
         "192.168.7.1 dev tun0 scope link",
     ])
     assert routes == [("10.0.2.0/24", "eth0"), ("10.99.0.0/24", "eth1"), ("192.168.7.1/32", "tun0")]
+
+
+def test_fact_cache_reads_each_fact_once_per_host_and_arguments():
+    from operations import factcache
+
+    from .harness import FakeHost
+    calls = []
+    fake = FakeHost({"SysctlState": lambda **kw: calls.append(kw) or {"keys": kw.get("keys")}})
+    a = factcache.get(fake, sysctl.SysctlState, keys=("a",))
+    b = factcache.get(fake, sysctl.SysctlState, keys=("a",))
+    c = factcache.get(fake, sysctl.SysctlState, keys=("b",))
+    assert a is b and c["keys"] == ("b",) and len(calls) == 2
