@@ -9,7 +9,7 @@ Each concern can be switched off per group or host with `concerns = {"<concern>"
 verification for one run with `--data verify='{"after_deploy": false}'`.
 """
 
-from pyinfra import host, inventory, state
+from pyinfra import host, state
 
 from operations import (apparmor, conntrack, docker, factcache, firewall, model, networks, preflight,
                         seccomp, swarm, sysctl, verification)

@@ -4,6 +4,7 @@ Rules come from data, are applied live in one command and kept for boot by a sma
 re-applies them whenever docker.service starts (Docker keeps the chain but not its rules
 across a reboot)."""
 
+import hashlib
 import ipaddress
 import shlex
 
@@ -87,8 +88,6 @@ def docker_user(rules: list[dict]):
         firewall.docker_user(name="port policy",
                              rules=[{"proto": "tcp", "dport": 2375, "action": "DROP"}])
     """
-    import hashlib
-
     state = factcache.get(host, DockerUserChain)
     want = [render_rule(r) for r in rules]
     file_text = "".join(f"{r}\n" for r in want)

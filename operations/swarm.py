@@ -7,7 +7,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, HiddenValue, OperationError, StringCommand, operation
 
-from . import docker, factcache, report
+from . import factcache, report
 
 # Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
 OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")

@@ -7,7 +7,6 @@ reports/verify-summary.txt and reports/verify.json.
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
