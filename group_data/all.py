@@ -79,7 +79,7 @@ seccomp = {
 
 apparmor = {
     "name": "dockwright-default",  # use with --security-opt apparmor=dockwright-default
-    "deny_network": ["raw", "packet"],
+    "deny_network": ["inet-raw", "inet6-raw", "packet"],  # netlink and unix sockets stay allowed
     # Extra network rules, e.g. "network inet tcp," (family/type only: no ports in AppArmor).
     "network_rules": [],
 }

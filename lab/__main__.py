@@ -21,12 +21,23 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("name")
     st = sub.add_parser("stop", help="power off one VM (for failure tests); 'up' starts it again")
     st.add_argument("name")
+    sub.add_parser("trials", help="measure early-boot oopses (see lab/trials.py)", add_help=False)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["trials"]:
+        from . import trials
+        return trials.cli(argv[1:])
     args = parser.parse_args(argv)
 
     if args.cmd == "build":
-        image.build(force=args.force)
+        from . import config
+        for suite in sorted({v.suite for v in config.FLEET}):
+            image.build(suite, force=args.force)
     elif args.cmd == "up":
-        vm.up()
+        try:
+            vm.up()
+        except vm.BootFailure as e:
+            raise SystemExit(f"lab: {e}")
     elif args.cmd == "down":
         vm.down()
     elif args.cmd == "status":

@@ -1,5 +1,6 @@
 """Where the lab keeps its files and what fleet it boots."""
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,20 +11,31 @@ GUEST_DIR = Path(__file__).resolve().parent / "guest"
 # Outside the repo: images are big and shared by every clone on the machine.
 CACHE_DIR = Path(os.environ.get("DOCKWRIGHT_LAB_CACHE", Path.home() / ".cache" / "dockwright"))
 IMAGE_ROOT = CACHE_DIR / "images"
-RUN_DIR = Path(os.environ.get("DOCKWRIGHT_LAB_RUN", CACHE_DIR / "run"))
+# Images are shared; the running lab (state, pid files, sockets, disks) belongs to one checkout,
+# so two clones on one machine each get their own VMs, ports and data switch.
+CHECKOUT_ID = f"{REPO.name}-{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}"
+RUN_DIR = Path(os.environ.get("DOCKWRIGHT_LAB_RUN", CACHE_DIR / "run" / CHECKOUT_ID))
 STATE_FILE = RUN_DIR / "state.json"
+OWNER_FILE = RUN_DIR / "checkout"
 
-SUITE = "trixie"
-PACKAGES = [
-    "systemd-sysv", "openssh-server", "docker.io", "docker-cli", "apparmor", "iproute2",
-    "iptables", "conntrack", "kmod", "procps", "udev", "ifupdown", "isc-dhcp-client",
-    "linux-image-cloud-amd64", "busybox-static", "tcpdump", "python3",
+# Debian releases the lab boots, and the packages of each image.
+_COMMON = [
+    "systemd-sysv", "openssh-server", "docker.io", "apparmor", "iproute2", "iptables", "conntrack",
+    "kmod", "procps", "udev", "ifupdown", "isc-dhcp-client", "linux-image-cloud-amd64",
+    "busybox-static", "tcpdump", "python3", "sudo",
 ]
+SUITES = {
+    "trixie": [*_COMMON, "docker-cli"],   # Debian 13: docker.io 26, kernel 6.12, AppArmor 4
+    "bookworm": _COMMON,                  # Debian 12: docker.io 20.10 (client included), kernel 6.1, AppArmor 3
+}
 IMAGE_SIZE = "4G"
 DATA_NET = "10.99.0.0/24"
 MEMORY_MB = int(os.environ.get("DOCKWRIGHT_LAB_MEMORY", "1024"))
 CPUS = int(os.environ.get("DOCKWRIGHT_LAB_CPUS", "2"))
 BOOT_TIMEOUT = int(os.environ.get("DOCKWRIGHT_LAB_BOOT_TIMEOUT", "900"))
+# A boot attempt with no new console output and no new stage for this long is restarted.
+STALL_TIMEOUT = int(os.environ.get("DOCKWRIGHT_LAB_STALL_TIMEOUT", "240"))
+BOOT_ATTEMPTS = int(os.environ.get("DOCKWRIGHT_LAB_BOOT_ATTEMPTS", "3"))
 
 
 @dataclass(frozen=True)
@@ -31,13 +43,14 @@ class VMSpec:
     name: str
     data_ip: str
     groups: tuple[str, ...]
+    suite: str = "trixie"
 
 
 # A mixed fleet as real ones are: swarm nodes (no live-restore) and a standalone host.
 FLEET = (
     VMSpec("lab1", "10.99.0.11", ("swarm_managers",)),
     VMSpec("lab2", "10.99.0.12", ("swarm_workers",)),
-    VMSpec("lab3", "10.99.0.13", ("standalone",)),
+    VMSpec("lab3", "10.99.0.13", ("standalone",), os.environ.get("DOCKWRIGHT_LAB3_SUITE", "trixie")),
 )
 
 

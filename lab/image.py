@@ -16,10 +16,10 @@ from . import config
 RECIPE_VERSION = "1"
 
 
-def recipe_hash() -> str:
+def recipe_hash(suite: str) -> str:
     h = hashlib.sha256()
-    h.update(config.SUITE.encode())
-    h.update(" ".join(config.PACKAGES).encode())
+    h.update(suite.encode())
+    h.update(" ".join(config.SUITES[suite]).encode())
     h.update(config.IMAGE_SIZE.encode())
     for path in sorted(config.GUEST_DIR.iterdir()):
         h.update(path.name.encode())
@@ -28,8 +28,8 @@ def recipe_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def image_dir() -> Path:
-    return config.IMAGE_ROOT / recipe_hash()
+def image_dir(suite: str = "trixie") -> Path:
+    return config.IMAGE_ROOT / f"{suite}-{recipe_hash(suite)}"
 
 
 def mirror() -> str:
@@ -42,10 +42,11 @@ def mirror() -> str:
     raise SystemExit("lab build: no Debian mirror found in /etc/apt/sources.list*")
 
 
-def build(force: bool = False) -> Path:
-    out = image_dir()
+def build(suite: str = "trixie", force: bool = False, quiet: bool = False) -> Path:
+    out = image_dir(suite)
     if (out / "ready").exists() and not force:
-        print(f"lab build: image {out.name} is cached in {out}")
+        if not quiet:
+            print(f"lab build: image {out.name} is cached in {out}")
         return out
     for tool in ("mmdebstrap", "mkfs.ext4"):
         if not shutil.which(tool):
@@ -54,6 +55,7 @@ def build(force: bool = False) -> Path:
         raise SystemExit("lab build: without root the build needs genext2fs and uidmap: "
                          "apt-get install mmdebstrap uidmap genext2fs (as root)")
     out.mkdir(parents=True, exist_ok=True)
+    print(f"lab build: building the {suite} image (a few minutes) ...", flush=True)
     start = time.monotonic()
     guest = config.GUEST_DIR
     hooks = [
@@ -64,8 +66,8 @@ def build(force: bool = False) -> Path:
         '--customize-hook=rm -f "$1/tmp/setup.sh"',
         f'--customize-hook=sync-out /boot {out}/boot',
     ]
-    common = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(config.PACKAGES),
-              "--skip=check/empty", *hooks, config.SUITE]
+    common = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(config.SUITES[suite]),
+              "--skip=check/empty", *hooks, suite]
     with tempfile.TemporaryDirectory(dir=config.IMAGE_ROOT) as tmp:
         img = out / "base.img"
         if os.geteuid() == 0:

@@ -1,10 +1,12 @@
 /* dwprobe: reports what the kernel lets this process do, for the verification suite.
- *   dwprobe socket FAMILY    FAMILY: inet inet6 unix netlink packet raw
+ *   dwprobe socket FAMILY    FAMILY: inet inet6 unix netlink packet raw raw6
  *   dwprobe syscall NAME     NAME: keyctl add_key request_key bpf kexec_load unshare ptrace
+ *   dwprobe getifaddrs       lists interfaces through netlink, as glibc and Go programs do
  * Prints "ok" or the errno name and exits 0 when the call succeeded, 1 when it was refused.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <ifaddrs.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@ static int open_socket(const char *fam) {
     if (!strcmp(fam, "netlink")) return report(socket(AF_NETLINK, SOCK_RAW, 0));
     if (!strcmp(fam, "packet")) return report(socket(AF_PACKET, SOCK_RAW, htons(3)));
     if (!strcmp(fam, "raw")) return report(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
+    if (!strcmp(fam, "raw6")) return report(socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6));
     fprintf(stderr, "unknown family %s\n", fam);
     return 2;
 }
@@ -51,6 +54,12 @@ static int try_syscall(const char *name) {
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "socket")) return open_socket(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "syscall")) return try_syscall(argv[2]);
-    fprintf(stderr, "usage: dwprobe socket FAMILY | dwprobe syscall NAME\n");
+    if (argc == 2 && !strcmp(argv[1], "getifaddrs")) {
+        struct ifaddrs *list;
+        int rc = getifaddrs(&list);
+        if (rc == 0) freeifaddrs(list);
+        return report(rc);
+    }
+    fprintf(stderr, "usage: dwprobe socket FAMILY | dwprobe syscall NAME | dwprobe getifaddrs\n");
     return 2;
 }

@@ -1,12 +1,20 @@
-"""Boots, watches and stops the lab VMs; every process it starts is tracked by a pid file."""
+"""Boots, watches and stops the lab VMs; every process it starts is tracked by a pid file.
+
+`up` converges from any state: VMs that run and answer are reused, dead or stale ones are
+started again, and every VM ends answering SSH and `docker info` with the current test image.
+While it waits it watches each VM's serial console, so a kernel panic or oops is seen within
+seconds and that VM is restarted (a bounded number of times), not waited on until a timeout.
+"""
 
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +24,31 @@ SSH_OPTS = [
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
     "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
 ]
+
+# Added to every guest kernel command line. Under multi-threaded TCG the kernel oopsed in
+# sched_clock_cpu right after flipping the sched_clock-stable static key (int3 text poking
+# while the other vCPU runs that code): at boot ("Marking stable") and at run time ("Marking
+# unstable" once the TSC looks unstable). With the TSC unstable from the start the key never
+# flips. Measured with `python -m lab trials` (see README).
+KERNEL_EXTRA = os.environ.get("DOCKWRIGHT_LAB_KERNEL_EXTRA", "tsc=unstable")
+
+# Console lines that mean the guest kernel is dead or dying.
+FATAL = re.compile(r"Kernel panic - not syncing|\bOops: |BUG: unable to handle|"
+                   r"general protection fault|BUG: kernel NULL pointer")
+
+
+def fatal_lines(text: str) -> list[str]:
+    """The console lines that show a panic or oops, with the RIP line that names the place."""
+    lines = text.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if FATAL.search(line) or (out and "RIP:" in line and i - lines.index(out[0]) < 20):
+            out.append(line.strip())
+    return out[:6]
+
+
+class BootFailure(Exception):
+    """One boot attempt failed; the message says why (with console lines when there are any)."""
 
 
 # ---- state -------------------------------------------------------------------------------------
@@ -37,14 +70,27 @@ def key_path() -> Path:
     return config.RUN_DIR / "id_ed25519"
 
 
-def _pid_alive(pidfile: Path, comm: str) -> int | None:
-    """The pid in pidfile if that process is still ours (same command name), else None."""
+def _claim_run_dir() -> None:
+    """The run directory belongs to this checkout; refuse one that another checkout holds."""
+    config.RUN_DIR.mkdir(parents=True, exist_ok=True)
+    owner = config.OWNER_FILE.read_text().strip() if config.OWNER_FILE.exists() else None
+    if owner and owner != str(config.REPO) and Path(owner).exists():
+        raise SystemExit(f"lab: {config.RUN_DIR} holds the lab of the checkout {owner}; "
+                         f"set DOCKWRIGHT_LAB_RUN to another directory for this one")
+    config.OWNER_FILE.write_text(f"{config.REPO}\n")
+
+
+def _pid_alive(pidfile: Path, program: str) -> int | None:
+    """The pid in pidfile if that process is ours: the program named and started with this
+    pidfile on its command line (a stale pid reused by another process does not count)."""
     try:
         pid = int(pidfile.read_text().strip())
-        name = Path(f"/proc/{pid}/comm").read_text().strip()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    return pid if name.startswith(comm) else None
+    ours = Path(argv[0].decode(errors="replace")).name == program and \
+        str(pidfile).encode() in argv
+    return pid if ours else None
 
 
 def _free_port() -> int:
@@ -53,7 +99,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 # ---- KVM or TCG --------------------------------------------------------------------------------
+
+def tcg_args() -> list[str]:
+    return ["-accel", "tcg,thread=multi"]
+
 
 def accel(img: Path) -> list[str]:
     """KVM when a bounded trial boot gets past early kernel setup, else multi-threaded TCG."""
@@ -63,7 +122,7 @@ def accel(img: Path) -> list[str]:
     else:
         choice = "tcg"
         if os.access("/dev/kvm", os.R_OK | os.W_OK):
-            # The kernel panics once it finds no init: reaching that message proves KVM runs it.
+            # The kernel panics once it finds no root: reaching that message proves KVM runs it.
             trial = ["qemu-system-x86_64", "-enable-kvm", "-m", "256", "-display", "none",
                      "-serial", "stdio", "-no-reboot", "-kernel", str(img / "vmlinuz"),
                      "-append", "console=ttyS0 panic=-1 rdinit=/nonexistent root=/dev/null"]
@@ -75,113 +134,280 @@ def accel(img: Path) -> list[str]:
                 choice = "kvm"
         config.RUN_DIR.mkdir(parents=True, exist_ok=True)
         cached.write_text(choice + "\n")
-    print(f"lab: accelerator {choice}")
-    return ["-enable-kvm", "-cpu", "host"] if choice == "kvm" else ["-accel", "tcg,thread=multi"]
+    return ["-enable-kvm", "-cpu", "host"] if choice == "kvm" else tcg_args()
 
 
 # ---- processes ---------------------------------------------------------------------------------
 
-def _start_switch() -> Path:
-    sock = config.RUN_DIR / "vde.sock"
-    pidfile = config.RUN_DIR / "vde.pid"
+def _switch_paths() -> tuple[Path, Path]:
+    return config.RUN_DIR / "vde.sock", config.RUN_DIR / "vde.pid"
+
+
+def _start_switch() -> bool:
+    """Starts the data-plane switch unless ours runs; True when it was (re)started."""
+    sock, pidfile = _switch_paths()
     if _pid_alive(pidfile, "vde_switch"):
-        return sock
+        return False
     shutil.rmtree(sock, ignore_errors=True)
+    pidfile.unlink(missing_ok=True)
     subprocess.run(["vde_switch", "-s", str(sock), "-d", "-p", str(pidfile)], check=True)
-    return sock
+    return True
 
 
-def _start_vm(vm: config.VMSpec, img: Path, sock: Path, accel_args: list[str], state: dict) -> None:
+def _paths(name: str) -> dict[str, Path]:
     run = config.RUN_DIR
-    disk = run / f"{vm.name}.qcow2"
-    if not disk.exists():
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(img / "base.img"),
-                        "-F", "raw", str(disk)], check=True)
+    return {"pid": run / f"{name}.pid", "disk": run / f"{name}.qcow2",
+            "console": run / f"{name}.console"}
+
+
+def _start_vm(vm: config.VMSpec, img: Path, accel_args: list[str], state: dict) -> None:
+    p = _paths(vm.name)
     host = state["hosts"].get(vm.name) or {}
-    port = host.get("port") or _free_port()
+    if host.get("image") != str(img):
+        p["disk"].unlink(missing_ok=True)  # made from another image (or none): start clean
+    if not p["disk"].exists():
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(img / "base.img"),
+                        "-F", "raw", str(p["disk"])], check=True)
+    port = host.get("port")
+    if not port or not _port_free(port):
+        port = _free_port()
     pub = base64.b64encode(key_path().with_suffix(".pub").read_bytes().strip()).decode()
     last = vm.data_ip.split(".")[-1]
     cmdline = (f"console=ttyS0 root=/dev/vda rw net.ifnames=0 systemd.hostname={vm.name} "
-               f"dw.name={vm.name} dw.ip={vm.data_ip}/24 dw.key={pub}")
+               f"{KERNEL_EXTRA} dw.name={vm.name} dw.ip={vm.data_ip}/24 dw.key={pub}")
+    sock, _ = _switch_paths()
+    p["console"].unlink(missing_ok=True)
     cmd = [
         "qemu-system-x86_64", "-name", vm.name, *accel_args,
         "-smp", str(config.CPUS), "-m", str(config.MEMORY_MB),
-        "-display", "none", "-serial", f"file:{run / (vm.name + '.console')}",
+        "-display", "none", "-serial", f"file:{p['console']}",
         "-kernel", str(img / "vmlinuz"), "-initrd", str(img / "initrd.img"), "-append", cmdline,
-        "-drive", f"file={disk},if=virtio,format=qcow2",
+        "-drive", f"file={p['disk']},if=virtio,format=qcow2",
         # Management: SSH on host loopback only; restrict=on keeps the VM from reaching out.
         "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
         "-device", "virtio-net-pci,netdev=n0",
         # Data plane: a private L2 segment between the VMs, no host interface involved.
         "-netdev", f"vde,id=n1,sock={sock}",
         "-device", f"virtio-net-pci,netdev=n1,mac=52:54:00:99:00:{int(last):02x}",
-        "-daemonize", "-pidfile", str(run / f"{vm.name}.pid"),
+        "-daemonize", "-pidfile", str(p["pid"]),
     ]
     subprocess.run(cmd, check=True)
-    state["hosts"][vm.name] = {
-        "port": port, "data_ip": vm.data_ip, "groups": list(vm.groups),
-    }
+    state["hosts"][vm.name] = {"port": port, "data_ip": vm.data_ip, "groups": list(vm.groups),
+                               "suite": vm.suite, "image": str(img)}
+
+
+def _kill(name: str) -> None:
+    pidfile = _paths(name)["pid"]
+    if _signal(pidfile, "qemu-system-x86_64"):
+        if not _wait_gone(pidfile, "qemu-system-x86_64", 20):
+            _signal(pidfile, "qemu-system-x86_64", signal.SIGKILL)
+            _wait_gone(pidfile, "qemu-system-x86_64", 10)
+    pidfile.unlink(missing_ok=True)
+
+
+# ---- watching a boot ---------------------------------------------------------------------------
+
+class Watch:
+    """Follows one VM towards ready: qemu alive, console free of panics, stages advancing.
+
+    Stages: ssh (sshd answers), docker (`docker info` answers), image (test image present)."""
+
+    def __init__(self, name: str, since: float, console_offset: int = 0):
+        self.name = name
+        self.since = since
+        self.stage = "boot"
+        self.offset = console_offset
+        self.attempt_start = time.monotonic()
+        self.last_progress = time.monotonic()
+        self.tail = ""
+
+    def _console(self) -> None:
+        path = _paths(self.name)["console"]
+        try:
+            with open(path, "rb") as f:
+                f.seek(self.offset)
+                new = f.read()
+        except OSError:
+            return
+        if new:
+            self.offset += len(new)
+            self.last_progress = time.monotonic()
+            self.tail = (self.tail + new.decode(errors="replace"))[-20000:]
+            bad = fatal_lines(self.tail)
+            if bad:
+                raise BootFailure("kernel panic/oops on the console:\n      " + "\n      ".join(bad))
+
+    def check(self) -> None:
+        """Raises BootFailure when the VM is dead, panicked or stalled."""
+        if not _pid_alive(_paths(self.name)["pid"], "qemu-system-x86_64"):
+            raise BootFailure("qemu exited; console ends:\n      " +
+                              "\n      ".join(self.tail.strip().splitlines()[-5:]))
+        self._console()
+        idle = time.monotonic() - self.last_progress
+        if idle > config.STALL_TIMEOUT:
+            raise BootFailure(f"no console output and no progress for {idle:.0f} s at stage "
+                              f"{self.stage}; console ends:\n      " +
+                              "\n      ".join(self.tail.strip().splitlines()[-5:]))
+        if time.monotonic() - self.attempt_start > config.BOOT_TIMEOUT:
+            raise BootFailure(f"not ready within {config.BOOT_TIMEOUT} s (stage {self.stage})")
+
+    def advance(self, stage: str) -> None:
+        self.stage = stage
+        self.last_progress = time.monotonic()
+
+    def probe(self, command: str, timeout: int) -> subprocess.CompletedProcess:
+        """Runs command over SSH while watching the console every second."""
+        proc = subprocess.Popen([*ssh_argv(self.name), command], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=1)
+                    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+                except subprocess.TimeoutExpired:
+                    self.check()
+                    if time.monotonic() > deadline:
+                        return subprocess.CompletedProcess(command, 255, "", "timeout")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    def until(self, stage: str, command: str, timeout: int = 60) -> None:
+        self.advance(stage)
+        while True:
+            self.check()
+            if self.probe(command, timeout).returncode == 0:
+                _say(f"{self.name} {stage} ready after {time.monotonic() - self.since:.0f} s")
+                return
+            time.sleep(2)
+
+
+DOCKER_READY = "docker info --format '{{.ServerVersion}}' >/dev/null"
+
+
+def _bring_up(vm: config.VMSpec, img: Path, accel_args: list[str], state: dict,
+              lock: threading.Lock, watches: dict, since: float, fresh: bool) -> None:
+    """Starts (if needed) and watches one VM until ready, restarting it after a failed boot."""
+    for attempt in range(1, config.BOOT_ATTEMPTS + 1):
+        if fresh or not _pid_alive(_paths(vm.name)["pid"], "qemu-system-x86_64"):
+            _kill(vm.name)
+            with lock:
+                _start_vm(vm, img, accel_args, state)
+                save_state(state)
+            _say(f"{vm.name} started (attempt {attempt}/{config.BOOT_ATTEMPTS})")
+            w = Watch(vm.name, since)
+        else:
+            # Reused: the whole console counts (a panic while it ran makes it unusable).
+            w = Watch(vm.name, since)
+        watches[vm.name] = w
+        try:
+            w.check()
+            w.until("ssh", "true")
+            w.until("docker", DOCKER_READY)
+            w.advance("image")
+            if w.probe(testimage.present_command(), 60).stdout.strip() != "present":
+                testimage.load(vm.name)
+            w.advance("ready")
+            return
+        except BootFailure as e:
+            w.stage = "failed"
+            _say(f"{vm.name} boot attempt {attempt}/{config.BOOT_ATTEMPTS} failed at "
+                 f"{time.monotonic() - since:.0f} s: {e}")
+            with lock:
+                state.setdefault("boot_failures", []).append(
+                    {"vm": vm.name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "why": str(e)[:2000]})
+                save_state(state)
+            fresh = True
+    raise BootFailure(f"{vm.name} failed to boot {config.BOOT_ATTEMPTS} times; "
+                      f"console: {_paths(vm.name)['console']}")
+
+
+_print_lock = threading.Lock()
+
+
+def _say(msg: str) -> None:
+    with _print_lock:
+        print(f"lab: {msg}", flush=True)
+
+
+def _converge(vms: list[config.VMSpec], state: dict, fresh: set[str], start: float) -> None:
+    """Brings every VM in vms to ready in parallel, printing progress at least every 20 s."""
+    accel_cache: dict[str, list[str]] = {}
+    lock = threading.Lock()
+    watches: dict[str, Watch] = {}
+    errors: dict[str, str] = {}
+
+    def worker(vm: config.VMSpec) -> None:
+        try:
+            img = image.build(vm.suite, quiet=True)
+            with lock:
+                if "args" not in accel_cache:
+                    accel_cache["args"] = accel(img)
+                    _say("accelerator " + ("kvm" if "-enable-kvm" in accel_cache["args"] else
+                                           "tcg (software emulation: boots take minutes)"))
+            _bring_up(vm, img, accel_cache["args"], state, lock, watches, start, vm.name in fresh)
+        except (BootFailure, subprocess.CalledProcessError, RuntimeError, SystemExit) as e:
+            errors[vm.name] = str(e)
+
+    threads = [threading.Thread(target=worker, args=(vm,), daemon=True) for vm in vms]
+    for t in threads:
+        t.start()
+    last = time.monotonic()
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(timeout=1)
+        if time.monotonic() - last >= 20:
+            last = time.monotonic()
+            parts = []
+            for vm in vms:
+                w = watches.get(vm.name)
+                parts.append(f"{vm.name} {w.stage if w else 'starting'}"
+                             + (f" (console {w.offset // 1024} KiB)" if w and w.stage in ("boot", "ssh") else ""))
+            _say(f"waiting, {time.monotonic() - start:.0f} s: " + ", ".join(parts))
+    if errors:
+        raise SystemExit("lab: not ready:\n" + "\n".join(f"  {n}: {e}" for n, e in sorted(errors.items())))
 
 
 def up() -> None:
-    img = image.build()
-    config.RUN_DIR.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    _claim_run_dir()
+    for suite in sorted({vm.suite for vm in config.FLEET}):
+        image.build(suite)
     if not key_path().exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dockwright-lab",
                         "-f", str(key_path())], check=True)
     state = load_state()
     state["key"] = str(key_path())
-    start = time.monotonic()
-    sock = _start_switch()
-    accel_args = None
-    started = []
+    # A new switch means the running VMs' data NICs point at a dead socket: start them afresh.
+    switch_new = _start_switch()
+    fresh = {vm.name for vm in config.FLEET} if switch_new else set()
     for vm in config.FLEET:
-        if _pid_alive(config.RUN_DIR / f"{vm.name}.pid", "qemu"):
-            print(f"lab: {vm.name} already running, reused")
-            continue
-        accel_args = accel_args or accel(img)
-        _start_vm(vm, img, sock, accel_args, state)
-        started.append(vm.name)
+        running = _pid_alive(_paths(vm.name)["pid"], "qemu-system-x86_64")
+        if running and vm.name not in fresh and state["hosts"].get(vm.name, {}).get("image") == \
+                str(image.image_dir(vm.suite)):
+            _say(f"{vm.name} running (pid {running}), checking it")
+        else:
+            fresh.add(vm.name)
     save_state(state)
-    for vm in config.FLEET:
-        wait_ready(vm.name, start)
-    for name in started:
-        testimage.load(name)
-    print(f"lab: fleet ready in {time.monotonic() - start:.0f} s "
-          f"(started {', '.join(started) or 'none'})")
+    _converge(list(config.FLEET), state, fresh, start)
+    failures = [f for f in load_state().get("boot_failures", [])]
+    _say(f"fleet ready in {time.monotonic() - start:.0f} s "
+         f"(started {', '.join(sorted(fresh)) or 'none'}; boot failures recorded so far: {len(failures)})")
 
 
-def wait_ready(name: str, start: float | None = None, timeout: int | None = None) -> None:
-    """Waits until SSH answers and dockerd answers `docker info`."""
-    start = start or time.monotonic()
-    deadline = time.monotonic() + (timeout or config.BOOT_TIMEOUT)
-    stage = "ssh"
-    while time.monotonic() < deadline:
-        if not _pid_alive(config.RUN_DIR / f"{name}.pid", "qemu"):
-            raise SystemExit(f"lab: {name}'s qemu is not running (console: "
-                             f"{config.RUN_DIR / (name + '.console')})")
-        probe = "true" if stage == "ssh" else "docker info --format '{{.ServerVersion}}'"
-        if run(name, probe, timeout=60, check=False).returncode == 0:
-            print(f"lab: {name} {stage} ready after {time.monotonic() - start:.0f} s")
-            if stage == "docker":
-                return
-            stage = "docker"
-            continue
-        time.sleep(3)
-    raise SystemExit(f"lab: {name} not ready ({stage}) within {timeout or config.BOOT_TIMEOUT} s")
-
-
-def _signal(pidfile: Path, comm: str, sig: int = signal.SIGTERM) -> int | None:
-    pid = _pid_alive(pidfile, comm)
+def _signal(pidfile: Path, program: str, sig: int = signal.SIGTERM) -> int | None:
+    pid = _pid_alive(pidfile, program)
     if pid:
         os.kill(pid, sig)
     return pid
 
 
-def _wait_gone(pidfile: Path, comm: str, seconds: float) -> bool:
+def _wait_gone(pidfile: Path, program: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not _pid_alive(pidfile, comm):
+        if not _pid_alive(pidfile, program):
             return True
         time.sleep(0.5)
     return False
@@ -189,12 +415,7 @@ def _wait_gone(pidfile: Path, comm: str, seconds: float) -> bool:
 
 def stop(name: str) -> None:
     config.spec(name)
-    pidfile = config.RUN_DIR / f"{name}.pid"
-    if _signal(pidfile, "qemu"):
-        if not _wait_gone(pidfile, "qemu", 20):
-            _signal(pidfile, "qemu", signal.SIGKILL)
-            _wait_gone(pidfile, "qemu", 10)
-    pidfile.unlink(missing_ok=True)
+    _kill(name)
     print(f"lab: {name} stopped")
 
 
@@ -203,11 +424,11 @@ def down() -> None:
         stop(vm.name)
         for suffix in (".qcow2", ".console"):
             (config.RUN_DIR / f"{vm.name}{suffix}").unlink(missing_ok=True)
-    vde_pid = config.RUN_DIR / "vde.pid"
+    sock, vde_pid = _switch_paths()
     if _signal(vde_pid, "vde_switch"):
         _wait_gone(vde_pid, "vde_switch", 10)
     vde_pid.unlink(missing_ok=True)
-    shutil.rmtree(config.RUN_DIR / "vde.sock", ignore_errors=True)
+    shutil.rmtree(sock, ignore_errors=True)
     state = load_state()
     state["hosts"] = {}
     save_state(state)
@@ -217,13 +438,15 @@ def down() -> None:
 def status() -> int:
     state = load_state()
     rc = 0
+    print(f"lab of {config.REPO} in {config.RUN_DIR}")
     for vm in config.FLEET:
-        pid = _pid_alive(config.RUN_DIR / f"{vm.name}.pid", "qemu")
+        pid = _pid_alive(_paths(vm.name)["pid"], "qemu-system-x86_64")
         host = state["hosts"].get(vm.name, {})
         print(f"{vm.name}: {'running pid ' + str(pid) if pid else 'stopped'}"
-              f"  ssh 127.0.0.1:{host.get('port', '-')}  data {vm.data_ip}  "
+              f"  ssh 127.0.0.1:{host.get('port', '-')}  data {vm.data_ip}  {vm.suite}  "
               f"groups {','.join(vm.groups)}")
         rc = rc or (0 if pid else 1)
+    print(f"boot failures recorded: {len(state.get('boot_failures', []))}")
     return rc
 
 
@@ -258,16 +481,24 @@ def ssh(name: str, command: str | None) -> int:
 
 
 def reboot(name: str) -> None:
+    """Reboots a VM inside qemu and waits, watching its console, until it is ready again; a
+    reboot that panics or stalls is recovered like a failed boot."""
+    vm = config.spec(name)
     start = time.monotonic()
     before = run(name, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    offset = _paths(name)["console"].stat().st_size
     run(name, "systemctl reboot", check=False, timeout=30)
-    deadline = time.monotonic() + config.BOOT_TIMEOUT
-    while time.monotonic() < deadline:
-        res = run(name, "cat /proc/sys/kernel/random/boot_id", check=False, timeout=30)
-        if res.returncode == 0 and res.stdout.strip() != before:
-            break
-        time.sleep(3)
-    else:
-        raise SystemExit(f"lab: {name} did not come back from reboot")
-    wait_ready(name, start)
+    w = Watch(name, start, console_offset=offset)
+    try:
+        w.until("reboot", f"[ \"$(cat /proc/sys/kernel/random/boot_id)\" != {before} ]", timeout=30)
+    except BootFailure as e:
+        _say(f"{name} reboot failed: {e}; starting it again")
+        state = load_state()
+        state.setdefault("boot_failures", []).append(
+            {"vm": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "why": str(e)[:2000]})
+        save_state(state)
+        _converge([vm], state, {name}, start)
+        return
+    state = load_state()
+    _converge([vm], state, set(), start)
     print(f"lab: {name} rebooted in {time.monotonic() - start:.0f} s")

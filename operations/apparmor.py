@@ -32,8 +32,9 @@ class AppArmorState(FactBase):
             "echo enabled $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo N); "
             "command -v apparmor_parser >/dev/null && echo parser; "
             f"[ -f {path} ] && echo sha256 $(sha256sum {path} | cut -d' ' -f1); "
-            "grep -h '^" + name + " (' /sys/kernel/security/apparmor/profiles 2>/dev/null "
-            "| sed 's/^/loaded /'; true"
+            # Lines that start with "NAME (", as a fixed string: the name is never a regex.
+            f"awk -v n={shlex.quote(name + ' (')} 'index($0, n) == 1 {{print \"loaded \" $0}}' "
+            "/sys/kernel/security/apparmor/profiles 2>/dev/null; true"
         )
 
     def process(self, output):
@@ -100,8 +101,9 @@ def profile(profile_name: str, content: str):
         check = factcache.get(host, ProfileCheck, content=content)
         if not check["ok"]:
             raise OperationError(f"apparmor_parser rejects the profile {name}: {check['message']}")
-        yield (f"printf '%s' {shlex.quote(content)} > {path}.dockwright-new && "
-               f"([ ! -f {path} ] || cp -p {path} /var/backups/apparmor-{name}.dockwright-bak) && "
-               f"mv {path}.dockwright-new {path}")
+        q, new = shlex.quote(path), shlex.quote(path + ".dockwright-new")
+        bak = shlex.quote(f"/var/backups/apparmor-{name}.dockwright-bak")
+        yield (f"printf '%s' {shlex.quote(content)} > {new} && "
+               f"([ ! -f {q} ] || cp -p {q} {bak}) && mv {new} {q}")
     if changed or state["loaded"] != "enforce":
-        yield f"apparmor_parser -r -W {path}"
+        yield f"apparmor_parser -r -W {shlex.quote(path)}"

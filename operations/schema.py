@@ -63,6 +63,45 @@ def Str(choices: tuple | None = None, nonempty: bool = True):
     return check
 
 
+# Strict patterns for every string that names something on a host (a file, a profile, a
+# network, an image, an interface). Such values reach remote commands, so they are checked
+# here, and quoted where they are used as well.
+PATTERNS = {
+    # Docker's own rule for network names, and short enough for any tool that prints them.
+    "network name": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}",
+    # Profile and file names: a file name in /etc/apparmor.d or /etc/docker/seccomp.
+    "profile name": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}",
+    # Linux interface names: at most 15 characters, no slash or space.
+    "interface name": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\+?",
+    "syscall name": r"[a-z0-9_]{1,64}",
+    # A Docker image reference: [registry/]path[:tag][@digest].
+    "image reference": r"[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?",
+    "absolute path": r"(/[A-Za-z0-9_.@+-]+)+",
+    "sysctl.d file": r"/etc/sysctl\.d/[A-Za-z0-9_.-]+\.conf",
+    "label key": r"[A-Za-z0-9][A-Za-z0-9_./-]{0,127}",
+    "word": r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}",
+}
+
+
+def Name(kind: str):
+    """A string that must match PATTERNS[kind] in full (and hold no '..' path step)."""
+    pattern = re.compile(PATTERNS[kind])
+
+    def check(v, key, report):
+        if not isinstance(v, str) or not pattern.fullmatch(v) or ".." in v.split("/") or \
+                "/../" in v or v.endswith("/.."):
+            report(key, v, f"not a valid {kind} (must match {PATTERNS[kind]})")
+    return check
+
+
+def Line():
+    """Free text on one line (no control characters): it is quoted wherever it is used."""
+    def check(v, key, report):
+        if not isinstance(v, str) or not v or any(ord(c) < 32 or ord(c) == 127 for c in v):
+            report(key, v, "expected a non-empty string on one line, without control characters")
+    return check
+
+
 def Optional(inner):
     def check(v, key, report):
         if v is not None:
@@ -197,8 +236,8 @@ ULIMIT = Struct({"Name": Str(), "Soft": Int(-1), "Hard": Int(-1)}, required=("Na
 # docker.passthrough, deliberately.
 DAEMON_KEYS = {
     "log-level": Str(("debug", "info", "warn", "error", "fatal")),
-    "log-driver": Str(),
-    "log-opts": MapOf(Str(nonempty=False)),  # dockerd rejects non-string log-opts
+    "log-driver": Name("word"),
+    "log-opts": MapOf(Line(), Name("word")),  # dockerd rejects non-string log-opts
     "default-ulimits": MapOf(ULIMIT),
     "icc": Bool(),
     "userland-proxy": Bool(),
@@ -214,47 +253,53 @@ DAEMON_KEYS = {
     "bip": Iface(),
     "fixed-cidr": Net(4),
     "default-address-pools": ListOf(Struct({"base": Net(), "size": Int(1, 128)}, required=("base", "size"))),
-    "storage-driver": Str(),
-    "data-root": Str(),
-    "exec-root": Str(),
-    "seccomp-profile": Str(),
-    "userns-remap": Str(),
+    "storage-driver": Name("word"),
+    "data-root": Name("absolute path"),
+    "exec-root": Name("absolute path"),
+    "seccomp-profile": OneOf(Name("absolute path"), Str(("builtin", "unconfined")),
+                             what="an absolute path, 'builtin' or 'unconfined'"),
+    "userns-remap": Name("word"),
     "debug": Bool(),
     "experimental": Bool(),
     "max-concurrent-downloads": Int(1),
     "max-concurrent-uploads": Int(1),
     "shutdown-timeout": Int(0),
     "dns": ListOf(Addr()),
-    "registry-mirrors": ListOf(Str()),
-    "insecure-registries": ListOf(Str()),
-    "features": MapOf(Bool()),
-    "metrics-addr": Str(),
-    "exec-opts": ListOf(Str()),
-    "labels": ListOf(Str()),
-    "default-runtime": Str(),
-    "runtimes": MapOf(Struct({"path": Str(), "runtimeArgs": ListOf(Str())})),
-    "hosts": ListOf(Str()),
-    "containerd": Str(),
+    "registry-mirrors": ListOf(Line()),
+    "insecure-registries": ListOf(Line()),
+    "features": MapOf(Bool(), Name("word")),
+    "metrics-addr": Line(),
+    "exec-opts": ListOf(Line()),
+    "labels": ListOf(Line()),
+    "default-runtime": Name("word"),
+    "runtimes": MapOf(Struct({"path": Name("absolute path"), "runtimeArgs": ListOf(Line())}),
+                      Name("word")),
+    "hosts": ListOf(Line()),
+    "containerd": Name("absolute path"),
     "firewall-backend": Str(("iptables", "nftables")),
     "selinux-enabled": Bool(),
 }
 
+# AppArmor network denials by what they mean; "raw" alone would also deny netlink sockets
+# (which are SOCK_RAW) and break `ip`, getifaddrs() and everything built on them.
+DENY_NETWORK = ("inet-raw", "inet6-raw", "packet", "inet", "inet6", "unix", "netlink")
+
 BRIDGE = Struct({
     "subnet": Net(), "gateway": Addr(), "ip_range": Net(), "aux_addresses": MapOf(Addr()),
     "mtu": Int(68, 65535), "icc": Bool(), "internal": Bool(), "ipv6": Bool(),
-    "labels": MapOf(Str(nonempty=False)), "bridge_name": Str(),
+    "labels": MapOf(Line(), Name("label key")), "bridge_name": Name("interface name"),
 }, required=("subnet",))
 
 OVERLAY = Struct({
     "subnet": Net(), "gateway": Addr(), "mtu": Int(68, 65535), "encrypted": Bool(),
-    "attachable": Bool(), "labels": MapOf(Str(nonempty=False)),
+    "attachable": Bool(), "labels": MapOf(Line(), Name("label key")),
 }, required=("subnet",))
 
 SCHEMA = Struct({
     "concerns": Struct({c: Bool() for c in (
         "sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}),
     "sysctl": Struct({
-        "file": Str(),
+        "file": Name("sysctl.d file"),
         "on_override": Str(("fail", "takeover")),
         "settings": MapOf(SysctlValue(), SysctlKey()),
     }),
@@ -277,30 +322,32 @@ SCHEMA = Struct({
         "daemon": Struct(DAEMON_KEYS),
     }),
     "seccomp": Struct({
-        "name": Str(), "default": Bool(),
+        "name": Name("profile name"), "default": Bool(),
         "deny_socket_families": ListOf(Int(0, 63), unique=True),
-        "deny_syscalls": ListOf(Str(), unique=True),
+        "deny_syscalls": ListOf(Name("syscall name"), unique=True),
     }),
     "apparmor": Struct({
-        "name": Str(),
-        "deny_network": ListOf(Str(("raw", "packet", "inet", "inet6", "unix", "netlink")), unique=True),
-        "network_rules": ListOf(Str()),
+        "name": Name("profile name"),
+        "deny_network": ListOf(Str(DENY_NETWORK), unique=True),
+        "network_rules": ListOf(Line()),
     }),
     "networks": Struct({
-        "bridges": MapOf(BRIDGE),
-        "overlays": MapOf(OVERLAY),
+        "bridges": MapOf(BRIDGE, Name("network name")),
+        "overlays": MapOf(OVERLAY, Name("network name")),
         "prune": Bool(),
         "allow_disconnect": Bool(),
         "docker_user": ListOf(Struct({
             "proto": Str(("tcp", "udp")), "dport": Int(1, 65535), "source": Net(4),
-            "in_interface": Str(), "action": Str(("ACCEPT", "DROP", "REJECT", "RETURN")),
+            "in_interface": Name("interface name"), "action": Str(("ACCEPT", "DROP", "REJECT", "RETURN")),
         }, required=("proto", "dport", "action"))),
     }),
     "swarm": Struct({
         "role": Optional(Str(("manager", "worker"))),
         "advertise_addr": Optional(Addr()),
     }),
-    "verify": Struct({"after_deploy": Bool(), "image": Str(), "probe": Str()}),
+    "verify": Struct({"after_deploy": Bool(), "image": Name("image reference"),
+                      "probe": OneOf(Name("word"), Name("absolute path"),
+                                     what="a command name or an absolute path")}),
 })
 
 

@@ -105,5 +105,6 @@ def profile(profile_name: str, content: str):
         host.noop(f"{path} is up to date")
         return
     report.drift(host, "seccomp", f"{path} sha256", want, have)
-    yield (f"install -d -m 0755 {PROFILE_DIR} && printf '%s' {shlex.quote(content)} > {path}.tmp && "
-           f"chmod 0644 {path}.tmp && mv {path}.tmp {path}")
+    q, tmp = shlex.quote(path), shlex.quote(path + ".tmp")
+    yield (f"install -d -m 0755 {PROFILE_DIR} && printf '%s' {shlex.quote(content)} > {tmp} && "
+           f"chmod 0644 {tmp} && mv {tmp} {q}")

@@ -22,4 +22,9 @@ done
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id /etc/ssh/ssh_host_*
 echo 'root:*' | chpasswd -e
+# A non-root operator with sudo, as fleets are often reached (pyinfra --sudo).
+useradd -m -s /bin/sh dw
+echo 'dw:*' | chpasswd -e
+echo 'dw ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/dw
+chmod 440 /etc/sudoers.d/dw
 rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/*

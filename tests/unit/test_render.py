@@ -20,7 +20,9 @@ def test_apparmor_profile_from_data():
     text = apparmor.render(dict(ALL["apparmor"], network_rules=["network inet tcp,"]))
     assert f"profile {ALL['apparmor']['name']} flags=" in text
     for kind in ALL["apparmor"]["deny_network"]:
-        assert f"  deny network {kind},\n" in text
+        assert f"  deny network {kind.replace('-', ' ')},\n" in text
+    assert "deny network inet raw," in text and "deny network packet," in text
+    assert "deny network raw," not in text  # would deny netlink (SOCK_RAW) too
     assert "  network inet tcp,\n" in text
     assert "deny mount," in text and "deny @{PROC}/sysrq-trigger rwklx," in text
     assert text.count("{") == text.count("}")

@@ -1,5 +1,7 @@
 """Bridge networks field by field, name resolution, and Docker's iptables chains."""
 
+import shlex
+
 import pytest
 
 from operations import firewall, model, networks
@@ -30,13 +32,14 @@ def test_bridge_dns_and_workload(target, bridges):
     embedded DNS (127.0.0.11) and reaches it with wget and ping (under the default profiles)."""
     image = target.desired["verify"]["image"]
     for name in sorted(bridges):
-        peer = f"dw-verify-{name}-peer"
+        peer = shlex.quote(f"dw-verify-{name}-peer")
+        net = shlex.quote(name)  # names are checked at validation; quoted all the same
         target.run(f"docker rm -f {peer} >/dev/null 2>&1")
-        target.out(f"docker run -d --pull never --name {peer} --network {name} {image} "
+        target.out(f"docker run -d --pull never --name {peer} --network {net} {shlex.quote(image)} "
                    "sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp'")
         try:
             _, out = target.container(
-                f"--network {name}",
+                f"--network {net}",
                 f"grep -q 'nameserver 127.0.0.11' /etc/resolv.conf && echo resolv-ok; "
                 f"nslookup {peer} 127.0.0.11 | grep -q 'Address.*{bridges[name]['subnet'].rsplit('.', 2)[0]}' "
                 f"&& echo dns-ok; wget -qO- http://{peer}:8080/index.html; "

@@ -1,5 +1,7 @@
 """seccomp and AppArmor, proven by what a container can and cannot do."""
 
+import shlex
+
 import pytest
 
 from operations import apparmor, model, seccomp
@@ -13,6 +15,7 @@ FAMILY_NAMES = {17: "packet"}
 def _probe(target, args, calls, extra=""):
     """Runs the probe for each call in one container; {"socket_packet": "EPERM", ...}."""
     probe = target.desired["verify"]["probe"]
+    probe = shlex.quote(probe)
     script = (f"command -v {probe} >/dev/null || {{ echo no-probe; exit 0; }}; {extra}"
               + "; ".join(f"echo {c.replace(' ', '_')}=$({probe} {c})" for c in calls))
     _, out = target.container(args, script)
@@ -70,13 +73,54 @@ def test_apparmor_profile_loaded_in_enforce_mode(target, aa):
     assert content == apparmor.render(aa), "profile file differs from data"
 
 
+# deny_network entries the probe can try, and the probe's name for each.
+AA_PROBES = {"inet-raw": "raw", "inet6-raw": "raw6", "packet": "packet"}
+# What every program needs and the profile must leave alone: netlink (ip, getifaddrs) and unix.
+AA_ALLOWED = ("socket netlink", "socket unix", "getifaddrs")
+
+
+def _aa_run(target, aa, profile):
+    kinds = [k for k in aa["deny_network"] if k in AA_PROBES]
+    calls = [f"socket {AA_PROBES[k]}" for k in kinds] + list(AA_ALLOWED)
+    got = _probe(target, f"--security-opt apparmor={shlex.quote(profile)} --security-opt seccomp=unconfined",
+                 calls, extra="echo attr=$(tr ' ' _ < /proc/self/attr/current); "
+                               "ip addr show lo >/dev/null 2>&1 && echo ip_addr=ok || echo ip_addr=failed; ")
+    return kinds, got
+
+
 def test_apparmor_confines_container(target, aa):
-    """Under our profile the container runs confined (enforce) and cannot open denied sockets."""
-    kinds = [k for k in aa["deny_network"] if k in ("raw", "packet")]
-    got = _probe(target, f"--security-opt apparmor={aa['name']} --security-opt seccomp=unconfined",
-                 [f"socket {k}" for k in kinds],
-                 extra="echo attr=$(tr ' ' _ < /proc/self/attr/current); ")
+    """Under our profile the container runs confined (enforce), cannot open the denied kinds of
+    socket, and can still do what ordinary programs need (netlink, unix, getifaddrs, `ip`)."""
+    kinds, got = _aa_run(target, aa, aa["name"])
     assert got["attr"] == f"{aa['name']}_(enforce)", got["attr"]
     # seccomp is off in this container, so a denial here is AppArmor's doing.
-    wrong = [f"socket {k}: {got[f'socket_{k}']}" for k in kinds if got[f"socket_{k}"] not in ("EACCES", "EPERM")]
+    wrong = [f"socket {k}: {got[f'socket_{AA_PROBES[k]}']} (want EACCES)" for k in kinds
+             if got[f"socket_{AA_PROBES[k]}"] not in ("EACCES", "EPERM")]
+    wrong += [f"{c}: {got[c.replace(' ', '_')]} (want ok)" for c in AA_ALLOWED
+              if got[c.replace(" ", "_")] != "ok"]
+    if got["ip_addr"] != "ok":
+        wrong.append("ip addr: failed under the profile")
     assert not wrong, "; ".join(wrong)
+
+
+def test_apparmor_control_unconfined_opens_the_denied_sockets(target, aa):
+    """The same probe without the profile opens every kind the check above expects denied:
+    that check can fail."""
+    kinds, got = _aa_run(target, aa, "unconfined")
+    if not kinds:
+        pytest.skip("data denies no kind of socket the probe can try")
+    assert got["attr"] == "unconfined", got["attr"]
+    wrong = [f"socket {k}: {got[f'socket_{AA_PROBES[k]}']}" for k in kinds if got[f"socket_{AA_PROBES[k]}"] != "ok"]
+    assert not wrong, "; ".join(wrong)
+
+
+def test_apparmor_container_resolves_names(target, aa):
+    """A DNS lookup works under the profile: the container resolves its own name through
+    Docker's embedded DNS on a declared bridge."""
+    bridges = sorted(target.desired["networks"]["bridges"]) if model.enabled(target.desired, "networks") else []
+    if not bridges:
+        pytest.skip("no bridge network declared (the embedded DNS needs a user-defined network)")
+    _, out = target.container(f"--network {shlex.quote(bridges[0])} --name dw-verify-aa-dns "
+                              f"--security-opt apparmor={shlex.quote(aa['name'])}",
+                              "nslookup dw-verify-aa-dns 127.0.0.11 >/dev/null 2>&1 && echo dns-ok")
+    assert out.strip() == "dns-ok", out
