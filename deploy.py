@@ -61,7 +61,7 @@ if model.enabled(desired, "networks"):
     if net["docker_user"]:
         firewall.docker_user(name="networks: DOCKER-USER port policy", rules=net["docker_user"])
     if net["prune"]:
-        networks.prune(name="networks: prune undeclared", keep=sorted(net["bridges"]))
+        networks.prune(name="networks: prune undeclared", keep=sorted({*net["bridges"], *net["overlays"]}))
 
 # ---- swarm and overlays
 if model.enabled(desired, "swarm"):

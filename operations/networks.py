@@ -3,11 +3,12 @@
 All networks of a host are read in one fact call (`docker network inspect` of every network).
 """
 
+import ipaddress
 import json
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, OperationError, operation
+from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
 
 from . import factcache, report
 
@@ -78,6 +79,8 @@ def normalise(raw: dict) -> dict:
         "attachable": bool(raw.get("Attachable")),
         "containers": sorted(c.get("Name", cid[:12]) for cid, c in (raw.get("Containers") or {}).items()
                              if not cid.startswith("lb-") and not c.get("Name", "").endswith("-endpoint")),
+        # Every endpoint the Engine reports, whatever its name: "in use" is the Engine's word.
+        "endpoints": len(raw.get("Containers") or {}),
     }
 
 
@@ -137,12 +140,87 @@ def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, conce
         raise OperationError(f"network {name} differs ({fields}) but containers are attached: "
                              f"{', '.join(attached)}; set networks.allow_disconnect to recreate it")
     host.log(f"network {name} differs ({fields}): recreating")
+    if not attached:
+        yield f"docker network rm {shlex.quote(name)}"
+        yield create_command(name, driver, spec)
+        return
+    yield FunctionCommand(_recreate, (name, driver, spec, current_spec(current), attached), {})
+
+
+# Fields of a network as create_command takes them, from the fact's normalised view.
+SPEC_FIELDS = ("subnet", "gateway", "ip_range", "aux_addresses", "mtu", "icc", "internal", "ipv6",
+               "labels", "bridge_name", "encrypted", "attachable")
+
+
+def current_spec(current: dict) -> dict:
+    return {k: current[k] for k in SPEC_FIELDS if current.get(k) not in (None, {}, False)} | \
+        ({"icc": False} if current.get("icc") is False else {})
+
+
+def endpoint_configs(inspect_json: str, network: str) -> dict[str, dict]:
+    """container name -> {"aliases": [...], "ipv4": str|None, "ipv6": str|None} on network,
+    from `docker inspect` of the containers (user aliases and static addresses only)."""
+    out = {}
+    for c in json.loads(inspect_json or "[]"):
+        name = c["Name"].lstrip("/")
+        ep = ((c.get("NetworkSettings") or {}).get("Networks") or {}).get(network) or {}
+        ipam = ep.get("IPAMConfig") or {}
+        auto = {c["Id"][:12], name}  # Docker adds the short id (and name) on its own
+        out[name] = {"aliases": [a for a in ep.get("Aliases") or [] if a not in auto],
+                     "ipv4": ipam.get("IPv4Address") or None, "ipv6": ipam.get("IPv6Address") or None}
+    return out
+
+
+def connect_command(network: str, container: str, conf: dict, subnet: str | None) -> str:
+    args = ["docker", "network", "connect"]
+    for alias in conf.get("aliases", []):
+        args += ["--alias", alias]
+    if conf.get("ipv4") and subnet and ipaddress.ip_address(conf["ipv4"]) in ipaddress.ip_network(subnet):
+        args += ["--ip", conf["ipv4"]]
+    if conf.get("ipv6"):
+        args += ["--ip6", conf["ipv6"]]
+    return " ".join(shlex.quote(a) for a in [*args, network, container])
+
+
+def _recreate(state, host, name: str, driver: str, spec: dict, old: dict, attached: list[str]):
+    """Disconnect, recreate, reconnect with each container's aliases and static addresses.
+    If the new network cannot be created, the old one is created again and the containers
+    go back to it as they were."""
+    def sh(cmd: str):
+        return host.run_shell_command(StringCommand(cmd), print_output=False)
+
+    ok, out = sh("docker inspect " + " ".join(shlex.quote(c) for c in attached))
+    if not ok:
+        host.log_styled(f"network {name}: cannot read the attached containers' settings", fg="red")
+        return False
+    confs = endpoint_configs("\n".join(out.stdout_lines), name)
     for c in attached:
-        yield f"docker network disconnect --force {shlex.quote(name)} {shlex.quote(c)}"
-    yield f"docker network rm {shlex.quote(name)}"
-    yield create_command(name, driver, spec)
+        ok, out = sh(f"docker network disconnect --force {shlex.quote(name)} {shlex.quote(c)}")
+        if not ok:
+            host.log_styled(f"network {name}: disconnect {c} failed: {' '.join(out.stderr_lines)}", fg="red")
+            return False
+    ok, out = sh(f"docker network rm {shlex.quote(name)}")
+    created, used = False, old
+    if ok:
+        created, out = sh(create_command(name, driver, spec))
+        used = spec if created else old
+        if not created:
+            host.log_styled(f"network {name}: create failed ({' '.join(out.stderr_lines)}); "
+                            "restoring the previous network", fg="red")
+            restored, out = sh(create_command(name, driver, old))
+            if not restored:
+                host.log_styled(f"network {name}: restore failed too: {' '.join(out.stderr_lines)}", fg="red")
+                return False
     for c in attached:
-        yield f"docker network connect {shlex.quote(name)} {shlex.quote(c)}"
+        conf = confs.get(c, {})
+        if conf.get("ipv4") and created and not ipaddress.ip_address(conf["ipv4"]) in ipaddress.ip_network(used["subnet"]):
+            host.log(f"network {name}: {c}'s static address {conf['ipv4']} is outside the new subnet; "
+                     "reconnected with a dynamic address")
+        ok, out = sh(connect_command(name, c, conf, used.get("subnet")))
+        if not ok:
+            host.log_styled(f"network {name}: reconnect {c} failed: {' '.join(out.stderr_lines)}", fg="red")
+            created = False
+    return created
 
 
 @operation()
@@ -188,20 +266,25 @@ def overlay(network_name: str, spec: dict, allow_disconnect: bool = False):
     yield from _reconcile(network_name, "overlay", spec, allow_disconnect, "overlays")
 
 
+BUILTIN = frozenset({"bridge", "host", "none", "ingress", "docker_gwbridge"})
+
+
 @operation()
 def prune(keep: list[str]):
     """
-    Remove user networks not in ``keep`` that no container uses (Docker's own are kept).
+    Remove local networks not in ``keep`` that have no endpoint. Never touched: Docker's own
+    networks, swarm-scoped networks (their users may be service tasks on other nodes), and
+    anything in ``keep`` (pass every declared bridge and overlay). "In use" is the Engine's own
+    endpoint list, whatever the containers are called.
 
     **Example:**
 
     .. code:: python
 
-        networks.prune(name="prune undeclared networks", keep=["backend"])
+        networks.prune(name="prune undeclared networks", keep=["backend", "secure-net"])
     """
-    builtin = {"bridge", "host", "none", "ingress", "docker_gwbridge"}
     for name, net in sorted(factcache.get(host, DockerNetworks).items()):
-        if name in builtin or name in keep or net["containers"]:
+        if name in BUILTIN or name in keep or net["scope"] == "swarm" or net["endpoints"]:
             continue
         report.drift(host, "networks", name, "absent", "present")
         yield f"docker network rm {shlex.quote(name)}"

@@ -1,11 +1,12 @@
-"""Swarm membership. Join tokens are read from the manager at run time, passed to the joining
-host inside one masked command, and never printed, logged or written to disk."""
+"""Swarm membership. Join tokens are read from the manager at run time, sent to the joining
+host's Engine API on stdin (never a command-line argument there), and never printed, logged or
+written to disk."""
 
 import json
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, HiddenValue, OperationError, StringCommand, operation
+from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
 
 from . import factcache, report
 
@@ -77,8 +78,47 @@ def init(advertise_addr: str):
            f"--listen-addr {shlex.quote(advertise_addr)}:2377")
 
 
+# Joins through the Engine API on the local socket with the request body (which holds the
+# token) on stdin: `docker swarm join --token T` would put T in /proc/PID/cmdline, readable by
+# every local user. curl where the host has it, else python3; neither is a clear failure.
+_JOIN_PY = r"""
+import socket, sys
+body = sys.stdin.buffer.read()
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(180)
+s.connect("/var/run/docker.sock")
+s.sendall(b"POST /swarm/join HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+head, _, payload = data.partition(b"\r\n\r\n")
+code = int(head.split()[1]) if head else 599
+if code >= 300:
+    sys.stderr.write("HTTP %d: %s\n" % (code, payload.decode(errors="replace")))
+sys.exit(0 if code < 300 else 1)
+"""
+JOIN_VIA_API = (
+    "if command -v curl >/dev/null 2>&1; then "
+    "curl -sS --fail-with-body --max-time 180 --unix-socket /var/run/docker.sock "
+    "-H 'Content-Type: application/json' -X POST --data-binary @- http://localhost/swarm/join "
+    ">/dev/null; "
+    f"elif command -v python3 >/dev/null 2>&1; then python3 -c {shlex.quote(_JOIN_PY)}; "
+    "else echo 'swarm join: this host has neither curl nor python3 to call the Engine API; "
+    "dockwright will not pass the join token on a command line' >&2; exit 1; fi"
+)
+
+
+def join_body(token: str, advertise_addr: str, manager_addr: str) -> str:
+    return json.dumps({"ListenAddr": f"{advertise_addr}:2377", "AdvertiseAddr": advertise_addr,
+                       "RemoteAddrs": [f"{manager_addr}:2377"], "JoinToken": token})
+
+
 def _join(state, host, manager, role: str, advertise_addr: str):
-    """Reads the token on the manager and joins in one masked command; the token stays in memory."""
+    """Reads the token on the manager and joins through the Engine API, the token on stdin."""
     ok, out = manager.run_shell_command(StringCommand(f"docker swarm join-token -q {role}"),
                                         print_output=False)
     token = out.stdout.strip()
@@ -86,10 +126,8 @@ def _join(state, host, manager, role: str, advertise_addr: str):
         host.log_styled(f"could not read the {role} join token from {manager.name}", fg="red")
         return False
     addr = manager.data.get("swarm", {}).get("advertise_addr") or manager.get_fact(SwarmState)["node_addr"]
-    cmd = StringCommand("docker", "swarm", "join", "--token", HiddenValue(token),
-                        "--advertise-addr", advertise_addr, "--listen-addr", f"{advertise_addr}:2377",
-                        f"{addr}:2377")
-    ok, out = host.run_shell_command(cmd, print_output=False)
+    ok, out = host.run_shell_command(StringCommand(JOIN_VIA_API), print_output=False,
+                                     _stdin=join_body(token, advertise_addr, addr))
     if not ok:
         for line in out.stderr_lines:
             host.log(f"swarm join: {line.replace(token, '***')}")

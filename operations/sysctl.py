@@ -53,8 +53,10 @@ class SysctlState(FactBase):
     """
     Live values of the given keys, plus every sysctl.d line that sets one of them.
 
-    Returns ``{"live": {key: value}, "missing": [key], "files": [(path, key, value)]}`` where
-    files are in the order systemd-sysctl applies them at boot.
+    Returns ``{"live": {key: value}, "missing": [key], "paths": [path], "files": [(path, key,
+    value)], "links": {path: target}}`` where paths and files are in the order systemd-sysctl
+    applies them at boot; a masked name (a symlink to /dev/null) hides the files of that name
+    in later directories and sets nothing.
     """
 
     def command(self, keys):
@@ -64,7 +66,12 @@ class SysctlState(FactBase):
             f"for k in {names}; do p=/proc/sys/$(echo \"$k\" | tr . /); "
             "if [ -r \"$p\" ]; then printf 'live %s %s\\n' \"$k\" \"$(tr '\\t' ' ' < \"$p\")\"; "
             "else printf 'missing %s\\n' \"$k\"; fi; done; "
-            f"for d in {dirs}; do for f in \"$d\"/*.conf; do [ -f \"$f\" ] && printf 'file %s\\n' \"$f\"; done; done; "
+            # Each file with its kind: a symlink to /dev/null is systemd's mask of that name,
+            # another symlink is read through but must never be written through.
+            f"for d in {dirs}; do for f in \"$d\"/*.conf; do if [ -L \"$f\" ]; then "
+            "t=$(readlink -f \"$f\"); if [ \"$t\" = /dev/null ]; then printf 'mask %s\\n' \"$f\"; "
+            "else printf 'link %s %s\\n' \"$f\" \"$t\"; fi; "
+            "elif [ -f \"$f\" ]; then printf 'file %s\\n' \"$f\"; fi; done; done; "
             "[ -f /etc/sysctl.conf ] && printf 'file /etc/sysctl.conf\\n'; "
             # One grep prints every assignment line with its file name.
             f"grep -sH -E '^[[:space:]]*-?[a-z]' {' '.join(d + '/*.conf' for d in SYSCTL_DIRS)} "
@@ -72,21 +79,25 @@ class SysctlState(FactBase):
         )
 
     def process(self, output):
-        live, missing, present, lines = {}, [], [], []
+        live, missing, present, lines, links = {}, [], [], [], {}
         for line in output:
             if line.startswith("live "):
                 _, key, *value = line.split(" ")
                 live[key] = normalize(" ".join(value))
             elif line.startswith("missing "):
                 missing.append(line.split(" ", 1)[1])
-            elif line.startswith("file "):
+            elif line.startswith(("file ", "mask ")):
                 present.append(line[5:])
+            elif line.startswith("link "):
+                path, _, target = line[5:].partition(" ")
+                present.append(path)
+                links[path] = target
             elif ":" in line and "=" in line:
                 path, _, assignment = line.partition(":")
                 key, _, value = assignment.partition("=")
                 lines.append((path, key.strip().lstrip("-").replace("/", "."), normalize(value)))
         return {"live": live, "missing": missing, "paths": boot_order(present),
-                "files": boot_lines(present, lines)}
+                "files": boot_lines(present, lines), "links": links}
 
 
 def boot_order(paths: list[str]) -> list[str]:
@@ -135,13 +146,25 @@ def overrides(state: dict, settings: dict, own_file: str) -> list[tuple[str, str
 
 def takeover_command(path: str, keys: list[str], own_file: str) -> str:
     """Comment our keys out of another file. Files outside /etc are masked by a same-named
-    copy in /etc/sysctl.d (systemd's own override mechanism), so packages keep theirs."""
+    copy in /etc/sysctl.d (systemd's own override mechanism), so packages keep theirs.
+
+    The edit goes to a temporary file renamed over the target, so a symlink is replaced, never
+    written through (the caller refuses symlinks before this). A file edited in place is first
+    copied to a backup with a timestamp: a second takeover never overwrites the first backup.
+    """
     pattern = "|".join(k.replace(".", "[./]") for k in keys)
     sed = f"s%^([[:space:]]*-?({pattern})[[:space:]]*=)%# disabled by dockwright for {own_file}: \\1%"
+    src = shlex.quote(path)
     if path.startswith("/etc/"):
-        return f"sed -i.dockwright-bak -E {shlex.quote(sed)} {shlex.quote(path)}"
-    target = "/etc/sysctl.d/" + path.rsplit("/", 1)[1]
-    return f"sed -E {shlex.quote(sed)} {shlex.quote(path)} > {shlex.quote(target)}"
+        target = path
+        backup = (f"cp -p {src} {shlex.quote(path + '.dockwright-bak.')}$(date +%Y%m%dT%H%M%S.%N) && "
+                  f"[ ! -L {src} ] && ")
+    else:
+        target = "/etc/sysctl.d/" + path.rsplit("/", 1)[1]
+        backup = ""
+    dst, tmp = shlex.quote(target), shlex.quote(target + ".dockwright-tmp")
+    return (f"{backup}sed -E {shlex.quote(sed)} {src} > {tmp} && chmod 0644 {tmp} && "
+            f"mv -T {tmp} {dst}")
 
 
 @operation()
@@ -188,6 +211,12 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
     if found and on_override == "fail":
         raise OperationError("a later sysctl file overrides dockwright at boot: " + "; ".join(
             f"{f} sets {k} = {v} (dockwright: {o})" for k, f, v, o in found))
+    links = state.get("links", {})
+    through = sorted({(f, links[f]) for _, f, _, _ in found if f in links})
+    if through:
+        raise OperationError("a later sysctl file that overrides dockwright at boot is a symlink; "
+                             "dockwright does not write through symlinks: " + "; ".join(
+                                 f"{f} -> {t}: edit {t} or replace the link" for f, t in through))
     by_file: dict[str, list[str]] = {}
     for key, other, value, ours in found:
         by_file.setdefault(other, []).append(key)

@@ -131,3 +131,23 @@ def test_fact_cache_reads_each_fact_once_per_host_and_arguments():
     b = factcache.get(fake, sysctl.SysctlState, keys=("a",))
     c = factcache.get(fake, sysctl.SysctlState, keys=("b",))
     assert a is b and c["keys"] == ("b",) and len(calls) == 2
+
+
+def test_sysctl_fact_mask_hides_the_vendor_file_and_links_are_named():
+    out = [
+        "live net.core.somaxconn 65535",
+        "file /etc/sysctl.d/90-dockwright.conf",
+        "mask /etc/sysctl.d/99-vendor.conf",           # -> /dev/null: systemd's mask
+        "link /etc/sysctl.d/98-linked.conf /opt/x.conf",  # read through, never written through
+        "file /usr/lib/sysctl.d/99-vendor.conf",
+        "/etc/sysctl.d/90-dockwright.conf:net.core.somaxconn = 65535",
+        "/etc/sysctl.d/98-linked.conf:net.core.somaxconn = 2048",
+        "/usr/lib/sysctl.d/99-vendor.conf:net.core.somaxconn = 4096",
+    ]
+    state = sysctl.SysctlState().process(out)
+    assert state["paths"] == ["/etc/sysctl.d/90-dockwright.conf", "/etc/sysctl.d/98-linked.conf",
+                              "/etc/sysctl.d/99-vendor.conf"]
+    assert state["links"] == {"/etc/sysctl.d/98-linked.conf": "/opt/x.conf"}
+    # The masked vendor file sets nothing at boot; the link's line counts (systemd reads it).
+    assert sysctl.boot_effective(state, ["net.core.somaxconn"]) == \
+        {"net.core.somaxconn": ("2048", "/etc/sysctl.d/98-linked.conf")}

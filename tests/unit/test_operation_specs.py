@@ -1,9 +1,10 @@
 """Runs every spec in specs/: operation + facts in, exact commands (or error, or no-op) out."""
 
 import importlib
+import json
 
 import pytest
-from pyinfra.api import OperationError
+from pyinfra.api import FunctionCommand, OperationError
 
 from .harness import load_specs, run
 
@@ -23,9 +24,17 @@ def test_spec(case_id, case):
             assert part in str(err.value)
         return
     commands, fake = run(op, facts, **kwargs)
+    commands = [_shown(c) for c in commands]
     assert commands == case.get("commands", []), case.get("description")
     if "noop" in case:
         assert any(case["noop"] in n for n in fake.noops)
+
+
+def _shown(cmd):
+    """A Python callback step as specs write it: "call NAME" plus its arguments in JSON."""
+    if isinstance(cmd, FunctionCommand):
+        return f"call {cmd.function.__name__} {json.dumps(list(cmd.args), sort_keys=True)}"
+    return cmd
 
 
 def _list(x):

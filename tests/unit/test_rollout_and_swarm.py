@@ -1,5 +1,6 @@
 """Operations whose commands are Python callbacks: the daemon rollout and the swarm join."""
 
+import json
 import base64
 from types import SimpleNamespace
 
@@ -64,13 +65,51 @@ def test_swarm_join_reads_token_on_manager_and_hides_it():
 
     class Joiner(FakeRunHost):
         def run_shell_command(self, command, **kwargs):
-            joined.append(command)
+            joined.append((command, kwargs))
             return True, SimpleNamespace(stderr_lines=[])
 
     assert swarm._join(SimpleNamespace(), Joiner("lab2", [], True), manager, "worker", "10.99.0.12")
-    shown = str(joined[0])
-    assert token not in shown and "10.99.0.11:2377" in shown
-    assert token in joined[0].get_raw_value()
+    command, kwargs = joined[0]
+    # The token is only in the request body on stdin, never in the command (argv on the host).
+    assert token not in command.get_raw_value() and "/swarm/join" in command.get_raw_value()
+    assert json.loads(kwargs["_stdin"]) == {
+        "ListenAddr": "10.99.0.12:2377", "AdvertiseAddr": "10.99.0.12",
+        "RemoteAddrs": ["10.99.0.11:2377"], "JoinToken": token}
+    assert kwargs["print_output"] is False
+
+
+def test_join_script_posts_stdin_to_the_engine_api(tmp_path):
+    """The python3 branch, run here against a fake Engine socket: the body arrives intact."""
+    import socket
+    import subprocess
+    import threading
+    sock_path = tmp_path / "docker.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock_path))
+    server.listen(1)
+    got = {}
+
+    def serve():
+        conn, _ = server.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(4096)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int([x for x in head.split(b"\r\n") if x.lower().startswith(b"content-length")][0].split(b":")[1])
+        while len(body) < length:
+            body += conn.recv(4096)
+        got["head"], got["body"] = head.decode(), body.decode()
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    script = swarm._JOIN_PY.replace("/var/run/docker.sock", str(sock_path))
+    body = swarm.join_body("SWMTKN-1-x", "10.0.0.2", "10.0.0.1")
+    res = subprocess.run(["python3", "-c", script], input=body, text=True, capture_output=True, timeout=30)
+    t.join(10)
+    assert res.returncode == 0, res.stderr
+    assert got["head"].startswith("POST /swarm/join HTTP/1.0") and json.loads(got["body"])["JoinToken"] == "SWMTKN-1-x"
 
 
 def test_join_when_member_of_another_swarm_is_refused():
