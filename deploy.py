@@ -44,6 +44,7 @@ if model.enabled(desired, "docker"):
         name="docker: daemon.json (rolling restart with health gate)",
         content=docker.render(desired),
         health_timeout=desired["docker"]["health_timeout"],
+        secret_keys=tuple(desired["docker"]["secret_keys"]),
         _parallel=desired["docker"]["restart_batch"],
     )
 

@@ -53,6 +53,9 @@ docker = {
     "health_timeout": 240,  # seconds the daemon has to come back before a rollback
     # Keys dockwright does not model, written to daemon.json as they are.
     "passthrough": {},
+    # Dotted daemon.json keys whose values are secrets (never shown; changes seen by hash).
+    # Known credential log options and keys named *token*, *password*, *secret* always are.
+    "secret_keys": [],
     "daemon": {
         "log-level": "info",
         "log-driver": "json-file",

@@ -9,7 +9,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
 
-from . import factcache, report, templating
+from . import factcache, report, secrets, templating
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 VALIDATE_SINCE = (23, 0)  # dockerd --validate appeared in Engine 23
@@ -190,7 +190,8 @@ def _apply(state, host, script: str):
 
 
 @operation()
-def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JSON):
+def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JSON,
+                  secret_keys: tuple = ()):
     """
     Install ``content`` as daemon.json when it differs; validate it, back up the old file,
     restart dockerd and wait until it is healthy, or roll back.
@@ -203,6 +204,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
     + content: the full daemon.json text
     + health_timeout: seconds dockerd has to come back before the rollback
     + path: the daemon.json path
+    + secret_keys: dotted keys whose values are never shown (known credential keys always are)
 
     **Example:**
 
@@ -219,7 +221,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
     except ValueError:
         current = {"(unparseable)": engine_state["daemon_json"]}
     for key, want, have in report.dict_diff(json.loads(content), current):
-        report.drift(host, "docker", f"daemon.json: {key}", want, have)
+        report.drift(host, "docker", f"daemon.json: {key}", *secrets.masked_item(key, want, have, secret_keys))
     problems = host_problems(content, engine_state)
     if problems:
         raise OperationError("; ".join(f"daemon.json {k}: {why}" for k, why in problems))

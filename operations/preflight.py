@@ -13,7 +13,7 @@ import json
 from pyinfra import logger
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import apparmor, conntrack, docker, factcache, model, networks, schema, seccomp, swarm, sysctl
+from . import apparmor, conntrack, docker, factcache, model, networks, schema, seccomp, secrets, swarm, sysctl
 
 
 def host_side(h, desired: dict) -> list[schema.Problem]:
@@ -66,11 +66,15 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
     if model.enabled(desired, "docker"):
         content = docker.render(desired)
         engine = factcache.get(h, docker.DockerEngine)
+        secret_keys = tuple(desired["docker"].get("secret_keys", ()))
         for key, why in docker.host_problems(content, engine):
-            report(f"docker.daemon.{key}", json_value(content, key), why)
+            value = json_value(content, key)
+            report(f"docker.daemon.{key}", secrets.mask(value) if secrets.is_secret(key, secret_keys) else value, why)
         # dockerd --validate starts the daemon binary (slow): only for a file that would change.
+        # Secrets are replaced by placeholders: the check needs the shape, not the credential.
         if engine["daemon_json"] != content:
-            check = factcache.get(h, docker.DaemonConfigCheck, content=content)
+            shown = json.dumps(secrets.redact(json.loads(content), secret_keys), indent=2, sort_keys=True) + "\n"
+            check = factcache.get(h, docker.DaemonConfigCheck, content=shown)
             if not check["ok"]:
                 report("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}")
     return problems

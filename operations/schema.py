@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from pyinfra.api.exceptions import DeployError
 
+from . import secrets
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -60,6 +62,7 @@ def Str(choices: tuple | None = None, nonempty: bool = True):
             report(key, v, "expected a non-empty string")
         elif choices and v not in choices:
             report(key, v, f"expected one of {', '.join(map(str, choices))}")
+    check.kind = "choice" if choices else "text"
     return check
 
 
@@ -91,6 +94,7 @@ def Name(kind: str):
         if not isinstance(v, str) or not pattern.fullmatch(v) or ".." in v.split("/") or \
                 "/../" in v or v.endswith("/.."):
             report(key, v, f"not a valid {kind} (must match {PATTERNS[kind]})")
+    check.kind = "name"
     return check
 
 
@@ -99,6 +103,7 @@ def Line():
     def check(v, key, report):
         if not isinstance(v, str) or not v or any(ord(c) < 32 or ord(c) == 127 for c in v):
             report(key, v, "expected a non-empty string on one line, without control characters")
+    check.kind = "text"
     return check
 
 
@@ -106,6 +111,7 @@ def Optional(inner):
     def check(v, key, report):
         if v is not None:
             inner(v, key, report)
+    check.parts = {"inner": inner}
     return check
 
 
@@ -117,6 +123,7 @@ def OneOf(*checkers, what: str):
             if not errs:
                 return
         report(key, v, f"expected {what}")
+    check.parts = {f"option{i}": c for i, c in enumerate(checkers)}
     return check
 
 
@@ -162,6 +169,7 @@ def ListOf(inner, unique: bool = False):
             inner(item, f"{key}[{i}]", report)
         if unique and len({repr(x) for x in v}) != len(v):
             report(key, v, "duplicate entries")
+    check.parts = {"item": inner}
     return check
 
 
@@ -174,6 +182,7 @@ def MapOf(value_checker, key_checker=None):
             if key_checker:
                 key_checker(k, f"{key}.{k}", report)
             value_checker(item, f"{key}.{k}", report)
+    check.parts = {"key": key_checker or _free_key, "value": value_checker}
     return check
 
 
@@ -192,6 +201,7 @@ def Struct(fields: dict, required: tuple = (), open_keys: bool = False):
         for k in required:
             if k not in v:
                 report(f"{key}.{k}", None, "required key is missing")
+    check.fields = fields
     return check
 
 
@@ -202,6 +212,13 @@ def _unknown(name, fields, parent) -> str:
     if parent == "docker.daemon":
         hint += " (keys dockwright does not model go in docker.passthrough)"
     return f"unknown key; {hint}"
+
+
+def _free_key(v, key, report):
+    """Map keys that are not checked (docker.passthrough: dockerd judges them)."""
+
+
+_free_key.kind = "text"
 
 
 def Any_():
@@ -319,6 +336,7 @@ SCHEMA = Struct({
         "restart_batch": Int(1, 1000),
         "health_timeout": Int(10, 3600),
         "passthrough": MapOf(Any_()),
+        "secret_keys": ListOf(Name("label key"), unique=True),
         "daemon": Struct(DAEMON_KEYS),
     }),
     "seccomp": Struct({
@@ -355,8 +373,14 @@ def validate(host: str, state: dict) -> list[Problem]:
     """All problems with one host's merged state: types, ranges, known keys, then the rules
     that span keys (network overlaps, live-restore on swarm nodes, Docker's kernel needs)."""
     problems: list[Problem] = []
+    docker = state.get("docker") if isinstance(state.get("docker"), dict) else {}
+    secret_keys = [k for k in docker.get("secret_keys", []) if isinstance(k, str)] \
+        if isinstance(docker.get("secret_keys"), list) else []
 
     def report(key, value, why):
+        for section in ("docker.daemon.", "docker.passthrough."):
+            if key.startswith(section) and secrets.is_secret(key[len(section):], secret_keys):
+                value = secrets.mask(value)  # an error message must not show a credential
         problems.append(Problem(host, key, value, why))
 
     SCHEMA(state, "", report)
