@@ -16,7 +16,15 @@ def test_planted_override_is_reported_then_taken_over():
     res = pyinfra("--limit", "lab1", *NO_VERIFY, host_data={"lab1": {"sysctl": {"on_override": "takeover"}}})
     assert res.returncode == 0
     assert ssh("lab1", f"cat {OVERRIDE}").startswith("# disabled by dockwright")
-    assert ssh("lab1", f"cat {OVERRIDE}.dockwright-bak").strip() == "net.core.somaxconn = 1024"
+    assert ssh("lab1", f"cat {OVERRIDE}.dockwright-bak.*").strip() == "net.core.somaxconn = 1024"
+    # A second takeover keeps the first backup: each one has its own timestamp.
+    ssh("lab1", f"echo 'net.core.somaxconn = 2048' >> {OVERRIDE}")
+    res = pyinfra("--limit", "lab1", *NO_VERIFY, host_data={"lab1": {"sysctl": {"on_override": "takeover"}}})
+    assert res.returncode == 0
+    backups = ssh("lab1", f"ls {OVERRIDE}.dockwright-bak.* | sort").split()
+    assert len(backups) == 2
+    assert ssh("lab1", f"cat {backups[0]}").strip() == "net.core.somaxconn = 1024"
+    assert ssh("lab1", f"[ ! -L {OVERRIDE} ] && sysctl -n net.core.somaxconn").strip() == "65535"
 
 
 def test_values_hold_after_reboot():

@@ -1,0 +1,128 @@
+"""What must not reach a host: injected names, the join token in a process list, a deleted
+declared network, a write through a symlink, a lost alias."""
+
+import time
+
+from .conftest import NO_VERIFY, pyinfra, ssh
+from .test_01_validation import HOSTS, SNAPSHOT
+
+MARKERS = "ls /tmp/PWNED* /tmp/pwned* 2>/dev/null | wc -l"
+
+
+def test_injection_strings_are_refused_and_nothing_runs():
+    before = {h: ssh(h, SNAPSHOT) for h in HOSTS}
+    res = pyinfra(host_data={
+        "lab1": {"apparmor": {"name": "dw' /dev/null; touch /tmp/PWNED; echo '"},
+                 "networks": {"bridges": {"x;touch /tmp/pwned;": {"subnet": "10.77.0.0/24"}}}},
+        "lab2": {"seccomp": {"name": "dw.json; touch /tmp/PWNED; :"},
+                 "networks": {"overlays": {"--help": {"subnet": "10.78.0.0/24"}}}},
+        "lab3": {"verify": {"image": "busybox;touch /tmp/PWNED"},
+                 "sysctl": {"file": "/etc/sysctl.d/x.conf;touch /tmp/PWNED"}},
+    })
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "no host was changed" in out
+    for text in ("lab1: apparmor.name = \"dw' /dev/null; touch /tmp/PWNED; echo '\": not a valid profile name",
+                 "lab1: networks.bridges.x;touch /tmp/pwned; = 'x;touch /tmp/pwned;': not a valid network name",
+                 "lab2: seccomp.name = 'dw.json; touch /tmp/PWNED; :': not a valid profile name",
+                 "lab2: networks.overlays.--help = '--help': not a valid network name",
+                 "lab3: verify.image = 'busybox;touch /tmp/PWNED': not a valid image reference",
+                 "lab3: sysctl.file = '/etc/sysctl.d/x.conf;touch /tmp/PWNED': not a valid sysctl.d file"):
+        assert text in out, text
+    assert "Starting operation" not in out
+    assert {h: ssh(h, MARKERS).strip() for h in HOSTS} == {h: "0" for h in HOSTS}
+    assert {h: ssh(h, SNAPSHOT) for h in HOSTS} == before
+
+
+WATCH = ("rm -f /tmp/argv-hits /tmp/argv-samples; (end=$(( $(date +%s) + 600 )); n=0; "
+         "while [ $(date +%s) -lt $end ] && [ ! -f /tmp/argv-stop ]; do "
+         # The pattern's brackets keep the watcher from matching its own command line.
+         "for f in $(grep -l 'SWMTK[N]' /proc/[0-9]*/cmdline 2>/dev/null); do "
+         "tr '\\0' ' ' < $f >> /tmp/argv-hits 2>/dev/null; echo >> /tmp/argv-hits; done; "
+         "n=$((n+1)); echo $n > /tmp/argv-samples; done) >/dev/null 2>&1 &")
+
+
+def test_join_token_never_appears_in_a_process_list():
+    ssh("lab2", "docker swarm leave --force >/dev/null 2>&1; rm -f /tmp/argv-stop")
+    ssh("lab1", "docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | "
+                "awk '$2 == \"lab2\" {print $1}' | xargs -r docker node rm --force >/dev/null")
+    ssh("lab2", WATCH)
+    try:
+        # Control: an argument holding the token prefix is seen by the watcher.
+        ssh("lab2", "sh -c 'sleep 4' SWMTKN-control-marker")
+        assert "SWMTKN-control-marker" in ssh("lab2", "cat /tmp/argv-hits")
+        ssh("lab2", ": > /tmp/argv-hits")
+        res = pyinfra("--limit", "lab1", "--limit", "lab2", *NO_VERIFY)
+        assert res.returncode == 0
+        time.sleep(2)
+    finally:
+        ssh("lab2", "touch /tmp/argv-stop")
+    hits = ssh("lab2", "cat /tmp/argv-hits").strip()
+    samples = int(ssh("lab2", "cat /tmp/argv-samples"))
+    print(f"argv watcher on lab2: {samples} samples of /proc/*/cmdline during the join, hits: {hits!r}")
+    assert hits == "" and samples > 10
+    assert ssh("lab2", "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
+
+
+def test_prune_keeps_the_declared_overlay_and_removes_an_unused_network():
+    ssh("lab1", "docker network create junk-net >/dev/null")
+    prune = {"lab1": {"networks": {"prune": True}}}
+    for _ in range(2):
+        res = pyinfra("--limit", "lab1", *NO_VERIFY, host_data=prune)
+        assert res.returncode == 0
+        names = ssh("lab1", "docker network ls --format '{{.Name}}'").split()
+        assert "secure-net" in names and "backend" in names and "ingress" in names
+        assert "junk-net" not in names
+    out = res.stdout + res.stderr
+    assert "networks: prune undeclared" in out and "overlays: secure-net" in out
+
+
+def test_sysctl_mask_is_recognised_and_symlinks_are_never_written_through():
+    ssh("lab3", "mkdir -p /usr/lib/sysctl.d /opt/tune && "
+                "echo 'net.core.somaxconn = 1024' > /usr/lib/sysctl.d/99-vendor.conf && "
+                "ln -sf /dev/null /etc/sysctl.d/99-vendor.conf")
+    try:
+        res = pyinfra("--limit", "lab3", *NO_VERIFY)  # policy fail: the masked vendor file sets nothing
+        assert res.returncode == 0, "a masked vendor file was taken for an override"
+        ssh("lab3", "echo 'net.core.somaxconn = 2048' > /opt/tune/tune.conf && "
+                    "ln -sf /opt/tune/tune.conf /etc/sysctl.d/99-zz-link.conf")
+        res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data={"lab3": {"sysctl": {"on_override": "takeover"}}})
+        out = res.stdout + res.stderr
+        assert res.returncode != 0
+        assert "/etc/sysctl.d/99-zz-link.conf -> /opt/tune/tune.conf" in out
+        assert ssh("lab3", "readlink /etc/sysctl.d/99-zz-link.conf; cat /opt/tune/tune.conf").split("\n")[:2] == \
+            ["/opt/tune/tune.conf", "net.core.somaxconn = 2048"]
+    finally:
+        ssh("lab3", "rm -f /etc/sysctl.d/99-vendor.conf /etc/sysctl.d/99-zz-link.conf "
+                    "/usr/lib/sysctl.d/99-vendor.conf; rm -rf /opt/tune")
+
+
+def _endpoint(container: str) -> str:
+    return ssh("lab3", "docker inspect -f '{{with index .NetworkSettings.Networks \"backend\"}}"
+                       "{{.IPAMConfig.IPv4Address}} {{.IPAddress}} {{join .Aliases \",\"}}{{end}}' " + container).strip()
+
+
+def test_recreate_keeps_aliases_and_addresses_and_restores_on_failure():
+    ssh("lab3", "docker rm -f svc1 >/dev/null 2>&1; docker network rm rogue >/dev/null 2>&1; "
+                "docker run -d --pull never --name svc1 --network backend --network-alias api "
+                "--ip 10.5.0.50 dw-test sleep 100000 >/dev/null")
+    try:
+        res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data={"lab3": {"networks": {
+            "allow_disconnect": True, "bridges": {"backend": {"mtu": 1400}}}}})
+        assert res.returncode == 0
+        assert ssh("lab3", "docker network inspect -f '{{index .Options \"com.docker.network.driver.mtu\"}}' backend").strip() == "1400"
+        ip, addr, aliases = _endpoint("svc1").split(" ")
+        assert (ip, addr) == ("10.5.0.50", "10.5.0.50") and "api" in aliases.split(",")
+        out = ssh("lab3", "docker run --rm --pull never --network backend dw-test nslookup api 127.0.0.11")
+        assert "10.5.0.50" in out
+        # A create that fails (the new subnet is taken by a network made by hand): the old
+        # network comes back and svc1 is on it as before.
+        ssh("lab3", "docker network create --subnet 10.88.0.0/16 rogue >/dev/null")
+        res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data={"lab3": {"networks": {
+            "allow_disconnect": True, "bridges": {"backend": {"subnet": "10.88.0.0/16", "gateway": "10.88.0.1"}}}}})
+        assert res.returncode != 0 and "restoring the previous network" in res.stdout + res.stderr
+        assert ssh("lab3", "docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' backend").strip() == "10.5.0.0/16"
+        ip, addr, aliases = _endpoint("svc1").split(" ")
+        assert (ip, addr) == ("10.5.0.50", "10.5.0.50") and "api" in aliases.split(",")
+    finally:
+        ssh("lab3", "docker rm -f svc1 >/dev/null 2>&1; docker network rm rogue >/dev/null 2>&1", check=False)
+    assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # back to the data (mtu 1500)
