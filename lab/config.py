@@ -50,7 +50,7 @@ class VMSpec:
 FLEET = (
     VMSpec("lab1", "10.99.0.11", ("swarm_managers",)),
     VMSpec("lab2", "10.99.0.12", ("swarm_workers",)),
-    VMSpec("lab3", "10.99.0.13", ("standalone",), os.environ.get("DOCKWRIGHT_LAB3_SUITE", "trixie")),
+    VMSpec("lab3", "10.99.0.13", ("standalone",), os.environ.get("DOCKWRIGHT_LAB3_SUITE", "bookworm")),
 )
 
 

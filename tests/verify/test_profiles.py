@@ -48,8 +48,13 @@ def test_seccomp_control_builtin_profile_allows_af_packet(target, seccomp_on):
     """The same probe under Docker's built-in profile opens AF_PACKET: the check above can fail."""
     if 17 not in seccomp_on["deny_socket_families"]:
         pytest.skip("data does not deny AF_PACKET")
-    got = _probe(target, "--security-opt seccomp=builtin", ["socket packet"])
-    assert got["socket_packet"] == "ok", got
+    # Engines before 25 have no "builtin" keyword; there the control runs without seccomp,
+    # which shows the same thing (the probe opens AF_PACKET when our profile is not in force).
+    builtin = target.run(f"docker run --rm --pull never --security-opt seccomp=builtin "
+                         f"{shlex.quote(target.desired['verify']['image'])} true")
+    control = "--security-opt seccomp=builtin" if builtin.rc == 0 else "--security-opt seccomp=unconfined"
+    got = _probe(target, control, ["socket packet"])
+    assert got["socket_packet"] == "ok", (control, got)
 
 
 def test_seccomp_profile_file_matches_data(target, seccomp_on):
