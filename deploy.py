@@ -45,7 +45,12 @@ if model.enabled(desired, "docker"):
         content=docker.render(desired),
         health_timeout=desired["docker"]["health_timeout"],
         secret_keys=tuple(desired["docker"]["secret_keys"]),
-        _parallel=desired["docker"]["restart_batch"],
+        # Batches are enforced by dockwright per group (pyinfra's _parallel is one value per
+        # operation): managers one at a time, the others restart_batch at a time.
+        batch=desired["docker"]["restart_batch"],
+        manager=model.enabled(desired, "swarm") and desired["swarm"]["role"] == "manager",
+        allow_container_stop=desired["docker"]["allow_container_stop"],
+        retry_failed=desired["docker"]["retry_failed"],
     )
 
 # ---- security profiles

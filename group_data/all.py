@@ -49,7 +49,13 @@ conntrack = {
 
 docker = {
     "package": "docker.io",  # or "docker-ce" (Docker's own packages; needs their apt source)
-    "restart_batch": 1,  # hosts restarted at a time when daemon.json changes
+    "restart_batch": 1,  # hosts of this group restarted at a time (swarm managers: always 1)
+    # Restart even when running containers without a restart policy would stop (live-restore
+    # off before or after the change). Off: such a host is refused, listing the containers.
+    "allow_container_stop": False,
+    # A daemon.json that had to be rolled back is not tried again until it changes; True
+    # (for one run: --data 'docker={"retry_failed": true}') tries it once more.
+    "retry_failed": False,
     "health_timeout": 240,  # seconds the daemon has to come back before a rollback
     # Keys dockwright does not model, written to daemon.json as they are.
     "passthrough": {},

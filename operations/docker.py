@@ -2,14 +2,18 @@
 hosts at a time, and rolled back when the daemon does not come back healthy."""
 
 import base64
+import hashlib
 import json
 import re
 import shlex
+import uuid
+
+import gevent.lock
 
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
 
-from . import factcache, report, secrets, templating
+from . import factcache, remote, report, secrets, templating
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 VALIDATE_SINCE = (23, 0)  # dockerd --validate appeared in Engine 23
@@ -59,7 +63,9 @@ class DockerEngine(FactBase):
     The engine's state in one command: package, version, service, unit flags, daemon.json.
 
     Returns ``{"package", "version", "enabled", "active", "exec_start", "docker_opts",
-    "daemon_json", "swarm"}``; ``daemon_json`` is the file's text or None.
+    "daemon_json", "swarm", "rollout", "failed"}``; ``daemon_json`` is the file's text or None,
+    ``rollout`` the outcome of the last rollout and ``failed`` the last rolled-back candidate
+    (``{"sha256", "at", "reason"}``), both ``{}`` when there are none.
     """
 
     def command(self):
@@ -72,7 +78,9 @@ class DockerEngine(FactBase):
             "echo @@exec_start; systemctl cat docker.service 2>/dev/null | sed -n 's/^ExecStart=//p'; "
             "echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' /etc/default/docker 2>/dev/null; "
             "echo @@swarm; timeout 20 docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; "
-            f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; true"
+            f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
+            "echo @@rollout; cat /var/lib/dockwright/rollout.state 2>/dev/null; "
+            "echo @@failed; cat /var/lib/dockwright/daemon.json.failed 2>/dev/null; true"
         )
 
     def process(self, output):
@@ -100,6 +108,8 @@ class DockerEngine(FactBase):
             "docker_opts": (one("docker_opts") or "").strip("\"'"),
             "swarm": one("swarm"),
             "daemon_json": base64.b64decode(raw).decode() if raw else None,
+            "rollout": parse_kv(sections.get("rollout", [])),
+            "failed": parse_kv(sections.get("failed", [])),
         }
 
 
@@ -163,59 +173,163 @@ def engine(package: str = "docker.io"):
         yield "systemctl start docker.service"
 
 
-def _halted(state) -> str | None:
-    return getattr(state, "_dockwright_rollout_failed", None)
+# Host-side files of the rollout (root only): the candidate, the script, its outcome, and the
+# last candidate that had to be rolled back (so that it is not retried on its own).
+STATE_DIR = "/var/lib/dockwright"
+CANDIDATE = f"{STATE_DIR}/daemon.json.candidate"
+SCRIPT = f"{STATE_DIR}/daemon-apply.sh"
+ROLLOUT_STATE = f"{STATE_DIR}/rollout.state"
+ROLLOUT_LOG = f"{STATE_DIR}/rollout.log"
+FAILED = f"{STATE_DIR}/daemon.json.failed"
+UNIT = "dockwright-daemon-apply"
+
+# Controller-side coordination of one run's rollout, keyed by the run's state object.
+_RUNS: dict[int, dict] = {}
 
 
-def _apply(state, host, script: str):
-    """Runs the install-restart-gate script; on the first unhealthy host, halts the rollout."""
-    failed = _halted(state)
-    if failed:
-        host.log_styled(f"daemon.json not applied: the rollout stopped after {failed} failed",
-                        fg="red")
-        return False
-    status, output = host.run_shell_command(StringCommand(script), print_output=False)
-    lines = [line for line in output.output_lines if line.strip()]
-    result = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("dockwright-result:")),
-                  "unknown")
-    for line in lines:
-        if not line.startswith("dockwright-result:"):
-            host.log(f"daemon.json: {line}")
-    if status and result == "applied":
+def _run(state) -> dict:
+    return _RUNS.setdefault(id(state), {"halted": None, "slots": {}})
+
+
+def _slot(state, key: str, size: int):
+    """A semaphore shared by every host of this run that restarts under the same key."""
+    slots = _run(state)["slots"]
+    if key not in slots:
+        slots[key] = gevent.lock.BoundedSemaphore(size)
+    return slots[key]
+
+
+def quorum_problem(node_ls: list[str]) -> str | None:
+    """Why restarting this manager would lose the swarm's quorum, from `docker node ls
+    --format '{{.Self}} {{.ManagerStatus}}'` lines; None when the other managers hold it."""
+    managers = [line.split() for line in node_ls if len(line.split()) == 2]
+    total = len(managers)
+    others_up = sum(1 for self_, status in managers if self_ == "false" and status in ("Leader", "Reachable"))
+    if total <= 1:
+        return None  # a single manager: there is no quorum to keep while it restarts
+    need = total // 2 + 1
+    if others_up < need:
+        return (f"restarting this manager would leave {others_up} of {total} managers reachable; "
+                f"the swarm needs {need} for quorum")
+    return None
+
+
+def rollout_script(content: str, health_timeout: int, path: str = DAEMON_JSON,
+                   allow_container_stop: bool = False) -> str:
+    """The host-side rollout for this candidate (the content itself travels on stdin)."""
+    return templating.render(
+        "docker/daemon-apply.sh.j2", path=shlex.quote(path), timeout=int(health_timeout),
+        dir=STATE_DIR, candidate=CANDIDATE, state=ROLLOUT_STATE, log=ROLLOUT_LOG, failed=FAILED,
+        sha=hashlib.sha256(content.encode()).hexdigest(),
+        new_live_restore=str(bool(json.loads(content).get("live-restore"))).lower(),
+        allow_stop=str(bool(allow_container_stop)).lower())
+
+
+def parse_kv(lines: list[str]) -> dict:
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, manager: bool,
+           timeout: int, conn: dict):
+    """Hands the rollout to the host (a detached systemd unit), waits for it and reports.
+
+    At most ``slot[1]`` hosts sharing ``slot[0]`` restart at once; managers one at a time and
+    only while the other managers hold quorum. After the first host that ends unhealthy or
+    rolled back, no further host is restarted."""
+    run = _run(state)
+    with _slot(state, *slot):
+        if run["halted"]:
+            host.log_styled(f"daemon.json not applied: the rollout stopped after {run['halted']} failed",
+                            fg="red")
+            return False
+        if manager:
+            ok, out = remote.run(host, "timeout 30 docker node ls --format '{{.Self}} {{.ManagerStatus}}'", conn)
+            problem = quorum_problem(out.stdout_lines) if ok else "cannot list the swarm's managers"
+            if problem:
+                host.log_styled(f"daemon.json not applied: {problem}", fg="red")
+                return False
+        ok, out = remote.run(host, f"install -d -m 0700 {STATE_DIR} && umask 077 && cat > {CANDIDATE}",
+                             conn, stdin=content)
+        if not ok:
+            host.log_styled(f"daemon.json: cannot stage the candidate: {' '.join(out.stderr_lines)}", fg="red")
+            return False
+        # systemd-run --wait only watches: if this session drops, the unit runs on to its end.
+        ok, out = remote.run(host, (
+            f"umask 077 && printf '%s' {shlex.quote(script)} > {SCRIPT} && "
+            f"systemd-run --unit={UNIT} --collect --quiet --wait -p RuntimeMaxSec={2 * timeout + 600} "
+            f"/bin/sh {SCRIPT} {shlex.quote(run_id)} >/dev/null 2>&1; "
+            f"sed 's/^/log /' {ROLLOUT_LOG} 2>/dev/null; sed 's/^/state /' {ROLLOUT_STATE} 2>/dev/null; "
+            f"sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE} 2>/dev/null; true"), conn)
+    lines = out.stdout_lines if ok else []
+    outcome = parse_kv([x[6:] for x in lines if x.startswith("state ")])
+    result = outcome.get("result", "unknown") if outcome.get("run") == run_id else "busy"
+    if result != "busy":
+        for line in lines:
+            if line.startswith("log ") and not line.startswith("log dockwright-result:"):
+                host.log(f"daemon.json: {line[4:]}")
+    if result == "applied":
         return True
-    if result != "rejected":
-        # Unhealthy after restart (rolled back or not): do not restart any further host.
-        state._dockwright_rollout_failed = host.name
+    if result == "busy":
+        host.log_styled("daemon.json not applied: another rollout is running on this host", fg="red")
+    elif result not in ("rejected", "refused", "failed"):
+        # Unhealthy after the restart (rolled back or not): restart no further host.
+        run["halted"] = host.name
     return False
 
 
 @operation()
 def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JSON,
-                  secret_keys: tuple = ()):
+                  secret_keys: tuple = (), batch: int = 1, manager: bool = False,
+                  allow_container_stop: bool = False, retry_failed: bool = False):
     """
-    Install ``content`` as daemon.json when it differs; validate it, back up the old file,
-    restart dockerd and wait until it is healthy, or roll back.
+    Install ``content`` as daemon.json when it differs: validated, the old file backed up,
+    dockerd restarted and gated on its health, or rolled back.
 
-    Health: dockerd active, ``docker info`` answers, containers that were running are running
-    again (with the same start time when live-restore was on), swarm nodes back to active.
-    Run it with ``_parallel=N`` to restart at most N hosts at a time; after the first host
-    that fails, the remaining hosts are not restarted.
+    The rollout runs on the host as a transient systemd unit, so it ends the same way if the
+    SSH session drops; a host-side lock keeps a second rollout (a deploy and a scheduled
+    ``drift.py --fix``) off the same host. Health: dockerd active, ``docker info`` answers,
+    swarm nodes back to active, and containers as dockerd treats them (kept running when
+    live-restore stays on; back up when they have a restart policy). A candidate that had
+    to be rolled back is remembered on the host and not tried again until the content
+    changes or ``retry_failed`` is set.
 
     + content: the full daemon.json text
     + health_timeout: seconds dockerd has to come back before the rollback
     + path: the daemon.json path
     + secret_keys: dotted keys whose values are never shown (known credential keys always are)
+    + batch: hosts with the same batch size restart at most this many at a time
+    + manager: a swarm manager (restarted one at a time, only while the others hold quorum)
+    + allow_container_stop: restart even when running containers without a restart policy
+      would stop (live-restore off before or after)
+    + retry_failed: try again a candidate that was rolled back before
 
     **Example:**
 
     .. code:: python
 
-        docker.daemon_config(name="daemon.json", content=docker.render(state), _parallel=1)
+        docker.daemon_config(name="daemon.json", content=docker.render(state), batch=2)
     """
     engine_state = factcache.get(host, DockerEngine)
+    last = engine_state.get("rollout") or {}
+    if last.get("seen") == "0":
+        # The controller of that rollout went away before it ended: say how it ended.
+        host.log_styled(f"the last daemon.json rollout on this host ended while no run was watching: "
+                        f"{last.get('result')} at {last.get('at')}"
+                        + (f" ({last['reason']})" if last.get("reason") else ""), fg="yellow")
+        report.drift(host, "docker", "daemon.json: unwatched rollout", "seen", last.get("result"))
+        yield f"sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE}"
     if engine_state["daemon_json"] == content:
         host.noop("daemon.json is up to date")
         return
+    sha = hashlib.sha256(content.encode()).hexdigest()
+    failed = engine_state.get("failed") or {}
+    if failed.get("sha256") == sha and not retry_failed:
+        report.drift(host, "docker", "daemon.json: candidate rolled back before, not retried",
+                     f"sha256:{sha[:12]}", failed.get("reason"))
+        raise OperationError(
+            f"this daemon.json (sha256 {sha[:12]}) was rolled back at {failed.get('at')}: "
+            f"{failed.get('reason')}; not tried again. Change the data, or retry it with "
+            "--data 'docker={\"retry_failed\": true}'")
     try:
         current = json.loads(engine_state["daemon_json"]) if engine_state["daemon_json"] else {}
     except ValueError:
@@ -225,7 +339,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
     problems = host_problems(content, engine_state)
     if problems:
         raise OperationError("; ".join(f"daemon.json {k}: {why}" for k, why in problems))
-    script = templating.render(
-        "docker/daemon-apply.sh.j2", path=path, timeout=health_timeout,
-        content_b64=base64.b64encode(content.encode()).decode())
-    yield FunctionCommand(_apply, (script,), {})
+    script = rollout_script(content, health_timeout, path, allow_container_stop)
+    slot = ("managers", 1) if manager else (f"batch-{batch}", batch)
+    yield FunctionCommand(_apply, (script, content, uuid.uuid4().hex, slot, manager, health_timeout,
+                                   remote.connector_args(host)), {})

@@ -8,9 +8,9 @@ import json
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
+from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from . import factcache, report
+from . import factcache, remote, report
 
 MTU = "com.docker.network.driver.mtu"
 ICC = "com.docker.network.bridge.enable_icc"
@@ -144,7 +144,8 @@ def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, conce
         yield f"docker network rm {shlex.quote(name)}"
         yield create_command(name, driver, spec)
         return
-    yield FunctionCommand(_recreate, (name, driver, spec, current_spec(current), attached), {})
+    yield FunctionCommand(_recreate, (name, driver, spec, current_spec(current), attached,
+                                      remote.connector_args(host)), {})
 
 
 # Fields of a network as create_command takes them, from the fact's normalised view.
@@ -182,12 +183,13 @@ def connect_command(network: str, container: str, conf: dict, subnet: str | None
     return " ".join(shlex.quote(a) for a in [*args, network, container])
 
 
-def _recreate(state, host, name: str, driver: str, spec: dict, old: dict, attached: list[str]):
+def _recreate(state, host, name: str, driver: str, spec: dict, old: dict, attached: list[str],
+              conn: dict | None = None):
     """Disconnect, recreate, reconnect with each container's aliases and static addresses.
     If the new network cannot be created, the old one is created again and the containers
     go back to it as they were."""
     def sh(cmd: str):
-        return host.run_shell_command(StringCommand(cmd), print_output=False)
+        return remote.run(host, cmd, conn)
 
     ok, out = sh("docker inspect " + " ".join(shlex.quote(c) for c in attached))
     if not ok:

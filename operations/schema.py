@@ -334,6 +334,8 @@ SCHEMA = Struct({
     "docker": Struct({
         "package": Str(("docker.io", "docker-ce")),
         "restart_batch": Int(1, 1000),
+        "allow_container_stop": Bool(),
+        "retry_failed": Bool(),
         "health_timeout": Int(10, 3600),
         "passthrough": MapOf(Any_()),
         "secret_keys": ListOf(Name("label key"), unique=True),

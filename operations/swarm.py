@@ -6,9 +6,9 @@ import json
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
+from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from . import factcache, report
+from . import factcache, remote, report
 
 # Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
 OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
@@ -117,17 +117,15 @@ def join_body(token: str, advertise_addr: str, manager_addr: str) -> str:
                        "RemoteAddrs": [f"{manager_addr}:2377"], "JoinToken": token})
 
 
-def _join(state, host, manager, role: str, advertise_addr: str):
+def _join(state, host, manager, role: str, advertise_addr: str, conn: dict | None = None):
     """Reads the token on the manager and joins through the Engine API, the token on stdin."""
-    ok, out = manager.run_shell_command(StringCommand(f"docker swarm join-token -q {role}"),
-                                        print_output=False)
+    ok, out = remote.run(manager, f"docker swarm join-token -q {shlex.quote(role)}", conn)
     token = out.stdout.strip()
     if not ok or not token:
         host.log_styled(f"could not read the {role} join token from {manager.name}", fg="red")
         return False
     addr = manager.data.get("swarm", {}).get("advertise_addr") or manager.get_fact(SwarmState)["node_addr"]
-    ok, out = host.run_shell_command(StringCommand(JOIN_VIA_API), print_output=False,
-                                     _stdin=join_body(token, advertise_addr, addr))
+    ok, out = remote.run(host, JOIN_VIA_API, conn, stdin=join_body(token, advertise_addr, addr))
     if not ok:
         for line in out.stderr_lines:
             host.log(f"swarm join: {line.replace(token, '***')}")
@@ -165,7 +163,7 @@ def join(manager, role: str, advertise_addr: str):
         host.noop(f"already a swarm {role}")
         return
     report.drift(host, "swarm", "membership", role, state["state"])
-    yield FunctionCommand(_join, (manager, role, advertise_addr), {})
+    yield FunctionCommand(_join, (manager, role, advertise_addr, remote.connector_args(host)), {})
 
 
 @operation()

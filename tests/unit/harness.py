@@ -34,6 +34,8 @@ class FakeHost:
     def log(self, message: str, *args, **kwargs) -> None:
         self.noops.append(message)
 
+    log_styled = log
+
 
 def run(op, facts: dict, *args, **kwargs) -> tuple[list, FakeHost]:
     """(commands the operation yields, the fake host) — strings for shell commands."""

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operations import apparmor, docker, model, networks, schema, seccomp, sysctl, templating
+from operations import apparmor, docker, model, networks, schema, seccomp, sysctl
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = model.merge_layers([runpy.run_path(str(REPO / "group_data" / "all.py"))])
@@ -144,9 +144,7 @@ def commands_for(state: dict) -> list[str]:
                 content=seccomp.render(state["seccomp"]))
     content = docker.render(state)
     cmds.append(docker.DaemonConfigCheck().command(content=content))
-    import base64
-    cmds.append(templating.render("docker/daemon-apply.sh.j2", path=docker.DAEMON_JSON, timeout=10,
-                                  content_b64=base64.b64encode(content.encode()).decode()))
+    cmds.append(docker.rollout_script(content, 10))
     for name, spec in state["networks"]["bridges"].items():
         cmds.append(networks.create_command(name, "bridge", spec))
         cmds.append(networks.connect_command(name, "c1", {"aliases": [name]}, spec.get("subnet")))

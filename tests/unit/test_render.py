@@ -29,9 +29,8 @@ def test_apparmor_profile_from_data():
 
 
 def test_daemon_apply_script_renders_with_values():
-    text = templating.render("docker/daemon-apply.sh.j2", path="/etc/docker/daemon.json",
-                             timeout=99, content_b64="e30K")
-    assert "printf '%s' 'e30K' | base64 -d" in text and "within 99 s" in text
+    text = docker.rollout_script('{"icc": false}\n', 99)
+    assert "within 99 s" in text and '"icc"' not in text  # the content travels on stdin, not here
     assert "{{.Swarm.LocalNodeState}}" in text  # docker's own templates survive jinja
 
 

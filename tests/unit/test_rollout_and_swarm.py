@@ -1,7 +1,7 @@
 """Operations whose commands are Python callbacks: the daemon rollout and the swarm join."""
 
+import hashlib
 import json
-import base64
 from types import SimpleNamespace
 
 import pytest
@@ -14,24 +14,48 @@ from .harness import run
 UNIT = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
 
 
+ENGINE = {"exec_start": UNIT, "docker_opts": "", "swarm": "inactive", "rollout": {}, "failed": {}}
+
+
 def test_changed_daemon_json_is_one_gated_rollout_step():
     content = '{\n  "icc": false\n}\n'
-    commands, _ = run(docker.daemon_config, {"DockerEngine": {
-        "daemon_json": '{\n  "icc": true\n}\n', "exec_start": UNIT, "docker_opts": "", "swarm": "inactive"}},
-        content=content, health_timeout=30)
+    commands, _ = run(docker.daemon_config, {"DockerEngine": dict(ENGINE, daemon_json='{\n  "icc": true\n}\n')},
+                      content=content, health_timeout=30, batch=3)
     assert len(commands) == 1 and isinstance(commands[0], FunctionCommand)
-    script = commands[0].args[0]
-    assert base64.b64encode(content.encode()).decode() in script
+    script, staged, run_id, slot, manager, timeout, conn = commands[0].args
+    assert staged == content and content not in script and slot == ("batch-3", 3) and not manager
     assert "dockerd --validate" in script and "within 30 s" in script and ".dockwright-bak" in script
+
+
+def test_a_rolled_back_candidate_is_not_retried():
+    content = '{\n  "storage-driver": "btrfs"\n}\n'
+    sha = hashlib.sha256(content.encode()).hexdigest()
+    failed = {"sha256": sha, "at": "2026-11-28T09:00:00Z", "reason": "dockerd not healthy within 30 s"}
+    with pytest.raises(OperationError, match="was rolled back at 2026-11-28T09:00:00Z: dockerd not healthy"):
+        run(docker.daemon_config, {"DockerEngine": dict(ENGINE, daemon_json="{}\n", failed=failed)}, content=content)
+    commands, _ = run(docker.daemon_config, {"DockerEngine": dict(ENGINE, daemon_json="{}\n", failed=failed)},
+                      content=content, retry_failed=True)
+    assert len(commands) == 1
+    other = '{\n  "storage-driver": "overlay2"\n}\n'  # changed data: tried
+    commands, _ = run(docker.daemon_config, {"DockerEngine": dict(ENGINE, daemon_json="{}\n", failed=failed)}, content=other)
+    assert len(commands) == 1
+
+
+def test_an_unwatched_rollout_is_reported_once():
+    last = {"result": "rolled-back", "at": "2026-11-28T09:00:00Z", "reason": "x", "seen": "0"}
+    commands, _ = run(docker.daemon_config, {"DockerEngine": dict(ENGINE, daemon_json="{}\n", rollout=last)},
+                      content="{}\n")
+    assert commands == ["sed -i 's/^seen=0$/seen=1/' /var/lib/dockwright/rollout.state"]
 
 
 class FakeRunHost:
     def __init__(self, name, lines, ok):
-        self.name, self.lines, self.ok, self.ran, self.logged = name, lines, ok, 0, []
+        self.name, self.lines, self.ok, self.ran, self.logged = name, lines, ok, [], []
 
     def run_shell_command(self, command, **kwargs):
-        self.ran += 1
-        return self.ok, SimpleNamespace(output_lines=self.lines, stdout="\n".join(self.lines),
+        self.ran.append((command.get_raw_value(), kwargs))
+        lines = self.lines(command.get_raw_value()) if callable(self.lines) else self.lines
+        return self.ok, SimpleNamespace(output_lines=lines, stdout_lines=lines, stdout="\n".join(lines),
                                         stderr_lines=[])
 
     def log(self, msg, *a, **k):
@@ -40,21 +64,68 @@ class FakeRunHost:
     log_styled = log
 
 
+def _host(name, result, run_id="r1"):
+    def answer(cmd):
+        if "systemd-run" in cmd:
+            return [f"log step of {name}", f"state result={result}", f"state run={run_id}"]
+        return []
+    return FakeRunHost(name, answer, True)
+
+
 def test_rollout_halts_after_first_unhealthy_host():
     state = SimpleNamespace()
-    bad = FakeRunHost("lab1", ["dockerd not healthy", "dockwright-result: rolled-back"], False)
-    assert docker._apply(state, bad, "script") is False
-    nxt = FakeRunHost("lab2", ["dockwright-result: applied"], True)
-    assert docker._apply(state, nxt, "script") is False
-    assert nxt.ran == 0 and "rollout stopped after lab1 failed" in nxt.logged[0]
+    bad = _host("lab1", "rolled-back")
+    assert docker._apply(state, bad, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
+    nxt = _host("lab2", "applied")
+    assert docker._apply(state, nxt, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
+    assert nxt.ran == [] and "rollout stopped after lab1 failed" in nxt.logged[0]
 
 
-def test_rollout_goes_on_after_a_rejected_candidate():
+def test_rollout_goes_on_after_a_rejected_candidate_and_uses_stdin_and_sudo():
     state = SimpleNamespace()
-    rejected = FakeRunHost("lab1", ["dockwright-result: rejected"], False)
-    assert docker._apply(state, rejected, "script") is False
-    ok = FakeRunHost("lab2", ["dockwright-result: applied"], True)
-    assert docker._apply(state, ok, "script") is True and ok.ran == 1
+    rejected = _host("lab1", "rejected")
+    assert docker._apply(state, rejected, "script", "{}", "r1", ("batch-1", 1), False, 30, {"_sudo": True}) is False
+    ok = _host("lab2", "applied")
+    assert docker._apply(state, ok, "script", '{"a": 1}', "r1", ("batch-1", 1), False, 30, {"_sudo": True}) is True
+    stage, start = ok.ran
+    assert stage[1] == {"_sudo": True, "_stdin": '{"a": 1}', "print_output": False} or \
+        stage[1]["_stdin"] == '{"a": 1}' and stage[1]["_sudo"] is True
+    assert '{"a": 1}' not in stage[0] and "systemd-run --unit=dockwright-daemon-apply" in start[0]
+    assert start[1]["_sudo"] is True
+
+
+def test_an_outcome_of_another_run_means_busy():
+    state = SimpleNamespace()
+    other = _host("lab1", "applied", run_id="someone-else")
+    assert docker._apply(state, other, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
+    assert any("another rollout is running" in m for m in other.logged)
+
+
+def test_manager_restart_needs_the_other_managers_for_quorum():
+    assert docker.quorum_problem(["true Leader"]) is None  # a single manager
+    assert docker.quorum_problem(["true Leader", "false Reachable", "false Reachable"]) is None
+    assert "needs 2" in docker.quorum_problem(["true Leader", "false Reachable", "false Unreachable"])
+    assert docker.quorum_problem(["true Leader", "false Reachable"])  # 2 managers: no spare
+
+
+def test_batches_never_exceed_their_size():
+    """Five hosts of one batch-2 group: at most two rollouts at once (greenlets, as pyinfra runs them)."""
+    import gevent
+    state, active, peak = SimpleNamespace(), [0], [0]
+
+    class Slow(FakeRunHost):
+        def run_shell_command(self, command, **kwargs):
+            if "systemd-run" in command.get_raw_value():
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+                gevent.sleep(0.05)
+                active[0] -= 1
+            return super().run_shell_command(command, **kwargs)
+
+    hosts = [Slow(f"h{i}", lambda cmd: ["state result=applied", "state run=r1"], True) for i in range(5)]
+    jobs = [gevent.spawn(docker._apply, state, h, "s", "{}", "r1", ("batch-2", 2), False, 30, {}) for h in hosts]
+    gevent.joinall(jobs)
+    assert all(j.value for j in jobs) and peak[0] == 2
 
 
 def test_swarm_join_reads_token_on_manager_and_hides_it():
