@@ -25,7 +25,9 @@ _COMMON = [
     "busybox-static", "tcpdump", "python3", "sudo",
 ]
 SUITES = {
-    "trixie": [*_COMMON, "docker-cli"],   # Debian 13: docker.io 26, kernel 6.12, AppArmor 4
+    # Debian 13: docker.io 26, kernel 6.12, AppArmor 4; with D-Bus, so systemd-run works (the
+    # rollout runs as a transient unit). Debian 12 is kept minimal: no D-Bus, the fallback.
+    "trixie": [*_COMMON, "docker-cli", "dbus"],
     "bookworm": _COMMON,                  # Debian 12: docker.io 20.10 (client included), kernel 6.1, AppArmor 3
 }
 IMAGE_SIZE = "4G"

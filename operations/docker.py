@@ -253,16 +253,26 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
         if not ok:
             host.log_styled(f"daemon.json: cannot stage the candidate: {' '.join(out.stderr_lines)}", fg="red")
             return False
-        # systemd-run --wait only watches: if this session drops, the unit runs on to its end.
+        # Started detached (a transient unit where systemd-run can reach systemd, else its own
+        # session): if this SSH session drops, the rollout runs on to its end. This command
+        # only waits for the outcome of this run, with a bound.
+        result_file = f"{STATE_DIR}/result.{run_id}"
         ok, out = remote.run(host, (
             f"umask 077 && printf '%s' {shlex.quote(script)} > {SCRIPT} && "
-            f"systemd-run --unit={UNIT} --collect --quiet --wait -p RuntimeMaxSec={2 * timeout + 600} "
-            f"/bin/sh {SCRIPT} {shlex.quote(run_id)} >/dev/null 2>&1; "
-            f"sed 's/^/log /' {ROLLOUT_LOG} 2>/dev/null; sed 's/^/state /' {ROLLOUT_STATE} 2>/dev/null; "
-            f"sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE} 2>/dev/null; true"), conn)
+            f"{{ systemd-run --unit={UNIT}-{run_id[:12]} --collect --quiet "
+            f"-p RuntimeMaxSec={2 * timeout + 600} /bin/sh {SCRIPT} {run_id} 2>/dev/null || "
+            f"setsid -f /bin/sh {SCRIPT} {run_id} >/dev/null 2>&1 </dev/null; }} && "
+            f"end=$(( $(date +%s) + {2 * timeout + 660} )); "
+            f"while [ ! -f {result_file} ] && [ $(date +%s) -lt $end ]; do sleep 1; done; "
+            f"sed 's/^/log /' {ROLLOUT_LOG} 2>/dev/null; sed 's/^/state /' {result_file} 2>/dev/null; "
+            f"[ -f {result_file} ] && sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE} 2>/dev/null; "
+            f"rm -f {result_file}; true"), conn)
     lines = out.stdout_lines if ok else []
     outcome = parse_kv([x[6:] for x in lines if x.startswith("state ")])
-    result = outcome.get("result", "unknown") if outcome.get("run") == run_id else "busy"
+    result = outcome.get("result", "unknown") if outcome.get("run") == run_id else "unknown"
+    if result == "unknown":
+        host.log_styled("daemon.json: the rollout gave no outcome in time; dockwright stops the "
+                        "rollout here (the next run reports how it ended)", fg="red")
     if result != "busy":
         for line in lines:
             if line.startswith("log ") and not line.startswith("log dockwright-result:"):

@@ -94,11 +94,21 @@ def test_rollout_goes_on_after_a_rejected_candidate_and_uses_stdin_and_sudo():
     assert start[1]["_sudo"] is True
 
 
-def test_an_outcome_of_another_run_means_busy():
+def test_busy_host_is_skipped_and_does_not_halt_the_rollout():
     state = SimpleNamespace()
-    other = _host("lab1", "applied", run_id="someone-else")
-    assert docker._apply(state, other, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
-    assert any("another rollout is running" in m for m in other.logged)
+    busy = _host("lab1", "busy")
+    assert docker._apply(state, busy, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
+    assert any("another rollout is running" in m for m in busy.logged)
+    assert docker._apply(state, _host("lab2", "applied"), "s", "{}", "r1", ("batch-1", 1), False, 30, {})
+
+
+def test_no_outcome_in_time_halts_the_rollout():
+    state = SimpleNamespace()
+    silent = FakeRunHost("lab1", [], True)
+    assert docker._apply(state, silent, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
+    assert any("no outcome in time" in m for m in silent.logged)
+    nxt = _host("lab2", "applied")
+    assert docker._apply(state, nxt, "s", "{}", "r1", ("batch-1", 1), False, 30, {}) is False and nxt.ran == []
 
 
 def test_manager_restart_needs_the_other_managers_for_quorum():

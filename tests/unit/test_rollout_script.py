@@ -80,6 +80,7 @@ def test_applied_keeps_a_backup_and_forgets_old_failures(host):
     (host / "failed").write_text("sha256=old\n")
     _, state = rollout(host, '{"new": true}\n')
     assert state["result"] == "applied" and state["run"] == "r1" and state["seen"] == "0"
+    assert (host / "result.r1").read_text() == (host / "rollout.state").read_text()
     assert (host / "daemon.json").read_text() == '{"new": true}\n'
     assert (host / "daemon.json.dockwright-bak").read_text() == '{"old": true}\n'
     assert not (host / "failed").exists() and restarts(host) == 1
@@ -134,5 +135,6 @@ def test_a_second_rollout_on_the_same_host_is_busy(host):
         time.sleep(0.3)
         res, state = rollout(host, '{"new": true}\n', run_id="r2")
         assert "dockwright-result: busy" in res.stdout and state.get("run") != "r2" and restarts(host) == 0
+        assert "result=busy" in (host / "result.r2").read_text()
     finally:
         holder.kill()
