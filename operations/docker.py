@@ -243,7 +243,10 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
                             fg="red")
             return False
         if manager:
-            ok, out = remote.run(host, "timeout 30 docker node ls --format '{{.Self}} {{.ManagerStatus}}'", conn)
+            # Only a manager of an active swarm has a quorum to keep (a new node joins later).
+            ok, out = remote.run(host, (
+                "if [ \"$(timeout 30 docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; "
+                "then timeout 30 docker node ls --format '{{.Self}} {{.ManagerStatus}}'; fi"), conn)
             problem = quorum_problem(out.stdout_lines) if ok else "cannot list the swarm's managers"
             if problem:
                 host.log_styled(f"daemon.json not applied: {problem}", fg="red")
