@@ -72,7 +72,7 @@ if model.enabled(desired, "networks"):
 # ---- swarm and overlays
 if model.enabled(desired, "swarm"):
     role = desired["swarm"]["role"]
-    leader = preflight.first_manager()
+    leader = preflight.leader()  # asks every manager in the inventory, not only this run's
     if role is None:
         swarm.standalone(name="swarm: standalone host stays out")
     elif host == leader:

@@ -11,6 +11,7 @@ import ipaddress
 import json
 
 from pyinfra import logger
+from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
 from . import apparmor, conntrack, docker, factcache, model, networks, schema, seccomp, secrets, swarm, sysctl
@@ -90,11 +91,56 @@ def managed_sysctls(h, desired: dict) -> dict:
     return model.managed_sysctls(desired, facts)
 
 
+def managers() -> list:
+    return sorted((h for h in inventory if model.enabled(model.desired(h), "swarm")
+                   and model.desired(h)["swarm"]["role"] == "manager"), key=lambda h: h.name)
+
+
 def first_manager():
-    """The host that initialises the swarm and creates overlays: first manager by name."""
-    managers = sorted((h for h in inventory if model.enabled(model.desired(h), "swarm")
-                       and model.desired(h)["swarm"]["role"] == "manager"), key=lambda h: h.name)
-    return managers[0] if managers else None
+    """The first manager by name (the swarm's founder when no swarm exists yet)."""
+    found = managers()
+    return found[0] if found else None
+
+
+# The swarm leader of each run (keyed by the run's state), decided once in check_fleet.
+_LEADERS: dict[int, object] = {}
+
+
+def choose_leader(states: dict) -> tuple[object | None, list[str]]:
+    """(leader, problems) from {manager host: SwarmState or None when unreachable}, managers
+    in name order. The leader is the first manager already managing a swarm, so that a
+    --limit run with a new manager that sorts first joins it instead of founding a second one;
+    with no swarm anywhere, the first manager by name founds it."""
+    active = [(h, st) for h, st in states.items() if st and st["state"] == "active" and st["manager"]]
+    clusters = {st["cluster_id"] for _, st in active if st["cluster_id"]}
+    problems = []
+    if len(clusters) > 1:
+        problems.append("managers lead different swarms: " + ", ".join(
+            f"{h.name} ({st['cluster_id'][:12]})" for h, st in active))
+    if active:
+        return active[0][0], problems
+    unreachable = [h.name for h, st in states.items() if st is None]
+    if unreachable:
+        problems.append(f"cannot reach manager(s) {', '.join(unreachable)} to learn whether a swarm "
+                        "exists; dockwright will not found one that could be a second swarm")
+    return (next(iter(states), None), problems)
+
+
+def leader():
+    """The manager that leads (or founds) the swarm of this inventory."""
+    return _LEADERS.get(id(pyinfra_state))
+
+
+def _swarm_states() -> dict:
+    """SwarmState of every manager in the inventory, in name order: hosts outside --limit are
+    asked too (connected for this); None for a manager that cannot be reached."""
+    states = {}
+    for h in managers():
+        try:
+            states[h] = factcache.get(h, swarm.SwarmState)
+        except ConnectError:
+            states[h] = None
+    return states
 
 
 def check_fleet() -> None:
@@ -114,6 +160,10 @@ def check_fleet() -> None:
     if swarm_hosts and first_manager() is None:
         problems.append(schema.Problem(swarm_hosts[0].name, "swarm.role", desired[swarm_hosts[0]]["swarm"]["role"],
                                        "no host in the inventory is a swarm manager"))
+    elif swarm_hosts and not problems and any(h in inventory.get_active_hosts() for h in swarm_hosts):
+        chosen, why = choose_leader(_swarm_states())
+        _LEADERS[id(pyinfra_state)] = chosen
+        problems += [schema.Problem(chosen.name if chosen else "-", "swarm.role", "manager", w) for w in why]
     if problems:
         raise schema.InvalidDesiredState(problems)
     logger.info(f"dockwright: desired state of {len(desired)} host(s) is valid")

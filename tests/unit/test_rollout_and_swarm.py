@@ -216,3 +216,34 @@ def test_engine_versions_with_the_cleartext_overlay_bug_are_refused():
     assert swarm.engine_problem((23, 0, 2))
     assert swarm.engine_problem((20, 10, 24)) is None
     assert swarm.engine_problem((26, 1, 5)) is None
+
+
+def _mgr(name):
+    return SimpleNamespace(name=name)
+
+
+def test_leader_is_the_manager_already_leading_not_the_first_by_name():
+    from operations import preflight
+    new, old = _mgr("aaa-new"), _mgr("lab1")
+    states = {new: {"state": "inactive", "manager": False, "cluster_id": None},
+              old: {"state": "active", "manager": True, "cluster_id": "c1"}}
+    assert preflight.choose_leader(states) == (old, [])
+
+
+def test_no_swarm_anywhere_the_first_manager_founds_it():
+    from operations import preflight
+    a, b = _mgr("a"), _mgr("b")
+    inactive = {"state": "inactive", "manager": False, "cluster_id": None}
+    assert preflight.choose_leader({a: inactive, b: inactive}) == (a, [])
+
+
+def test_an_unreachable_manager_stops_a_founding_and_two_swarms_are_named():
+    from operations import preflight
+    a, b = _mgr("a"), _mgr("b")
+    inactive = {"state": "inactive", "manager": False, "cluster_id": None}
+    leader, why = preflight.choose_leader({a: inactive, b: None})
+    assert "cannot reach manager(s) b" in why[0]
+    one = {"state": "active", "manager": True, "cluster_id": "c1" * 8}
+    two = {"state": "active", "manager": True, "cluster_id": "c2" * 8}
+    leader, why = preflight.choose_leader({a: one, b: two})
+    assert leader is a and "managers lead different swarms" in why[0]
