@@ -218,8 +218,13 @@ def test_engine_versions_with_the_cleartext_overlay_bug_are_refused():
     assert swarm.engine_problem((26, 1, 5)) is None
 
 
+class _Mgr:
+    def __init__(self, name):
+        self.name = name
+
+
 def _mgr(name):
-    return SimpleNamespace(name=name)
+    return _Mgr(name)
 
 
 def test_leader_is_the_manager_already_leading_not_the_first_by_name():
