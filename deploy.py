@@ -9,7 +9,7 @@ Each concern can be switched off per group or host with `concerns = {"<concern>"
 verification for one run with `--data verify='{"after_deploy": false}'`.
 """
 
-from pyinfra import host, state
+from pyinfra import host
 
 from operations import (apparmor, conntrack, docker, factcache, firewall, model, networks, preflight,
                         seccomp, swarm, sysctl, verification)
@@ -86,8 +86,7 @@ if model.enabled(desired, "swarm"):
                              allow_disconnect=desired["networks"]["allow_disconnect"])
 
 # ---- verification, once, for every host of this run
+# The suite gets this run's hosts with their connection data and merged data from pyinfra
+# itself (inventory file or inline hosts, --data included): it never has to guess.
 if model.enabled(desired, "verify") and desired["verify"]["after_deploy"]:
-    inv_path = verification.inventory_path()
-    if inv_path:
-        verification.suite(name="verify: testinfra suite", inventory=inv_path,
-                           hosts=sorted(h.name for h in state.activated_hosts), _run_once=True)
+    verification.suite(name="verify: testinfra suite", _run_once=True)

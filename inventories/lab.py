@@ -2,6 +2,7 @@
 
 Groups match the data model: swarm_managers, swarm_workers, standalone.
 DOCKWRIGHT_HOST_DATA (JSON: {"lab2": {...}}) layers per-run host data on top, for tests.
+DOCKWRIGHT_LAB_USER=dw connects as the VMs' non-root user and runs everything through sudo.
 """
 
 import json
@@ -11,13 +12,14 @@ from lab import config
 
 _state = json.loads(config.STATE_FILE.read_text()) if config.STATE_FILE.exists() else {"hosts": {}}
 _extra = json.loads(os.environ.get("DOCKWRIGHT_HOST_DATA", "{}"))
+_user = os.environ.get("DOCKWRIGHT_LAB_USER", "root")
 
 
 def _host(name: str, info: dict) -> tuple[str, dict]:
     data = {
         "ssh_hostname": "127.0.0.1",
         "ssh_port": info["port"],
-        "ssh_user": "root",
+        "ssh_user": _user,
         "ssh_key": _state["key"],
         # Lab VMs make new host keys on every fresh overlay; they are only reachable on loopback.
         "ssh_strict_host_key_checking": "no",
@@ -25,6 +27,8 @@ def _host(name: str, info: dict) -> tuple[str, dict]:
         "data_ip": info["data_ip"],
         "swarm": {"advertise_addr": info["data_ip"]},
     }
+    if _user != "root":
+        data["_sudo"] = True  # every operation and fact through sudo, as on many real fleets
     data.update(_extra.get(name, {}))
     return name, data
 

@@ -1,5 +1,6 @@
 """Runs the verification suite (tests/verify) from the controller at the end of a deploy."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,26 +9,33 @@ from pathlib import Path
 from pyinfra import logger
 from pyinfra.api import FunctionCommand, operation
 
+from . import model
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def inventory_path() -> str | None:
-    """The inventory file pyinfra was started with (DOCKWRIGHT_INVENTORY overrides)."""
-    if os.environ.get("DOCKWRIGHT_INVENTORY"):
-        return os.environ["DOCKWRIGHT_INVENTORY"]
-    for arg in sys.argv[1:]:
-        if arg.endswith(".py") and Path(arg).is_file() and Path(arg).name != "deploy.py":
-            return arg
-    return None
+def fleet_of(hosts) -> dict:
+    """What the suite needs of each host of this run, taken from pyinfra itself (any kind of
+    inventory, inline hosts included): connection data and the merged desired state
+    (with --data overrides)."""
+    out = {}
+    for h in hosts:
+        data = {k: v for k, v in h.data.dict().items() if isinstance(v, (str, int, bool, type(None)))}
+        out[h.name] = {"desired": model.desired(h), "data": data}
+    return out
 
 
-def _suite(state, host, inventory: str, hosts: list[str]):
+def _suite(state, host):
+    # Built when the suite runs, once: the hosts of this run as pyinfra has them then.
+    fleet = fleet_of(sorted(state.activated_hosts, key=lambda h: h.name))
+    hosts = sorted(fleet)
     cmd = [sys.executable, "-m", "pytest", str(REPO / "tests" / "verify"), "-q", "-p",
-           "no:cacheprovider", "--inventory", inventory, "--limit", ",".join(hosts), "-n", str(max(1, len(hosts))), "--dist", "loadgroup"]
-    logger.info(f"--> Verification: {' '.join(cmd[3:])}")
+           "no:cacheprovider", "-n", str(max(1, len(hosts))), "--dist", "loadgroup"]
+    logger.info(f"--> Verification of {', '.join(hosts)}: {' '.join(cmd[3:])}")
     summary = REPO / "reports" / "verify-summary.txt"
     summary.unlink(missing_ok=True)
-    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    env = dict(os.environ, DOCKWRIGHT_VERIFY_FLEET=json.dumps(fleet, default=str))
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
     if summary.exists():
         logger.info(summary.read_text().rstrip())
     lines = (res.stdout + res.stderr).strip().splitlines()
@@ -39,15 +47,16 @@ def _suite(state, host, inventory: str, hosts: list[str]):
 
 
 @operation()
-def suite(inventory: str, hosts: list[str]):
+def suite():
     """
-    Run the verification suite against ``hosts`` and fail when any check fails.
+    Run the verification suite against every host of this run (with their connection data
+    and merged data, ``--data`` included, handed over by pyinfra, whatever the inventory) and
+    fail when any check fails or the suite cannot run at all.
 
     **Example:**
 
     .. code:: python
 
-        verification.suite(name="verify", inventory="inventories/prod.py", hosts=["web1"],
-                           _run_once=True)
+        verification.suite(name="verify", _run_once=True)
     """
-    yield FunctionCommand(_suite, (inventory, hosts), {})
+    yield FunctionCommand(_suite, (), {})

@@ -34,8 +34,10 @@ class Target:
                 extra += ["-o", "StrictHostKeyChecking=no"]
             if d.get("ssh_known_hosts_file"):
                 extra += ["-o", f"UserKnownHostsFile={d['ssh_known_hosts_file']}"]
+            # Same privilege as the deploy: `_sudo` in host data (pyinfra's own key).
             self._conn = testinfra.get_host(spec, ssh_identity_file=d.get("ssh_key"),
-                                            ssh_extra_args=" ".join(extra), controlpersist=120)
+                                            ssh_extra_args=" ".join(extra), controlpersist=120,
+                                            sudo=bool(d.get("_sudo")), sudo_user=d.get("_sudo_user"))
         return self._conn
 
     def run(self, command: str):
@@ -69,6 +71,17 @@ class Target:
         if check:
             assert res.rc == 0, f"container {command!r} exited {res.rc}: {res.stderr.strip()}"
         return res.rc, res.stdout
+
+
+# A deploy hands its fleet over in this environment variable (JSON {host: {"desired", "data"}}):
+# not a file, since the merged data may hold secrets.
+FLEET_ENV = "DOCKWRIGHT_VERIFY_FLEET"
+
+
+def from_json(text: str, only: list[str] | None = None) -> dict[str, Target]:
+    hosts = json.loads(text)
+    return {name: Target(name, h["desired"], h["data"]) for name, h in sorted(hosts.items())
+            if not only or name in only}
 
 
 def load(inventory_path: str, only: list[str] | None = None) -> dict[str, Target]:
