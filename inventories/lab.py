@@ -13,6 +13,8 @@ from lab import config
 _state = json.loads(config.STATE_FILE.read_text()) if config.STATE_FILE.exists() else {"hosts": {}}
 _extra = json.loads(os.environ.get("DOCKWRIGHT_HOST_DATA", "{}"))
 _user = os.environ.get("DOCKWRIGHT_LAB_USER", "root")
+# Tests may show a VM under another inventory name ({"lab3": "lab0"}): a new host sorting first.
+_names = json.loads(os.environ.get("DOCKWRIGHT_LAB_NAMES", "{}"))
 
 
 def _host(name: str, info: dict) -> tuple[str, dict]:
@@ -29,6 +31,7 @@ def _host(name: str, info: dict) -> tuple[str, dict]:
     }
     if _user != "root":
         data["_sudo"] = True  # every operation and fact through sudo, as on many real fleets
+    name = _names.get(name, name)
     data.update(_extra.get(name, {}))
     return name, data
 

@@ -23,27 +23,34 @@ def lab():
     subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
 
 
-def pyinfra(*args, host_data: dict | None = None, timeout: int = 1800) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+def lab_env(host_data: dict | None = None, **extra: str) -> dict:
+    env = dict(os.environ, **extra)
     if host_data:
         env["DOCKWRIGHT_HOST_DATA"] = json.dumps(host_data)
+    return env
+
+
+def pyinfra(*args, host_data: dict | None = None, timeout: int = 1800, env: dict | None = None
+            ) -> subprocess.CompletedProcess:
+    env = lab_env(host_data, **(env or {}))
     res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", *args],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     print(res.stdout[-6000:], res.stderr[-6000:])
     return res
 
 
-def drift(*args, timeout: int = 1800) -> subprocess.CompletedProcess:
+def drift(*args, timeout: int = 1800, host_data: dict | None = None, env: dict | None = None
+          ) -> subprocess.CompletedProcess:
     res = subprocess.run([sys.executable, "drift.py", INVENTORY, *args], cwd=REPO,
-                         capture_output=True, text=True, timeout=timeout)
+                         capture_output=True, text=True, timeout=timeout, env=lab_env(host_data, **(env or {})))
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
 
 
-def verify(*args, timeout: int = 1800) -> subprocess.CompletedProcess:
+def verify(*args, timeout: int = 1800, env: dict | None = None) -> subprocess.CompletedProcess:
     res = subprocess.run([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
                           "--inventory", INVENTORY, *args], cwd=REPO, capture_output=True, text=True,
-                         timeout=timeout)
+                         timeout=timeout, env=lab_env(None, **(env or {})))
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
 

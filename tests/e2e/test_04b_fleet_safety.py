@@ -1,0 +1,161 @@
+"""A rollout that survives its controller, never retries a failed config, batches by group,
+works through sudo, keeps one swarm, and gates live-restore by what dockerd does."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from .conftest import INVENTORY, NO_VERIFY, REPO, dockerd_started, drift, lab_env, pyinfra, ssh, verify
+
+STATE = "/var/lib/dockwright/rollout.state"
+
+
+def _daemon_json(host):
+    return json.loads(ssh(host, "cat /etc/docker/daemon.json"))
+
+
+def test_controller_killed_during_the_restart_leaves_the_host_healthy():
+    """The controller (and its SSH session) dies while dockerd restarts: the host ends
+    healthy on the new file or the old one, and the next run says which."""
+    data = {"lab3": {"docker": {"daemon": {"log-opts": {"max-file": "6"}}}}}
+    before = dockerd_started("lab3")
+    proc = subprocess.Popen([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", "--limit", "lab3",
+                             *NO_VERIFY], cwd=REPO, env=lab_env(data), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and dockerd_started("lab3") == before:
+            time.sleep(0.5)  # the restart has begun once dockerd's start time moves
+        assert dockerd_started("lab3") != before, "the rollout never restarted dockerd"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # The rollout goes on without its controller; wait for its outcome on the host.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and "seen=0" not in ssh("lab3", f"cat {STATE} 2>/dev/null", check=False):
+        time.sleep(2)
+    state = dict(x.split("=", 1) for x in ssh("lab3", f"cat {STATE}").split("\n") if "=" in x)
+    assert state["seen"] == "0" and state["result"] in ("applied", "rolled-back"), state
+    assert ssh("lab3", "systemctl is-active docker; docker info --format '{{.ServerVersion}}' >/dev/null && echo ok"
+               ).split() == ["active", "ok"]
+    assert _daemon_json("lab3")["log-opts"]["max-file"] == ("6" if state["result"] == "applied" else "3")
+    res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=data)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and f"ended while no run was watching: {state['result']}" in out
+    assert "seen=1" in ssh("lab3", f"cat {STATE}")
+    assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # back to the data
+
+
+def test_a_rolled_back_config_is_not_retried_by_drift_fix():
+    data = {"lab3": {"docker": {"daemon": {"storage-driver": "btrfs"}}}}
+    res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=data)
+    assert res.returncode != 0 and "rolled back to the previous daemon.json" in res.stdout + res.stderr
+    started = dockerd_started("lab3")
+    res = drift("--fix", "--limit", "lab3", host_data=data)
+    assert res.returncode == 1
+    assert "candidate rolled back before, not retried" in res.stdout
+    assert dockerd_started("lab3") == started, "dockerd was restarted for a config known to fail"
+    # An explicit retry tries it once more (and it is rolled back again).
+    res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data={"lab3": {"docker": {
+        "daemon": {"storage-driver": "btrfs"}, "retry_failed": True}}})
+    assert res.returncode != 0 and dockerd_started("lab3") != started
+
+
+def _windows(hosts):
+    """(host, down from, up again) of dockerd's last restart per host, in the controller's
+    clock: systemd's monotonic stamps (microseconds) turned into the VM's wall clock, and the
+    VM's offset from the controller taken out."""
+    out = []
+    for h in hosts:
+        t0 = time.time()
+        text = ssh(h, "systemctl show docker -p InactiveEnterTimestampMonotonic -p ActiveEnterTimestampMonotonic "
+                      "--value; python3 -c 'import time; print(time.time(), time.monotonic())'")
+        t1 = time.time()
+        down_us, up_us, wall, mono = text.split()
+        offset = float(wall) - (t0 + t1) / 2
+        to_wall = lambda us: float(wall) - (float(mono) - int(us) / 1e6) - offset  # noqa: E731
+        out.append((h, to_wall(down_us), to_wall(up_us)))
+    return out
+
+
+def test_batches_per_group_hold_even_with_no_wait():
+    """Different restart_batch per group (pyinfra's _parallel would crash) and --no-wait: the
+    two non-managers share batch 1 and are never down together; the manager goes alone."""
+    data = {h: {"docker": {"daemon": {"log-opts": {"max-file": "7"}}}} for h in ("lab1", "lab2", "lab3")}
+    data["lab1"]["docker"]["restart_batch"] = 3  # a manager: one at a time whatever the group says
+    data["lab2"]["docker"]["restart_batch"] = 1
+    data["lab3"]["docker"]["restart_batch"] = 1
+    started = {h: dockerd_started(h) for h in data}
+    res = pyinfra("--no-wait", *NO_VERIFY, host_data=data)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert all(dockerd_started(h) != started[h] for h in data), "every host restarts once"
+    windows = _windows(["lab2", "lab3"])
+    (_, a0, a1), (_, b0, b1) = windows
+    print("restart windows (controller clock):", windows)
+    assert a1 < b0 or b1 < a0, f"lab2 and lab3 were down at the same time: {windows}"
+    assert pyinfra(*NO_VERIFY).returncode == 0  # back to the data
+
+
+def test_live_restore_off_and_on_on_the_standalone_host():
+    ssh("lab3", "docker rm -f lr-plain lr-policy >/dev/null 2>&1; "
+                "docker run -d --pull never --name lr-plain dw-test sleep 100000 >/dev/null; "
+                "docker run -d --pull never --restart unless-stopped --name lr-policy dw-test sleep 100000 >/dev/null")
+    off = {"lab3": {"docker": {"daemon": {"live-restore": False}}}}
+    try:
+        started = dockerd_started("lab3")
+        res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=off)
+        out = res.stdout + res.stderr
+        assert res.returncode != 0 and "would stop and not come back" in out and "lr-plain" in out
+        assert dockerd_started("lab3") == started and _daemon_json("lab3")["live-restore"] is True
+        # Allowed: live-restore goes off, the container with a policy comes back, the other stops.
+        off["lab3"]["docker"]["allow_container_stop"] = True
+        res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=off)
+        assert res.returncode == 0 and _daemon_json("lab3")["live-restore"] is False
+        state = ssh("lab3", "docker inspect -f '{{.Name}} {{.State.Running}}' lr-plain lr-policy").split()
+        assert state == ["/lr-plain", "false", "/lr-policy", "true"], state
+        # And on again (the data's value): the container with a policy is running afterwards.
+        res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data={"lab3": {"docker": {"allow_container_stop": True}}})
+        assert res.returncode == 0 and _daemon_json("lab3")["live-restore"] is True
+        assert ssh("lab3", "docker inspect -f '{{.State.Running}}' lr-policy").strip() == "true"
+    finally:
+        ssh("lab3", "docker rm -f lr-plain lr-policy >/dev/null 2>&1", check=False)
+
+
+def test_deploy_verify_and_drift_through_sudo():
+    sudo = {"DOCKWRIGHT_LAB_USER": "dw"}
+    assert ssh("lab2", "id -u dw && sudo -n -u dw id -u").split()[1] != "0"
+    res = pyinfra("--limit", "lab2", host_data={"lab2": {"docker": {"daemon": {"log-opts": {"max-file": "8"}}}}},
+                  env=sudo)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "dockerd healthy with the new daemon.json" in out
+    assert "lab2: " in out and "0 failed" in out.split("  lab2: ", 1)[1].splitlines()[0]
+    assert _daemon_json("lab2")["log-opts"]["max-file"] == "8"
+    res = drift("--limit", "lab2", env=sudo)
+    assert res.returncode == 2 and "log-opts.max-file: desired '3', actual '8'" in res.stdout
+    assert drift("--fix", "--limit", "lab2", env=sudo).returncode == 2
+    assert drift("--limit", "lab2", env=sudo).returncode == 0
+    assert verify("--limit", "lab2", "-k", "daemon_json", env=sudo).returncode == 0
+
+
+def test_limit_run_with_a_new_first_manager_joins_the_existing_swarm():
+    """lab3 shows up as "lab0", a new manager that sorts before lab1. Run with --limit lab0
+    only: it must join lab1's swarm (asked outside the limit), not found a second one."""
+    names = {"DOCKWRIGHT_LAB_NAMES": json.dumps({"lab3": "lab0"})}
+    data = {"lab0": {"swarm": {"role": "manager"}, "docker": {"daemon": {"live-restore": False}}}}
+    cluster = ssh("lab1", "docker info --format '{{.Swarm.Cluster.ID}}'").strip()
+    try:
+        res = pyinfra("--limit", "lab0", *NO_VERIFY, host_data=data, env=names)
+        out = res.stdout + res.stderr
+        assert res.returncode == 0, out[-3000:]
+        assert "swarm: join as manager" in out and "swarm: init" not in out
+        assert ssh("lab3", "docker info --format '{{.Swarm.Cluster.ID}} {{.Swarm.ControlAvailable}}'").split() == \
+            [cluster, "true"]
+    finally:
+        ssh("lab1", "docker node demote lab3 >/dev/null 2>&1", check=False)
+        ssh("lab3", "docker swarm leave --force >/dev/null 2>&1", check=False)
+        ssh("lab1", "sleep 5; docker node ls --format '{{.ID}} {{.Hostname}}' | awk '$2 == \"lab3\" {print $1}' "
+                    "| xargs -r docker node rm --force >/dev/null 2>&1", check=False)
+    assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # standalone again, live-restore on
