@@ -27,51 +27,66 @@ EXIT_OK, EXIT_FAILURE, EXIT_DRIFT = 0, 1, 2
 
 
 def plan(inventory: str, limit: str | None) -> dict:
-    """Dry run: {"plan": [...], "items": [...], "unreachable": [...], "error": str|None}."""
-    with tempfile.NamedTemporaryFile("r", suffix=".jsonl", delete=False) as items_file:
-        env = dict(os.environ, DOCKWRIGHT_DRIFT_FILE=items_file.name)
-        # No -y: with it pyinfra skips change detection and the plan is empty.
-        cmd = [*PYINFRA, inventory, "deploy.py", "--dry", "--json",
-               "--data", 'verify={"after_deploy": false}']
-        if limit:
-            cmd += ["--limit", limit]
-        res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-        lines = dict.fromkeys(Path(items_file.name).read_text().splitlines())  # ordered, no repeats
-        items = [json.loads(line) for line in lines if line]
-    os.unlink(items_file.name)
-    out = res.stdout
-    start = out.find('{"plan"')
-    parsed = json.loads(out[start:out.rindex("}") + 1]) if start >= 0 else {"plan": []}
-    log = res.stdout[:max(start, 0)] + res.stderr
-    # pyinfra reports hosts it cannot connect to and goes on with the others.
-    unreachable = sorted(set(re.findall(r"^\s*\[([^\]]+)\] (?:SSH error|Could not connect|Connection "
-                                        r"error|Authentication error|Connect failed)", log, re.M)))
-    errors = [line.strip() for line in log.splitlines()
-              if "pyinfra error" in line or line.startswith("  - ") or "[ERROR]" in line]
+    """Plans a deploy without changing anything, with pyinfra's own CLI in this process, and
+    reads the outcome from pyinfra's state (never from its log text):
+    {"plan": [...], "items": [...], "hosts": [...], "unreachable": [...], "error": str|None}."""
+    import pyinfra
+    from pyinfra.context import ctx_state
+    from pyinfra_cli.cli import cli
+    from pyinfra_cli.prints import build_plan_json
+
+    from operations import report
+
+    os.chdir(REPO)
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    pyinfra.is_cli = True
+    report.reset()
+    # No -y: with it pyinfra skips change detection and the plan is empty.
+    args = [inventory, "deploy.py", "--dry", "--data", 'verify={"after_deploy": false}', *limit_args(limit)]
     error = None
-    if start < 0 or errors or (res.returncode != 0 and not unreachable):
-        error = "\n".join(errors) or (log.strip().splitlines() or ["pyinfra failed"])[-1]
-    return {"plan": parsed.get("plan", []), "items": items, "unreachable": unreachable, "error": error}
+    try:
+        cli.main(args=args, prog_name="pyinfra", standalone_mode=False)
+    except SystemExit:
+        pass
+    except Exception as e:  # invalid data, a failed fact...: pyinfra's own error, as it says it
+        error = str(getattr(e, "message", None) or e)
+    if not ctx_state.isset():
+        return {"plan": [], "items": [], "hosts": [], "unreachable": [], "error": error or "pyinfra did not start"}
+    return outcome(ctx_state.get(), build_plan_json(ctx_state.get()), report.collected(), error)
 
 
-def inventory_hosts(inventory: str) -> list[str]:
-    res = subprocess.run([sys.executable, "-m", "operations.fleet", inventory, str(REPO)],
-                         cwd=REPO, capture_output=True, text=True)
-    return sorted(json.loads(res.stdout)) if res.returncode == 0 else []
+def limit_args(limit: str | None) -> list[str]:
+    return [arg for name in (limit.split(",") if limit else []) for arg in ("--limit", name)]
+
+
+def outcome(state, plan_json: list[dict], items: list[dict], error: str | None) -> dict:
+    """The plan's result from pyinfra's state: hosts of this run, those it could not connect
+    to (in the run but never activated), and the hosts whose operations failed."""
+    in_run = sorted(h.name for h in state.inventory if state.is_host_in_limit(h))
+    activated = {h.name for h in state.activated_hosts}
+    unreachable = sorted(set(in_run) - activated)
+    failed = sorted({h.name for h in state.failed_hosts} - set(unreachable))
+    if failed and not error:
+        error = "planning failed on " + ", ".join(failed)
+    return {"plan": plan_json, "items": items, "hosts": in_run, "unreachable": unreachable, "error": error}
 
 
 def drift_items(result: dict) -> dict[str, list[dict]]:
-    """Per host, every drifted item: those operations recorded, plus any planned change no
-    item explains (named by its operation)."""
+    """Per host, every drifted item the operations recorded, plus any planned change that no
+    item of the same operation explains (then named by the operation)."""
     per_host: dict[str, list[dict]] = {}
+    explained = set()
     for item in result["items"]:
         per_host.setdefault(item["host"], []).append(item)
+        explained.add((item["host"], item.get("op")))
     for op in result["plan"]:
         concern = op["name"].split(":", 1)[0]
         for host in op.get("hosts_with_change", []) + op.get("hosts_with_conditional_change", []):
-            if not any(i["concern"] == concern for i in per_host.get(host, [])):
+            if (host, op["op_hash"]) not in explained:
                 per_host.setdefault(host, []).append(
-                    {"host": host, "concern": concern, "key": op["name"], "desired": None, "actual": None})
+                    {"host": host, "op": op["op_hash"], "concern": concern, "key": op["name"],
+                     "desired": None, "actual": None})
     return per_host
 
 
@@ -127,9 +142,7 @@ def run(args) -> int:
     started = time.time()
     result = plan(args.inventory, args.limit)
     per_host = drift_items(result)
-    hosts = sorted(set(inventory_hosts(args.inventory)) | set(per_host) | set(result["unreachable"]))
-    if args.limit:
-        hosts = [h for h in hosts if h in args.limit.split(",")]
+    hosts = sorted(set(result["hosts"]) | set(per_host) | set(result["unreachable"]))
     report = {"inventory": args.inventory, "started": started, "drift": per_host,
               "unreachable": result["unreachable"], "error": result["error"], "fixed": False}
 
@@ -151,9 +164,7 @@ def run(args) -> int:
     code = EXIT_DRIFT if per_host else EXIT_OK
     if per_host and args.fix and not result["error"]:
         print("dockwright drift: fixing (deploy, then verification)")
-        cmd = [*PYINFRA, args.inventory, "deploy.py", "-y"]
-        if args.limit:
-            cmd += ["--limit", args.limit]
+        cmd = [*PYINFRA, args.inventory, "deploy.py", "-y", *limit_args(args.limit)]
         fix = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         report["fixed"] = fix.returncode == 0
         tail = (fix.stdout + fix.stderr).strip().splitlines()[-60:]

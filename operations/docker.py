@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 import uuid
+import weakref
 
 import gevent.lock
 
@@ -183,12 +184,15 @@ ROLLOUT_LOG = f"{STATE_DIR}/rollout.log"
 FAILED = f"{STATE_DIR}/daemon.json.failed"
 UNIT = "dockwright-daemon-apply"
 
-# Controller-side coordination of one run's rollout, keyed by the run's state object.
-_RUNS: dict[int, dict] = {}
+# Controller-side coordination of one run's rollout, keyed by the run's state object (weakly:
+# it goes with the run).
+_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _run(state) -> dict:
-    return _RUNS.setdefault(id(state), {"halted": None, "slots": {}})
+    if state not in _RUNS:
+        _RUNS[state] = {"halted": None, "slots": {}}
+    return _RUNS[state]
 
 
 def _slot(state, key: str, size: int):

@@ -9,6 +9,7 @@ host. Any problem stops the run: no operation has been executed yet, so every ho
 import hashlib
 import ipaddress
 import json
+import weakref
 
 from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
@@ -102,8 +103,8 @@ def first_manager():
     return found[0] if found else None
 
 
-# The swarm leader of each run (keyed by the run's state), decided once in check_fleet.
-_LEADERS: dict[int, object] = {}
+# The swarm leader of each run (keyed weakly by the run's state), decided once in check_fleet.
+_LEADERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def choose_leader(states: dict) -> tuple[object | None, list[str]]:
@@ -128,7 +129,7 @@ def choose_leader(states: dict) -> tuple[object | None, list[str]]:
 
 def leader():
     """The manager that leads (or founds) the swarm of this inventory."""
-    return _LEADERS.get(id(pyinfra_state))
+    return _LEADERS.get(pyinfra_state._get_module())
 
 
 def _swarm_states() -> dict:
@@ -162,7 +163,7 @@ def check_fleet() -> None:
                                        "no host in the inventory is a swarm manager"))
     elif swarm_hosts and not problems and any(h in inventory.get_active_hosts() for h in swarm_hosts):
         chosen, why = choose_leader(_swarm_states())
-        _LEADERS[id(pyinfra_state)] = chosen
+        _LEADERS[pyinfra_state._get_module()] = chosen
         problems += [schema.Problem(chosen.name if chosen else "-", "swarm.role", "manager", w) for w in why]
     if problems:
         raise schema.InvalidDesiredState(problems)

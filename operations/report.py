@@ -1,18 +1,27 @@
-"""Records each drifted item an operation finds (concern, key, desired, actual) while pyinfra
-plans, so drift.py can list them. Active only when DOCKWRIGHT_DRIFT_FILE names a file."""
+"""Drift items: what an operation finds different (concern, key, desired, actual), recorded
+while pyinfra plans, in this process.
 
-import json
-import os
+Each item carries the hash of the operation that found it, so drift.py joins items to
+pyinfra's plan by operation, never by the operation's name. drift.py runs pyinfra in its own
+process and reads them with ``collected()``; a deploy run by the CLI records them unread.
+"""
+
+_ITEMS: list[dict] = []
 
 
 def drift(host, concern: str, key: str, desired=None, actual=None) -> None:
-    path = os.environ.get("DOCKWRIGHT_DRIFT_FILE")
-    if not path:
-        return
-    item = {"host": host.name, "concern": concern, "key": key,
-            "desired": _plain(desired), "actual": _plain(actual)}
-    with open(path, "a", encoding="utf-8") as f:  # one line per item; greenlets write whole lines
-        f.write(json.dumps(item, sort_keys=True) + "\n")
+    item = {"host": host.name, "op": getattr(host, "current_op_hash", None), "concern": concern,
+            "key": key, "desired": _plain(desired), "actual": _plain(actual)}
+    if item not in _ITEMS:  # pyinfra plans an operation again when it executes it
+        _ITEMS.append(item)
+
+
+def collected() -> list[dict]:
+    return list(_ITEMS)
+
+
+def reset() -> None:
+    _ITEMS.clear()
 
 
 def _plain(value):

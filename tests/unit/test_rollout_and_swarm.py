@@ -48,6 +48,10 @@ def test_an_unwatched_rollout_is_reported_once():
     assert commands == ["sed -i 's/^seen=0$/seen=1/' /var/lib/dockwright/rollout.state"]
 
 
+class RunState:
+    """Stands for pyinfra's State: a fresh object per run."""
+
+
 class FakeRunHost:
     def __init__(self, name, lines, ok):
         self.name, self.lines, self.ok, self.ran, self.logged = name, lines, ok, [], []
@@ -73,7 +77,7 @@ def _host(name, result, run_id="r1"):
 
 
 def test_rollout_halts_after_first_unhealthy_host():
-    state = SimpleNamespace()
+    state = RunState()
     bad = _host("lab1", "rolled-back")
     assert docker._apply(state, bad, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
     nxt = _host("lab2", "applied")
@@ -82,7 +86,7 @@ def test_rollout_halts_after_first_unhealthy_host():
 
 
 def test_rollout_goes_on_after_a_rejected_candidate_and_uses_stdin_and_sudo():
-    state = SimpleNamespace()
+    state = RunState()
     rejected = _host("lab1", "rejected")
     assert docker._apply(state, rejected, "script", "{}", "r1", ("batch-1", 1), False, 30, {"_sudo": True}) is False
     ok = _host("lab2", "applied")
@@ -95,7 +99,7 @@ def test_rollout_goes_on_after_a_rejected_candidate_and_uses_stdin_and_sudo():
 
 
 def test_busy_host_is_skipped_and_does_not_halt_the_rollout():
-    state = SimpleNamespace()
+    state = RunState()
     busy = _host("lab1", "busy")
     assert docker._apply(state, busy, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
     assert any("another rollout is running" in m for m in busy.logged)
@@ -103,7 +107,7 @@ def test_busy_host_is_skipped_and_does_not_halt_the_rollout():
 
 
 def test_no_outcome_in_time_halts_the_rollout():
-    state = SimpleNamespace()
+    state = RunState()
     silent = FakeRunHost("lab1", [], True)
     assert docker._apply(state, silent, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
     assert any("no outcome in time" in m for m in silent.logged)
@@ -121,7 +125,7 @@ def test_manager_restart_needs_the_other_managers_for_quorum():
 def test_batches_never_exceed_their_size():
     """Five hosts of one batch-2 group: at most two rollouts at once (greenlets, as pyinfra runs them)."""
     import gevent
-    state, active, peak = SimpleNamespace(), [0], [0]
+    state, active, peak = RunState(), [0], [0]
 
     class Slow(FakeRunHost):
         def run_shell_command(self, command, **kwargs):

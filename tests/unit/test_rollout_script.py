@@ -123,9 +123,21 @@ def test_live_restore_kept_expects_the_same_start_time(host):
     (host / "running").write_text("true 2026-11-28T09:09:09Z\n")
     _, state = rollout(host, '{"live-restore": true, "x": 2}\n', live_restore=True)
     assert state["result"] == "broken" or state["result"] == "rolled-back"
-    # turning it off: dockerd will stop the container, so it is refused like any other stop
+    # turning it off: the new dockerd kills what the old one kept, policy or not: refused
+    (host / "inspect").write_text("abc always 2026-11-28T09:00:00Z /web\n")
     _, state = rollout(host, '{"live-restore": false}\n', live_restore=False)
-    assert state["result"] == "refused"
+    assert state["result"] == "refused" and "web" in state["reason"]
+
+
+def test_restart_policy_containers_must_come_back_when_live_restore_was_off(host):
+    (host / "ps").write_text("abc\n")
+    (host / "inspect").write_text("abc unless-stopped 2026-11-28T09:00:00Z /web\n")
+    (host / "running").write_text("false 2026-11-28T09:00:00Z\n")  # it does not come back
+    _, state = rollout(host, '{"new": true}\n')
+    assert state["result"] == "rolled-back"  # the rollback only needs the daemon back
+    (host / "running").write_text("true 2026-11-28T09:10:00Z\n")  # it does
+    _, state = rollout(host, '{"new": 2}\n')
+    assert state["result"] == "applied"
 
 
 def test_a_second_rollout_on_the_same_host_is_busy(host):

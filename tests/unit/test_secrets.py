@@ -2,7 +2,7 @@
 
 import json
 
-from operations import docker, schema, secrets
+from operations import docker, report, schema, secrets
 
 from .harness import run
 from .test_rollout_and_swarm import UNIT
@@ -17,17 +17,16 @@ def test_known_and_named_keys_are_secret():
     assert not secrets.is_secret("log-opts.max-size")
 
 
-def test_drift_items_show_a_hash_not_the_value(monkeypatch, tmp_path):
-    items = tmp_path / "items.jsonl"
-    monkeypatch.setenv("DOCKWRIGHT_DRIFT_FILE", str(items))
+def test_drift_items_show_a_hash_not_the_value():
+    report.reset()
     old = {"log-driver": "splunk", "log-opts": {"splunk-token": "old-" + TOKEN}, "custom": "c1"}
     new = {"log-driver": "splunk", "log-opts": {"splunk-token": TOKEN}, "custom": "c2"}
     run(docker.daemon_config, {"DockerEngine": {"daemon_json": json.dumps(old), "exec_start": UNIT,
                                                 "docker_opts": "", "swarm": "inactive"}},
         content=json.dumps(new), secret_keys=("custom",))
-    text = items.read_text()
+    text = json.dumps(report.collected())
     assert TOKEN not in text and "c1" not in text and "c2" not in text
-    rows = {r["key"]: r for r in map(json.loads, text.splitlines())}
+    rows = {r["key"]: r for r in report.collected()}
     token_row = rows["daemon.json: log-opts.splunk-token"]
     assert token_row["desired"].startswith("<secret sha256:") and token_row["desired"] != token_row["actual"]
 

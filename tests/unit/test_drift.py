@@ -1,0 +1,68 @@
+"""drift.py: items joined to pyinfra's plan by operation, reachability from pyinfra's state,
+exit codes and metrics."""
+
+import drift
+
+
+class H:
+    def __init__(self, name):
+        self.name = name
+
+
+class FakeState:
+    """The parts of pyinfra's State drift.py reads."""
+
+    def __init__(self, hosts, activated, failed=(), limit=None):
+        self.inventory = [H(n) for n in hosts]
+        self.activated_hosts = {h for h in self.inventory if h.name in activated}
+        self.failed_hosts = {h for h in self.inventory if h.name in failed}
+        self._limit = limit
+
+    def is_host_in_limit(self, h):
+        return self._limit is None or h.name in self._limit
+
+
+def test_firewall_only_drift_is_one_item_not_an_extra_networks_item():
+    # The DOCKER-USER operation is named "networks: ..." but records concern "firewall".
+    plan = [{"op_hash": "op-fw", "name": "networks: DOCKER-USER port policy",
+             "hosts_with_change": ["lab1"], "hosts_with_conditional_change": []}]
+    items = [{"host": "lab1", "op": "op-fw", "concern": "firewall", "key": "DOCKER-USER", "desired": 1, "actual": 0}]
+    per_host = drift.drift_items({"plan": plan, "items": items})
+    assert [i["concern"] for i in per_host["lab1"]] == ["firewall"]
+
+
+def test_a_change_no_item_explains_is_named_by_its_operation():
+    plan = [{"op_hash": "op-x", "name": "swarm: join as worker", "hosts_with_change": ["a-much-longer-name"],
+             "hosts_with_conditional_change": []}]
+    per_host = drift.drift_items({"plan": plan, "items": []})
+    assert per_host == {"a-much-longer-name": [{"host": "a-much-longer-name", "op": "op-x", "concern": "swarm",
+                                                 "key": "swarm: join as worker", "desired": None, "actual": None}]}
+
+
+def test_unreachable_hosts_come_from_pyinfra_state_whatever_their_names():
+    # Two unreachable hosts with names of different lengths (pyinfra pads log prefixes).
+    state = FakeState(["lab1", "lab2-long-name", "x"], activated={"lab1"}, failed={"lab2-long-name", "x"})
+    out = drift.outcome(state, [], [], None)
+    assert out["unreachable"] == ["lab2-long-name", "x"] and out["hosts"] == ["lab1", "lab2-long-name", "x"]
+    assert out["error"] is None
+
+
+def test_hosts_outside_the_limit_are_not_unreachable_and_failed_planning_is_an_error():
+    state = FakeState(["lab1", "lab2", "lab3"], activated={"lab1", "lab3"}, failed={"lab3"}, limit={"lab1", "lab3"})
+    out = drift.outcome(state, [], [], None)
+    assert out["unreachable"] == [] and out["hosts"] == ["lab1", "lab3"]
+    assert out["error"] == "planning failed on lab3"
+
+
+def test_metrics_mark_unreachable_hosts_and_count_items():
+    report = {"drift": {"lab1": [{"concern": "sysctl"}, {"concern": "sysctl"}]}, "hosts": ["lab1", "lab2"],
+              "unreachable": ["lab2"], "exit_code": 1, "finished": 100.0, "duration": 5.0}
+    text = drift.metrics_text(report, previous_success=50.0)
+    assert 'dockwright_drift_items{host="lab1",concern="sysctl"} 2' in text
+    assert 'dockwright_drift_host_reachable{host="lab2"} 0' in text
+    assert 'dockwright_drift_host_reachable{host="lab1"} 1' in text
+    assert "dockwright_drift_last_success_timestamp_seconds 50" in text
+
+
+def test_limit_is_passed_one_host_per_flag():
+    assert drift.limit_args("lab1,lab2") == ["--limit", "lab1", "--limit", "lab2"] and drift.limit_args(None) == []
