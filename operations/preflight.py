@@ -11,6 +11,8 @@ import ipaddress
 import json
 import weakref
 
+import gevent.event
+
 from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
@@ -144,11 +146,30 @@ def _swarm_states() -> dict:
     return states
 
 
+# One fleet check per run. pyinfra loads deploy.py for every host at once (greenlets), so the
+# first host runs the check and the others wait for its outcome, whatever it is.
+_CHECKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def check_fleet() -> None:
-    """Raise InvalidDesiredState listing every problem on every host; once per run."""
-    if getattr(pyinfra_state, "_dockwright_preflight_done", False):
+    """Raise InvalidDesiredState listing every problem on every host; once per run, and no
+    host's deploy goes past this point before the check has finished."""
+    run = pyinfra_state._get_module()
+    if run in _CHECKS:
+        error = _CHECKS[run].get()  # waits while the first host is still checking
+        if error:
+            raise error
         return
-    pyinfra_state._dockwright_preflight_done = True
+    _CHECKS[run] = gevent.event.AsyncResult()
+    try:
+        _check_fleet()
+    except Exception as e:
+        _CHECKS[run].set(e)
+        raise
+    _CHECKS[run].set(None)
+
+
+def _check_fleet() -> None:
     problems: list[schema.Problem] = []
     desired = {h: model.desired(h) for h in inventory}
     for h in sorted(desired, key=lambda x: x.name):
