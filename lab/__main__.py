@@ -1,4 +1,4 @@
-"""python -m lab {build,up,down,status,ssh,reboot}"""
+"""python -m lab {build,up,down,status,ssh,reboot,stop,trials,cycles}"""
 
 import argparse
 import sys
@@ -22,11 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("stop", help="power off one VM (for failure tests); 'up' starts it again")
     st.add_argument("name")
     sub.add_parser("trials", help="measure early-boot oopses (see lab/trials.py)", add_help=False)
+    sub.add_parser("cycles", help="repeated up/down cycles (see lab/cycles.py)", add_help=False)
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["trials"]:
         from . import trials
         return trials.cli(argv[1:])
+    if argv[:1] == ["cycles"]:
+        from . import cycles
+        return cycles.cli(argv[1:])
     args = parser.parse_args(argv)
 
     if args.cmd == "build":

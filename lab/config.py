@@ -16,7 +16,6 @@ IMAGE_ROOT = CACHE_DIR / "images"
 CHECKOUT_ID = f"{REPO.name}-{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}"
 RUN_DIR = Path(os.environ.get("DOCKWRIGHT_LAB_RUN", CACHE_DIR / "run" / CHECKOUT_ID))
 STATE_FILE = RUN_DIR / "state.json"
-OWNER_FILE = RUN_DIR / "checkout"
 
 # Debian releases the lab boots, and the packages of each image.
 _COMMON = [

@@ -72,11 +72,12 @@ def key_path() -> Path:
 def _claim_run_dir() -> None:
     """The run directory belongs to this checkout; refuse one that another checkout holds."""
     config.RUN_DIR.mkdir(parents=True, exist_ok=True)
-    owner = config.OWNER_FILE.read_text().strip() if config.OWNER_FILE.exists() else None
+    owner_file = config.RUN_DIR / "checkout"
+    owner = owner_file.read_text().strip() if owner_file.exists() else None
     if owner and owner != str(config.REPO) and Path(owner).exists():
         raise SystemExit(f"lab: {config.RUN_DIR} holds the lab of the checkout {owner}; "
                          f"set DOCKWRIGHT_LAB_RUN to another directory for this one")
-    config.OWNER_FILE.write_text(f"{config.REPO}\n")
+    owner_file.write_text(f"{config.REPO}\n")
 
 
 def _pid_alive(pidfile: Path, program: str) -> int | None:

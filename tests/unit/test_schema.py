@@ -82,3 +82,20 @@ def test_cross_key_rules_still_run_next_to_type_errors():
                       "docker": {"daemon": {"live-restore": True}}})
     assert any("expected an integer" in p for p in found)
     assert any("live-restore in swarm mode" in p for p in found)
+
+
+@pytest.mark.parametrize("inventory", ["inventories/prod.py", "inventories/staging.py"])
+def test_example_inventories_resolve_to_valid_data_for_every_host(inventory):
+    """Each example inventory with the shipped group_data: every host's merged data is valid."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "-m", "operations.fleet", inventory, str(repo)], cwd=repo,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    hosts = json.loads(res.stdout)
+    assert hosts
+    problems = [str(p) for name, h in hosts.items() for p in schema.validate(name, h["desired"])]
+    assert problems == []
