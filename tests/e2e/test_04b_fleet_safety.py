@@ -11,6 +11,7 @@ import time
 from .conftest import INVENTORY, NO_VERIFY, REPO, dockerd_started, drift, lab_env, pyinfra, ssh, verify
 
 STATE = "/var/lib/dockwright/rollout.state"
+SLOW = "/run/systemd/system/docker.service.d/dw-test-slow.conf"
 
 
 def _daemon_json(host):
@@ -20,19 +21,23 @@ def _daemon_json(host):
 def test_controller_killed_during_the_restart_leaves_the_host_healthy():
     """The controller (and its SSH session) dies while dockerd restarts: the host ends
     healthy on the new file or the old one, and the next run says which."""
-    data = {"lab3": {"docker": {"daemon": {"log-opts": {"max-file": "6"}}}}}
-    before = dockerd_started("lab3")
+    value = "9" if _daemon_json("lab3")["log-opts"]["max-file"] == "6" else "6"  # always a change
+    data = {"lab3": {"docker": {"daemon": {"log-opts": {"max-file": value}}}}}
+    # A slow start (15 s before dockerd runs) gives a window in which to kill the controller.
+    ssh("lab3", f"mkdir -p {SLOW.rsplit('/', 1)[0]} && printf '[Service]\\nExecStartPre=/bin/sleep 15\\n' > {SLOW} "
+                "&& systemctl daemon-reload")
     proc = subprocess.Popen([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", "--limit", "lab3",
                              *NO_VERIFY], cwd=REPO, env=lab_env(data), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and dockerd_started("lab3") == before:
-            time.sleep(0.5)  # the restart has begun once dockerd's start time moves
-        assert dockerd_started("lab3") != before, "the rollout never restarted dockerd"
+        while time.monotonic() < deadline and ssh("lab3", "systemctl is-active docker", check=False).strip() != "activating":
+            time.sleep(0.5)
+        assert proc.poll() is None, "the run ended before the restart"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # the controller and its SSH session, mid-restart
         proc.wait()
+        ssh("lab3", f"rm -f {SLOW} && systemctl daemon-reload")
     # The rollout goes on without its controller; wait for its outcome on the host.
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and "seen=0" not in ssh("lab3", f"cat {STATE} 2>/dev/null", check=False):
@@ -41,7 +46,7 @@ def test_controller_killed_during_the_restart_leaves_the_host_healthy():
     assert state["seen"] == "0" and state["result"] in ("applied", "rolled-back"), state
     assert ssh("lab3", "systemctl is-active docker; docker info --format '{{.ServerVersion}}' >/dev/null && echo ok"
                ).split() == ["active", "ok"]
-    assert _daemon_json("lab3")["log-opts"]["max-file"] == ("6" if state["result"] == "applied" else "3")
+    assert (_daemon_json("lab3")["log-opts"]["max-file"] == value) == (state["result"] == "applied")
     res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=data)
     out = res.stdout + res.stderr
     assert res.returncode == 0 and f"ended while no run was watching: {state['result']}" in out
