@@ -1,6 +1,7 @@
 """Scheduled drift detection and correction for a dockwright fleet.
 
-    python drift.py INVENTORY [--fix] [--json FILE] [--metrics FILE] [--limit HOSTS]
+    python drift.py INVENTORY [--fix] [--json FILE] [--metrics FILE] [--limit HOSTS] [--shard I/N]
+    python drift.py merge SHARD.json... [--json FILE] [--metrics FILE]
 
 Plans a deploy without changing anything (pyinfra --dry; its exit code does not tell whether
 anything would change, so the plan is read), lists every drifted item per host, and with --fix
@@ -12,6 +13,7 @@ an unreachable host, invalid data, a failed fix or verification, or another run 
 
 import argparse
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -54,6 +56,50 @@ def plan(inventory: str, limit: str | None) -> dict:
     if not ctx_state.isset():
         return {"plan": [], "items": [], "hosts": [], "unreachable": [], "error": error or "pyinfra did not start"}
     return outcome(ctx_state.get(), build_plan_json(ctx_state.get()), report.collected(), error)
+
+
+def shard_of(name: str, count: int) -> int:
+    """The shard (1..count) a host belongs to: from a hash of its name alone, so a host always
+    lands in the same shard whatever else the inventory holds."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) % count + 1
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    i, n = int(index), int(count)
+    if not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"--shard {text}: expected I/N with 1 <= I <= N")
+    return i, n
+
+
+def shard_hosts(inventory: str, index: int, count: int) -> list[str]:
+    """The inventory's hosts in shard index of count."""
+    from pyinfra.api import Config, Inventory, State
+    from pyinfra.context import ctx_state
+    from pyinfra_cli.inventory import make_inventory
+
+    with ctx_state.use(State(Inventory.empty(), Config())):
+        inv = make_inventory(inventory, cwd=str(REPO))
+    return sorted(h.name for h in inv if shard_of(h.name, count) == index)
+
+
+def merge(reports: list[dict]) -> dict:
+    """One fleet report from the shards' reports, with the same exit-code rules."""
+    codes = [r["exit_code"] for r in reports]
+    errors = [f"shard {i + 1}: {r['error']}" for i, r in enumerate(reports) if r.get("error")]
+    return {
+        "inventory": reports[0]["inventory"] if reports else None,
+        "shards": len(reports),
+        "started": min(r["started"] for r in reports),
+        "finished": max(r["finished"] for r in reports),
+        "duration": max(r["finished"] for r in reports) - min(r["started"] for r in reports),
+        "drift": {h: items for r in reports for h, items in r["drift"].items()},
+        "hosts": sorted({h for r in reports for h in r["hosts"]}),
+        "unreachable": sorted({h for r in reports for h in r["unreachable"]}),
+        "error": "; ".join(errors) or None,
+        "fixed": all(r.get("fixed") for r in reports if r["exit_code"] == EXIT_DRIFT) and EXIT_DRIFT in codes,
+        "exit_code": EXIT_FAILURE if EXIT_FAILURE in codes else EXIT_DRIFT if EXIT_DRIFT in codes else EXIT_OK,
+    }
 
 
 def limit_args(limit: str | None) -> list[str]:
@@ -140,6 +186,15 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def run(args) -> int:
     started = time.time()
+    if args.shard:
+        index, count = args.shard
+        mine = shard_hosts(args.inventory, index, count)
+        wanted = set(args.limit.split(",")) if args.limit else None
+        args.limit = ",".join(h for h in mine if wanted is None or h in wanted)
+        print(f"dockwright drift: shard {index}/{count}: {len(args.limit.split(',')) if args.limit else 0} host(s)")
+        if not args.limit:
+            return _finish(args, {"inventory": args.inventory, "started": started, "drift": {}, "unreachable": [],
+                                  "error": None, "fixed": False}, EXIT_OK, [])
     result = plan(args.inventory, args.limit)
     per_host = drift_items(result)
     hosts = sorted(set(result["hosts"]) | set(per_host) | set(result["unreachable"]))
@@ -174,8 +229,12 @@ def run(args) -> int:
     if result["error"] or result["unreachable"] or report["error"]:
         code = EXIT_FAILURE
 
-    report.update(exit_code=code, finished=time.time(), duration=time.time() - started,
-                  hosts=hosts)
+    return _finish(args, report, code, hosts)
+
+
+def _finish(args, report: dict, code: int, hosts: list[str]) -> int:
+    report.update(exit_code=code, finished=time.time(), duration=time.time() - report["started"],
+                  hosts=hosts, shard=list(args.shard) if args.shard else None)
     if args.json:
         _write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
     if args.metrics:
@@ -186,15 +245,40 @@ def run(args) -> int:
     return code
 
 
+def merge_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="drift.py merge", description="Combine the shards' JSON reports "
+                                     "into one fleet report (and Prometheus textfile); exits with the fleet's code.")
+    parser.add_argument("reports", nargs="+", help="the shards' --json files")
+    parser.add_argument("--json", help="write the fleet report here")
+    parser.add_argument("--metrics", help="write the fleet's Prometheus textfile here")
+    args = parser.parse_args(argv)
+    fleet = merge([json.loads(Path(f).read_text()) for f in args.reports])
+    if args.json:
+        _write_atomic(Path(args.json), json.dumps(fleet, indent=1, sort_keys=True, default=str) + "\n")
+    if args.metrics:
+        metrics = Path(args.metrics)
+        _write_atomic(metrics, metrics_text(fleet, _previous_success(metrics)))
+    print(f"dockwright drift: {fleet['shards']} shard(s), {len(fleet['hosts'])} host(s), "
+          f"{len(fleet['drift'])} with drift, {len(fleet['unreachable'])} unreachable: exit {fleet['exit_code']}")
+    return fleet["exit_code"]
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inventory")
+    parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
     parser.add_argument("--fix", action="store_true", help="apply and verify when drift is found")
     parser.add_argument("--json", help="write the report as JSON here")
     parser.add_argument("--metrics", help="write a Prometheus textfile here")
     parser.add_argument("--limit", help="only these hosts (pyinfra --limit)")
-    parser.add_argument("--lock", default=str(Path(tempfile.gettempdir()) / "dockwright-drift.lock"))
+    parser.add_argument("--lock", help="lock file (default: one per shard in the temp dir)")
     args = parser.parse_args(argv)
+    # Shards of one inventory may run side by side; the same shard twice may not.
+    args.lock = args.lock or str(Path(tempfile.gettempdir()) / (
+        "dockwright-drift" + (f"-shard-{args.shard[0]}-of-{args.shard[1]}" if args.shard else "") + ".lock"))
     lock = open(args.lock, "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -66,3 +66,54 @@ def test_metrics_mark_unreachable_hosts_and_count_items():
 
 def test_limit_is_passed_one_host_per_flag():
     assert drift.limit_args("lab1,lab2") == ["--limit", "lab1", "--limit", "lab2"] and drift.limit_args(None) == []
+
+
+def test_shards_are_stable_and_cover_every_host_once():
+    names = [f"web-{i:03d}.example.net" for i in range(500)]
+    shards = {n: drift.shard_of(n, 4) for n in names}
+    assert set(shards.values()) == {1, 2, 3, 4}
+    assert all(80 < list(shards.values()).count(k) < 170 for k in (1, 2, 3, 4))  # roughly even
+    # A host keeps its shard when others come and go: it depends on its own name only.
+    assert {n: drift.shard_of(n, 4) for n in names[:10]} == {n: shards[n] for n in names[:10]}
+
+
+def test_parse_shard_refuses_nonsense():
+    import argparse
+    import pytest
+    assert drift.parse_shard("2/4") == (2, 4)
+    for bad in ("0/4", "5/4", "x/4"):
+        with pytest.raises((argparse.ArgumentTypeError, ValueError)):
+            drift.parse_shard(bad)
+
+
+def _shard_report(hosts, drift_hosts=(), unreachable=(), code=0, error=None, t=100.0):
+    return {"inventory": "inv.py", "started": t, "finished": t + 10, "hosts": list(hosts),
+            "drift": {h: [{"host": h, "concern": "sysctl", "key": "k", "desired": 1, "actual": 0}] for h in drift_hosts},
+            "unreachable": list(unreachable), "error": error, "fixed": False, "exit_code": code}
+
+
+def test_merge_follows_the_exit_code_rules():
+    clean = _shard_report(["a", "b"])
+    drifted = _shard_report(["c"], drift_hosts=["c"], code=2, t=105.0)
+    failed = _shard_report(["d"], unreachable=["d"], code=1, error="x")
+    assert drift.merge([clean, clean])["exit_code"] == 0
+    both = drift.merge([clean, drifted])
+    assert both["exit_code"] == 2 and both["hosts"] == ["a", "b", "c"] and list(both["drift"]) == ["c"]
+    assert both["started"] == 100.0 and both["finished"] == 115.0
+    worst = drift.merge([clean, drifted, failed])
+    assert worst["exit_code"] == 1 and worst["unreachable"] == ["d"] and worst["error"] == "shard 3: x"
+    text = drift.metrics_text(worst, previous_success=None)
+    assert 'dockwright_drift_host_reachable{host="d"} 0' in text and "dockwright_drift_exit_code 1" in text
+
+
+def test_merge_command_writes_the_fleet_report(tmp_path):
+    import json
+    files = []
+    for i, r in enumerate([_shard_report(["a"]), _shard_report(["b"], drift_hosts=["b"], code=2)]):
+        f = tmp_path / f"shard{i}.json"
+        f.write_text(json.dumps(r))
+        files.append(str(f))
+    code = drift.main(["merge", *files, "--json", str(tmp_path / "fleet.json"), "--metrics", str(tmp_path / "fleet.prom")])
+    assert code == 2
+    assert json.loads((tmp_path / "fleet.json").read_text())["hosts"] == ["a", "b"]
+    assert 'dockwright_drift_items{host="b",concern="sysctl"} 1' in (tmp_path / "fleet.prom").read_text()
