@@ -64,8 +64,8 @@ if model.enabled(desired, "networks"):
     for net_name, spec in sorted(net["bridges"].items()):
         networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
                         allow_disconnect=net["allow_disconnect"])
-    if net["docker_user"]:
-        firewall.docker_user(name="networks: DOCKER-USER port policy", rules=net["docker_user"])
+    firewall.port_policy(name="firewall: port policy for published ports", policy=net["port_policy"],
+                         daemon=desired["docker"]["daemon"])
     if net["prune"]:
         networks.prune(name="networks: prune undeclared", keep=sorted({*net["bridges"], *net["overlays"]}))
 

@@ -116,7 +116,10 @@ networks = {
     "allow_disconnect": False,
     # Port policy for published container ports, in Docker's DOCKER-USER chain (kept at boot).
     # Each: {"proto": "tcp", "dport": 8080, "source": "10.0.0.0/8", "action": "DROP"}.
-    "docker_user": [],
+    # Who may open new connections to published ports, by their published (original) port:
+    # [{"port": 8080, "proto": "tcp", "allow_from": ["10.0.0.0/8"]}] or "deny_from": [...];
+    # optional "in_interface", "family" (ipv4, ipv6, both). Container egress is never touched.
+    "port_policy": [],
 }
 
 swarm = {

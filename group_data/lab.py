@@ -2,5 +2,5 @@
 
 verify = {"image": "dw-test:latest"}
 
-# Exercise the DOCKER-USER port policy: nothing may reach a published Docker API port.
-networks = {"docker_user": [{"proto": "tcp", "dport": 2375, "action": "DROP"}]}
+# Exercise the port policy: nothing may reach a published Docker API port.
+networks = {"port_policy": [{"port": 2375, "proto": "tcp", "deny_from": ["0.0.0.0/0", "::/0"]}]}

@@ -1,8 +1,15 @@
-"""Port policy for containers in Docker's DOCKER-USER chain (AppArmor cannot filter ports).
+"""Port policy for published container ports, in Docker's DOCKER-USER chain (AppArmor cannot
+filter ports).
 
-Rules come from data, are applied live in one command and kept for boot by a small unit that
-re-applies them whenever docker.service starts (Docker keeps the chain but not its rules
-across a reboot)."""
+A rule says who may open new connections to a published port: ``allow_from`` (only these
+sources) or ``deny_from`` (all but these). Rules match by the connection's *original*
+destination port and only connections Docker DNATed (``--ctstate DNAT --ctdir ORIGINAL``), so
+``-p 8080:80`` is filtered on 8080, container egress (not DNATed) and return traffic
+(``RELATED,ESTABLISHED``, accepted first) are never touched. Each address family is written in
+one ``iptables-restore --noflush`` transaction that replaces the chain's rules at once, live and
+by a unit at boot and after every dockerd restart. What iptables prints back right after an
+apply is kept, so later runs compare in iptables' own canonical form.
+"""
 
 import hashlib
 import ipaddress
@@ -13,92 +20,158 @@ from pyinfra.api import FactBase, operation
 
 from . import factcache, report
 
-RULES_FILE = "/etc/dockwright/docker-user.rules"
-UNIT = "/etc/systemd/system/dockwright-docker-user.service"
-UNIT_TEXT = f"""# Managed by dockwright: re-applies the DOCKER-USER rules after dockerd starts.
+RULES_DIR = "/etc/dockwright"
+FAMILIES = {"ipv4": ("iptables", 4), "ipv6": ("ip6tables", 6)}
+UNIT = "/etc/systemd/system/dockwright-port-policy.service"
+UNIT_NAME = "dockwright-port-policy.service"
+
+
+def rules_file(family: str) -> str:
+    return f"{RULES_DIR}/port-policy.{family}.rules"
+
+
+def applied_file(family: str) -> str:
+    return f"{RULES_DIR}/port-policy.{family}.applied"
+
+
+UNIT_TEXT = f"""# Managed by dockwright: the port policy, applied atomically after dockerd starts.
 [Unit]
-Description=dockwright DOCKER-USER port policy
+Description=dockwright port policy (DOCKER-USER)
 After=docker.service
 PartOf=docker.service
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'iptables -N DOCKER-USER 2>/dev/null; iptables -F DOCKER-USER; \\
-  while read -r rule; do [ -n "$rule" ] && iptables -A DOCKER-USER $rule; done < {RULES_FILE}; \\
-  iptables -A DOCKER-USER -j RETURN'
+ExecStart=/bin/sh -c '[ ! -f {RULES_DIR}/port-policy.ipv4.rules ] || iptables-restore --noflush {RULES_DIR}/port-policy.ipv4.rules'
+ExecStart=/bin/sh -c '[ ! -f {RULES_DIR}/port-policy.ipv6.rules ] || ip6tables-restore --noflush {RULES_DIR}/port-policy.ipv6.rules'
 
 [Install]
 WantedBy=docker.service
 """
 
 
-def render_rule(rule: dict) -> str:
-    """One rule in the form `iptables -S` prints it (so live rules compare as text)."""
-    parts = []
-    if rule.get("source"):
-        parts += ["-s", str(ipaddress.ip_network(rule["source"], strict=False))]
-    if rule.get("in_interface"):
-        parts += ["-i", rule["in_interface"]]
-    parts += ["-p", rule["proto"], "-m", rule["proto"], "--dport", str(rule["dport"])]
-    parts += ["-j", rule["action"]]
-    return " ".join(parts)
+def families(daemon: dict) -> list[str]:
+    """The families Docker filters: IPv4 whenever its iptables support is on, IPv6 too when
+    ip6tables is on."""
+    if daemon.get("iptables", True) is False:
+        return []
+    return ["ipv4", "ipv6"] if daemon.get("ip6tables") else ["ipv4"]
 
 
-class DockerUserChain(FactBase):
+def _sources(cidrs: list[str], version: int) -> list[str]:
+    return [str(ipaddress.ip_network(c, strict=False)) for c in cidrs
+            if ipaddress.ip_network(c, strict=False).version == version]
+
+
+def render(policy: list[dict], family: str) -> str:
+    """The iptables-restore input of one family: the whole DOCKER-USER chain."""
+    _, version = FAMILIES[family]
+    lines = ["*filter", ":DOCKER-USER - [0:0]",
+             "-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"]
+    for rule in policy:
+        if rule.get("family", "both") not in ("both", family):
+            continue
+        port = str(rule["port"]).replace("-", ":")
+        match = (f"-A DOCKER-USER {'-i ' + rule['in_interface'] + ' ' if rule.get('in_interface') else ''}"
+                 f"-p {rule.get('proto', 'tcp')} -m conntrack --ctstate DNAT --ctdir ORIGINAL "
+                 f"--ctorigdstport {port}")
+        if "allow_from" in rule:
+            lines += [f"{match} -s {src} -j RETURN" for src in _sources(rule["allow_from"], version)]
+            lines.append(f"{match} -j DROP")
+        else:
+            lines += [f"{match} -s {src} -j DROP" for src in _sources(rule["deny_from"], version)]
+    lines += ["-A DOCKER-USER -j RETURN", "COMMIT"]
+    return "\n".join(lines) + "\n"
+
+
+class PortPolicy(FactBase):
     """
-    The DOCKER-USER rules (without the final RETURN), the rules file and whether the unit is
-    installed and enabled.
+    Per family: the live DOCKER-USER rules (``iptables -S``), the rules file and what
+    iptables printed right after the last apply; and the unit's hash and whether it is enabled.
 
-    Returns ``{"live": [rule], "file": str|None, "unit": str|None, "enabled": bool}``.
+    Returns ``{"ipv4": {"live", "file", "applied"}, "ipv6": {...}, "unit": str|None,
+    "enabled": bool}``; each value a text or None.
     """
 
     def command(self):
-        return (f"iptables -S DOCKER-USER 2>/dev/null | sed -n 's/^-A DOCKER-USER /live /p'; "
-                f"[ -f {RULES_FILE} ] && sed 's/^/file /' {RULES_FILE}; "
-                f"[ -f {UNIT} ] && echo unit $(sha256sum {UNIT} | cut -d' ' -f1); "
-                "systemctl is-enabled -q dockwright-docker-user.service 2>/dev/null && echo enabled; true")
+        parts = []
+        for family, (tool, _) in FAMILIES.items():
+            parts.append(f"echo @@{family}.live; {tool} -S DOCKER-USER 2>/dev/null")
+            parts.append(f"echo @@{family}.file; cat {rules_file(family)} 2>/dev/null")
+            parts.append(f"echo @@{family}.applied; cat {applied_file(family)} 2>/dev/null")
+        parts.append(f"echo @@unit; [ -f {UNIT} ] && sha256sum {UNIT} | cut -d' ' -f1")
+        parts.append(f"echo @@enabled; systemctl is-enabled {UNIT_NAME} 2>/dev/null; true")
+        return "; ".join(parts)
 
     def process(self, output):
-        state = {"live": [], "file": None, "unit": None, "enabled": False}
+        sections: dict[str, list[str]] = {}
+        current = None
         for line in output:
-            word, _, rest = line.partition(" ")
-            if word == "live" and rest != "-j RETURN":
-                state["live"].append(rest)
-            elif word == "file":
-                state["file"] = (state["file"] or "") + rest + "\n"
-            elif word == "unit":
-                state["unit"] = rest
-            elif word == "enabled":
-                state["enabled"] = True
+            if line.startswith("@@"):
+                current = line[2:]
+                sections[current] = []
+            elif current:
+                sections[current].append(line)
+
+        def text(name):
+            lines = sections.get(name) or []
+            return "\n".join(lines) + "\n" if lines else None
+
+        state = {f: {k: text(f"{f}.{k}") for k in ("live", "file", "applied")} for f in FAMILIES}
+        state["unit"] = (sections.get("unit") or [None])[0]
+        state["enabled"] = (sections.get("enabled") or [""])[0].strip() == "enabled"
         return state
 
 
-@operation()
-def docker_user(rules: list[dict]):
-    """
-    Keep exactly ``rules`` (then RETURN) in the DOCKER-USER chain, now and after reboots.
+def apply_command(family: str) -> str:
+    """One transaction, then the canonical readback kept for the next run's comparison."""
+    tool, _ = FAMILIES[family]
+    return (f"{tool}-restore --noflush {rules_file(family)} && "
+            f"{tool} -S DOCKER-USER > {applied_file(family)}")
 
-    + rules: ``[{"proto": "tcp", "dport": 8080, "source": "10.0.0.0/8", "action": "DROP"}]``
+
+@operation()
+def port_policy(policy: list[dict], daemon: dict):
+    """
+    Keep the port policy for published ports in DOCKER-USER, for every address family Docker
+    filters, now and after reboots and dockerd restarts.
+
+    + policy: ``[{"port": 8080, "proto": "tcp", "allow_from": ["10.0.0.0/8"]}, ...]``; a rule
+      has ``allow_from`` or ``deny_from`` (CIDR lists), and optionally ``in_interface`` and
+      ``family`` (``ipv4``, ``ipv6``, ``both``)
+    + daemon: the daemon.json settings (``iptables``, ``ip6tables``, ``firewall-backend``)
 
     **Example:**
 
     .. code:: python
 
-        firewall.docker_user(name="port policy",
-                             rules=[{"proto": "tcp", "dport": 2375, "action": "DROP"}])
+        firewall.port_policy(name="port policy",
+                             policy=[{"port": 8080, "allow_from": ["10.99.0.11/32"]}],
+                             daemon={"iptables": True})
     """
-    state = factcache.get(host, DockerUserChain)
-    want = [render_rule(r) for r in rules]
-    file_text = "".join(f"{r}\n" for r in want)
+    state = factcache.get(host, PortPolicy)
+    if not policy and state["unit"] is None and not any(state[f]["file"] for f in FAMILIES):
+        host.noop("no port policy declared, none installed")
+        return
     steps = []
-    if state["unit"] != hashlib.sha256(UNIT_TEXT.encode()).hexdigest() or state["file"] != file_text \
-            or not state["enabled"]:
-        report.drift(host, "firewall", RULES_FILE, want, (state["file"] or "").splitlines())
-        steps.append(f"install -d -m 0755 /etc/dockwright && printf '%s' {shlex.quote(file_text)} > {RULES_FILE}"
-                     f" && printf '%s' {shlex.quote(UNIT_TEXT)} > {UNIT} && systemctl daemon-reload"
-                     " && systemctl enable -q dockwright-docker-user.service")
-    if state["live"] != want:
-        report.drift(host, "firewall", "DOCKER-USER (live)", want, state["live"])
-        steps.append("systemctl restart dockwright-docker-user.service")
+    unit_ok = state["unit"] == hashlib.sha256(UNIT_TEXT.encode()).hexdigest() and state["enabled"]
+    if not unit_ok:
+        report.drift(host, "firewall", UNIT, "installed and enabled", state["unit"] and "differs")
+        steps.append(f"install -d -m 0755 {RULES_DIR} && printf '%s' {shlex.quote(UNIT_TEXT)} > {UNIT} && "
+                     f"systemctl daemon-reload && systemctl enable -q {UNIT_NAME}")
+    for family in families(daemon):
+        want = render(policy, family)
+        have = state[family]
+        if have["file"] != want:
+            report.drift(host, "firewall", rules_file(family), want.splitlines(), (have["file"] or "").splitlines())
+            steps.append(f"install -d -m 0755 {RULES_DIR} && printf '%s' {shlex.quote(want)} > "
+                         f"{rules_file(family)}.tmp && mv {rules_file(family)}.tmp {rules_file(family)}")
+            steps.append(apply_command(family))
+        elif have["live"] != have["applied"]:
+            report.drift(host, "firewall", f"DOCKER-USER ({family}, live)", (have["applied"] or "").splitlines(),
+                         (have["live"] or "").splitlines())
+            steps.append(apply_command(family))
+    if not steps:
+        host.noop("port policy in place")
     yield from steps

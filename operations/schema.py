@@ -83,6 +83,7 @@ PATTERNS = {
     "sysctl.d file": r"/etc/sysctl\.d/[A-Za-z0-9_.-]+\.conf",
     "label key": r"[A-Za-z0-9][A-Za-z0-9_./-]{0,127}",
     "word": r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}",
+    "port range": r"[0-9]{1,5}-[0-9]{1,5}",
 }
 
 
@@ -356,10 +357,13 @@ SCHEMA = Struct({
         "overlays": MapOf(OVERLAY, Name("network name")),
         "prune": Bool(),
         "allow_disconnect": Bool(),
-        "docker_user": ListOf(Struct({
-            "proto": Str(("tcp", "udp")), "dport": Int(1, 65535), "source": Net(4),
-            "in_interface": Name("interface name"), "action": Str(("ACCEPT", "DROP", "REJECT", "RETURN")),
-        }, required=("proto", "dport", "action"))),
+        "port_policy": ListOf(Struct({
+            "port": OneOf(Int(1, 65535), Name("port range"), what="a port or a range 'LOW-HIGH'"),
+            "proto": Str(("tcp", "udp")),
+            "allow_from": ListOf(Net()), "deny_from": ListOf(Net()),
+            "in_interface": Name("interface name"),
+            "family": Str(("ipv4", "ipv6", "both")),
+        }, required=("port",))),
     }),
     "swarm": Struct({
         "role": Optional(Str(("manager", "worker"))),
@@ -481,5 +485,26 @@ def _rule_swarm(state, report):
         report("swarm.advertise_addr", None, "swarm nodes need the IPv4 address to advertise")
 
 
-RULES = [_rule_docker_needs, _rule_conntrack_keys_in_sysctl, _rule_live_restore_swarm,
+def _rule_port_policy(state, report):
+    policy = state.get("networks", {}).get("port_policy") or []
+    daemon = state.get("docker", {}).get("daemon", {})
+    for i, rule in enumerate(policy):
+        key = f"networks.port_policy[{i}]"
+        if ("allow_from" in rule) == ("deny_from" in rule):
+            report(key, rule, "give exactly one of allow_from (only these sources) or deny_from")
+        port = rule.get("port")
+        if isinstance(port, str) and "-" in port:
+            low, high = (int(x) for x in port.split("-"))
+            if not 1 <= low <= high <= 65535:
+                report(f"{key}.port", port, "expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535")
+    if policy and daemon.get("iptables") is False:
+        report("networks.port_policy", f"{len(policy)} rule(s)",
+               "docker.daemon.iptables is false: Docker keeps no DOCKER-USER chain to filter in")
+    if policy and daemon.get("firewall-backend") == "nftables":
+        report("networks.port_policy", f"{len(policy)} rule(s)",
+               "docker.daemon.firewall-backend is nftables: there is no DOCKER-USER chain "
+               "(filter published ports in your own nftables table instead)")
+
+
+RULES = [_rule_port_policy, _rule_docker_needs, _rule_conntrack_keys_in_sysctl, _rule_live_restore_swarm,
          _rule_passthrough, _rule_overlaps, _rule_network_fields, _rule_swarm]

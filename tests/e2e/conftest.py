@@ -47,10 +47,11 @@ def drift(*args, timeout: int = 1800, host_data: dict | None = None, env: dict |
     return res
 
 
-def verify(*args, timeout: int = 1800, env: dict | None = None) -> subprocess.CompletedProcess:
+def verify(*args, timeout: int = 1800, env: dict | None = None, host_data: dict | None = None
+           ) -> subprocess.CompletedProcess:
     res = subprocess.run([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
                           "--inventory", INVENTORY, *args], cwd=REPO, capture_output=True, text=True,
-                         timeout=timeout, env=lab_env(None, **(env or {})))
+                         timeout=timeout, env=lab_env(host_data, **(env or {})))
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
 

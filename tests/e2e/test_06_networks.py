@@ -3,7 +3,10 @@ on the wire."""
 
 import time
 
-from .conftest import NO_VERIFY, drift, pyinfra, ssh
+import subprocess
+import sys
+
+from .conftest import NO_VERIFY, REPO, changed_ops, drift, pyinfra, ssh, verify
 
 
 def test_hand_changed_networks_are_reported_and_corrected():
@@ -40,3 +43,33 @@ def test_overlay_traffic_is_esp_on_the_data_network():
     finally:
         ssh("lab1", "docker rm -f ov1 >/dev/null 2>&1", check=False)
         ssh("lab2", "docker rm -f ov2 >/dev/null 2>&1", check=False)
+
+
+POLICY = {"lab3": {"networks": {"port_policy": [
+    {"port": 2375, "proto": "tcp", "deny_from": ["0.0.0.0/0", "::/0"]},
+    {"port": 8080, "proto": "tcp", "allow_from": ["10.99.0.11/32"]},
+]}}}
+
+
+def test_port_policy_by_published_port_across_hosts():
+    """lab3 publishes 8080 and admits only lab1's data address: lab2 is refused, lab1 gets
+    in, lab3's containers still reach port 8080 elsewhere; a second deploy changes nothing;
+    the same holds after a dockerd restart and after a reboot."""
+    res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=POLICY)
+    assert res.returncode == 0
+    print("lab3 rules written (iptables -S DOCKER-USER):\n" + ssh("lab3", "iptables -S DOCKER-USER"))
+    res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=POLICY)
+    assert res.returncode == 0 and changed_ops(res.stdout + res.stderr) == []
+    checks = "port_policy"
+
+    def behaves():
+        out = verify("--limit", "lab1,lab2,lab3", "-k", checks, host_data=POLICY)
+        assert out.returncode == 0, out.stdout[-3000:]
+        assert "lab3: 2 passed, 0 failed" in out.stdout
+
+    behaves()
+    ssh("lab3", "systemctl restart docker")
+    behaves()
+    subprocess.run([sys.executable, "-m", "lab", "reboot", "lab3"], cwd=REPO, check=True)
+    behaves()
+    assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # back to the data

@@ -52,6 +52,12 @@ def target(request):
     return request.config._dw_targets[request.param]
 
 
+@pytest.fixture
+def peers(request, target):
+    """The other hosts of this run, for checks across hosts."""
+    return [t for name, t in sorted(request.config._dw_targets.items()) if name != target.name]
+
+
 RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's reports there)
 
 

@@ -1,10 +1,11 @@
 """Bridge networks field by field, name resolution, and Docker's iptables chains."""
 
+import ipaddress
 import shlex
 
 import pytest
 
-from operations import firewall, model, networks
+from operations import model, networks
 
 
 @pytest.fixture
@@ -62,10 +63,84 @@ def test_docker_iptables_chains(target, bridges):
             f"no MASQUERADE for {name} ({spec['subnet']})"
 
 
-def test_docker_user_port_policy(target):
-    rules = target.desired["networks"].get("docker_user") or []
-    if not model.enabled(target.desired, "networks") or not rules:
-        pytest.skip("no DOCKER-USER rules in data")
-    live = [line.removeprefix("-A DOCKER-USER ") for line in target.out("iptables -S DOCKER-USER").splitlines()
-            if line.startswith("-A ")]
-    assert live == [firewall.render_rule(r) for r in rules] + ["-j RETURN"], live
+def _address(t) -> str | None:
+    """The address other hosts reach t on (and t's connections come from)."""
+    return t.data.get("data_ip") or t.data.get("ssh_hostname")
+
+
+def _admitted(rule: dict, source: str) -> bool:
+    """Whether the rule lets a new connection from source in, read straight from the data."""
+    addr = ipaddress.ip_address(source)
+    nets = [ipaddress.ip_network(c, strict=False) for c in rule.get("allow_from", rule.get("deny_from", []))]
+    inside = any(addr in n for n in nets if n.version == addr.version)
+    return inside if "allow_from" in rule else not inside
+
+
+def _reach(peer, image: str, address: str, port: int) -> bool:
+    """From the peer's own address (a container on its host network), fetch the page."""
+    rc, out = peer.container(f"--network host", f"wget -T 5 -qO- http://{address}:{port}/ 2>/dev/null", check=False)
+    return rc == 0 and out.strip() == "hello"
+
+
+def test_port_policy_admits_exactly_whom_the_data_says(target, peers):
+    """Each TCP rule of the data, tried from every other host of the run against a container
+    that publishes the rule's port here: admitted or not as the data says. The same container
+    published on a port no rule names is reached by every peer (the control: the check can
+    fail, the network works)."""
+    policy = target.desired["networks"].get("port_policy") if model.enabled(target.desired, "networks") else None
+    rules = [r for r in policy or [] if r.get("proto", "tcp") == "tcp" and isinstance(r["port"], int)
+             and not r.get("in_interface") and r.get("family", "both") in ("both", "ipv4")]
+    if not rules:
+        pytest.skip("no single-port TCP rule for IPv4 in the data")
+    me, image = _address(target), target.desired["verify"]["image"]
+    others = [p for p in peers if _address(p)]
+    if not others:
+        pytest.skip("no other host in this run to connect from")
+    ports = [r["port"] for r in rules]
+    control = next(p for p in range(18080, 18180) if p not in ports)
+    name = "dw-verify-port-policy"
+    publish = " ".join(f"-p {int(p)}:8080" for p in [*ports, control])
+    target.run(f"docker rm -f {name} >/dev/null 2>&1")
+    target.out(f"docker run -d --pull never --name {name} {publish} {shlex.quote(image)} "
+               "sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp'")
+    try:
+        wrong = []
+        for peer in others:
+            if not _reach(peer, image, me, control):
+                wrong.append(f"control port {control}: {peer.name} cannot reach {me} at all")
+                continue
+            for rule in rules:
+                want = _admitted(rule, _address(peer))
+                got = _reach(peer, image, me, rule["port"])
+                if want != got:
+                    wrong.append(f"port {rule['port']}: {peer.name} ({_address(peer)}) "
+                                 f"{'reached' if got else 'was refused'}, data says {'admit' if want else 'refuse'}")
+        assert not wrong, "; ".join(wrong)
+    finally:
+        target.run(f"docker rm -f {name} >/dev/null 2>&1")
+
+
+def test_port_policy_leaves_container_egress_alone(target, peers):
+    """A container here connects out to the same port numbers on another host (where that
+    host's own policy admits us): the policy filters inbound published ports only."""
+    policy = target.desired["networks"].get("port_policy") if model.enabled(target.desired, "networks") else None
+    ports = sorted({r["port"] for r in policy or [] if isinstance(r["port"], int) and r.get("proto", "tcp") == "tcp"})
+    if not ports:
+        pytest.skip("no TCP port in the data's port policy")
+    image = target.desired["verify"]["image"]
+    for peer in peers:
+        theirs = peer.desired["networks"].get("port_policy") or []
+        port = next((p for p in ports if all(_admitted(r, _address(target)) for r in theirs if r["port"] == p)), None)
+        if port is None or not _address(peer):
+            continue
+        name = "dw-verify-egress"
+        peer.run(f"docker rm -f {name} >/dev/null 2>&1")
+        peer.out(f"docker run -d --pull never --name {name} -p {port}:8080 {shlex.quote(image)} "
+                 "sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp'")
+        try:
+            rc, out = target.container("", f"wget -T 5 -qO- http://{_address(peer)}:{port}/", check=False)
+            assert rc == 0 and out.strip() == "hello", f"a container here cannot reach {peer.name}:{port} ({rc})"
+        finally:
+            peer.run(f"docker rm -f {name} >/dev/null 2>&1")
+        return
+    pytest.skip("no peer whose own policy admits this host on those ports")
