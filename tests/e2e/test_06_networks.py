@@ -1,10 +1,9 @@
 """Networks: hand-made changes are reported by field and corrected; the overlay is encrypted
 on the wire."""
 
-import time
-
 import subprocess
 import sys
+import time
 
 from .conftest import NO_VERIFY, REPO, changed_ops, drift, pyinfra, ssh, verify
 
