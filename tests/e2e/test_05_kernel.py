@@ -30,5 +30,8 @@ def test_planted_override_is_reported_then_taken_over():
 def test_values_hold_after_reboot():
     subprocess.run([sys.executable, "-m", "lab", "reboot", "lab1"], cwd=REPO, check=True)
     assert ssh("lab1", "uptime -s")  # answers after the reboot
-    res = verify("--limit", "lab1", "-k", "sysctl_live or conntrack or apparmor_profile or daemon_json")
+    # lab2 is the peer the port policy (2375 refused to all) is tried from.
+    res = verify("--limit", "lab1,lab2", "-k", "sysctl_live or conntrack or apparmor_profile or daemon_json "
+                 "or port_policy_admits")
     assert res.returncode == 0 and " passed" in res.stdout
+    assert "[ok  ] port_policy_admits_exactly_whom_the_data_says" in res.stdout.split("  lab1: ", 1)[1]
