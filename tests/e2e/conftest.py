@@ -3,7 +3,6 @@ on each other: the lab comes up, data is refused, the fleet is deployed, then ch
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ def lab_env(host_data: dict | None = None, **extra: str) -> dict:
 def pyinfra(*args, host_data: dict | None = None, timeout: int = 1800, env: dict | None = None
             ) -> subprocess.CompletedProcess:
     env = lab_env(host_data, **(env or {}))
-    res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", *args],
+    res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", "--json", *args],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     print(res.stdout[-6000:], res.stderr[-6000:])
     return res
@@ -60,10 +59,12 @@ def ssh(name: str, command: str, check: bool = True) -> str:
     return vm.run(name, command, check=check).stdout
 
 
-def changed_ops(output: str) -> list[str]:
-    """Operations whose Success column is not '-' in pyinfra's results table."""
-    rows = re.findall(r"^\s{4}(\S.*?)\s{2,}(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", output, re.M)
-    return [name for name, _hosts, success, _err, _nc in rows if success != "-" and name != "Grand total"]
+def changed_ops(res: subprocess.CompletedProcess) -> list[str]:
+    """Operations that changed a host, from pyinfra's own JSON results (--json), not its log."""
+    start = res.stdout.find('{"plan"')
+    assert start >= 0, "no JSON results from pyinfra"
+    results = json.loads(res.stdout[start:res.stdout.rindex("}") + 1])["results"]
+    return [op["name"] for op in results["operations"] if op["success"]]
 
 
 def dockerd_started(name: str) -> str:

@@ -57,7 +57,7 @@ def test_port_policy_by_published_port_across_hosts():
     assert res.returncode == 0
     print("lab3 rules written (iptables -S DOCKER-USER):\n" + ssh("lab3", "iptables -S DOCKER-USER"))
     res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=POLICY)
-    assert res.returncode == 0 and changed_ops(res.stdout + res.stderr) == []
+    assert res.returncode == 0 and changed_ops(res) == []
     checks = "port_policy"
 
     def behaves():
