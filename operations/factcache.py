@@ -6,11 +6,23 @@ the operation that reads it, after it has read it, so the first read serves both
 """
 
 
+import weakref
+
+# Per host object, weakly: nothing is hung on pyinfra's objects.
+_FACTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def real(obj):
+    """The object behind pyinfra's context proxies (``pyinfra.host`` is one proxy for all)."""
+    unwrap = getattr(type(obj), "_get_module", None)
+    return unwrap(obj) if unwrap else obj
+
+
 def get(host, fact_cls, **kwargs):
-    cache = getattr(host, "_dockwright_facts", None)
-    if cache is None:
-        cache = {}
-        host._dockwright_facts = cache
+    host = real(host)
+    if host not in _FACTS:
+        _FACTS[host] = {}
+    cache = _FACTS[host]
     key = (fact_cls.__name__, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
     if key not in cache:
         cache[key] = host.get_fact(fact_cls, **kwargs)

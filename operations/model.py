@@ -1,5 +1,6 @@
 """The desired state of one host: group_data layers deep-merged in a documented order."""
 
+import weakref
 from copy import deepcopy
 from typing import Any
 
@@ -41,13 +42,18 @@ def merge_layers(datas: list[dict]) -> dict:
     return merged
 
 
+# Merged state per host object, for as long as the host exists (weakly: nothing is hung on
+# pyinfra's objects).
+_DESIRED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def desired(host) -> dict:
-    """Merged desired state for host (cached on the host object for the run)."""
-    cache = getattr(host, "_dockwright_desired", None)
-    if cache is None:
-        cache = merge_layers([data for _, data in layers(host)])
-        host._dockwright_desired = cache
-    return cache
+    """Merged desired state for host (merged once per host object)."""
+    from .factcache import real
+    host = real(host)
+    if host not in _DESIRED:
+        _DESIRED[host] = merge_layers([data for _, data in layers(host)])
+    return _DESIRED[host]
 
 
 def enabled(state: dict, concern: str) -> bool:

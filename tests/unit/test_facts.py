@@ -2,7 +2,9 @@
 
 import json
 
-from operations import apparmor, conntrack, docker, sysctl
+from operations import apparmor, conntrack, docker, factcache, sysctl
+
+from .harness import FakeHost
 
 
 def test_sysctl_fact_reads_all_keys_in_one_command():
@@ -151,3 +153,15 @@ def test_sysctl_fact_mask_hides_the_vendor_file_and_links_are_named():
     # The masked vendor file sets nothing at boot; the link's line counts (systemd reads it).
     assert sysctl.boot_effective(state, ["net.core.somaxconn"]) == \
         {"net.core.somaxconn": ("2048", "/etc/sysctl.d/98-linked.conf")}
+
+
+def test_fact_cache_is_per_real_host_behind_pyinfra_host_proxy():
+    """Operations pass `pyinfra.host`, one proxy for every host: the cache must key on the host
+    behind it, or one host's facts would serve another."""
+    from pyinfra.context import ctx_host, host as proxy
+    a = FakeHost({"SysctlState": {"who": "a"}}, name="a")
+    b = FakeHost({"SysctlState": {"who": "b"}}, name="b")
+    with ctx_host.use(a):
+        assert factcache.get(proxy, sysctl.SysctlState, keys=("k",)) == {"who": "a"}
+    with ctx_host.use(b):
+        assert factcache.get(proxy, sysctl.SysctlState, keys=("k",)) == {"who": "b"}
