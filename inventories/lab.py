@@ -32,7 +32,8 @@ def _host(name: str, info: dict) -> tuple[str, dict]:
     if _user != "root":
         data["_sudo"] = True  # every operation and fact through sudo, as on many real fleets
     name = _names.get(name, name)
-    data.update(_extra.get(name, {}))
+    for key, value in _extra.get(name, {}).items():  # one level deep: swarm.role keeps the address
+        data[key] = {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) else value
     return name, data
 
 
