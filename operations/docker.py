@@ -272,8 +272,11 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
             f"end=$(( $(date +%s) + {2 * timeout + 660} )); "
             f"while [ ! -f {result_file} ] && [ $(date +%s) -lt $end ]; do sleep 1; done; "
             f"sed 's/^/log /' {ROLLOUT_LOG} 2>/dev/null; sed 's/^/state /' {result_file} 2>/dev/null; "
-            f"[ -f {result_file} ] && sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE} 2>/dev/null; "
             f"rm -f {result_file}; true"), conn)
+        if ok and any(x == f"state run={run_id}" for x in out.stdout_lines):
+            # Seen by a controller only once it has the outcome in hand: this waiting command
+            # goes on without us when the session drops, and must not mark anything then.
+            remote.run(host, f"sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE}", conn)
     lines = out.stdout_lines if ok else []
     outcome = parse_kv([x[6:] for x in lines if x.startswith("state ")])
     result = outcome.get("result", "unknown") if outcome.get("run") == run_id else "unknown"
