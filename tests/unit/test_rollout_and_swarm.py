@@ -91,7 +91,8 @@ def test_rollout_goes_on_after_a_rejected_candidate_and_uses_stdin_and_sudo():
     assert docker._apply(state, rejected, "script", "{}", "r1", ("batch-1", 1), False, 30, {"_sudo": True}) is False
     ok = _host("lab2", "applied")
     assert docker._apply(state, ok, "script", '{"a": 1}', "r1", ("batch-1", 1), False, 30, {"_sudo": True}) is True
-    stage, start = ok.ran
+    stage, start, seen = ok.ran
+    assert seen[0] == "sed -i 's/^seen=0$/seen=1/' /var/lib/dockwright/rollout.state"
     assert stage[1] == {"_sudo": True, "_stdin": '{"a": 1}', "print_output": False} or \
         stage[1]["_stdin"] == '{"a": 1}' and stage[1]["_sudo"] is True
     assert '{"a": 1}' not in stage[0] and "systemd-run --unit=dockwright-daemon-apply" in start[0]
