@@ -63,6 +63,12 @@ def test_docker_iptables_chains(target, bridges):
             f"no MASQUERADE for {name} ({spec['subnet']})"
 
 
+def fetch(url: str) -> str:
+    """A bounded fetch in the verify image. `timeout` rather than `wget -T`: Debian 12's
+    busybox wget crashes (SIGSEGV) with -T."""
+    return f"timeout 10 wget -qO- {url} 2>/dev/null"
+
+
 def _address(t) -> str | None:
     """The address other hosts reach t on (and t's connections come from)."""
     return t.data.get("data_ip") or t.data.get("ssh_hostname")
@@ -78,7 +84,7 @@ def _admitted(rule: dict, source: str) -> bool:
 
 def _reach(peer, image: str, address: str, port: int) -> bool:
     """From the peer's own address (a container on its host network), fetch the page."""
-    rc, out = peer.container(f"--network host", f"wget -T 5 -qO- http://{address}:{port}/ 2>/dev/null", check=False)
+    rc, out = peer.container("--network host", fetch(f"http://{address}:{port}/"), check=False)
     return rc == 0 and out.strip() == "hello"
 
 
@@ -138,7 +144,7 @@ def test_port_policy_leaves_container_egress_alone(target, peers):
         peer.out(f"docker run -d --pull never --name {name} -p {port}:8080 {shlex.quote(image)} "
                  "sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp'")
         try:
-            rc, out = target.container("", f"wget -T 5 -qO- http://{_address(peer)}:{port}/", check=False)
+            rc, out = target.container("", fetch(f"http://{_address(peer)}:{port}/"), check=False)
             assert rc == 0 and out.strip() == "hello", f"a container here cannot reach {peer.name}:{port} ({rc})"
         finally:
             peer.run(f"docker rm -f {name} >/dev/null 2>&1")
