@@ -79,6 +79,8 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller has every report and writes the summary
     results = RESULTS
     if not results:
         return
