@@ -232,14 +232,19 @@ def run(args) -> int:
     return _finish(args, report, code, hosts)
 
 
-def _finish(args, report: dict, code: int, hosts: list[str]) -> int:
-    report.update(exit_code=code, finished=time.time(), duration=time.time() - report["started"],
-                  hosts=hosts, shard=list(args.shard) if args.shard else None)
+def _write_outputs(args, report: dict) -> None:
+    """The JSON report and the Prometheus textfile, where the command line asks for them."""
     if args.json:
         _write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
     if args.metrics:
         metrics = Path(args.metrics)
         _write_atomic(metrics, metrics_text(report, _previous_success(metrics)))
+
+
+def _finish(args, report: dict, code: int, hosts: list[str]) -> int:
+    report.update(exit_code=code, finished=time.time(), duration=time.time() - report["started"],
+                  hosts=hosts, shard=list(args.shard) if args.shard else None)
+    _write_outputs(args, report)
     print(f"dockwright drift: exit {code} "
           f"({ {0: 'no drift', 1: 'failure', 2: 'drift found' + (' and fixed' if report['fixed'] else '')}[code] })")
     return code
@@ -253,11 +258,7 @@ def merge_main(argv: list[str]) -> int:
     parser.add_argument("--metrics", help="write the fleet's Prometheus textfile here")
     args = parser.parse_args(argv)
     fleet = merge([json.loads(Path(f).read_text()) for f in args.reports])
-    if args.json:
-        _write_atomic(Path(args.json), json.dumps(fleet, indent=1, sort_keys=True, default=str) + "\n")
-    if args.metrics:
-        metrics = Path(args.metrics)
-        _write_atomic(metrics, metrics_text(fleet, _previous_success(metrics)))
+    _write_outputs(args, fleet)
     print(f"dockwright drift: {fleet['shards']} shard(s), {len(fleet['hosts'])} host(s), "
           f"{len(fleet['drift'])} with drift, {len(fleet['unreachable'])} unreachable: exit {fleet['exit_code']}")
     return fleet["exit_code"]

@@ -85,14 +85,7 @@ class DockerEngine(FactBase):
         )
 
     def process(self, output):
-        sections: dict[str, list[str]] = {}
-        current = None
-        for line in output:
-            if line.startswith("@@"):
-                current = line[2:]
-                sections[current] = []
-            elif current:
-                sections[current].append(line)
+        sections = remote.sections(output)
 
         def one(name):
             lines = [x for x in sections.get(name, []) if x.strip()]

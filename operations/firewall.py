@@ -18,7 +18,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
-from . import factcache, report
+from . import factcache, remote, report
 
 RULES_DIR = "/etc/dockwright"
 FAMILIES = {"ipv4": ("iptables", 4), "ipv6": ("ip6tables", 6)}
@@ -105,14 +105,7 @@ class PortPolicy(FactBase):
         return "; ".join(parts)
 
     def process(self, output):
-        sections: dict[str, list[str]] = {}
-        current = None
-        for line in output:
-            if line.startswith("@@"):
-                current = line[2:]
-                sections[current] = []
-            elif current:
-                sections[current].append(line)
+        sections = remote.sections(output)
 
         def text(name):
             lines = sections.get(name) or []

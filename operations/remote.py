@@ -23,3 +23,16 @@ def run(host, command: str, conn: dict | None = None, stdin: str | None = None):
     if stdin is not None:
         kwargs["_stdin"] = stdin
     return host.run_shell_command(StringCommand(command), print_output=False, **kwargs)
+
+
+def sections(output: list[str]) -> dict[str, list[str]]:
+    """The lines of a combined fact command, by the ``@@name`` marker that precedes each part."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in output:
+        if line.startswith("@@"):
+            current = line[2:]
+            found[current] = []
+        elif current:
+            found[current].append(line)
+    return found
