@@ -12,8 +12,10 @@ an unreachable host, invalid data, a failed fix or verification, or another run 
 """
 
 import argparse
+import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -44,18 +46,35 @@ def plan(inventory: str, limit: str | None) -> dict:
         sys.path.insert(0, str(REPO))
     pyinfra.is_cli = True
     report.reset()
-    # No -y: with it pyinfra skips change detection and the plan is empty.
-    args = [inventory, "deploy.py", "--dry", "--data", 'verify={"after_deploy": false}', *limit_args(limit)]
+    # No -y: with it pyinfra skips change detection and the plan is empty. --json: pyinfra's
+    # non-interactive mode, which never stops at "hosts failed to connect, continue?" (its JSON
+    # on stdout is not needed: the state is read here).
+    args = [inventory, "deploy.py", "--dry", "--json", "--data", 'verify={"after_deploy": false}',
+            *limit_args(limit)]
     error = None
     try:
-        cli.main(args=args, prog_name="pyinfra", standalone_mode=False)
+        with contextlib.redirect_stdout(io.StringIO()):
+            cli.main(args=args, prog_name="pyinfra", standalone_mode=False)
     except SystemExit:
         pass
     except Exception as e:  # invalid data, a failed fact...: pyinfra's own error, as it says it
-        error = str(getattr(e, "message", None) or e)
+        error = error_text(e)
     if not ctx_state.isset():
         return {"plan": [], "items": [], "hosts": [], "unreachable": [], "error": error or "pyinfra did not start"}
     return outcome(ctx_state.get(), build_plan_json(ctx_state.get()), report.collected(), error)
+
+
+def error_text(e: BaseException) -> str:
+    """What an exception from pyinfra's CLI says; its internal-error wrapper has no message of
+    its own, so the wrapped exception speaks (a failing __str__ must not end the report)."""
+    e = getattr(e, "exception", None) or e
+    for text in (lambda: getattr(e, "message", None), lambda: str(e)):
+        try:
+            if value := text():
+                return str(value)
+        except Exception:
+            pass
+    return type(e).__name__
 
 
 def shard_of(name: str, count: int) -> int:

@@ -117,3 +117,44 @@ def test_merge_command_writes_the_fleet_report(tmp_path):
     assert code == 2
     assert json.loads((tmp_path / "fleet.json").read_text())["hosts"] == ["a", "b"]
     assert 'dockwright_drift_items{host="b",concern="sysctl"} 1' in (tmp_path / "fleet.prom").read_text()
+
+
+def _closed_port() -> int:
+    import socket
+    with socket.socket() as s:  # bound, never listening: connections are refused at once
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_pyinfra_run_with_unreachable_hosts_reports_them_and_never_prompts(tmp_path):
+    # pyinfra's CLI asks "hosts failed to connect, continue?" on stdin unless it runs
+    # non-interactively; stdin is closed here, as under a timer or in CI.
+    import subprocess
+    import sys
+    port = _closed_port()
+    inventory = tmp_path / "ghosts.py"
+    # One reachable host (this machine, every concern off so nothing is read from it) and two
+    # that refuse: pyinfra only asks when some hosts connected and others did not.
+    off = {c: False for c in ("conntrack", "sysctl", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}
+    inventory.write_text(
+        f"standalone = [('@local', {{'concerns': {off!r}}}),\n"
+        f"              ('ghost', {{'ssh_hostname': '127.0.0.1', 'ssh_port': {port}}}),\n"
+        f"              ('a-ghost-with-a-longer-name', {{'ssh_hostname': '127.0.0.1', 'ssh_port': {port}}})]\n")
+    res = subprocess.run([sys.executable, "drift.py", str(inventory), "--json", str(tmp_path / "r.json")],
+                         cwd=drift.REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert res.returncode == drift.EXIT_FAILURE, res.stderr[-2000:]
+    assert "ghost: UNREACHABLE" in res.stdout and "a-ghost-with-a-longer-name: UNREACHABLE" in res.stdout
+    assert "@local: no drift" in res.stdout
+    assert "Traceback" not in res.stderr
+    import json
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["unreachable"] == ["a-ghost-with-a-longer-name", "ghost"]
+
+
+def test_error_text_survives_pyinfra_internal_error_wrapper():
+    from pyinfra_cli.exceptions import UnexpectedInternalError
+    try:
+        raise EOFError("EOF when reading a line")
+    except EOFError as e:
+        wrapped = UnexpectedInternalError(e)
+    assert drift.error_text(wrapped) == "EOF when reading a line"
