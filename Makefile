@@ -5,7 +5,7 @@ VPY     := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
 LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client gcc libc6-dev
 
-.PHONY: setup lab-packages lab lab-down unit e2e test verify drift bench clean
+.PHONY: setup lab-packages lab lab-down unit e2e test verify drift bench bench-scale bench-record clean
 
 $(VPY): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -49,3 +49,12 @@ clean: lab-down
 # Cost of a run on the lab (fresh VMs twice; about 15 minutes on 2 cores under TCG).
 bench: setup lab-packages
 	$(VPY) -m bench.run
+
+# The controller's cost as the fleet grows: simulated hosts replaying recorded lab answers
+# (no VMs needed). bench-record refreshes the recording from the lab.
+bench-scale: setup
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(VPY) -m bench.scale $(if $(SIZES),--sizes $(SIZES))
+
+bench-record: setup lab-packages
+	$(VPY) -m bench.scale record
