@@ -37,9 +37,9 @@ class FakeHost:
     log_styled = log
 
 
-def run(op, facts: dict, *args, **kwargs) -> tuple[list, FakeHost]:
+def run(op, facts: dict, *args, fake: FakeHost | None = None, **kwargs) -> tuple[list, FakeHost]:
     """(commands the operation yields, the fake host) — strings for shell commands."""
-    fake = FakeHost(facts)
+    fake = fake or FakeHost(facts)
     with ctx_host.use(fake):
         commands = []
         for cmd in op._inner(*args, **kwargs):

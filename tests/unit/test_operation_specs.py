@@ -6,7 +6,7 @@ import json
 import pytest
 from pyinfra.api import FunctionCommand, OperationError
 
-from .harness import load_specs, run
+from .harness import FakeHost, load_specs, run
 
 CASES = load_specs()
 
@@ -17,17 +17,26 @@ def test_spec(case_id, case):
     op = getattr(importlib.import_module(f"operations.{module_name}"), op_name)
     kwargs = case.get("kwargs", {})
     facts = {k: _tupled(v) for k, v in case.get("facts", {}).items()}
+    assert "asks" in case, "every case pins the facts its operation reads (asks: [[Fact, {kwargs}]])"
     if "error" in case:
+        fake = FakeHost(facts)
         with pytest.raises(OperationError) as err:
-            run(op, facts, **kwargs)
+            run(op, facts, fake=fake, **kwargs)
         for part in _list(case["error"]):
             assert part in str(err.value)
+        assert _asked(fake) == case["asks"], case.get("description")
         return
     commands, fake = run(op, facts, **kwargs)
     commands = [_shown(c) for c in commands]
     assert commands == case.get("commands", []), case.get("description")
+    # Which facts, with which arguments: a wrong argument reads the wrong thing on a real host.
+    assert _asked(fake) == case["asks"], case.get("description")
     if "noop" in case:
         assert any(case["noop"] in n for n in fake.noops)
+
+
+def _asked(fake):
+    return json.loads(json.dumps([[name, kw] for name, kw in fake.asked]))
 
 
 def _shown(cmd):
