@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -30,6 +31,8 @@ RECORDINGS = Path(os.environ.get("DOCKWRIGHT_REPLAY_DIR") or Path(__file__).reso
 HOST, ADDR = "@@HOST@@", "@@DATA_IP@@"
 LATENCY_ENV = "DOCKWRIGHT_REPLAY_LATENCY_MS"  # round trip per command, default 20 ms
 COUNT_ENV = "DOCKWRIGHT_COUNT_FILE"  # one line per command and host, as the verification suite writes
+TRACE_ENV = "DOCKWRIGHT_REPLAY_TRACE"  # host<TAB>command per line: which reads a run makes
+TOKEN = re.compile(r"SWMTKN-[0-9A-Za-z-]+")
 
 
 def _key(command: str, stdin) -> str:
@@ -41,6 +44,7 @@ def _key(command: str, stdin) -> str:
 
 
 def _generic(text: str, name: str, addr: str | None) -> str:
+    text = TOKEN.sub("@@SWARM-TOKEN@@", text)  # a recording is a file: never a join token in it
     text = text.replace(name, HOST)
     return text.replace(addr, ADDR) if addr else text
 
@@ -146,6 +150,9 @@ class ReplayConnector(BaseConnector):
         name, addr = self.host.name, self.host.data.get("data_ip")
         self._wait()
         _count(name)
+        if os.environ.get(TRACE_ENV):
+            with open(os.environ[TRACE_ENV], "a") as f:
+                f.write(f"{name}\t{_generic(raw, name, addr)!r}\n")
         entry = self.commands.get(_generic(_key(raw, stdin), name, addr))
         if entry is None:
             lines = [OutputLine("stderr", f"dwreplay: no recording of this command for role "

@@ -17,6 +17,19 @@ def test_standalone_verification_names_host_and_check():
         ssh("lab3", "sysctl -q -w net.core.somaxconn=65535")
 
 
+def test_verification_asks_systemd_which_file_wins_at_boot():
+    # A file that sorts after dockwright's own wins at boot though the live value is right:
+    # verification reads systemd's own order (the control for its boot judgement).
+    planted = "/etc/sysctl.d/99-zz-verify-control.conf"
+    ssh("lab3", f"echo 'net.core.somaxconn = 1024' > {planted}")
+    try:
+        res = verify("--limit", "lab3", "-k", "sysctl_live")
+        assert res.returncode != 0
+        assert f"net.core.somaxconn: after reboot 1024 (from {planted}) != 65535" in res.stdout
+    finally:
+        ssh("lab3", f"rm -f {planted}")
+
+
 def test_drift_found_fixed_then_clean():
     ssh("lab2", "sysctl -q -w net.core.somaxconn=128; "
                 "sed -i 's/somaxconn = 65535/somaxconn = 1024/' /etc/sysctl.d/90-dockwright.conf; "

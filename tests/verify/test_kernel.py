@@ -1,5 +1,9 @@
 """Kernel tuning: live and boot-effective sysctls, conntrack, and what containers see."""
 
+import fnmatch
+import re
+import shlex
+
 import pytest
 
 from operations import conntrack, model, sysctl
@@ -10,23 +14,69 @@ def _settings(target):
     return model.managed_sysctls(target.desired, facts), facts
 
 
+def _proc(key: str) -> str:
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def _flat(value) -> str:
+    return " ".join(str(value).split())
+
+
+def boot_values(cat_config: str) -> dict[str, tuple[str, str]]:
+    """{key: (value, file)} as systemd-sysctl applies them at boot, from the files systemd
+    itself lists in its own order (`systemd-analyze cat-config sysctl.d`): the last assignment
+    of a key wins; a glob counts only for keys no file names outright."""
+    exact: dict[str, tuple[str, str]] = {}
+    globs: list[tuple[str, str, str]] = []
+    source = None
+    for line in cat_config.splitlines():
+        line = line.strip()
+        m = re.fullmatch(r"# (/\S+\.conf)", line)
+        if m:
+            source = m.group(1)
+            continue
+        if not line or line[0] in "#;" or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().lstrip("-").replace("/", ".")
+        if "*" in key:
+            globs.append((key, _flat(value), source))
+        else:
+            exact[key] = (_flat(value), source)
+    return {"exact": exact, "globs": globs}
+
+
+def boot_value(boot: dict, key: str) -> tuple[str | None, str | None]:
+    if key in boot["exact"]:
+        return boot["exact"][key]
+    hits = [(v, src) for pattern, v, src in boot["globs"] if fnmatch.fnmatchcase(key, pattern)]
+    return hits[-1] if hits else (None, None)
+
+
 def test_sysctl_live_and_at_boot(target):
+    """Live values read from /proc, boot values from systemd's own listing of sysctl.d in its
+    own order: both judged against the data here, not by the deploy's sysctl model."""
     if not model.enabled(target.desired, "sysctl"):
         pytest.skip("sysctl concern off for this host")
     settings, _ = _settings(target)
-    state = target.fact(sysctl.SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
-    boot = sysctl.boot_effective(state, settings)
+    names = sorted(k.lstrip("-") for k in settings)
+    read = "; ".join(f"printf '%s=%s\\n' {shlex.quote(k)} \"$(cat {shlex.quote(_proc(k))} 2>/dev/null || "
+                     f"echo MISSING)\"" for k in names)
+    out = target.out(f"{read}; echo @@boot; systemd-analyze cat-config sysctl.d")
+    live_text, _, cat_config = out.partition("@@boot\n")
+    live = {k: _flat(v) for k, _, v in (line.partition("=") for line in live_text.splitlines())}
+    boot = boot_values(cat_config)
     own = target.desired["sysctl"]["file"]
     wrong = []
     for key, value in sorted(settings.items()):
-        name, want = key.lstrip("-"), sysctl.normalize(value)
-        if name in state["missing"]:
+        name, want = key.lstrip("-"), _flat(value)
+        if live.get(name) == "MISSING":
             if not key.startswith("-"):
                 wrong.append(f"{name}: missing from the kernel")
             continue
-        if state["live"].get(name) != want:
-            wrong.append(f"{name}: live {state['live'].get(name)} != {want}")
-        got, path = boot.get(name, (None, None))
+        if live.get(name) != want:
+            wrong.append(f"{name}: live {live.get(name)} != {want}")
+        got, path = boot_value(boot, name)
         if got != want:
             wrong.append(f"{name}: after reboot {got} (from {path}) != {want}")
         elif path != own:
@@ -48,20 +98,27 @@ def test_conntrack_module_and_hash_size(target):
 
 
 def test_container_view_of_per_namespace_keys(target):
-    """Bridge-networked containers get the kernel default for per-namespace keys, not the host's;
-    --sysctl gives a workload the tuned value. Shows both, and proves the --sysctl way works."""
+    """A bridge-networked container sees, for each managed net.* key, what a fresh network
+    namespace on this host gets from the kernel (not the host's tuned value); --sysctl gives a
+    workload the tuned value. Which keys are per namespace is read from that fresh namespace."""
     if not model.enabled(target.desired, "sysctl"):
         pytest.skip("sysctl concern off for this host")
     settings, _ = _settings(target)
-    per_ns = {k.lstrip("-"): sysctl.normalize(v) for k, v in settings.items()
-              if sysctl.per_namespace(k.lstrip("-")) and not k.lstrip("-").startswith("net.netfilter.")}
+    wanted = {k.lstrip("-"): _flat(v) for k, v in settings.items()
+              if k.lstrip("-").startswith("net.") and not k.lstrip("-").startswith("net.netfilter.")}
+    read = "; ".join(f"echo {k}=$(cat {_proc(k)} 2>/dev/null)" for k in sorted(wanted))
+    fresh = dict(line.split("=", 1) for line in target.out(f"unshare --net sh -c {shlex.quote(read)}").split("\n")
+                 if "=" in line)
+    per_ns = {k: v for k, v in wanted.items() if fresh.get(k)}
     if not per_ns:
         pytest.skip("no per-namespace keys managed")
-    read = "; ".join(f"echo {k}=$(cat {sysctl.proc_path(k)} 2>/dev/null)" for k in sorted(per_ns))
     _, default_view = target.container("", read)
+    seen = dict(line.split("=", 1) for line in default_view.splitlines() if "=" in line)
+    wrong = [f"{k}: container sees {seen.get(k)!r}, a fresh namespace gets {fresh[k]!r}"
+             for k in sorted(per_ns) if _flat(seen.get(k, "")) != _flat(fresh[k])]
     flags = " ".join(f"--sysctl {k}={v.replace(' ', ',')}" for k, v in sorted(per_ns.items()))
     _, tuned_view = target.container(flags, read)
-    print(f"{target.name}: container view without --sysctl: {default_view.split()}")
-    tuned = dict(line.split("=", 1) for line in tuned_view.split())
-    for key, want in per_ns.items():
-        assert sysctl.normalize(tuned.get(key, "")) == want, f"--sysctl {key}={want} gave {tuned.get(key)}"
+    tuned = dict(line.split("=", 1) for line in tuned_view.splitlines() if "=" in line)
+    wrong += [f"--sysctl {k}={want} gave {tuned.get(k)!r}" for k, want in sorted(per_ns.items())
+              if _flat(tuned.get(k, "")) != want]
+    assert not wrong, "; ".join(wrong)
