@@ -86,7 +86,7 @@ class RecordConnector(SSHConnector):
         return super().put_file(filename_or_io, remote_filename, *args, **kwargs)
 
     def disconnect(self) -> None:
-        save_recording(_role(self.host))
+        save_recording(_role(self.host), self.host.data.get("data_ip"))
         super().disconnect()
 
 
@@ -99,13 +99,14 @@ def _role(host) -> str:
 _recorded: dict[str, dict] = {}
 
 
-def save_recording(role: str) -> Path:
-    """Merges this process's answers for role into bench/recording/<role>.json."""
+def save_recording(role: str, data_ip: str | None) -> Path:
+    """Merges this process's answers for role into bench/recording/<role>.json, with the
+    recorded host's data address (other hosts' answers name it: a worker's managers)."""
     RECORDINGS.mkdir(exist_ok=True)
     path = RECORDINGS / f"{role}.json"
     old = json.loads(path.read_text())["commands"] if path.exists() else {}
-    path.write_text(json.dumps({"recorded": time.time(), "commands": {**old, **_recorded.get(role, {})}},
-                               indent=0, sort_keys=True) + "\n")
+    path.write_text(json.dumps({"recorded": time.time(), "data_ip": data_ip,
+                                "commands": {**old, **_recorded.get(role, {})}}, indent=0, sort_keys=True) + "\n")
     return path
 
 

@@ -3,13 +3,20 @@ benchmarks. DOCKWRIGHT_SIM_HOSTS=N (default 10): 3 managers, then 2 workers for 
 standalone host. Each host has its own name and data address; all carry the lab's group data.
 """
 
+import json
 import os
+from pathlib import Path
 
 N = int(os.environ.get("DOCKWRIGHT_SIM_HOSTS", "10"))
+_recording = Path(os.environ.get("DOCKWRIGHT_REPLAY_DIR") or Path(__file__).resolve().parent / "recording")
+_manager = _recording / (os.environ.get("DOCKWRIGHT_REPLAY_AS", "") + "manager.json")
+# The first manager keeps the recorded manager's address: the workers' recorded answers name it
+# as their swarm's manager, and dockwright checks that they are in this fleet's swarm.
+_FIRST = json.loads(_manager.read_text()).get("data_ip") if _manager.exists() else None
 
 
 def _host(i: int, role: str) -> tuple[str, dict]:
-    addr = f"10.{200 + i // 65025}.{i // 255 % 255}.{i % 255 + 1}"
+    addr = (i == 0 and _FIRST) or f"10.{200 + i // 65025}.{i // 255 % 255}.{i % 255 + 1}"
     return f"@dwreplay/sim-{role[0]}{i:04d}", {
         "replay_role": role, "data_ip": addr, "swarm": {"advertise_addr": addr},
     }

@@ -76,6 +76,12 @@ def init(advertise_addr: str):
     report.drift(host, "swarm", "membership", "manager", state["state"])
     yield (f"docker swarm init --advertise-addr {shlex.quote(advertise_addr)} "
            f"--listen-addr {shlex.quote(advertise_addr)}:2377")
+    yield FunctionCommand(_forget_swarm_state, (), {})  # joins after this read the new swarm
+
+
+def _forget_swarm_state(state, host):
+    factcache.forget(host, SwarmState)
+    return True
 
 
 # Joins through the Engine API on the local socket with the request body (which holds the
@@ -124,7 +130,7 @@ def _join(state, host, manager, role: str, advertise_addr: str, conn: dict | Non
     if not ok or not token:
         host.log_styled(f"could not read the {role} join token from {manager.name}", fg="red")
         return False
-    addr = manager.data.get("swarm", {}).get("advertise_addr") or manager.get_fact(SwarmState)["node_addr"]
+    addr = manager.data.get("swarm", {}).get("advertise_addr") or factcache.get(manager, SwarmState)["node_addr"]
     ok, out = remote.run(host, JOIN_VIA_API, conn, stdin=join_body(token, advertise_addr, addr))
     if not ok:
         for line in out.stderr_lines:
@@ -149,7 +155,8 @@ def join(manager, role: str, advertise_addr: str):
                    advertise_addr="10.99.0.12")
     """
     state = factcache.get(host, SwarmState)
-    manager_state = manager.get_fact(SwarmState)
+    # Through the run's cache: every worker asks for the same manager's state.
+    manager_state = factcache.get(manager, SwarmState)
     manager_addr = manager.data.get("swarm", {}).get("advertise_addr")
     if state["state"] == "active":
         ours = (state["cluster_id"] and state["cluster_id"] == manager_state["cluster_id"]) or \

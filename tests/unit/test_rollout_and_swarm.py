@@ -198,9 +198,20 @@ def test_join_script_posts_stdin_to_the_engine_api(tmp_path):
     assert got["head"].startswith("POST /swarm/join HTTP/1.0") and json.loads(got["body"])["JoinToken"] == "SWMTKN-1-x"
 
 
+class Manager:
+    """The leader as a worker's join sees it: data and its SwarmState (weakly referable, as
+    pyinfra's hosts are, for the run's fact cache)."""
+
+    def __init__(self, data, swarm_state):
+        self.data, self.swarm_state, self.asked = data, swarm_state, 0
+
+    def get_fact(self, cls, **kwargs):
+        self.asked += 1
+        return self.swarm_state
+
+
 def test_join_when_member_of_another_swarm_is_refused():
-    manager = SimpleNamespace(data={"swarm": {"advertise_addr": "10.99.0.11"}},
-                              get_fact=lambda cls: {"cluster_id": "abc"})
+    manager = Manager({"swarm": {"advertise_addr": "10.99.0.11"}}, {"cluster_id": "abc"})
     with pytest.raises(OperationError, match="member of another swarm"):
         run(swarm.join, {"SwarmState": {"state": "active", "cluster_id": None, "manager": False,
                                         "remote_managers": ["10.1.1.1:2377"]}},
@@ -208,8 +219,7 @@ def test_join_when_member_of_another_swarm_is_refused():
 
 
 def test_join_when_already_in_this_swarm_is_a_noop():
-    manager = SimpleNamespace(data={"swarm": {"advertise_addr": "10.99.0.11"}},
-                              get_fact=lambda cls: {"cluster_id": "abc"})
+    manager = Manager({"swarm": {"advertise_addr": "10.99.0.11"}}, {"cluster_id": "abc"})
     commands, fake = run(swarm.join, {"SwarmState": {"state": "active", "cluster_id": None, "manager": False,
                                                      "remote_managers": ["10.99.0.11:2377"]}},
                          manager=manager, role="worker", advertise_addr="10.99.0.12")
@@ -257,3 +267,20 @@ def test_an_unreachable_manager_stops_a_founding_and_two_swarms_are_named():
     two = {"state": "active", "manager": True, "cluster_id": "c2" * 8}
     leader, why = preflight.choose_leader({a: one, b: two})
     assert leader is a and "managers lead different swarms" in why[0]
+
+
+def test_the_runs_fact_cache_sends_one_read_for_concurrent_askers_and_forgets_on_change():
+    import gevent
+    from operations import factcache
+
+    class Slow(Manager):
+        def get_fact(self, cls, **kwargs):
+            gevent.sleep(0.05)  # a read in flight while other hosts' greenlets ask too
+            return super().get_fact(cls, **kwargs)
+
+    leader = Slow({}, {"cluster_id": "abc"})
+    askers = [gevent.spawn(factcache.get, leader, swarm.SwarmState) for _ in range(20)]
+    gevent.joinall(askers)
+    assert [a.value for a in askers] == [{"cluster_id": "abc"}] * 20 and leader.asked == 1
+    factcache.forget(leader, swarm.SwarmState)
+    assert factcache.get(leader, swarm.SwarmState) == {"cluster_id": "abc"} and leader.asked == 2
