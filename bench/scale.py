@@ -45,6 +45,7 @@ RUNS = {
 
 
 def measure(argv: list[str], n: int, replay_as: str, latency_ms: float) -> dict:
+    RESULTS.mkdir(exist_ok=True)
     count = RESULTS / "scale-count.tmp"
     count.unlink(missing_ok=True)
     env = dict(os.environ, DOCKWRIGHT_SIM_HOSTS=str(n), DOCKWRIGHT_REPLAY_AS=replay_as,
