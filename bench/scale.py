@@ -41,26 +41,45 @@ RUNS = {
     "dockwright drift.py": ([sys.executable, "drift.py", SIM], ""),
     "dockwright no-op, naive's scope": (pyinfra(SIM, "deploy.py", "-y", *SCOPE), ""),
     "naive no-op deploy": (pyinfra(SIM, "bench/naive_deploy.py", "-y", *SCOPE), "naive-"),
+    # Beyond one controller: the shards of drift.py run side by side (here on one machine's
+    # two cores), then drift.py merge; wall time of the whole, CPU summed over the shards.
+    "dockwright drift.py, 4 shards": (None, ""),
 }
+SHARDS = 4
 
 
-def measure(argv: list[str], n: int, replay_as: str, latency_ms: float) -> dict:
+def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float) -> dict:
     RESULTS.mkdir(exist_ok=True)
     count = RESULTS / "scale-count.tmp"
     count.unlink(missing_ok=True)
     env = dict(os.environ, DOCKWRIGHT_SIM_HOSTS=str(n), DOCKWRIGHT_REPLAY_AS=replay_as,
                DOCKWRIGHT_REPLAY_LATENCY_MS=str(latency_ms), DOCKWRIGHT_COUNT_FILE=str(count))
+    shards = RESULTS / "scale-shards.tmp"
+    shards.mkdir(exist_ok=True)
+    argvs = [argv] if argv else [[sys.executable, "drift.py", SIM, "--shard", f"{i}/{SHARDS}", "--json",
+                                  str(shards / f"{i}.json"), "--lock", str(shards / f"{i}.lock")]
+                                 for i in range(1, SHARDS + 1)]
     start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            stdin=subprocess.DEVNULL)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    rc = os.waitstatus_to_exitcode(status)
+    procs = [subprocess.Popen(a, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              stdin=subprocess.DEVNULL) for a in argvs]
+    out, cpu, rss, codes = "", 0.0, 0.0, []
+    for proc in procs:
+        out += proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        codes.append(os.waitstatus_to_exitcode(status))
+        cpu += usage.ru_utime + usage.ru_stime
+        rss = max(rss, usage.ru_maxrss / 1024)
+    if not argv:  # the fleet's report from the shards' reports
+        merged = subprocess.run([sys.executable, "drift.py", "merge", *(str(shards / f"{i}.json") for i in
+                                 range(1, SHARDS + 1))], cwd=REPO, capture_output=True, text=True)
+        out += merged.stdout + merged.stderr
+        codes = [merged.returncode]
+    rc = max(codes)
     wall = time.monotonic() - start
     hosts = count.read_text().split() if count.exists() else []
     per_host = len(hosts) / n
-    result = {"n": n, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-              "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "commands_per_host": round(per_host, 2), "rc": rc}
+    result = {"n": n, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+              "peak_rss_mb": round(rss, 1), "commands_per_host": round(per_host, 2), "rc": rc}
     if rc not in (0, 2) or "dwreplay: no recording" in out:
         result["error"] = out[-3000:]
     return result

@@ -1,0 +1,46 @@
+"""drift.py --shard and drift.py merge on a simulated fleet (bench/replay.py answers recorded
+from the lab): every host is checked by exactly one shard, and the merged report is the fleet's."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import drift
+
+REPO = Path(__file__).resolve().parents[2]
+RECORDING = REPO / "bench" / "recording"
+N, SHARDS = 9, 3
+
+
+@pytest.mark.skipif(not (RECORDING / "manager.json").exists(), reason="no recording (make bench-record)")
+def test_shards_split_the_simulated_fleet_and_merge_into_its_report(tmp_path):
+    env = dict(os.environ, DOCKWRIGHT_SIM_HOSTS=str(N), DOCKWRIGHT_REPLAY_LATENCY_MS="0", DOCKWRIGHT_REPLAY_AS="")
+    for name in ("DOCKWRIGHT_COUNT_FILE", "DOCKWRIGHT_REPLAY_TRACE"):
+        env.pop(name, None)
+    reports = []
+    for i in range(1, SHARDS + 1):
+        out = tmp_path / f"shard{i}.json"
+        res = subprocess.run([sys.executable, "drift.py", "bench/sim_inventory.py", "--shard", f"{i}/{SHARDS}",
+                              "--json", str(out), "--lock", str(tmp_path / f"lock{i}")], cwd=REPO, env=env,
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        reports.append(json.loads(out.read_text()))
+
+    everyone = sorted(f"sim-{r[0]}{i:04d}" for i, r in enumerate(
+        ["manager"] * 3 + [("standalone" if i % 3 == 2 else "worker") for i in range(N - 3)]))
+    checked = [h for r in reports for h in r["hosts"]]
+    assert sorted(checked) == everyone  # each host once, none left out
+    for i, r in enumerate(reports, start=1):
+        assert all(drift.shard_of(h, SHARDS) == i for h in r["hosts"]) and r["shard"] == [i, SHARDS]
+
+    res = subprocess.run([sys.executable, "drift.py", "merge", *(str(tmp_path / f"shard{i}.json") for i in
+                          range(1, SHARDS + 1)), "--json", str(tmp_path / "fleet.json"),
+                          "--metrics", str(tmp_path / "fleet.prom")], cwd=REPO, capture_output=True, text=True)
+    fleet = json.loads((tmp_path / "fleet.json").read_text())
+    assert res.returncode == 0 and fleet["exit_code"] == 0 and fleet["hosts"] == everyone and fleet["drift"] == {}
+    prom = (tmp_path / "fleet.prom").read_text()
+    assert prom.count("dockwright_drift_host_reachable{") == N and "dockwright_drift_exit_code 0" in prom
