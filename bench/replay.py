@@ -15,6 +15,7 @@ A command with no recording is an error naming it, never an empty success.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -77,7 +78,10 @@ class RecordConnector(SSHConnector):
         ok, output = super().run_shell_command(command, print_output, print_input, **arguments)
         name, addr = self.host.name, self.host.data.get("data_ip")
         entry = {"ok": ok, "lines": [[line.buffer_name, _generic(line.line, name, addr)] for line in output]}
-        _recorded.setdefault(_role(self.host), {})[_generic(_key(raw, stdin), name, addr)] = entry
+        role = _role(self.host)
+        if role not in _recorded:  # a host asked outside --limit is never disconnected: save at exit
+            atexit.register(save_recording, role, addr)
+        _recorded.setdefault(role, {})[_generic(_key(raw, stdin), name, addr)] = entry
         return ok, output
 
     def put_file(self, filename_or_io, remote_filename, *args, **kwargs):

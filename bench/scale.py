@@ -184,6 +184,9 @@ def record() -> int:
     step(pyinfra(rec, "deploy.py", "-y", *SCOPE))
     step(pyinfra(rec, "deploy.py", "--dry", *NO_VERIFY))
     step(pyinfra(rec, "deploy.py", "--dry", "--json", *NO_VERIFY))  # what drift.py runs
+    # A run limited to some hosts asks the managers outside it for their swarm state alone
+    # (drift shards do): a worker's limit records the managers' answer to that single read.
+    step(pyinfra(rec, "deploy.py", "--dry", "--json", "--limit", "lab2", *NO_VERIFY))
     step(pyinfra(rec, "bench/naive_deploy.py", "-y", *SCOPE), "naive-")  # converges the baseline
     step(pyinfra(rec, "bench/naive_deploy.py", "-y", *SCOPE), "naive-")  # its no-op
     print("bench-scale record: the lab now carries the naive baseline's files; "

@@ -60,6 +60,17 @@ def enabled(state: dict, concern: str) -> bool:
     return bool(state.get("concerns", {}).get(concern, False))
 
 
+def managed_sysctl_names(state: dict) -> tuple:
+    """The names the SysctlState fact reads (the owned file's keys, without "-"): they do not
+    depend on the host, only conntrack's values do."""
+    from . import conntrack
+
+    names = set(state.get("sysctl", {}).get("settings", {}))
+    if enabled(state, "conntrack"):
+        names |= set(conntrack.sysctl_settings(state["conntrack"], 0))
+    return tuple(sorted({k.lstrip("-") for k in names}))
+
+
 def managed_sysctls(state: dict, conntrack_facts: dict | None) -> dict:
     """Keys of the owned sysctl file: sysctl.settings plus conntrack's limit and timeouts
     (sized from the host's cores and memory, hence the ConntrackState fact)."""

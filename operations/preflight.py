@@ -18,19 +18,43 @@ from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import apparmor, conntrack, docker, factcache, model, networks, schema, seccomp, secrets, swarm, sysctl
+from . import apparmor, conntrack, docker, factcache, firewall, model, networks, schema, seccomp, secrets, swarm, sysctl
+
+
+def reads(desired: dict) -> list[tuple[type, dict]]:
+    """Every fact a run asks a host for, with its arguments, for the concerns enabled there:
+    preflight sends them all in one round trip (factcache.prefetch)."""
+    on = lambda concern: model.enabled(desired, concern)  # noqa: E731
+    wanted = [(conntrack.ConntrackState, {})] if on("conntrack") else []
+    if on("sysctl"):
+        wanted.append((sysctl.SysctlState, {"keys": model.managed_sysctl_names(desired)}))
+    if on("docker") or (on("swarm") and desired["swarm"]["role"]):
+        wanted.append((docker.DockerEngine, {}))
+    if on("seccomp"):
+        wanted.append((seccomp.Sha256File, {"path": seccomp.path_for(desired["seccomp"]["name"])}))
+    if on("apparmor"):
+        wanted.append((apparmor.AppArmorState, {"profile_name": desired["apparmor"]["name"]}))
+    if on("networks"):
+        wanted += [(networks.DockerNetworks, {}), (firewall.PortPolicy, {})]
+        if any(True for _ in schema.declared_networks(desired)):
+            wanted.append((networks.HostRoutes, {}))
+    if on("swarm"):
+        wanted.append((swarm.SwarmState, {}))
+    return wanted
 
 
 def host_side(h, desired: dict) -> list[schema.Problem]:
-    """Problems only the host can reveal. Facts fetched here are cached for the operations."""
+    """Problems only the host can reveal. Facts fetched here are cached for the operations:
+    all of them in one round trip."""
     problems = []
+    factcache.prefetch(h, reads(desired))
 
     def report(key, value, why):
         problems.append(schema.Problem(h.name, key, value, why))
 
     if model.enabled(desired, "sysctl"):
         settings = managed_sysctls(h, desired)
-        facts = factcache.get(h, sysctl.SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
+        facts = factcache.get(h, sysctl.SysctlState, keys=model.managed_sysctl_names(desired))
         for key, value in sorted(settings.items()):
             late = key.startswith(sysctl.LATE_KEYS) and model.enabled(desired, "conntrack")
             if not key.startswith("-") and key in facts["missing"] and not late:

@@ -1,6 +1,7 @@
 """A converged no-op deploy on simulated hosts (bench/replay.py, answers recorded from the lab):
 which commands each role's host receives, and that none is sent twice in one run. This pins
-the no-op run's round trips: more reads, or a repeated one, fails here before any fleet pays."""
+the no-op run's round trips: more reads, or a repeated one, fails here before any fleet pays.
+Each host gets one command, the host-state read; what it reads is pinned per role below."""
 
 import os
 import subprocess
@@ -14,8 +15,23 @@ REPO = Path(__file__).resolve().parents[2]
 RECORDING = REPO / "bench" / "recording"
 
 # Remote commands per host in a converged no-op deploy (verification off), by role.
-# (Before this test: the leader answered its SwarmState once more per worker, N-1 times in all.)
-EXPECTED_PER_HOST = {"manager": 9, "worker": 9, "standalone": 9}
+# (Before this test: the leader answered its SwarmState once more per worker, N-1 times in all;
+# before the host-state read: 9 commands per host, one per fact.)
+EXPECTED_PER_HOST = {"manager": 1, "worker": 1, "standalone": 1}
+# The reads inside that one command, by a piece of each fact's command (every role has every
+# concern on; the standalone host is checked to stay out of any swarm).
+READS = {
+    "ConntrackState": "echo cores $(nproc)",
+    "SysctlState": "for k in net.core.netdev_max_backlog net.core.somaxconn",
+    "DockerEngine": "dockerd --version",
+    "Sha256File (seccomp)": "/etc/docker/seccomp/dockwright.json",
+    "AppArmorState": "/sys/module/apparmor/parameters/enabled",
+    "DockerNetworks": "docker network ls -q",
+    "PortPolicy": "iptables -S DOCKER-USER",
+    "HostRoutes": "ip -4 -o route show table main",
+    "SwarmState": "docker info --format",
+}
+EXPECTED_READS = {role: sorted(READS) for role in EXPECTED_PER_HOST}
 
 
 def _noop_run(tmp_path, n: int, *data: str) -> tuple[subprocess.CompletedProcess, list[tuple[str, str]]]:
@@ -44,3 +60,6 @@ def test_noop_deploy_reads_each_thing_once_and_changes_nothing(tmp_path):
     roles = {"sim-m": "manager", "sim-w": "worker", "sim-s": "standalone"}
     counts = {roles[h[:5]]: n for h, n in sorted(per_host.items())}
     assert counts == EXPECTED_PER_HOST, sent
+    reads = {roles[h[:5]]: sorted(name for name, piece in READS.items() if piece in command)
+             for h, command in sent}
+    assert reads == EXPECTED_READS

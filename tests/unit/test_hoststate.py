@@ -1,0 +1,68 @@
+"""The host-state read: several facts' commands in one remote shell, side by side, each output
+handed to its own fact. The commands run here in a local shell, as the host would run them."""
+
+import subprocess
+
+from operations import conntrack, factcache, networks
+from operations.factcache import HostState
+
+
+def run_locally(command: str) -> tuple[int, list[str]]:
+    res = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+    return res.returncode, res.stdout.splitlines()
+
+
+def test_outputs_come_back_framed_with_their_exit_status():
+    fact = HostState()
+    rc, lines = run_locally(fact.command(commands=(
+        "printf 'a\\nb'",                          # no final newline
+        "echo '@@dockwright-part 9 9 9'; echo",    # looks like a frame, and an empty line
+        "echo half; exit 3",
+        "true",
+    )))
+    assert rc == 0
+    assert fact.process(lines) == [(0, ["a", "b"]), (0, ["@@dockwright-part 9 9 9", ""]), (3, ["half"]), (0, [])]
+
+
+def test_parts_run_side_by_side(tmp_path):
+    # The first part waits for a file only the second creates: one after the other, it fails.
+    wait = f"for i in $(seq 200); do [ -e {tmp_path}/b ] && exit 0; sleep 0.05; done; exit 1"
+    fact = HostState()
+    _, lines = run_locally(fact.command(commands=(wait, f"touch {tmp_path}/b")))
+    assert [rc for rc, _ in fact.process(lines)] == [0, 0]
+
+
+class LocalHost:
+    """A host whose facts are read by running their commands in a local shell; it counts reads."""
+
+    def __init__(self, fail=()):
+        self.reads, self.fail = [], fail
+
+    def get_fact(self, cls, **kwargs):
+        self.reads.append(cls.__name__)
+        fact = cls()
+        command = fact.command(**kwargs) if callable(fact.command) else fact.command
+        for text in self.fail:
+            command = command.replace(text, "exit 7; " + text)
+        rc, lines = run_locally(command)
+        assert rc == 0, (cls.__name__, rc)
+        return fact.process(lines) if lines else fact.default()
+
+
+def test_prefetch_reads_every_fact_in_one_round_trip_with_the_same_result():
+    alone = LocalHost()
+    expected = {cls: alone.get_fact(cls) for cls in (networks.HostRoutes, conntrack.ConntrackState)}
+    host = LocalHost()
+    factcache.prefetch(host, [(networks.HostRoutes, {}), (conntrack.ConntrackState, {})])
+    assert host.reads == ["HostState"]
+    assert {cls: factcache.get(host, cls) for cls in expected} == expected
+    assert host.reads == ["HostState"]  # served from the one read
+
+
+def test_a_part_that_fails_is_read_again_on_its_own():
+    host = LocalHost(fail=["ip -4 -o route"])  # HostRoutes' part exits 7 inside the host-state read
+    factcache.prefetch(host, [(networks.HostRoutes, {}), (conntrack.ConntrackState, {})])
+    # pyinfra itself reads it again (and would report its failure); the other part is served.
+    assert host.reads == ["HostState", "HostRoutes"]
+    factcache.get(host, conntrack.ConntrackState)
+    assert host.reads == ["HostState", "HostRoutes"]
