@@ -36,7 +36,7 @@ unit: setup
 
 # End-to-end scenarios on the lab; the lab is torn down even when a test fails.
 e2e: setup lab-packages
-	$(VPY) -m pytest -q tests/e2e -p no:cacheprovider --durations=0; rc=$$?; $(VPY) -m lab down; exit $$rc
+	$(VPY) -m pytest -q -rP tests/e2e -p no:cacheprovider --durations=0; rc=$$?; $(VPY) -m lab down; exit $$rc
 
 test: unit e2e
 

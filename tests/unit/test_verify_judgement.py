@@ -31,3 +31,62 @@ def test_a_glob_counts_only_where_no_file_names_the_key():
     assert boot_value(boot, "net.ipv4.conf.eth0.rp_filter") == ("2", "/usr/lib/sysctl.d/50-default.conf")
     assert boot_value(boot, "net.ipv4.conf.all.rp_filter") == ("1", "/etc/sysctl.d/99-local.conf")
     assert boot_value(boot, "vm.swappiness") == (None, None)
+
+
+# ---- expectations the suite derives from the data itself (tests/verify/expect.py), each shown
+# to fail on a host that is not as the data says.
+from tests.verify import expect  # noqa: E402
+
+
+def test_conntrack_sizing_follows_the_documented_rule():
+    gib = 1 << 30
+    assert expect.conntrack_limits({"max": "auto", "buckets": "auto"}, 2, 4 * gib) == (131072, 32768)
+    assert expect.conntrack_limits({"max": "auto", "buckets": "auto"}, 16, 64 * gib) == (524288, 131072)
+    assert expect.conntrack_limits({"max": "auto", "buckets": "auto"}, 8, 1 * gib) == (209715, 52428)  # RAM cap
+    assert expect.conntrack_limits({"max": 1000, "buckets": "auto"}, 8, 64 * gib) == (1000, 1024)
+    assert expect.conntrack_limits({"max": 262144, "buckets": 4096}, 1, gib) == (262144, 4096)
+
+
+def test_sysctls_include_conntrack_keys_only_when_conntrack_is_on():
+    desired = {"concerns": {"conntrack": True}, "sysctl": {"settings": {"-net.x": 1}},
+               "conntrack": {"max": 5, "timeouts": {"tcp_timeout_established": 60}}}
+    assert expect.sysctls(desired, 1, 1 << 30) == {"-net.x": 1, "net.netfilter.nf_conntrack_max": 5,
+                                                    "net.netfilter.nf_conntrack_tcp_timeout_established": 60}
+    desired["concerns"]["conntrack"] = False
+    assert expect.sysctls(desired, 1, 1 << 30) == {"-net.x": 1}
+
+
+def test_daemon_json_expectation_adds_the_seccomp_default():
+    desired = {"concerns": {"seccomp": True}, "seccomp": {"name": "dw", "default": True},
+               "docker": {"daemon": {"icc": False}, "passthrough": {"x": 1}}}
+    assert expect.daemon_json(desired) == {"icc": False, "x": 1, "seccomp-profile": "/etc/docker/seccomp/dw.json"}
+    desired["seccomp"]["default"] = False
+    assert "seccomp-profile" not in expect.daemon_json(desired)
+
+
+INSPECT = {"Name": "backend", "Driver": "bridge", "EnableIPv6": False, "Internal": False, "Attachable": False,
+           "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "10.5.0.0/16", "Gateway": "10.5.0.1"}]},
+           "Options": {"com.docker.network.driver.mtu": "1500"}, "Labels": {"team": "a"}}
+
+
+def test_network_fields_are_read_from_docker_inspect():
+    spec = {"subnet": "10.5.0.0/16", "gateway": "10.5.0.1", "mtu": 1500, "labels": {"team": "a"}, "icc": True}
+    assert expect.network_mismatches("backend", spec, INSPECT) == []
+    assert expect.network_mismatches("backend", {**spec, "mtu": 1450, "encrypted": True}, INSPECT) == [
+        "backend.encrypted: want True, has False", "backend.mtu: want 1450, has 1500"]
+    assert expect.network_mismatches("backend", spec, None) == ["backend: missing"]
+
+
+def test_seccomp_profile_judged_against_the_data():
+    profile = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["bpf"], "action": "SCMP_ACT_ERRNO"}]}
+    conf = {"deny_socket_families": [17], "deny_syscalls": ["bpf"]}
+    assert expect.seccomp_mismatches(conf, profile) == []
+    assert expect.seccomp_mismatches({"deny_socket_families": [2], "deny_syscalls": ["write"]}, profile) == [
+        "socket family 2 is allowed", "syscall write is allowed"]
+    unconditional = {**profile, "syscalls": profile["syscalls"] + [{"names": ["socket"], "action": "SCMP_ACT_ALLOW"}]}
+    assert expect.seccomp_mismatches(conf, unconditional) == ["socket family 17 is allowed"]
+    assert expect.seccomp_mismatches(conf, {**profile, "defaultAction": "SCMP_ACT_ALLOW"}) == [
+        "defaultAction 'SCMP_ACT_ALLOW' (want deny)"]

@@ -51,11 +51,6 @@ class Target:
         assert res.rc == 0, f"{command!r} exited {res.rc}: {res.stderr.strip()}"
         return res.stdout
 
-    def fact(self, fact_cls, **kwargs):
-        """Reads one of dockwright's own facts (the same command the deploy runs)."""
-        fact = fact_cls()
-        return fact.process(self.out(fact.command(**kwargs)).splitlines())
-
     def file_facts(self, path: str) -> tuple[str | None, str | None]:
         """("owner group mode", content) of a file in one command; (None, None) if absent."""
         res = self.run(f"stat -c '%U %G %a' {shlex.quote(path)} && cat {shlex.quote(path)}")

@@ -1,25 +1,29 @@
-"""Docker daemon: daemon.json as rendered from data, and what dockerd reports it runs with."""
+"""Docker daemon: daemon.json holds what the data says, and what dockerd reports it runs with."""
 
 import json
 
 import pytest
 
-from operations import docker, model, report
+from . import expect
+
+DAEMON_JSON = "/etc/docker/daemon.json"
 
 
 @pytest.fixture
 def daemon(target):
-    if not model.enabled(target.desired, "docker"):
+    if not target.desired.get("concerns", {}).get("docker"):
         pytest.skip("docker concern off for this host")
-    return json.loads(docker.render(target.desired))
+    return expect.daemon_json(target.desired)
 
 
 def test_daemon_json_content_and_mode(target, daemon):
-    meta, content = target.file_facts(docker.DAEMON_JSON)
-    assert meta is not None, f"{docker.DAEMON_JSON} missing"
-    assert meta == "root root 644", f"{docker.DAEMON_JSON} is {meta} (want root root 644)"
-    diff = [f"{k}: want {w!r}, has {h!r}" for k, w, h in report.dict_diff(daemon, json.loads(content))]
-    assert not diff, "; ".join(diff)
+    meta, content = target.file_facts(DAEMON_JSON)
+    assert meta is not None, f"{DAEMON_JSON} missing"
+    assert meta == "root root 644", f"{DAEMON_JSON} is {meta} (want root root 644)"
+    have = json.loads(content)
+    wrong = [f"{k}: want {v!r}, has {have.get(k, '(absent)')!r}" for k, v in sorted(daemon.items()) if have.get(k) != v]
+    wrong += [f"{k}: {have[k]!r} is in the file but not in the data" for k in sorted(set(have) - set(daemon))]
+    assert not wrong, "; ".join(wrong)
 
 
 def test_docker_info_reflects_settings(target, daemon):

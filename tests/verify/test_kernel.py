@@ -6,12 +6,19 @@ import shlex
 
 import pytest
 
-from operations import conntrack, model, sysctl
+from operations import model
+
+from . import expect
+
+
+def _size(target) -> tuple[int, int]:
+    """(cores, bytes of RAM), read here: conntrack's "auto" sizing depends on them."""
+    cores, mem_kib = target.out("nproc; awk '/^MemTotal:/ {print $2}' /proc/meminfo").split()
+    return int(cores), int(mem_kib) * 1024
 
 
 def _settings(target):
-    facts = target.fact(conntrack.ConntrackState) if model.enabled(target.desired, "conntrack") else None
-    return model.managed_sysctls(target.desired, facts), facts
+    return expect.sysctls(target.desired, *_size(target)), None
 
 
 def _proc(key: str) -> str:
@@ -85,16 +92,22 @@ def test_sysctl_live_and_at_boot(target):
 
 
 def test_conntrack_module_and_hash_size(target):
+    """Loaded now with the hash size the data asks for, and at boot: systemd's own listing of
+    modules-load.d names nf_conntrack, and modprobe's effective configuration sets the size."""
     if not model.enabled(target.desired, "conntrack"):
         pytest.skip("conntrack concern off for this host")
-    facts = target.fact(conntrack.ConntrackState)
-    _, buckets = conntrack.sizing(target.desired["conntrack"], facts["cores"], facts["mem_bytes"])
-    assert facts["loaded"], "nf_conntrack is not loaded"
-    assert facts["hashsize"] == buckets, f"hashsize {facts['hashsize']} != {buckets}"
-    assert facts["modules_load"] and "nf_conntrack" in facts["modules_load"].split(), \
-        f"{conntrack.MODULES_LOAD} does not load nf_conntrack at boot"
-    assert facts["modprobe"] and f"hashsize={buckets}" in facts["modprobe"], \
-        f"{conntrack.MODPROBE} does not set hashsize={buckets} at boot"
+    _, buckets = expect.conntrack_limits(target.desired["conntrack"], *_size(target))
+    out = target.out("cat /sys/module/nf_conntrack/parameters/hashsize 2>/dev/null || echo not-loaded; "
+                     "echo @@load; systemd-analyze cat-config modules-load.d 2>/dev/null; "
+                     "echo @@modprobe; modprobe -c 2>/dev/null | grep '^options nf_conntrack ' || true")
+    live, _, rest = out.partition("@@load\n")
+    loads, _, options = rest.partition("@@modprobe\n")
+    assert live.strip() != "not-loaded", "nf_conntrack is not loaded"
+    assert live.strip() == str(buckets), f"hashsize {live.strip()} != {buckets}"
+    listed = [w for line in loads.splitlines() if not line.startswith(("#", ";")) for w in line.split()]
+    assert "nf_conntrack" in listed, "no modules-load.d file loads nf_conntrack at boot"
+    sizes = re.findall(r"hashsize=(\d+)", options)
+    assert sizes and sizes[-1] == str(buckets), f"at boot modprobe sets hashsize {sizes or 'nowhere'} (want {buckets})"
 
 
 def test_container_view_of_per_namespace_keys(target):

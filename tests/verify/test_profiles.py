@@ -1,10 +1,14 @@
 """seccomp and AppArmor, proven by what a container can and cannot do."""
 
+import json
+import re
 import shlex
 
 import pytest
 
-from operations import apparmor, model, seccomp
+from operations import model
+
+from . import expect
 
 FAMILIES_OK = ("inet", "inet6", "unix", "netlink")
 # Denied by Docker's built-in profile; must be denied under ours as well.
@@ -57,10 +61,13 @@ def test_seccomp_control_builtin_profile_allows_af_packet(target, seccomp_on):
     assert got["socket_packet"] == "ok", (control, got)
 
 
-def test_seccomp_profile_file_matches_data(target, seccomp_on):
-    meta, content = target.file_facts(seccomp.path_for(seccomp_on["name"]))
-    assert meta == "root root 644", f"{seccomp.path_for(seccomp_on['name'])}: {meta}"
-    assert content == seccomp.render(seccomp_on), "profile differs from data"
+def test_seccomp_profile_file_denies_what_data_asks(target, seccomp_on):
+    """The profile file, judged from its JSON against the data (the behaviour: above)."""
+    path = f"/etc/docker/seccomp/{seccomp_on['name']}.json"
+    meta, content = target.file_facts(path)
+    assert meta == "root root 644", f"{path}: {meta}"
+    wrong = expect.seccomp_mismatches(seccomp_on, json.loads(content))
+    assert not wrong, "; ".join(wrong)
 
 
 @pytest.fixture
@@ -71,11 +78,17 @@ def aa(target):
 
 
 def test_apparmor_profile_loaded_in_enforce_mode(target, aa):
-    state = target.fact(apparmor.AppArmorState, profile_name=aa["name"])
-    assert state["enabled"], "AppArmor is not enabled"
-    assert state["loaded"] == "enforce", f"{aa['name']} loaded mode: {state['loaded']}"
-    _, content = target.file_facts(f"{apparmor.PROFILE_DIR}/{aa['name']}")
-    assert content == apparmor.render(aa), "profile file differs from data"
+    """Loaded in enforce mode, as the kernel lists it, and kept in /etc/apparmor.d for boot."""
+    out = target.out("cat /sys/module/apparmor/parameters/enabled 2>/dev/null; echo @@; "
+                     "cat /sys/kernel/security/apparmor/profiles 2>/dev/null || true")
+    enabled, _, profiles = out.partition("@@\n")
+    assert enabled.strip() == "Y", "AppArmor is not enabled"
+    modes = [line[len(aa["name"]):].strip() for line in profiles.splitlines() if line.startswith(aa["name"] + " (")]
+    assert modes == ["(enforce)"], f"{aa['name']} as the kernel lists it: {modes or 'not loaded'}"
+    meta, content = target.file_facts(f"/etc/apparmor.d/{aa['name']}")
+    assert meta and meta.startswith("root root "), f"/etc/apparmor.d/{aa['name']}: {meta}"
+    assert re.search(rf"^profile {re.escape(aa['name'])}[ {{]", content, re.M), \
+        f"/etc/apparmor.d/{aa['name']} does not declare profile {aa['name']}"
 
 
 # deny_network entries the probe can try, and the probe's name for each.
