@@ -134,4 +134,7 @@ verify = {
     "image": "busybox:stable",
     # Static probe inside that image for socket/syscall checks (see lab/probe.c).
     "probe": "dwprobe",
+    # Behavioural checks (containers that try sockets, syscalls, names, ports). A check that
+    # cannot run fails; False opts this host out, and the summary shows them skipped.
+    "behaviour": True,
 }

@@ -51,7 +51,8 @@ class ConntrackState(FactBase):
 
     def command(self):
         return (
-            "echo cores $(nproc); awk '/^MemTotal:/ {print \"mem\", $2 * 1024}' /proc/meminfo; "
+            # KiB as the kernel gives them: awk would print a product above 2^31 as 2.4e+10.
+            "echo cores $(nproc); awk '/^MemTotal:/ {print \"mem_kib\", $2}' /proc/meminfo; "
             "[ -d /sys/module/nf_conntrack ] && echo loaded; "
             f"[ -r {HASHSIZE} ] && echo hashsize $(cat {HASHSIZE}); "
             f"[ -f {MODULES_LOAD} ] && sed 's/^/modules-load /' {MODULES_LOAD}; "
@@ -65,8 +66,8 @@ class ConntrackState(FactBase):
             word, _, rest = line.partition(" ")
             if word == "cores":
                 state["cores"] = int(rest)
-            elif word == "mem":
-                state["mem_bytes"] = int(float(rest))
+            elif word == "mem_kib":
+                state["mem_bytes"] = int(rest) * 1024
             elif word == "loaded":
                 state["loaded"] = True
             elif word == "hashsize":

@@ -64,21 +64,22 @@ class DockerEngine(FactBase):
     The engine's state in one command: package, version, service, unit flags, daemon.json.
 
     Returns ``{"package", "version", "enabled", "active", "exec_start", "docker_opts",
-    "daemon_json", "swarm", "rollout", "failed"}``; ``daemon_json`` is the file's text or None,
+    "daemon_json", "rollout", "failed"}``; ``daemon_json`` is the file's text or None,
     ``rollout`` the outcome of the last rollout and ``failed`` the last rolled-back candidate
     (``{"sha256", "at", "reason"}``), both ``{}`` when there are none.
     """
 
     def command(self):
         return (
-            "echo @@package; dpkg-query -W -f='${Package} ${Status}\\n' docker.io docker-ce 2>/dev/null "
-            "| awk '/install ok installed/ {print $1}'; "
-            "echo @@version; dockerd --version 2>/dev/null; "
+            # The package's version is the engine's; `dockerd --version` (a large Go binary,
+            # slow to start) only for an engine installed without a package.
+            "p=$(dpkg-query -W -f='${Package} ${Version} ${Status}\\n' docker.io docker-ce 2>/dev/null "
+            "| awk '/install ok installed/ {print $1, $2}'); echo @@package; echo \"$p\"; "
+            "echo @@version; [ -n \"$p\" ] || dockerd --version 2>/dev/null; "
             "echo @@enabled; systemctl is-enabled docker.service 2>/dev/null; "
             "echo @@active; systemctl is-active docker.service 2>/dev/null; "
             "echo @@exec_start; systemctl cat docker.service 2>/dev/null | sed -n 's/^ExecStart=//p'; "
             "echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' /etc/default/docker 2>/dev/null; "
-            "echo @@swarm; timeout 20 docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; "
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
             "echo @@rollout; cat /var/lib/dockwright/rollout.state 2>/dev/null; "
             "echo @@failed; cat /var/lib/dockwright/daemon.json.failed 2>/dev/null; true"
@@ -92,15 +93,15 @@ class DockerEngine(FactBase):
             return lines[-1].strip() if lines else None
 
         raw = one("daemon_json")
+        package = (one("package") or "").split()
         exec_lines = [x for x in sections.get("exec_start", []) if x.strip()]
         return {
-            "package": one("package"),
-            "version": parse_version(one("version")),
+            "package": package[0] if package else None,
+            "version": parse_version(one("version")) or parse_version(package[1] if len(package) > 1 else None),
             "enabled": one("enabled") == "enabled",
             "active": one("active") == "active",
             "exec_start": exec_lines[-1] if exec_lines else "",
             "docker_opts": (one("docker_opts") or "").strip("\"'"),
-            "swarm": one("swarm"),
             "daemon_json": base64.b64decode(raw).decode() if raw else None,
             "rollout": parse_kv(sections.get("rollout", [])),
             "failed": parse_kv(sections.get("failed", [])),
@@ -129,18 +130,27 @@ class DaemonConfigCheck(FactBase):
                 "message": " ".join(x.strip() for x in output[1:])}
 
 
-def host_problems(content: str, engine: dict) -> list[tuple[str, str]]:
-    """(key, why) for a candidate daemon.json that this host's dockerd would refuse."""
+def host_problems(content: str, engine: dict, swarm_state: dict | None) -> list[tuple[str, str]]:
+    """(key, why) for a candidate daemon.json that this host's dockerd would refuse;
+    swarm_state (the SwarmState fact) is needed only for a candidate with live-restore on."""
     problems = []
     data = json.loads(content)
     flags = unit_flags(engine["exec_start"], engine["docker_opts"])
     for key in sorted(set(data) & set(flags)):
         problems.append((key, f"the docker service already passes {flags[key]} on its command "
                               "line; dockerd refuses a setting given both ways"))
-    if data.get("live-restore") and engine["swarm"] == "active":
+    if data.get("live-restore") and swarm_state and swarm_state["state"] == "active":
         problems.append(("live-restore", "this host is a swarm node; dockerd refuses live-restore "
                                          "in swarm mode"))
     return problems
+
+
+def swarm_state_if_needed(h, content: str) -> dict | None:
+    """The swarm state, read only when live-restore is asked for (dockerd refuses it on a swarm
+    node): the engine fact does not call `docker info`, so the run calls it once, for SwarmState."""
+    from .swarm import SwarmState
+
+    return factcache.get(h, SwarmState) if json.loads(content).get("live-restore") else None
 
 
 @operation()
@@ -349,7 +359,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
         current = {"(unparseable)": engine_state["daemon_json"]}
     for key, want, have in report.dict_diff(json.loads(content), current):
         report.drift(host, "docker", f"daemon.json: {key}", *secrets.masked_item(key, want, have, secret_keys))
-    problems = host_problems(content, engine_state)
+    problems = host_problems(content, engine_state, swarm_state_if_needed(host, content))
     if problems:
         raise OperationError("; ".join(f"daemon.json {k}: {why}" for k, why in problems))
     script = rollout_script(content, health_timeout, path, allow_container_stop)

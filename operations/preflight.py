@@ -38,7 +38,7 @@ def reads(desired: dict) -> list[tuple[type, dict]]:
         wanted += [(networks.DockerNetworks, {}), (firewall.PortPolicy, {})]
         if any(True for _ in schema.declared_networks(desired)):
             wanted.append((networks.HostRoutes, {}))
-    if on("swarm"):
+    if on("swarm") or (on("docker") and desired["docker"]["daemon"].get("live-restore")):
         wanted.append((swarm.SwarmState, {}))
     return wanted
 
@@ -96,7 +96,7 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
         content = docker.render(desired)
         engine = factcache.get(h, docker.DockerEngine)
         secret_keys = tuple(desired["docker"].get("secret_keys", ()))
-        for key, why in docker.host_problems(content, engine):
+        for key, why in docker.host_problems(content, engine, docker.swarm_state_if_needed(h, content)):
             value = json_value(content, key)
             report(f"docker.daemon.{key}", secrets.mask(value) if secrets.is_secret(key, secret_keys) else value, why)
         # dockerd --validate starts the daemon binary (slow): only for a file that would change.

@@ -369,7 +369,7 @@ SCHEMA = Struct({
         "role": Optional(Str(("manager", "worker"))),
         "advertise_addr": Optional(Addr()),
     }),
-    "verify": Struct({"after_deploy": Bool(), "image": Name("image reference"),
+    "verify": Struct({"after_deploy": Bool(), "behaviour": Bool(), "image": Name("image reference"),
                       "probe": OneOf(Name("word"), Name("absolute path"),
                                      what="a command name or an absolute path")}),
 })

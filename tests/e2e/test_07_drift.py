@@ -30,6 +30,18 @@ def test_verification_asks_systemd_which_file_wins_at_boot():
         ssh("lab3", f"rm -f {planted}")
 
 
+def test_a_behavioural_check_that_cannot_run_fails_unless_the_host_opts_out():
+    # Production-shaped: the host's verify image has no probe. The behavioural check fails (it
+    # is not skipped); a host whose data opts out shows it skipped, and the summary says why.
+    missing = {"lab3": {"verify": {"probe": "dw-no-such-probe"}}}
+    res = verify("--limit", "lab3", "-k", "seccomp_default_profile", host_data=missing)
+    assert res.returncode != 0 and "has no dw-no-such-probe" in res.stdout
+    missing["lab3"]["verify"]["behaviour"] = False
+    res = verify("--limit", "lab3", "-k", "seccomp_default_profile", host_data=missing)
+    assert res.returncode == 0
+    assert "seccomp_default_profile_denies_what_data_asks  Skipped: behavioural check: this host opts out" in res.stdout
+
+
 def test_drift_found_fixed_then_clean():
     ssh("lab2", "sysctl -q -w net.core.somaxconn=128; "
                 "sed -i 's/somaxconn = 65535/somaxconn = 1024/' /etc/sysctl.d/90-dockwright.conf; "

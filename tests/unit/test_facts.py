@@ -55,9 +55,10 @@ def test_per_namespace_keys():
 
 def test_conntrack_fact_and_sizing():
     state = conntrack.ConntrackState().process([
-        "cores 2", "mem 1002000384", "loaded", "hashsize 65536",
+        "cores 2", "mem_kib 24683992", "loaded", "hashsize 65536",
         "modules-load nf_conntrack", "modprobe options nf_conntrack hashsize=65536"])
     assert state["cores"] == 2 and state["loaded"] and state["hashsize"] == 65536
+    assert state["mem_bytes"] == 24683992 * 1024  # exact: the kernel's KiB, not awk's 2.52765e+10
     assert state["modules_load"] == "nf_conntrack\n"
     assert conntrack.sizing({"max": 262144, "buckets": "auto"}, 2, 1 << 30) == (262144, 65536)
     assert conntrack.sizing({"max": 262144, "buckets": 16384}, 2, 1 << 30) == (262144, 16384)
@@ -82,10 +83,21 @@ def test_docker_engine_fact():
            "@@daemon_json", base64.b64encode(daemon.encode()).decode()]
     state = docker.DockerEngine().process(out)
     assert state["version"] == (26, 1, 5) and state["enabled"] and state["active"]
-    assert state["daemon_json"] == daemon and state["swarm"] == "inactive"
+    assert state["daemon_json"] == daemon and "swarm" not in state  # docker info: SwarmState only
     flags = docker.unit_flags(state["exec_start"], state["docker_opts"])
     assert flags == {"hosts": "-H", "containerd": "--containerd=/run/containerd/containerd.sock",
                      "dns": "--dns"}
+
+
+def test_docker_engine_version_comes_from_the_package_when_there_is_one():
+    for line, version in (("docker.io 20.10.24+dfsg1-1+deb12u1", (20, 10, 24)),
+                          ("docker-ce 5:27.3.1-1~debian.12~bookworm", (27, 3, 1))):
+        state = docker.DockerEngine().process(["@@package", line, "@@version", "@@daemon_json"])
+        assert (state["package"], state["version"]) == (line.split()[0], version)
+    # No package: the daemon binary says (the command runs `dockerd --version` only then).
+    state = docker.DockerEngine().process(["@@package", "", "@@version", "Docker version 24.0.7, build afdd53b"])
+    assert (state["package"], state["version"]) == (None, (24, 0, 7))
+    assert '[ -n "$p" ] || dockerd --version' in docker.DockerEngine().command()
 
 
 def test_docker_engine_fact_without_daemon_json():

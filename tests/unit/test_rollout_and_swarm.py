@@ -14,7 +14,7 @@ from .harness import run
 UNIT = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
 
 
-ENGINE = {"exec_start": UNIT, "docker_opts": "", "swarm": "inactive", "rollout": {}, "failed": {}}
+ENGINE = {"exec_start": UNIT, "docker_opts": "", "rollout": {}, "failed": {}}
 
 
 def test_changed_daemon_json_is_one_gated_rollout_step():

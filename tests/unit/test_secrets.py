@@ -22,7 +22,7 @@ def test_drift_items_show_a_hash_not_the_value():
     old = {"log-driver": "splunk", "log-opts": {"splunk-token": "old-" + TOKEN}, "custom": "c1"}
     new = {"log-driver": "splunk", "log-opts": {"splunk-token": TOKEN}, "custom": "c2"}
     run(docker.daemon_config, {"DockerEngine": {"daemon_json": json.dumps(old), "exec_start": UNIT,
-                                                "docker_opts": "", "swarm": "inactive"}},
+                                                "docker_opts": ""}},
         content=json.dumps(new), secret_keys=("custom",))
     text = json.dumps(report.collected())
     assert TOKEN not in text and "c1" not in text and "c2" not in text

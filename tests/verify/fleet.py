@@ -11,6 +11,8 @@ from pathlib import Path
 
 import testinfra
 
+from . import snapshot
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -20,6 +22,8 @@ class Target:
     desired: dict
     data: dict
     _conn: object = field(default=None, repr=False)
+    _state: dict | None = field(default=None, repr=False)
+    _default_view: dict | None = field(default=None, repr=False)
 
     @property
     def host(self):
@@ -51,16 +55,28 @@ class Target:
         assert res.rc == 0, f"{command!r} exited {res.rc}: {res.stderr.strip()}"
         return res.stdout
 
-    def file_facts(self, path: str) -> tuple[str | None, str | None]:
-        """("owner group mode", content) of a file in one command; (None, None) if absent."""
-        res = self.run(f"stat -c '%U %G %a' {shlex.quote(path)} && cat {shlex.quote(path)}")
-        if res.rc != 0:
-            return None, None
-        meta, _, content = res.stdout.partition("\n")
-        return meta.strip(), content
+    def state(self) -> dict[str, str]:
+        """Every file and state check's reads, in one command, once per host and run."""
+        if self._state is None:
+            self._state = snapshot.parse(self.out(snapshot.state_command(self.desired)))
+        return self._state
+
+    def default_view(self) -> dict[str, str]:
+        """What a container started with no options sees and may do, in one container, once."""
+        if self._default_view is None:
+            _, out = self.container("", snapshot.default_container_script(self.desired))
+            self._default_view = snapshot.parse(out)
+        return self._default_view
+
+    def require_behaviour(self) -> None:
+        """Behavioural checks run unless the data opts this host out (then they show as skipped)."""
+        if not self.desired["verify"].get("behaviour", True):
+            import pytest
+            pytest.skip("behavioural check: this host opts out (verify.behaviour is false)")
 
     def container(self, args: str, command: str, check: bool = True):
         """Runs command in a throwaway container of the verify image; (rc, stdout)."""
+        self.require_behaviour()
         image = self.desired["verify"]["image"]
         res = self.run(f"docker run --rm --pull never {args} {shlex.quote(image)} sh -c {shlex.quote(command)}")
         if check:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from . import expect
+from . import expect, snapshot
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 
@@ -17,7 +17,7 @@ def daemon(target):
 
 
 def test_daemon_json_content_and_mode(target, daemon):
-    meta, content = target.file_facts(DAEMON_JSON)
+    meta, content = snapshot.file_of(target.state(), "daemon.json")
     assert meta is not None, f"{DAEMON_JSON} missing"
     assert meta == "root root 644", f"{DAEMON_JSON} is {meta} (want root root 644)"
     have = json.loads(content)
@@ -27,8 +27,9 @@ def test_daemon_json_content_and_mode(target, daemon):
 
 
 def test_docker_info_reflects_settings(target, daemon):
-    info = json.loads(target.out("docker info --format '{{json .}}'"))
-    assert target.out("systemctl is-enabled docker; systemctl is-active docker").split() == ["enabled", "active"]
+    state = target.state()
+    info = json.loads(state["docker.info"])
+    assert state["docker.unit"].split() == ["enabled", "active"], state["docker.unit"]
     assert info["LiveRestoreEnabled"] is bool(daemon.get("live-restore", False))
     if "log-driver" in daemon:
         assert info["LoggingDriver"] == daemon["log-driver"]
@@ -37,10 +38,11 @@ def test_docker_info_reflects_settings(target, daemon):
         assert f"profile={daemon['seccomp-profile']}" in security, security
     if daemon.get("no-new-privileges"):
         # Read from a container, not from `docker info` (Engine 20.10 does not list it there).
-        _, out = target.container("", "grep '^NoNewPrivs:' /proc/self/status")
+        out = target.default_view()["nnp"]
         assert out.split() == ["NoNewPrivs:", "1"], out
     if "icc" in daemon:
-        opts = json.loads(target.out("docker network inspect bridge --format '{{json .Options}}'"))
+        bridge = next(n for n in json.loads(state["docker.networks"] or "[]") if n["Name"] == "bridge")
+        opts = bridge.get("Options") or {}
         assert opts.get("com.docker.network.bridge.enable_icc") == str(daemon["icc"]).lower()
 
 
@@ -48,5 +50,5 @@ def test_container_limits_from_daemon(target, daemon):
     nofile = daemon.get("default-ulimits", {}).get("nofile")
     if not nofile:
         pytest.skip("no default nofile ulimit in data")
-    _, out = target.container("", "ulimit -n; ulimit -Hn")
+    out = target.default_view()["ulimit"]
     assert out.split() == [str(nofile["Soft"]), str(nofile["Hard"])]

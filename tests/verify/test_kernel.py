@@ -2,27 +2,22 @@
 
 import fnmatch
 import re
-import shlex
 
 import pytest
 
 from operations import model
 
-from . import expect
+from . import expect, snapshot
 
 
 def _size(target) -> tuple[int, int]:
     """(cores, bytes of RAM), read here: conntrack's "auto" sizing depends on them."""
-    cores, mem_kib = target.out("nproc; awk '/^MemTotal:/ {print $2}' /proc/meminfo").split()
+    cores, mem_kib = target.state()["size"].split()
     return int(cores), int(mem_kib) * 1024
 
 
 def _settings(target):
     return expect.sysctls(target.desired, *_size(target)), None
-
-
-def _proc(key: str) -> str:
-    return "/proc/sys/" + key.replace(".", "/")
 
 
 def _flat(value) -> str:
@@ -66,13 +61,9 @@ def test_sysctl_live_and_at_boot(target):
     if not model.enabled(target.desired, "sysctl"):
         pytest.skip("sysctl concern off for this host")
     settings, _ = _settings(target)
-    names = sorted(k.lstrip("-") for k in settings)
-    read = "; ".join(f"printf '%s=%s\\n' {shlex.quote(k)} \"$(cat {shlex.quote(_proc(k))} 2>/dev/null || "
-                     f"echo MISSING)\"" for k in names)
-    out = target.out(f"{read}; echo @@boot; systemd-analyze cat-config sysctl.d")
-    live_text, _, cat_config = out.partition("@@boot\n")
-    live = {k: _flat(v) for k, _, v in (line.partition("=") for line in live_text.splitlines())}
-    boot = boot_values(cat_config)
+    state = target.state()
+    live = {k: _flat(v) for k, v in snapshot.key_values(state["sysctl.live"]).items()}
+    boot = boot_values(state["sysctl.d"])
     own = target.desired["sysctl"]["file"]
     wrong = []
     for key, value in sorted(settings.items()):
@@ -97,11 +88,8 @@ def test_conntrack_module_and_hash_size(target):
     if not model.enabled(target.desired, "conntrack"):
         pytest.skip("conntrack concern off for this host")
     _, buckets = expect.conntrack_limits(target.desired["conntrack"], *_size(target))
-    out = target.out("cat /sys/module/nf_conntrack/parameters/hashsize 2>/dev/null || echo not-loaded; "
-                     "echo @@load; systemd-analyze cat-config modules-load.d 2>/dev/null; "
-                     "echo @@modprobe; modprobe -c 2>/dev/null | grep '^options nf_conntrack ' || true")
-    live, _, rest = out.partition("@@load\n")
-    loads, _, options = rest.partition("@@modprobe\n")
+    state = target.state()
+    live, loads, options = state["conntrack.hashsize"], state["modules-load.d"], state["modprobe.conntrack"]
     assert live.strip() != "not-loaded", "nf_conntrack is not loaded"
     assert live.strip() == str(buckets), f"hashsize {live.strip()} != {buckets}"
     listed = [w for line in loads.splitlines() if not line.startswith(("#", ";")) for w in line.split()]
@@ -119,19 +107,16 @@ def test_container_view_of_per_namespace_keys(target):
     settings, _ = _settings(target)
     wanted = {k.lstrip("-"): _flat(v) for k, v in settings.items()
               if k.lstrip("-").startswith("net.") and not k.lstrip("-").startswith("net.netfilter.")}
-    read = "; ".join(f"echo {k}=$(cat {_proc(k)} 2>/dev/null)" for k in sorted(wanted))
-    fresh = dict(line.split("=", 1) for line in target.out(f"unshare --net sh -c {shlex.quote(read)}").split("\n")
-                 if "=" in line)
+    fresh = {k: v for k, v in snapshot.key_values(target.state()["sysctl.fresh-netns"]).items() if v != "MISSING"}
     per_ns = {k: v for k, v in wanted.items() if fresh.get(k)}
     if not per_ns:
         pytest.skip("no per-namespace keys managed")
-    _, default_view = target.container("", read)
-    seen = dict(line.split("=", 1) for line in default_view.splitlines() if "=" in line)
+    seen = snapshot.key_values(target.default_view()["sysctl"])
     wrong = [f"{k}: container sees {seen.get(k)!r}, a fresh namespace gets {fresh[k]!r}"
              for k in sorted(per_ns) if _flat(seen.get(k, "")) != _flat(fresh[k])]
     flags = " ".join(f"--sysctl {k}={v.replace(' ', ',')}" for k, v in sorted(per_ns.items()))
-    _, tuned_view = target.container(flags, read)
-    tuned = dict(line.split("=", 1) for line in tuned_view.splitlines() if "=" in line)
+    _, tuned_view = target.container(flags, snapshot.read_sysctls(sorted(per_ns)))
+    tuned = snapshot.key_values(tuned_view)
     wrong += [f"--sysctl {k}={want} gave {tuned.get(k)!r}" for k, want in sorted(per_ns.items())
               if _flat(tuned.get(k, "")) != want]
     assert not wrong, "; ".join(wrong)

@@ -18,14 +18,13 @@ def bridges(target):
     return target.desired["networks"]["bridges"]
 
 
-def inspect(target, names) -> dict[str, dict]:
-    """`docker network inspect` of the named networks, read here: {name: raw inspect}."""
-    out = target.run("docker network inspect -- " + " ".join(shlex.quote(n) for n in sorted(names)))
-    return {raw["Name"]: raw for raw in json.loads(out.stdout or "[]")}
+def inspect(target) -> dict[str, dict]:
+    """`docker network inspect` of every network, from the host's snapshot: {name: raw inspect}."""
+    return {raw["Name"]: raw for raw in json.loads(target.state()["docker.networks"] or "[]")}
 
 
 def test_bridges_match_data_field_by_field(target, bridges):
-    actual = inspect(target, bridges)
+    actual = inspect(target)
     wrong = []
     for name, spec in sorted(bridges.items()):
         wrong += expect.network_mismatches(name, spec, actual.get(name))
@@ -37,6 +36,7 @@ def test_bridges_match_data_field_by_field(target, bridges):
 def test_bridge_dns_and_workload(target, bridges):
     """On each declared bridge, a client container resolves a peer by name through Docker's
     embedded DNS (127.0.0.11) and reaches it with wget and ping (under the default profiles)."""
+    target.require_behaviour()
     image = target.desired["verify"]["image"]
     for name in sorted(bridges):
         peer = shlex.quote(f"dw-verify-{name}-peer")
@@ -60,8 +60,7 @@ def test_docker_iptables_chains(target, bridges):
     daemon = target.desired["docker"]["daemon"]
     if daemon.get("iptables") is False:
         pytest.skip("data turns Docker's iptables management off")
-    filt = target.out("iptables -S")
-    nat = target.out("iptables -t nat -S POSTROUTING")
+    filt, nat = target.state()["iptables.filter"], target.state()["iptables.nat"]
     assert "-N DOCKER" in filt and "-N DOCKER-USER" in filt, "DOCKER / DOCKER-USER chains missing"
     assert "-j DOCKER-USER" in filt, "FORWARD does not jump to DOCKER-USER"
     for name, spec in sorted(bridges.items()):
@@ -109,6 +108,7 @@ def test_port_policy_admits_exactly_whom_the_data_says(target, peers):
              and not r.get("in_interface") and r.get("family", "both") in ("both", "ipv4")]
     if not rules:
         pytest.skip("no single-port TCP rule for IPv4 in the data")
+    target.require_behaviour()
     me, image = _address(target), target.desired["verify"]["image"]
     others = [p for p in peers if _address(p)]
     if not others:
@@ -145,6 +145,7 @@ def test_port_policy_leaves_container_egress_alone(target, peers):
     ports = sorted({r["port"] for r in policy or [] if isinstance(r["port"], int) and r.get("proto", "tcp") == "tcp"})
     if not ports:
         pytest.skip("no TCP port in the data's port policy")
+    target.require_behaviour()
     image = target.desired["verify"]["image"]
     for peer in peers:
         theirs = peer.desired["networks"].get("port_policy") or []

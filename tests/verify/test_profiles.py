@@ -8,24 +8,24 @@ import pytest
 
 from operations import model
 
-from . import expect
+from . import expect, snapshot
+from .snapshot import BUILTIN_DENIED, FAMILIES_OK, FAMILY_NAMES
 
-FAMILIES_OK = ("inet", "inet6", "unix", "netlink")
-# Denied by Docker's built-in profile; must be denied under ours as well.
-BUILTIN_DENIED = ("keyctl", "add_key", "request_key", "bpf", "kexec_load", "unshare", "ptrace")
-FAMILY_NAMES = {17: "packet"}
+
+def _results(target, out: str) -> dict[str, str]:
+    """The probe's answers; a missing probe fails the check (behaviour must be proven)."""
+    if "no-probe" in out.split():
+        v = target.desired["verify"]
+        pytest.fail(f"verify image {v['image']} has no {v['probe']}: the behavioural checks cannot run "
+                    "(set verify.behaviour to false to opt this host out)")
+    return dict(line.split("=", 1) for line in out.split() if "=" in line)
 
 
 def _probe(target, args, calls, extra=""):
     """Runs the probe for each call in one container; {"socket_packet": "EPERM", ...}."""
-    probe = target.desired["verify"]["probe"]
-    probe = shlex.quote(probe)
-    script = (f"command -v {probe} >/dev/null || {{ echo no-probe; exit 0; }}; {extra}"
-              + "; ".join(f"echo {c.replace(' ', '_')}=$({probe} {c})" for c in calls))
+    script = f"{extra}{snapshot.probe_script(target.desired['verify']['probe'], calls)}"
     _, out = target.container(args, script)
-    if out.strip() == "no-probe":
-        pytest.skip(f"verify image {target.desired['verify']['image']} has no {probe}")
-    return dict(line.split("=", 1) for line in out.split())
+    return _results(target, out)
 
 
 @pytest.fixture
@@ -38,9 +38,7 @@ def seccomp_on(target):
 
 def test_seccomp_default_profile_denies_what_data_asks(target, seccomp_on):
     denied = [FAMILY_NAMES[f] for f in seccomp_on["deny_socket_families"] if f in FAMILY_NAMES]
-    calls = [f"socket {f}" for f in FAMILIES_OK + tuple(denied)]
-    calls += [f"syscall {s}" for s in BUILTIN_DENIED]
-    got = _probe(target, "", calls)
+    got = _results(target, target.default_view()["probe"])  # probed under the daemon's defaults
     wrong = [f"socket {f}: {got[f'socket_{f}']}" for f in FAMILIES_OK if got[f"socket_{f}"] != "ok"]
     wrong += [f"socket {f}: {got[f'socket_{f}']} (want EPERM)" for f in denied if got[f"socket_{f}"] != "EPERM"]
     wrong += [f"{s}: {got[f'syscall_{s}']} (want denied)" for s in BUILTIN_DENIED
@@ -54,17 +52,20 @@ def test_seccomp_control_builtin_profile_allows_af_packet(target, seccomp_on):
         pytest.skip("data does not deny AF_PACKET")
     # Engines before 25 have no "builtin" keyword; there the control runs without seccomp,
     # which shows the same thing (the probe opens AF_PACKET when our profile is not in force).
-    builtin = target.run(f"docker run --rm --pull never --security-opt seccomp=builtin "
-                         f"{shlex.quote(target.desired['verify']['image'])} true")
-    control = "--security-opt seccomp=builtin" if builtin.rc == 0 else "--security-opt seccomp=unconfined"
-    got = _probe(target, control, ["socket packet"])
-    assert got["socket_packet"] == "ok", (control, got)
+    target.require_behaviour()
+    image, script = shlex.quote(target.desired["verify"]["image"]), snapshot.probe_script(
+        target.desired["verify"]["probe"], ["socket packet"])
+    out = target.run(" || ".join(
+        f"docker run --rm --pull never --security-opt seccomp={p} {image} sh -c {shlex.quote(f'echo control={p}; {script}')}"
+        for p in ("builtin", "unconfined"))).stdout
+    got = _results(target, out)
+    assert got["socket_packet"] == "ok", got
 
 
 def test_seccomp_profile_file_denies_what_data_asks(target, seccomp_on):
     """The profile file, judged from its JSON against the data (the behaviour: above)."""
     path = f"/etc/docker/seccomp/{seccomp_on['name']}.json"
-    meta, content = target.file_facts(path)
+    meta, content = snapshot.file_of(target.state(), "seccomp")
     assert meta == "root root 644", f"{path}: {meta}"
     wrong = expect.seccomp_mismatches(seccomp_on, json.loads(content))
     assert not wrong, "; ".join(wrong)
@@ -79,13 +80,11 @@ def aa(target):
 
 def test_apparmor_profile_loaded_in_enforce_mode(target, aa):
     """Loaded in enforce mode, as the kernel lists it, and kept in /etc/apparmor.d for boot."""
-    out = target.out("cat /sys/module/apparmor/parameters/enabled 2>/dev/null; echo @@; "
-                     "cat /sys/kernel/security/apparmor/profiles 2>/dev/null || true")
-    enabled, _, profiles = out.partition("@@\n")
+    enabled, profiles = target.state()["apparmor.enabled"], target.state()["apparmor.profiles"]
     assert enabled.strip() == "Y", "AppArmor is not enabled"
     modes = [line[len(aa["name"]):].strip() for line in profiles.splitlines() if line.startswith(aa["name"] + " (")]
     assert modes == ["(enforce)"], f"{aa['name']} as the kernel lists it: {modes or 'not loaded'}"
-    meta, content = target.file_facts(f"/etc/apparmor.d/{aa['name']}")
+    meta, content = snapshot.file_of(target.state(), "apparmor")
     assert meta and meta.startswith("root root "), f"/etc/apparmor.d/{aa['name']}: {meta}"
     assert re.search(rf"^profile {re.escape(aa['name'])}[ {{]", content, re.M), \
         f"/etc/apparmor.d/{aa['name']} does not declare profile {aa['name']}"

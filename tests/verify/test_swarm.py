@@ -9,12 +9,9 @@ from operations import model
 from . import expect
 from .test_networks import inspect
 
-# The kernel modules encrypted overlays need (VXLAN, and ESP with the xfrm user API).
-OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
-
 
 def _swarm(target) -> dict:
-    return json.loads(target.out("docker info --format '{{json .Swarm}}'"))
+    return json.loads(target.state()["docker.info"])["Swarm"]
 
 
 @pytest.fixture
@@ -40,8 +37,7 @@ def test_overlays_encrypted(target, role):
     overlays = target.desired["networks"]["overlays"]
     if role != "manager" or not overlays:
         pytest.skip("overlays are checked on managers")
-    every = target.out("docker network ls --filter driver=overlay --format '{{.Name}}'").split()
-    actual = inspect(target, set(every) | set(overlays))
+    actual = inspect(target)
     wrong = []
     for name, spec in sorted(overlays.items()):
         wrong += expect.network_mismatches(name, spec, actual.get(name))
@@ -55,6 +51,5 @@ def test_overlay_kernel_modules(target, role):
     """The modules encrypted overlays need are available (ESP traffic itself: tests/e2e)."""
     if role is None or not any(s.get("encrypted") for s in target.desired["networks"]["overlays"].values()):
         pytest.skip("no encrypted overlay on this host")
-    out = target.out("; ".join(f"modprobe -n -q {m} 2>/dev/null || [ -d /sys/module/{m} ] || echo {m}"
-                               for m in OVERLAY_MODULES))
-    assert not out.split(), f"missing modules: {out.split()}"
+    missing = target.state()["overlay.modules"].split()
+    assert not missing, f"missing modules: {missing}"

@@ -1,0 +1,120 @@
+"""The suite's reads of a host, batched: one remote command for every file and state check, one
+container for every behaviour that needs no special container options. Each is read once per
+host and run (each xdist worker has one host), and the checks judge what they hold.
+
+The commands are the suite's own (not the deploy's facts); files come back base64-encoded, so
+no content can be taken for a section marker.
+"""
+
+import base64
+import shlex
+
+from . import expect
+
+MARK = "@@dw-verify:"
+FILES = {"daemon.json": "/etc/docker/daemon.json"}
+
+
+def _proc(key: str) -> str:
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def sysctl_names(desired: dict) -> list[str]:
+    """The sysctl names the data manages (their values may depend on the host; their names do not)."""
+    return sorted({k.lstrip("-") for k in expect.sysctls(desired, 1, 1)})
+
+
+def read_sysctls(names: list[str]) -> str:
+    """Shell that prints name=value for each name ("MISSING" when the kernel has no such key)."""
+    return "; ".join(f"printf '%s=%s\\n' {shlex.quote(k)} \"$(cat {shlex.quote(_proc(k))} 2>/dev/null || "
+                     f"echo MISSING)\"" for k in names)
+
+
+def files(desired: dict) -> dict[str, str]:
+    out = dict(FILES)
+    if desired.get("concerns", {}).get("seccomp"):
+        out["seccomp"] = f"/etc/docker/seccomp/{desired['seccomp']['name']}.json"
+    if desired.get("concerns", {}).get("apparmor"):
+        out["apparmor"] = f"/etc/apparmor.d/{desired['apparmor']['name']}"
+    return out
+
+
+def state_command(desired: dict) -> str:
+    names = sysctl_names(desired)
+    per_ns = [k for k in names if k.startswith("net.") and not k.startswith("net.netfilter.")]
+    parts = {
+        "size": "nproc; awk '/^MemTotal:/ {print $2}' /proc/meminfo",  # KiB
+        "sysctl.live": read_sysctls(names),
+        "sysctl.fresh-netns": f"unshare --net sh -c {shlex.quote(read_sysctls(per_ns))}" if per_ns else "true",
+        "sysctl.d": "systemd-analyze cat-config sysctl.d 2>/dev/null",
+        "conntrack.hashsize": "cat /sys/module/nf_conntrack/parameters/hashsize 2>/dev/null || echo not-loaded",
+        "modules-load.d": "systemd-analyze cat-config modules-load.d 2>/dev/null",
+        "modprobe.conntrack": "modprobe -c 2>/dev/null | grep '^options nf_conntrack ' || true",
+        "docker.unit": "systemctl is-enabled docker; systemctl is-active docker",
+        "docker.info": "docker info --format '{{json .}}'",
+        "docker.networks": "docker network ls -q | xargs -r docker network inspect",
+        "overlay.modules": "for m in vxlan esp4 xfrm_user xfrm_algo; do "
+                           "modprobe -n -q $m 2>/dev/null || [ -d /sys/module/$m ] || echo $m; done",
+        "apparmor.enabled": "cat /sys/module/apparmor/parameters/enabled 2>/dev/null",
+        "apparmor.profiles": "cat /sys/kernel/security/apparmor/profiles 2>/dev/null",
+        "iptables.filter": "iptables -S 2>/dev/null",
+        "iptables.nat": "iptables -t nat -S POSTROUTING 2>/dev/null",
+    }
+    for name, path in files(desired).items():
+        q = shlex.quote(path)
+        parts[f"file.{name}"] = f"stat -c '%U %G %a' {q} 2>/dev/null && base64 -w0 {q}; echo"
+    return "; ".join(f"echo {MARK}{name}; {{ {command}; }} 2>/dev/null" for name, command in parts.items()) + "; true"
+
+
+def parse(output: str) -> dict[str, str]:
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in output.splitlines():
+        if line.startswith(MARK):
+            current = line[len(MARK):]
+            sections[current] = []
+        elif current:
+            sections[current].append(line)
+    return {name: "\n".join(lines) for name, lines in sections.items()}
+
+
+def key_values(text: str) -> dict[str, str]:
+    return {k: v for k, _, v in (line.partition("=") for line in text.splitlines()) if _}
+
+
+def file_of(state: dict, name: str) -> tuple[str | None, str | None]:
+    """("owner group mode", content) of a file of the snapshot; (None, None) when absent."""
+    lines = state.get(f"file.{name}", "").splitlines()
+    if not lines or not lines[0].strip():
+        return None, None
+    return lines[0].strip(), base64.b64decode(lines[1] if len(lines) > 1 else "").decode()
+
+
+# Behaviour under the daemon's defaults (no container options): one container for all of it.
+FAMILIES_OK = ("inet", "inet6", "unix", "netlink")
+# Denied by Docker's built-in profile; must be denied under ours as well.
+BUILTIN_DENIED = ("keyctl", "add_key", "request_key", "bpf", "kexec_load", "unshare", "ptrace")
+FAMILY_NAMES = {17: "packet"}
+
+
+def probe_script(probe: str, calls: list[str]) -> str:
+    """Runs the probe for each call; prints call_name=result, or no-probe."""
+    q = shlex.quote(probe)
+    return (f"if command -v {q} >/dev/null; then "
+            + "; ".join(f"echo {c.replace(' ', '_')}=$({q} {c})" for c in calls) + "; else echo no-probe; fi")
+
+
+def seccomp_calls(desired: dict) -> list[str]:
+    denied = [FAMILY_NAMES[f] for f in desired.get("seccomp", {}).get("deny_socket_families", []) if f in FAMILY_NAMES]
+    return [f"socket {f}" for f in FAMILIES_OK + tuple(denied)] + [f"syscall {s}" for s in BUILTIN_DENIED]
+
+
+def default_container_script(desired: dict) -> str:
+    per_ns = [k for k in sysctl_names(desired) if k.startswith("net.") and not k.startswith("net.netfilter.")]
+    parts = {
+        "nnp": "grep '^NoNewPrivs:' /proc/self/status",
+        "ulimit": "ulimit -n; ulimit -Hn",
+        "sysctl": read_sysctls(per_ns) if per_ns else "true",
+        "probe": probe_script(desired["verify"]["probe"], seccomp_calls(desired)),
+    }
+    return "; ".join(f"echo {MARK}{name}; {command}" for name, command in parts.items()) + "; true"
