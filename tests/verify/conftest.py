@@ -39,8 +39,11 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("target", sorted(targets), indirect=True)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    # One xdist worker per host: its checks run in order over one SSH connection.
+    # One xdist worker per host: its checks run in order over one SSH connection, and its
+    # reads are made once. Before xdist's own hook, which turns the mark into the worker group
+    # (after it, the mark came too late and one host's checks were spread over workers).
     for item in items:
         if hasattr(item, "callspec") and "target" in item.callspec.params:
             item.add_marker(pytest.mark.xdist_group(item.callspec.params["target"]))
@@ -64,7 +67,7 @@ RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's
 def pytest_runtest_logreport(report):
     if report.when != "call" and report.outcome == "passed":
         return
-    check = report.nodeid.split("::")[-1]
+    check = report.nodeid.split("::")[-1].split("@")[0]  # xdist's "@group" suffix
     name, _, host = check.partition("[")
     message = ""
     if report.failed and hasattr(report.longrepr, "reprcrash"):

@@ -41,19 +41,18 @@ def test_bridge_dns_and_workload(target, bridges):
     for name in sorted(bridges):
         peer = shlex.quote(f"dw-verify-{name}-peer")
         net = shlex.quote(name)  # names are checked at validation; quoted all the same
-        target.run(f"docker rm -f {peer} >/dev/null 2>&1")
-        target.out(f"docker run -d --pull never --name {peer} --network {net} {shlex.quote(image)} "
-                   "sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp'")
-        try:
-            _, out = target.container(
-                f"--network {net}",
-                f"grep -q 'nameserver 127.0.0.11' /etc/resolv.conf && echo resolv-ok; "
-                f"nslookup {peer} 127.0.0.11 | grep -q 'Address.*{bridges[name]['subnet'].rsplit('.', 2)[0]}' "
-                f"&& echo dns-ok; wget -qO- http://{peer}:8080/index.html; "
-                f"ping -c1 -W5 {peer} >/dev/null && echo ping-ok")
-            assert out.split() == ["resolv-ok", "dns-ok", "hello", "ping-ok"], f"{name}: {out.split()}"
-        finally:
-            target.run(f"docker rm -f {peer} >/dev/null 2>&1")
+        client = (f"grep -q 'nameserver 127.0.0.11' /etc/resolv.conf && echo resolv-ok; "
+                  f"nslookup {peer} 127.0.0.11 | grep -q 'Address.*{bridges[name]['subnet'].rsplit('.', 2)[0]}' "
+                  f"&& echo dns-ok; wget -qO- http://{peer}:8080/index.html; "
+                  f"ping -c1 -W5 {peer} >/dev/null && echo ping-ok")
+        # The peer, the client and the clean-up in one command.
+        res = target.run(
+            f"docker rm -f {peer} >/dev/null 2>&1; docker run -d --pull never --name {peer} --network {net} "
+            f"{shlex.quote(image)} sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp' >/dev/null && "
+            f"docker run --rm --pull never --network {net} {shlex.quote(image)} sh -c {shlex.quote(client)}; "
+            f"rc=$?; docker rm -f {peer} >/dev/null 2>&1; exit $rc")
+        assert res.stdout.split() == ["resolv-ok", "dns-ok", "hello", "ping-ok"], \
+            f"{name}: {res.stdout.split()} (rc {res.rc}: {res.stderr.strip()[-300:]})"
 
 
 def test_docker_iptables_chains(target, bridges):
@@ -117,8 +116,7 @@ def test_port_policy_admits_exactly_whom_the_data_says(target, peers):
     control = next(p for p in range(18080, 18180) if p not in ports)
     name = "dw-verify-port-policy"
     publish = " ".join(f"-p {int(p)}:8080" for p in [*ports, control])
-    target.run(f"docker rm -f {name} >/dev/null 2>&1")
-    target.out(f"docker run -d --pull never --name {name} {publish} {shlex.quote(image)} "
+    target.out(f"docker rm -f {name} >/dev/null 2>&1; docker run -d --pull never --name {name} {publish} {shlex.quote(image)} "
                "sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp'")
     try:
         wrong = []
@@ -153,8 +151,7 @@ def test_port_policy_leaves_container_egress_alone(target, peers):
         if port is None or not _address(peer):
             continue
         name = "dw-verify-egress"
-        peer.run(f"docker rm -f {name} >/dev/null 2>&1")
-        peer.out(f"docker run -d --pull never --name {name} -p {port}:8080 {shlex.quote(image)} "
+        peer.out(f"docker rm -f {name} >/dev/null 2>&1; docker run -d --pull never --name {name} -p {port}:8080 {shlex.quote(image)} "
                  "sh -c 'echo hello > /tmp/index.html; httpd -f -p 8080 -h /tmp'")
         try:
             rc, out = target.container("", fetch(f"http://{_address(peer)}:{port}/"), check=False)
