@@ -76,10 +76,13 @@ def _windows(hosts):
     out = []
     for h in hosts:
         t0 = time.time()
-        text = ssh(h, "systemctl show docker -p InactiveEnterTimestampMonotonic -p ActiveEnterTimestampMonotonic "
-                      "--value; python3 -c 'import time; print(time.time(), time.monotonic())'")
+        # By name: `systemctl show --value` prints properties in systemd's order, not the asked one.
+        text = ssh(h, "systemctl show docker -p InactiveEnterTimestampMonotonic -p ActiveEnterTimestampMonotonic; "
+                      "python3 -c 'import time; print(time.time(), time.monotonic())'")
         t1 = time.time()
-        down_us, up_us, wall, mono = text.split()
+        props = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        down_us, up_us = props["InactiveEnterTimestampMonotonic"], props["ActiveEnterTimestampMonotonic"]
+        wall, mono = text.splitlines()[-1].split()
         offset = float(wall) - (t0 + t1) / 2
         to_wall = lambda us: float(wall) - (float(mono) - int(us) / 1e6) - offset  # noqa: E731
         out.append((h, to_wall(down_us), to_wall(up_us)))
@@ -100,6 +103,7 @@ def test_batches_per_group_hold_even_with_no_wait():
     windows = _windows(["lab2", "lab3"])
     (_, a0, a1), (_, b0, b1) = windows
     print("restart windows (controller clock):", windows)
+    assert a0 < a1 and b0 < b1, f"a window ends before it starts: {windows}"
     assert a1 < b0 or b1 < a0, f"lab2 and lab3 were down at the same time: {windows}"
     assert pyinfra(*NO_VERIFY).returncode == 0  # back to the data
 
