@@ -101,8 +101,9 @@ def main() -> int:
     mine, base = results.get("dockwright no-op deploy"), results.get("naive no-op deploy")
     if mine and base:
         print("\n  no-op deploy, same scope, by phase: dockwright s / naive s (ratio)")
-        for phase in base["phases_s"]:
-            a, b = mine["phases_s"].get(phase, 0.0), base["phases_s"][phase]
+        # Every phase either run has (the naive one has no preflight or plan), in run order.
+        for phase in dict.fromkeys([*mine["phases_s"], *base["phases_s"]]):
+            a, b = mine["phases_s"].get(phase, 0.0), base["phases_s"].get(phase, 0.0)
             print(f"    {phase:10} {a:7.2f} / {b:7.2f}   {a / b if b else float('nan'):.2f}x")
         print(f"    {'total':10} {mine['wall_s']:7.2f} / {base['wall_s']:7.2f}   {mine['wall_s'] / base['wall_s']:.2f}x wall, "
               f"{mine['cpu_s'] / base['cpu_s']:.2f}x controller CPU")

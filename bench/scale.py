@@ -55,10 +55,11 @@ def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float) -
     env = dict(os.environ, DOCKWRIGHT_SIM_HOSTS=str(n), DOCKWRIGHT_REPLAY_AS=replay_as,
                DOCKWRIGHT_REPLAY_LATENCY_MS=str(latency_ms), DOCKWRIGHT_COUNT_FILE=str(count))
     shards = RESULTS / "scale-shards.tmp"
-    shards.mkdir(exist_ok=True)
     argvs = [argv] if argv else [[sys.executable, "drift.py", SIM, "--shard", f"{i}/{SHARDS}", "--json",
                                   str(shards / f"{i}.json"), "--lock", str(shards / f"{i}.lock")]
                                  for i in range(1, SHARDS + 1)]
+    if not argv:
+        shards.mkdir(exist_ok=True)
     start = time.monotonic()
     procs = [subprocess.Popen(a, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               stdin=subprocess.DEVNULL) for a in argvs]

@@ -63,12 +63,12 @@ def enabled(state: dict, concern: str) -> bool:
 def managed_sysctl_names(state: dict) -> tuple:
     """The names the SysctlState fact reads (the owned file's keys, without "-"): they do not
     depend on the host, only conntrack's values do."""
-    from . import conntrack
+    from . import conntrack, sysctl
 
     names = set(state.get("sysctl", {}).get("settings", {}))
     if enabled(state, "conntrack"):
         names |= set(conntrack.sysctl_settings(state["conntrack"], 0))
-    return tuple(sorted({k.lstrip("-") for k in names}))
+    return sysctl.fact_keys(names)
 
 
 def managed_sysctls(state: dict, conntrack_facts: dict | None) -> dict:

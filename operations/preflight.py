@@ -36,7 +36,7 @@ def reads(desired: dict) -> list[tuple[type, dict]]:
         wanted.append((apparmor.AppArmorState, {"profile_name": desired["apparmor"]["name"]}))
     if on("networks"):
         wanted += [(networks.DockerNetworks, {}), (firewall.PortPolicy, {})]
-        if any(True for _ in schema.declared_networks(desired)):
+        if schema.declared_networks(desired):
             wanted.append((networks.HostRoutes, {}))
     if on("swarm") or (on("docker") and desired["docker"]["daemon"].get("live-restore")):
         wanted.append((swarm.SwarmState, {}))

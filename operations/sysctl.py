@@ -34,6 +34,12 @@ def per_namespace(key: str) -> bool:
     return key.startswith("net.") and key not in HOST_WIDE_NET_KEYS
 
 
+def fact_keys(settings) -> tuple:
+    """The SysctlState argument for these settings: their names without "-", sorted (the
+    fact cache's key, so every caller must build it here)."""
+    return tuple(sorted({k.lstrip("-") for k in settings}))
+
+
 def normalize(value) -> str:
     """Kernel output uses tabs between fields of multi-value keys; compare on single spaces."""
     return " ".join(str(value).split())
@@ -188,7 +194,7 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
             path="/etc/sysctl.d/90-dockwright.conf",
         )
     """
-    state = factcache.get(host, SysctlState, keys=tuple(sorted(k.lstrip("-") for k in settings)))
+    state = factcache.get(host, SysctlState, keys=fact_keys(settings))
     # net.netfilter.* keys exist once nf_conntrack is loaded, which may happen earlier in this run.
     required_missing = [k for k in settings if not k.startswith(("-", LATE_KEYS)) and k in state["missing"]]
     if required_missing:

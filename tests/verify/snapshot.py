@@ -7,6 +7,7 @@ no content can be taken for a section marker.
 """
 
 import base64
+import json
 import shlex
 
 from . import expect
@@ -22,6 +23,12 @@ def _proc(key: str) -> str:
 def sysctl_names(desired: dict) -> list[str]:
     """The sysctl names the data manages (their values may depend on the host; their names do not)."""
     return sorted({k.lstrip("-") for k in expect.sysctls(desired, 1, 1)})
+
+
+def namespace_candidates(names) -> list[str]:
+    """The net.* names a network namespace may have its own value of (conntrack's are host-wide);
+    which ones really are is read from a fresh namespace on the host."""
+    return sorted(k for k in names if k.startswith("net.") and not k.startswith("net.netfilter."))
 
 
 def read_sysctls(names: list[str]) -> str:
@@ -41,7 +48,7 @@ def files(desired: dict) -> dict[str, str]:
 
 def state_command(desired: dict) -> str:
     names = sysctl_names(desired)
-    per_ns = [k for k in names if k.startswith("net.") and not k.startswith("net.netfilter.")]
+    per_ns = namespace_candidates(names)
     parts = {
         "size": "nproc; awk '/^MemTotal:/ {print $2}' /proc/meminfo",  # KiB
         "sysctl.live": read_sysctls(names),
@@ -78,6 +85,11 @@ def parse(output: str) -> dict[str, str]:
     return {name: "\n".join(lines) for name, lines in sections.items()}
 
 
+def networks(state: dict) -> dict[str, dict]:
+    """`docker network inspect` of every network on the host: {name: raw inspect}."""
+    return {raw["Name"]: raw for raw in json.loads(state["docker.networks"] or "[]")}
+
+
 def key_values(text: str) -> dict[str, str]:
     return {k: v for k, _, v in (line.partition("=") for line in text.splitlines()) if _}
 
@@ -110,7 +122,7 @@ def seccomp_calls(desired: dict) -> list[str]:
 
 
 def default_container_script(desired: dict) -> str:
-    per_ns = [k for k in sysctl_names(desired) if k.startswith("net.") and not k.startswith("net.netfilter.")]
+    per_ns = namespace_candidates(sysctl_names(desired))
     parts = {
         "nnp": "grep '^NoNewPrivs:' /proc/self/status",
         "ulimit": "ulimit -n; ulimit -Hn",

@@ -6,7 +6,7 @@ import pytest
 
 from . import expect, snapshot
 
-DAEMON_JSON = "/etc/docker/daemon.json"
+DAEMON_JSON = snapshot.FILES["daemon.json"]
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ def _size(target) -> tuple[int, int]:
     return int(cores), int(mem_kib) * 1024
 
 
-def _settings(target):
-    return expect.sysctls(target.desired, *_size(target)), None
+def _settings(target) -> dict:
+    return expect.sysctls(target.desired, *_size(target))
 
 
 def _flat(value) -> str:
@@ -60,7 +60,7 @@ def test_sysctl_live_and_at_boot(target):
     own order: both judged against the data here, not by the deploy's sysctl model."""
     if not model.enabled(target.desired, "sysctl"):
         pytest.skip("sysctl concern off for this host")
-    settings, _ = _settings(target)
+    settings = _settings(target)
     state = target.state()
     live = {k: _flat(v) for k, v in snapshot.key_values(state["sysctl.live"]).items()}
     boot = boot_values(state["sysctl.d"])
@@ -104,9 +104,9 @@ def test_container_view_of_per_namespace_keys(target):
     workload the tuned value. Which keys are per namespace is read from that fresh namespace."""
     if not model.enabled(target.desired, "sysctl"):
         pytest.skip("sysctl concern off for this host")
-    settings, _ = _settings(target)
-    wanted = {k.lstrip("-"): _flat(v) for k, v in settings.items()
-              if k.lstrip("-").startswith("net.") and not k.lstrip("-").startswith("net.netfilter.")}
+    settings = _settings(target)
+    candidates = snapshot.namespace_candidates(k.lstrip("-") for k in settings)
+    wanted = {k.lstrip("-"): _flat(v) for k, v in settings.items() if k.lstrip("-") in candidates}
     fresh = {k: v for k, v in snapshot.key_values(target.state()["sysctl.fresh-netns"]).items() if v != "MISSING"}
     per_ns = {k: v for k, v in wanted.items() if fresh.get(k)}
     if not per_ns:

@@ -1,14 +1,13 @@
 """Bridge networks field by field, name resolution, and Docker's iptables chains."""
 
 import ipaddress
-import json
 import shlex
 
 import pytest
 
 from operations import model
 
-from . import expect
+from . import expect, snapshot
 
 
 @pytest.fixture
@@ -18,13 +17,8 @@ def bridges(target):
     return target.desired["networks"]["bridges"]
 
 
-def inspect(target) -> dict[str, dict]:
-    """`docker network inspect` of every network, from the host's snapshot: {name: raw inspect}."""
-    return {raw["Name"]: raw for raw in json.loads(target.state()["docker.networks"] or "[]")}
-
-
 def test_bridges_match_data_field_by_field(target, bridges):
-    actual = inspect(target)
+    actual = snapshot.networks(target.state())
     wrong = []
     for name, spec in sorted(bridges.items()):
         wrong += expect.network_mismatches(name, spec, actual.get(name))

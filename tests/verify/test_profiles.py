@@ -64,7 +64,7 @@ def test_seccomp_control_builtin_profile_allows_af_packet(target, seccomp_on):
 
 def test_seccomp_profile_file_denies_what_data_asks(target, seccomp_on):
     """The profile file, judged from its JSON against the data (the behaviour: above)."""
-    path = f"/etc/docker/seccomp/{seccomp_on['name']}.json"
+    path = snapshot.files(target.desired)["seccomp"]
     meta, content = snapshot.file_of(target.state(), "seccomp")
     assert meta == "root root 644", f"{path}: {meta}"
     wrong = expect.seccomp_mismatches(seccomp_on, json.loads(content))

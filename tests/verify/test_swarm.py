@@ -6,8 +6,7 @@ import pytest
 
 from operations import model
 
-from . import expect
-from .test_networks import inspect
+from . import expect, snapshot
 
 
 def _swarm(target) -> dict:
@@ -37,7 +36,7 @@ def test_overlays_encrypted(target, role):
     overlays = target.desired["networks"]["overlays"]
     if role != "manager" or not overlays:
         pytest.skip("overlays are checked on managers")
-    actual = inspect(target)
+    actual = snapshot.networks(target.state())
     wrong = []
     for name, spec in sorted(overlays.items()):
         wrong += expect.network_mismatches(name, spec, actual.get(name))
