@@ -130,11 +130,8 @@ swarm = {
 verify = {
     # Run the verification suite at the end of every deploy.
     "after_deploy": True,
-    # Image for behavioural checks (seccomp, AppArmor, DNS); it must already be on the host.
-    "image": "busybox:stable",
-    # Static probe inside that image for socket/syscall checks (see lab/probe.c).
-    "probe": "dwprobe",
-    # Behavioural checks (containers that try sockets, syscalls, names, ports). A check that
-    # cannot run fails; False opts this host out, and the summary shows them skipped.
+    # Behavioural checks: containers of the probe image (tests/verify/probe, built on the
+    # controller and imported on the host when missing) try sockets, syscalls, names and ports.
+    # A check that cannot run fails; False opts this host out, and the summary shows them skipped.
     "behaviour": True,
 }

@@ -1,7 +1,7 @@
 """Boots, watches and stops the lab VMs; every process it starts is tracked by a pid file.
 
 `up` converges from any state: VMs that run and answer are reused, dead or stale ones are
-started again, and every VM ends answering SSH and `docker info` with the current test image.
+started again, and every VM ends answering SSH and `docker info`.
 While it waits it watches each VM's serial console, so a kernel panic or oops is seen within
 seconds and that VM is restarted (a bounded number of times), not waited on until a timeout.
 """
@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import config, image, testimage
+from . import config, image
 
 SSH_OPTS = [
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -217,7 +217,7 @@ def _kill(name: str) -> None:
 class Watch:
     """Follows one VM towards ready: qemu alive, console free of panics, stages advancing.
 
-    Stages: ssh (sshd answers), docker (`docker info` answers), image (test image present)."""
+    Stages: ssh (sshd answers), docker (`docker info` answers)."""
 
     def __init__(self, name: str, since: float, console_offset: int = 0):
         self.name = name
@@ -313,9 +313,6 @@ def _bring_up(vm: config.VMSpec, img: Path, accel_args: list[str], state: dict,
             w.check()
             w.until("ssh", "true")
             w.until("docker", DOCKER_READY)
-            w.advance("image")
-            if w.probe(testimage.present_command(), 60).stdout.strip() != "present":
-                testimage.load(vm.name)
             w.advance("ready")
             return
         except BootFailure as e:
@@ -355,8 +352,8 @@ def _converge(vms: list[config.VMSpec], state: dict, fresh: set[str], start: flo
                     _say("accelerator " + ("kvm" if "-enable-kvm" in accel_cache["args"] else
                                            "tcg (software emulation: boots take minutes)"))
             _bring_up(vm, img, accel_cache["args"], state, lock, watches, start, vm.name in fresh)
-        except (BootFailure, subprocess.CalledProcessError, RuntimeError, SystemExit) as e:
-            errors[vm.name] = str(e)
+        except BaseException as e:  # noqa: BLE001 - any failure of a VM must fail `up`, named
+            errors[vm.name] = f"{type(e).__name__}: {e}"
 
     threads = [threading.Thread(target=worker, args=(vm,), daemon=True) for vm in vms]
     for t in threads:

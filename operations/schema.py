@@ -77,8 +77,6 @@ PATTERNS = {
     # Linux interface names: at most 15 characters, no slash or space.
     "interface name": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\+?",
     "syscall name": r"[a-z0-9_]{1,64}",
-    # A Docker image reference: [registry/]path[:tag][@digest].
-    "image reference": r"[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?",
     "absolute path": r"(/[A-Za-z0-9_.@+-]+)+",
     "sysctl.d file": r"/etc/sysctl\.d/[A-Za-z0-9_.-]+\.conf",
     "label key": r"[A-Za-z0-9][A-Za-z0-9_./-]{0,127}",
@@ -369,9 +367,7 @@ SCHEMA = Struct({
         "role": Optional(Str(("manager", "worker"))),
         "advertise_addr": Optional(Addr()),
     }),
-    "verify": Struct({"after_deploy": Bool(), "behaviour": Bool(), "image": Name("image reference"),
-                      "probe": OneOf(Name("word"), Name("absolute path"),
-                                     what="a command name or an absolute path")}),
+    "verify": Struct({"after_deploy": Bool(), "behaviour": Bool()}),
 })
 
 

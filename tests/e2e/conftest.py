@@ -59,6 +59,14 @@ def ssh(name: str, command: str, check: bool = True) -> str:
     return vm.run(name, command, check=check).stdout
 
 
+def probe_image(name: str) -> str:
+    """The verification's probe image on a lab VM, imported when missing: e2e's own containers
+    run it (`sleep`, `serve`, steps), as the VMs have no other image."""
+    from tests.verify import probe
+    ssh(name, probe.ensure_command("x86_64"))
+    return probe.image("x86_64")
+
+
 def changed_ops(res: subprocess.CompletedProcess) -> list[str]:
     """Operations that changed a host, from pyinfra's own JSON results (--json), not its log."""
     start = res.stdout.find('{"plan"')

@@ -3,7 +3,7 @@ declared network, a write through a symlink, a lost alias."""
 
 import time
 
-from .conftest import NO_VERIFY, pyinfra, ssh
+from .conftest import NO_VERIFY, probe_image, pyinfra, ssh
 from .test_01_validation import HOSTS, SNAPSHOT
 
 MARKERS = "ls /tmp/PWNED* /tmp/pwned* 2>/dev/null | wc -l"
@@ -16,7 +16,7 @@ def test_injection_strings_are_refused_and_nothing_runs():
                  "networks": {"bridges": {"x;touch /tmp/pwned;": {"subnet": "10.77.0.0/24"}}}},
         "lab2": {"seccomp": {"name": "dw.json; touch /tmp/PWNED; :"},
                  "networks": {"overlays": {"--help": {"subnet": "10.78.0.0/24"}}}},
-        "lab3": {"verify": {"image": "busybox;touch /tmp/PWNED"},
+        "lab3": {"swarm": {"advertise_addr": "10.0.0.1;touch /tmp/PWNED"},
                  "sysctl": {"file": "/etc/sysctl.d/x.conf;touch /tmp/PWNED"}},
     })
     out = res.stdout + res.stderr
@@ -25,7 +25,7 @@ def test_injection_strings_are_refused_and_nothing_runs():
                  "lab1: networks.bridges.x;touch /tmp/pwned; = 'x;touch /tmp/pwned;': not a valid network name",
                  "lab2: seccomp.name = 'dw.json; touch /tmp/PWNED; :': not a valid profile name",
                  "lab2: networks.overlays.--help = '--help': not a valid network name",
-                 "lab3: verify.image = 'busybox;touch /tmp/PWNED': not a valid image reference",
+                 "lab3: swarm.advertise_addr = '10.0.0.1;touch /tmp/PWNED': ",
                  "lab3: sysctl.file = '/etc/sysctl.d/x.conf;touch /tmp/PWNED': not a valid sysctl.d file"):
         assert text in out, text
     assert "Starting operation" not in out
@@ -104,7 +104,7 @@ def _endpoint(container: str) -> str:
 def test_recreate_keeps_aliases_and_addresses_and_restores_on_failure():
     ssh("lab3", "docker rm -f svc1 >/dev/null 2>&1; docker network rm rogue >/dev/null 2>&1; "
                 "docker run -d --pull never --name svc1 --network backend --network-alias api "
-                "--ip 10.5.0.50 dw-test sleep 100000 >/dev/null")
+                f"--ip 10.5.0.50 {probe_image('lab3')} sleep >/dev/null")
     try:
         res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data={"lab3": {"networks": {
             "allow_disconnect": True, "bridges": {"backend": {"mtu": 1400}}}}})
@@ -112,8 +112,8 @@ def test_recreate_keeps_aliases_and_addresses_and_restores_on_failure():
         assert ssh("lab3", "docker network inspect -f '{{index .Options \"com.docker.network.driver.mtu\"}}' backend").strip() == "1400"
         ip, addr, aliases = _endpoint("svc1").split(" ")
         assert (ip, addr) == ("10.5.0.50", "10.5.0.50") and "api" in aliases.split(",")
-        out = ssh("lab3", "docker run --rm --pull never --network backend dw-test nslookup api 127.0.0.11")
-        assert "10.5.0.50" in out
+        out = ssh("lab3", f"docker run --rm --pull never --network backend {probe_image('lab3')} resolve:api")
+        assert out.strip() == "resolve:api=10.5.0.50", out
         # A create that fails (the new subnet is taken by a network made by hand): the old
         # network comes back and svc1 is on it as before.
         ssh("lab3", "docker network create --subnet 10.88.0.0/16 rogue >/dev/null")

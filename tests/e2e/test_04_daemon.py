@@ -2,12 +2,12 @@
 
 import json
 
-from .conftest import NO_VERIFY, dockerd_started, pyinfra, ssh
+from .conftest import NO_VERIFY, dockerd_started, probe_image, pyinfra, ssh
 
 
 def test_live_restore_keeps_running_container_through_restart():
     ssh("lab3", "docker rm -f keeper >/dev/null 2>&1; "
-                "docker run -d --pull never --name keeper dw-test sleep 100000 >/dev/null")
+                f"docker run -d --pull never --name keeper {probe_image('lab3')} sleep >/dev/null")
     started = ssh("lab3", "docker inspect -f '{{.State.StartedAt}}' keeper").strip()
     daemon_before = dockerd_started("lab3")
     res = pyinfra("--limit", "lab3", *NO_VERIFY,

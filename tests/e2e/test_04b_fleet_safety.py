@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from .conftest import INVENTORY, NO_VERIFY, REPO, dockerd_started, drift, lab_env, pyinfra, ssh, verify
+from .conftest import INVENTORY, NO_VERIFY, REPO, dockerd_started, drift, lab_env, probe_image, pyinfra, ssh, verify
 
 STATE = "/var/lib/dockwright/rollout.state"
 SLOW = "/run/systemd/system/docker.service.d/dw-test-slow.conf"
@@ -110,8 +110,8 @@ def test_batches_per_group_hold_even_with_no_wait():
 
 def test_live_restore_off_and_on_on_the_standalone_host():
     ssh("lab3", "docker rm -f lr-plain lr-policy >/dev/null 2>&1; "
-                "docker run -d --pull never --name lr-plain dw-test sleep 100000 >/dev/null; "
-                "docker run -d --pull never --restart unless-stopped --name lr-policy dw-test sleep 100000 >/dev/null")
+                f"docker run -d --pull never --name lr-plain {probe_image('lab3')} sleep >/dev/null; "
+                f"docker run -d --pull never --restart unless-stopped --name lr-policy {probe_image('lab3')} sleep >/dev/null")
     off = {"lab3": {"docker": {"daemon": {"live-restore": False}}}}
     try:
         started = dockerd_started("lab3")

@@ -1,5 +1,6 @@
 """Verification catches a hand change; drift.py finds, fixes and then sees a clean fleet."""
 
+import re
 import subprocess
 import sys
 
@@ -30,16 +31,43 @@ def test_verification_asks_systemd_which_file_wins_at_boot():
         ssh("lab3", f"rm -f {planted}")
 
 
-def test_a_behavioural_check_that_cannot_run_fails_unless_the_host_opts_out():
-    # Production-shaped: the host's verify image has no probe. The behavioural check fails (it
-    # is not skipped); a host whose data opts out shows it skipped, and the summary says why.
-    missing = {"lab3": {"verify": {"probe": "dw-no-such-probe"}}}
-    res = verify("--limit", "lab3", "-k", "seccomp_default_profile", host_data=missing)
-    assert res.returncode != 0 and "has no dw-no-such-probe" in res.stdout
-    missing["lab3"]["verify"]["behaviour"] = False
-    res = verify("--limit", "lab3", "-k", "seccomp_default_profile", host_data=missing)
+# A docker that refuses `import` (a host where the probe image cannot be brought), first on PATH.
+NO_IMPORT = ("printf '#!/bin/sh\\n[ \"$1\" = import ] && { echo refused by the test >&2; exit 1; }\\n"
+             "exec /usr/bin/docker \"$@\"\\n' > /usr/local/bin/docker && chmod 755 /usr/local/bin/docker")
+PROBE_IMAGES = "docker images dockwright-probe --format '{{.Repository}}:{{.Tag}}'"
+
+
+def test_a_host_without_the_probe_image_gets_it_and_runs_every_behavioural_check():
+    # Production-shaped: lab1 has no probe image (and no other image at all). Verification
+    # builds nothing there, imports the probe, and every behavioural check runs and passes.
+    from tests.verify import probe
+    ssh("lab1", f"{PROBE_IMAGES} | xargs -r docker rmi -f >/dev/null; docker rm -f $(docker ps -aq) >/dev/null 2>&1; "
+                "docker rmi -f $(docker images -q) >/dev/null 2>&1; true")
+    assert ssh("lab1", "docker images -q").strip() == ""
+    res = verify("--limit", "lab1", "-rA")
     assert res.returncode == 0
-    assert "seccomp_default_profile_denies_what_data_asks  Skipped: behavioural check: this host opts out" in res.stdout
+    for check in ("seccomp_default_profile_denies_what_data_asks", "seccomp_control_builtin_profile_allows_af_packet",
+                  "apparmor_confines_container", "apparmor_control_unconfined", "apparmor_container_resolves_names",
+                  "bridge_dns_and_workload", "container_view_of_per_namespace_keys", "container_limits_from_daemon"):
+        assert re.search(rf"PASSED tests/verify/\S+::test_{check}\S*\[lab1\]", res.stdout), check
+    assert ssh("lab1", PROBE_IMAGES).split() == [probe.image("x86_64")]
+
+
+def test_a_behavioural_check_that_cannot_run_fails_unless_the_host_opts_out():
+    # lab3 cannot get the probe image (its docker refuses `import`): the behavioural checks
+    # fail with the reason (they are not skipped); a host whose data opts out shows them
+    # skipped, and the summary says why.
+    ssh("lab3", f"{PROBE_IMAGES} | xargs -r docker rmi -f >/dev/null; " + NO_IMPORT)
+    try:
+        res = verify("--limit", "lab3", "-k", "seccomp_default_profile")
+        assert res.returncode != 0
+        assert "lab3: behavioural checks cannot run, no probe image" in res.stdout and "refused by the test" in res.stdout
+        opt_out = {"lab3": {"verify": {"behaviour": False}}}
+        res = verify("--limit", "lab3", "-k", "seccomp_default_profile", host_data=opt_out)
+        assert res.returncode == 0
+        assert "seccomp_default_profile_denies_what_data_asks  Skipped: behavioural check: this host opts out" in res.stdout
+    finally:
+        ssh("lab3", "rm -f /usr/local/bin/docker")
 
 
 def test_drift_found_fixed_then_clean():

@@ -78,7 +78,7 @@ def field_id(path):
 def test_the_walk_finds_the_fields_that_name_things_on_hosts():
     ids = {field_id(p) for p, _ in FIELDS}
     for expected in ("apparmor.name", "seccomp.name", "networks.bridges.<key>", "networks.overlays.<key>",
-                     "verify.image", "sysctl.file", "networks.bridges.<value>.bridge_name",
+                     "sysctl.file", "networks.bridges.<value>.bridge_name",
                      "networks.bridges.<value>.labels.<key>", "docker.daemon.log-opts.<value>",
                      "apparmor.network_rules.<item>", "docker.passthrough.<key>"):
         assert expected in ids, expected

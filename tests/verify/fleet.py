@@ -11,7 +11,7 @@ from pathlib import Path
 
 import testinfra
 
-from . import snapshot
+from . import probe, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,6 +24,7 @@ class Target:
     _conn: object = field(default=None, repr=False)
     _state: dict | None = field(default=None, repr=False)
     _default_view: dict | None = field(default=None, repr=False)
+    _probe: str | Exception | None = field(default=None, repr=False)
 
     @property
     def host(self):
@@ -61,11 +62,29 @@ class Target:
             self._state = snapshot.parse(self.out(snapshot.state_command(self.desired)))
         return self._state
 
+    def probe_image(self) -> str:
+        """The probe image on this host: imported (one command) when the state read shows it
+        missing. When it cannot be had, every behavioural check fails with the reason (once tried)."""
+        if self._probe is None:
+            try:
+                ref, present = probe.present(self.state()["probe.images"])
+                if not present:
+                    res = self.run(probe.ensure_command(self.state()["probe.images"].split()[0]))
+                    if res.rc != 0:
+                        raise RuntimeError(f"importing {ref} exited {res.rc}: {res.stderr.strip()[-500:]}")
+                self._probe = ref
+            except RuntimeError as e:
+                self._probe = e
+        if isinstance(self._probe, Exception):
+            import pytest
+            pytest.fail(f"{self.name}: behavioural checks cannot run, no probe image: {self._probe} "
+                        "(set verify.behaviour to false to opt this host out)", pytrace=False)
+        return self._probe
+
     def default_view(self) -> dict[str, str]:
         """What a container started with no options sees and may do, in one container, once."""
         if self._default_view is None:
-            _, out = self.container("", snapshot.default_container_script(self.desired))
-            self._default_view = snapshot.parse(out)
+            _, self._default_view = self.container("", snapshot.default_container_steps(self.desired))
         return self._default_view
 
     def require_behaviour(self) -> None:
@@ -74,14 +93,18 @@ class Target:
             import pytest
             pytest.skip("behavioural check: this host opts out (verify.behaviour is false)")
 
-    def container(self, args: str, command: str, check: bool = True):
-        """Runs command in a throwaway container of the verify image; (rc, stdout)."""
+    def probe_run(self, args: str, *words: str) -> str:
+        """The command that runs the probe with words in a container started with args."""
         self.require_behaviour()
-        image = self.desired["verify"]["image"]
-        res = self.run(f"docker run --rm --pull never {args} {shlex.quote(image)} sh -c {shlex.quote(command)}")
+        return (f"docker run --pull never {args} {shlex.quote(self.probe_image())} "
+                + " ".join(shlex.quote(w) for w in words))
+
+    def container(self, args: str, steps: list[str], check: bool = True) -> tuple[int, dict[str, str]]:
+        """Runs the probe's steps in a throwaway container: (rc, {step: result})."""
+        res = self.run(self.probe_run(f"--rm {args}", *steps))
         if check:
-            assert res.rc == 0, f"container {command!r} exited {res.rc}: {res.stderr.strip()}"
-        return res.rc, res.stdout
+            assert res.rc == 0, f"probe {steps} exited {res.rc}: {res.stderr.strip()}"
+        return res.rc, snapshot.key_values(res.stdout)
 
 
 # A deploy hands its fleet over in this environment variable (JSON {host: {"desired", "data"}}):

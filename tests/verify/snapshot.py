@@ -1,6 +1,6 @@
 """The suite's reads of a host, batched: one remote command for every file and state check, one
-container for every behaviour that needs no special container options. Each is read once per
-host and run (each xdist worker has one host), and the checks judge what they hold.
+container of the probe image for every behaviour that needs no special container options. Each
+is read once per host and run (each xdist worker has one host), and the checks judge what they hold.
 
 The commands are the suite's own (not the deploy's facts); files come back base64-encoded, so
 no content can be taken for a section marker.
@@ -10,7 +10,7 @@ import base64
 import json
 import shlex
 
-from . import expect
+from . import expect, probe
 
 MARK = "@@dw-verify:"
 FILES = {"daemon.json": "/etc/docker/daemon.json"}
@@ -66,6 +66,7 @@ def state_command(desired: dict) -> str:
         "apparmor.profiles": "cat /sys/kernel/security/apparmor/profiles 2>/dev/null",
         "iptables.filter": "iptables -S 2>/dev/null",
         "iptables.nat": "iptables -t nat -S POSTROUTING 2>/dev/null",
+        "probe.images": probe.STATE_COMMAND,
     }
     for name, path in files(desired).items():
         q = shlex.quote(path)
@@ -109,24 +110,18 @@ BUILTIN_DENIED = ("keyctl", "add_key", "request_key", "bpf", "kexec_load", "unsh
 FAMILY_NAMES = {17: "packet"}
 
 
-def probe_script(probe: str, calls: list[str]) -> str:
-    """Runs the probe for each call; prints call_name=result, or no-probe."""
-    q = shlex.quote(probe)
-    return (f"if command -v {q} >/dev/null; then "
-            + "; ".join(f"echo {c.replace(' ', '_')}=$({q} {c})" for c in calls) + "; else echo no-probe; fi")
-
-
-def seccomp_calls(desired: dict) -> list[str]:
+def seccomp_steps(desired: dict) -> list[str]:
     denied = [FAMILY_NAMES[f] for f in desired.get("seccomp", {}).get("deny_socket_families", []) if f in FAMILY_NAMES]
-    return [f"socket {f}" for f in FAMILIES_OK + tuple(denied)] + [f"syscall {s}" for s in BUILTIN_DENIED]
+    return [f"socket:{f}" for f in FAMILIES_OK + tuple(denied)] + [f"syscall:{s}" for s in BUILTIN_DENIED]
 
 
-def default_container_script(desired: dict) -> str:
+def default_container_steps(desired: dict) -> list[str]:
+    """The probe's steps under the daemon's defaults: no_new_privs, the nofile limit, the
+    per-namespace sysctls a container sees, and the seccomp probes."""
     per_ns = namespace_candidates(sysctl_names(desired))
-    parts = {
-        "nnp": "grep '^NoNewPrivs:' /proc/self/status",
-        "ulimit": "ulimit -n; ulimit -Hn",
-        "sysctl": read_sysctls(per_ns) if per_ns else "true",
-        "probe": probe_script(desired["verify"]["probe"], seccomp_calls(desired)),
-    }
-    return "; ".join(f"echo {MARK}{name}; {command}" for name, command in parts.items()) + "; true"
+    return ["nnp", "nofile", *(f"sysctl:{k}" for k in per_ns), *seccomp_steps(desired)]
+
+
+def sysctls_seen(results: dict[str, str]) -> dict[str, str]:
+    """{name: value} from a probe's sysctl:NAME steps."""
+    return {k[len("sysctl:"):]: v for k, v in results.items() if k.startswith("sysctl:")}

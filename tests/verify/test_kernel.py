@@ -111,12 +111,12 @@ def test_container_view_of_per_namespace_keys(target):
     per_ns = {k: v for k, v in wanted.items() if fresh.get(k)}
     if not per_ns:
         pytest.skip("no per-namespace keys managed")
-    seen = snapshot.key_values(target.default_view()["sysctl"])
+    seen = snapshot.sysctls_seen(target.default_view())
     wrong = [f"{k}: container sees {seen.get(k)!r}, a fresh namespace gets {fresh[k]!r}"
              for k in sorted(per_ns) if _flat(seen.get(k, "")) != _flat(fresh[k])]
     flags = " ".join(f"--sysctl {k}={v.replace(' ', ',')}" for k, v in sorted(per_ns.items()))
-    _, tuned_view = target.container(flags, snapshot.read_sysctls(sorted(per_ns)))
-    tuned = snapshot.key_values(tuned_view)
+    _, tuned_view = target.container(flags, [f"sysctl:{k}" for k in sorted(per_ns)])
+    tuned = snapshot.sysctls_seen(tuned_view)
     wrong += [f"--sysctl {k}={want} gave {tuned.get(k)!r}" for k, want in sorted(per_ns.items())
               if _flat(tuned.get(k, "")) != want]
     assert not wrong, "; ".join(wrong)

@@ -1,0 +1,298 @@
+/* dwprobe: the verification suite's only tool inside a container. Static (musl), no shell and no
+ * libraries needed, so its image is this one file and reaches any host by `docker import`.
+ *
+ *   dwprobe STEP...        runs every step at once, each in its own process, and prints one
+ *                          "STEP=RESULT" line per step in the order given. Steps:
+ *     socket:FAMILY          inet inet6 unix netlink packet raw raw6      -> ok | errno name
+ *     syscall:NAME           keyctl add_key request_key bpf kexec_load unshare ptrace
+ *     getifaddrs             an interface dump through netlink, as ip, glibc and Go do
+ *     sysctl:NAME            the value this process sees, or MISSING
+ *     read:PATH              a file's content (newlines as spaces), or an errno name
+ *     nnp                    the no_new_privs bit: 0 or 1
+ *     nofile                 RLIMIT_NOFILE as "SOFT HARD"
+ *     resolve:NAME           its first IPv4 address through the resolver (/etc/resolv.conf)
+ *     fetch:HOST:PORT        GET / over HTTP/1.0 within 10 s: the body's first line, or why not
+ *     ping:HOST              one ICMP echo within 5 s: ok, timeout or an errno name
+ *   dwprobe serve PORT     answers every HTTP request on PORT with "hello"
+ *   dwprobe sleep          waits for a signal (a container to exec into or to keep a network busy)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/bpf.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct { int no; const char *name; } ERRNOS[] = {
+    {EPERM, "EPERM"}, {EACCES, "EACCES"}, {ENOSYS, "ENOSYS"}, {EINVAL, "EINVAL"},
+    {ENOENT, "ENOENT"}, {EFAULT, "EFAULT"}, {EAFNOSUPPORT, "EAFNOSUPPORT"},
+    {EPROTONOSUPPORT, "EPROTONOSUPPORT"}, {ESOCKTNOSUPPORT, "ESOCKTNOSUPPORT"},
+    {EOPNOTSUPP, "EOPNOTSUPP"}, {ECONNREFUSED, "ECONNREFUSED"}, {ECONNRESET, "ECONNRESET"},
+    {ETIMEDOUT, "ETIMEDOUT"}, {EHOSTUNREACH, "EHOSTUNREACH"}, {ENETUNREACH, "ENETUNREACH"},
+    {ENOKEY, "ENOKEY"}, {EEXIST, "EEXIST"}, {ESRCH, "ESRCH"}, {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"}, {EDQUOT, "EDQUOT"}, {EBADF, "EBADF"}, {EADDRINUSE, "EADDRINUSE"},
+};
+
+static const char *errno_name(int no) {
+    static char buf[16];
+    for (size_t i = 0; i < sizeof ERRNOS / sizeof ERRNOS[0]; i++)
+        if (ERRNOS[i].no == no) return ERRNOS[i].name;
+    snprintf(buf, sizeof buf, "E%d", no);
+    return buf;
+}
+
+static void report(long rc) { puts(rc >= 0 ? "ok" : errno_name(errno)); }
+
+static void open_socket(const char *fam) {
+    if (!strcmp(fam, "inet")) report(socket(AF_INET, SOCK_STREAM, 0));
+    else if (!strcmp(fam, "inet6")) report(socket(AF_INET6, SOCK_STREAM, 0));
+    else if (!strcmp(fam, "unix")) report(socket(AF_UNIX, SOCK_STREAM, 0));
+    else if (!strcmp(fam, "netlink")) report(socket(AF_NETLINK, SOCK_RAW, 0));
+    else if (!strcmp(fam, "packet")) report(socket(AF_PACKET, SOCK_RAW, htons(3)));
+    else if (!strcmp(fam, "raw")) report(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
+    else if (!strcmp(fam, "raw6")) report(socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6));
+    else puts("unknown-family");
+}
+
+static void try_syscall(const char *name) {
+    /* Harmless arguments: the question is only whether the filter lets the call through. */
+    if (!strcmp(name, "keyctl")) report(syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -3, 0));
+    else if (!strcmp(name, "add_key")) report(syscall(SYS_add_key, "user", "dw", "x", 1, -3));
+    else if (!strcmp(name, "request_key")) report(syscall(SYS_request_key, "user", "dw", NULL, -3));
+    else if (!strcmp(name, "bpf")) {
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof attr);
+        report(syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof attr));
+    } else if (!strcmp(name, "kexec_load")) report(syscall(SYS_kexec_load, 0, 0, NULL, 0));
+    else if (!strcmp(name, "unshare")) report(syscall(SYS_unshare, 0x10000000 /* CLONE_NEWUSER */));
+    else if (!strcmp(name, "ptrace")) report(syscall(SYS_ptrace, 0x4206 /* SEIZE */, 1, 0, 0));
+    else puts("unknown-syscall");
+}
+
+static void read_file(const char *path, const char *missing) {
+    char buf[4096];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { puts(missing ? missing : errno_name(errno)); return; }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) { puts(errno_name(errno)); return; }
+    buf[n] = 0;
+    fputs(buf, stdout);
+}
+
+static void read_sysctl(const char *name) {
+    char path[256] = "/proc/sys/";
+    size_t at = strlen(path);
+    for (const char *c = name; *c && at < sizeof path - 1; c++) path[at++] = *c == '.' ? '/' : *c;
+    path[at] = 0;
+    read_file(path, "MISSING");
+}
+
+static int resolve4(const char *host, struct sockaddr_in *out) {
+    struct addrinfo hints = {.ai_family = AF_INET}, *res;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0) return rc;
+    *out = *(struct sockaddr_in *)res->ai_addr;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static long ms_left(struct timespec *end) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (end->tv_sec - now.tv_sec) * 1000 + (end->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static int wait_fd(int fd, short events, struct timespec *end) {
+    struct pollfd p = {.fd = fd, .events = events};
+    long left = ms_left(end);
+    return left > 0 && poll(&p, 1, (int)left) == 1;
+}
+
+static void fetch(char *spec) {
+    char *colon = strrchr(spec, ':');
+    if (!colon) { puts("bad-spec"); return; }
+    *colon = 0;
+    struct sockaddr_in addr;
+    int rc = resolve4(spec, &addr);
+    if (rc) { printf("unresolved(%s)\n", gai_strerror(rc)); return; }
+    addr.sin_port = htons(atoi(colon + 1));
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += 10;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) { puts(errno_name(errno)); return; }
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
+        puts(errno_name(errno)); return;
+    }
+    if (!wait_fd(fd, POLLOUT, &end)) { puts("timeout"); return; }
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) { puts(errno_name(err)); return; }
+    const char req[] = "GET / HTTP/1.0\r\n\r\n";
+    if (write(fd, req, sizeof req - 1) < 0) { puts(errno_name(errno)); return; }
+    char buf[2048];
+    size_t got = 0;
+    while (got < sizeof buf - 1 && wait_fd(fd, POLLIN, &end)) {
+        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+        if (n <= 0) break;
+        got += n;
+    }
+    buf[got] = 0;
+    char *body = strstr(buf, "\r\n\r\n");
+    if (!body) { puts(got ? "no-http" : "timeout"); return; }
+    body += 4;
+    body[strcspn(body, "\r\n")] = 0;
+    puts(body);
+}
+
+static unsigned short checksum(void *data, int len) {
+    unsigned long sum = 0;
+    unsigned short *p = data;
+    for (; len > 1; len -= 2) sum += *p++;
+    if (len) sum += *(unsigned char *)p;
+    sum = (sum >> 16) + (sum & 0xffff);
+    return ~(sum + (sum >> 16));
+}
+
+static void ping(const char *host) {
+    struct sockaddr_in addr;
+    if (resolve4(host, &addr)) { puts("unresolved"); return; }
+    /* A raw socket where the container has CAP_NET_RAW, else the unprivileged ICMP socket. */
+    int raw = 1, fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    if (fd < 0) { raw = 0; fd = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP); }
+    if (fd < 0) { puts(errno_name(errno)); return; }
+    struct icmphdr req = {.type = ICMP_ECHO};
+    req.un.echo.id = htons(getpid() & 0xffff);
+    req.un.echo.sequence = htons(1);
+    req.checksum = checksum(&req, sizeof req);
+    if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        puts(errno_name(errno)); return;
+    }
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += 5;
+    char buf[1500];
+    while (wait_fd(fd, POLLIN, &end)) {
+        struct sockaddr_in from;
+        socklen_t len = sizeof from;
+        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+        if (n <= 0 || from.sin_addr.s_addr != addr.sin_addr.s_addr) continue;
+        size_t off = raw ? (size_t)((struct iphdr *)buf)->ihl * 4 : 0;
+        if ((size_t)n >= off + sizeof(struct icmphdr) && ((struct icmphdr *)(buf + off))->type == ICMP_ECHOREPLY) {
+            puts("ok"); return;
+        }
+    }
+    puts("timeout");
+}
+
+static void step(char *s) {
+    char *arg = strchr(s, ':');
+    if (arg) *arg++ = 0;
+    if (!strcmp(s, "socket") && arg) open_socket(arg);
+    else if (!strcmp(s, "syscall") && arg) try_syscall(arg);
+    else if (!strcmp(s, "getifaddrs")) {
+        struct ifaddrs *list;
+        int rc = getifaddrs(&list);
+        if (rc == 0) freeifaddrs(list);
+        report(rc);
+    } else if (!strcmp(s, "sysctl") && arg) read_sysctl(arg);
+    else if (!strcmp(s, "read") && arg) read_file(arg, NULL);
+    else if (!strcmp(s, "nnp")) printf("%d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+    else if (!strcmp(s, "nofile")) {
+        struct rlimit r;
+        getrlimit(RLIMIT_NOFILE, &r);
+        printf("%llu %llu\n", (unsigned long long)r.rlim_cur, (unsigned long long)r.rlim_max);
+    } else if (!strcmp(s, "resolve") && arg) {
+        struct sockaddr_in addr;
+        int rc = resolve4(arg, &addr);
+        puts(rc ? "unresolved" : inet_ntoa(addr.sin_addr));
+    } else if (!strcmp(s, "fetch") && arg) fetch(arg);
+    else if (!strcmp(s, "ping") && arg) ping(arg);
+    else puts("unknown-step");
+}
+
+static void quit(int sig) { (void)sig; _exit(0); }
+
+static int serve(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 64) < 0) {
+        fprintf(stderr, "serve %d: %s\n", port, strerror(errno));
+        return 1;
+    }
+    const char reply[] = "HTTP/1.0 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n";
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        if (c < 0) continue;
+        struct timespec end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += 2;
+        char buf[1024];
+        if (wait_fd(c, POLLIN, &end)) (void)!read(c, buf, sizeof buf);
+        (void)!write(c, reply, sizeof reply - 1);
+        close(c);
+    }
+}
+
+int main(int argc, char **argv) {
+    /* As a container's PID 1 the default action of SIGTERM is ignored: exit on it. */
+    signal(SIGTERM, quit);
+    signal(SIGINT, quit);
+    if (argc == 3 && !strcmp(argv[1], "serve")) return serve(atoi(argv[2]));
+    if (argc == 2 && !strcmp(argv[1], "sleep")) for (;;) pause();
+    if (argc < 2) {
+        fputs("usage: dwprobe STEP... | dwprobe serve PORT | dwprobe sleep\n", stderr);
+        return 2;
+    }
+    int n = argc - 1, fds[n];
+    pid_t pids[n];
+    for (int i = 0; i < n; i++) {
+        int p[2];
+        if (pipe(p) < 0) return 1;
+        fflush(stdout);
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            dup2(p[1], 1);
+            close(p[0]);
+            char copy[512];
+            snprintf(copy, sizeof copy, "%s", argv[i + 1]);
+            step(copy);
+            fflush(stdout);
+            _exit(0);
+        }
+        close(p[1]);
+        fds[i] = p[0];
+    }
+    /* Each step's output, in order; each is small, so reading in order cannot block a writer for long. */
+    for (int i = 0; i < n; i++) {
+        char buf[4096];
+        size_t got = 0;
+        ssize_t r;
+        while (got < sizeof buf - 1 && (r = read(fds[i], buf + got, sizeof buf - 1 - got)) > 0) got += r;
+        buf[got] = 0;
+        while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
+        for (char *c = buf; *c; c++) if (*c == '\n') *c = ' ';
+        waitpid(pids[i], NULL, 0);
+        printf("%s=%s\n", argv[i + 1], got ? buf : "no-output");
+    }
+    return 0;
+}
