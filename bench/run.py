@@ -107,6 +107,11 @@ def main() -> int:
             print(f"    {phase:10} {a:7.2f} / {b:7.2f}   {a / b if b else float('nan'):.2f}x")
         print(f"    {'total':10} {mine['wall_s']:7.2f} / {base['wall_s']:7.2f}   {mine['wall_s'] / base['wall_s']:.2f}x wall, "
               f"{mine['cpu_s'] / base['cpu_s']:.2f}x controller CPU")
+    verify, cold = results.get("dockwright verification"), results.get("dockwright cold converge")
+    if verify and cold:
+        # #17's targets: verification no longer than a cold converge, at most 12 commands a host.
+        print(f"\n  verification {verify['wall_s']} s vs cold converge {cold['wall_s']} s "
+              f"({verify['wall_s'] / cold['wall_s']:.2f}x); {max(verify['commands_per_host'].values())} commands on the busiest host")
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     path = out / time.strftime("%Y%m%dT%H%M%S.json")

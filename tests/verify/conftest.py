@@ -61,6 +61,12 @@ def peers(request, target):
     return [t for name, t in sorted(request.config._dw_targets.items()) if name != target.name]
 
 
+def pytest_sessionfinish(session):
+    # Each worker ends the probe servers it started (containers the checks share).
+    for t in getattr(session.config, "_dw_targets", {}).values():
+        t.stop_server()
+
+
 RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's reports there)
 
 

@@ -25,6 +25,8 @@ class Target:
     _state: dict | None = field(default=None, repr=False)
     _default_view: dict | None = field(default=None, repr=False)
     _probe: str | Exception | None = field(default=None, repr=False)
+    _workload: dict = field(default_factory=dict, repr=False)
+    _server: str | None = field(default=None, repr=False)
 
     @property
     def host(self):
@@ -82,10 +84,58 @@ class Target:
         return self._probe
 
     def default_view(self) -> dict[str, str]:
-        """What a container started with no options sees and may do, in one container, once."""
+        """What a container started without security options sees and may do: the probe run by
+        `docker exec` in the host's server (a process there gets the container's seccomp and
+        AppArmor profiles, no_new_privs and limits, as the container's own process does), once.
+        An exec costs less than a container start, the dearest step of the suite."""
         if self._default_view is None:
-            _, self._default_view = self.container("", snapshot.default_container_steps(self.desired))
+            steps = snapshot.default_container_steps(self.desired)
+            out = self.out(f"docker exec {self.server()} /dwprobe " + " ".join(shlex.quote(s) for s in steps))
+            self._default_view = snapshot.key_values(out)
         return self._default_view
+
+    def server(self) -> str:
+        """The host's probe server, started once with no security options: on the first declared
+        bridge (where workloads find it by name) and published on the port policy's ports and a
+        control port. Its name."""
+        if self._server is None:
+            name, bridges = f"dw-verify-server-{os.getpid()}", snapshot.bridges(self.desired)
+            ports, control = snapshot.served_ports(self.desired)
+            args = " ".join([f"-d --rm --name {name}", *(f"--network {shlex.quote(b)}" for b in bridges[:1]),
+                             *(f"-p {int(p)}:8080" for p in [*ports, control])])
+            # It ends by itself after 600 s should this run be killed; stop_server ends it sooner.
+            self.out(f"docker rm -f {name} >/dev/null 2>&1; {self.probe_run(args, 'serve', '8080', '600')} >/dev/null")
+            self._server = name
+        return self._server
+
+    def stop_server(self) -> None:
+        if self._server:
+            self.run(f"docker rm -f {self._server} >/dev/null 2>&1")
+            self._server = None
+
+    def workload_view(self, bridge: str | None) -> dict[str, str]:
+        """A workload container given the data's value of each per-namespace key (--sysctl) and,
+        on a bridge, the view of a peer serving there (the host's server on the first bridge, a
+        peer of its own on any other): once per bridge."""
+        if bridge not in self._workload:
+            per_ns = snapshot.per_namespace_tuned(self.desired, self.state())
+            args = " ".join(f"--sysctl {k}={shlex.quote(v.replace(' ', ','))}" for k, v in sorted(per_ns.items()))
+            if bridge is None:
+                got = self.container(args, snapshot.workload_steps(None, per_ns))[1]
+            elif bridge == snapshot.bridges(self.desired)[0]:
+                peer = self.server()
+                got = self.container(f"--network {shlex.quote(bridge)} {args}", snapshot.workload_steps(peer, per_ns))[1]
+            else:
+                peer, net = f"dw-verify-peer-{os.getpid()}", f"--network {shlex.quote(bridge)}"
+                res = self.run(
+                    f"docker rm -f {peer} >/dev/null 2>&1; "
+                    f"{self.probe_run(f'-d --rm --name {peer} {net}', 'serve', '8080', '300')} >/dev/null && "
+                    f"{self.probe_run(f'--rm {net} {args}', *snapshot.workload_steps(peer, per_ns))}; "
+                    f"rc=$?; docker rm -f {peer} >/dev/null 2>&1; exit $rc")
+                assert res.rc == 0, f"workload on {bridge} exited {res.rc}: {res.stderr.strip()[-300:]}"
+                got = snapshot.key_values(res.stdout)
+            self._workload[bridge] = {k.replace(peer, "PEER") if bridge else k: v for k, v in got.items()}
+        return self._workload[bridge]
 
     def require_behaviour(self) -> None:
         """Behavioural checks run unless the data opts this host out (then they show as skipped)."""

@@ -122,6 +122,49 @@ def default_container_steps(desired: dict) -> list[str]:
     return ["nnp", "nofile", *(f"sysctl:{k}" for k in per_ns), *seccomp_steps(desired)]
 
 
+def flat(value) -> str:
+    return " ".join(str(value).split())
+
+
+def per_namespace_tuned(desired: dict, state: dict) -> dict[str, str]:
+    """{key: the data's value} of each managed net.* key that a fresh network namespace on this
+    host has its own value of (read in the state's fresh namespace)."""
+    cores, mem_kib = state["size"].split()
+    settings = expect.sysctls(desired, int(cores), int(mem_kib) * 1024)
+    candidates = namespace_candidates(k.lstrip("-") for k in settings)
+    fresh = {k: v for k, v in key_values(state["sysctl.fresh-netns"]).items() if v != "MISSING"}
+    return {k.lstrip("-"): flat(v) for k, v in settings.items()
+            if k.lstrip("-") in candidates and fresh.get(k.lstrip("-"))}
+
+
+def bridges(desired: dict) -> list[str]:
+    """The declared bridge networks, when the networks concern is on."""
+    on = desired.get("concerns", {}).get("networks")
+    return sorted(desired.get("networks", {}).get("bridges", {})) if on else []
+
+
+def policy_rules(desired: dict) -> list[dict]:
+    """The port policy's rules a peer can try: single TCP ports over IPv4, any interface."""
+    policy = desired.get("networks", {}).get("port_policy") if desired.get("concerns", {}).get("networks") else None
+    return [r for r in policy or [] if r.get("proto", "tcp") == "tcp" and isinstance(r["port"], int)
+            and not r.get("in_interface") and r.get("family", "both") in ("both", "ipv4")]
+
+
+def served_ports(desired: dict) -> tuple[list[int], int]:
+    """(the rules' ports, a control port no rule names): what the host's probe server publishes."""
+    ports = [r["port"] for r in policy_rules(desired)]
+    return ports, next(p for p in range(18080, 18180) if p not in ports)
+
+
+def workload_steps(peer: str | None, per_ns: dict[str, str]) -> list[str]:
+    """A workload's view: the tuned per-namespace sysctls and, beside a peer on its bridge, the
+    resolver, the peer's name and address, a page from it, and an ICMP echo."""
+    steps = [f"sysctl:{k}" for k in sorted(per_ns)]
+    if peer:
+        steps += ["read:/etc/resolv.conf", f"resolve:{peer}", f"fetch:{peer}:8080", f"ping:{peer}"]
+    return steps
+
+
 def sysctls_seen(results: dict[str, str]) -> dict[str, str]:
     """{name: value} from a probe's sysctl:NAME steps."""
     return {k[len("sysctl:"):]: v for k, v in results.items() if k.startswith("sysctl:")}

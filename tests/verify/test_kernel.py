@@ -20,8 +20,7 @@ def _settings(target) -> dict:
     return expect.sysctls(target.desired, *_size(target))
 
 
-def _flat(value) -> str:
-    return " ".join(str(value).split())
+_flat = snapshot.flat
 
 
 def boot_values(cat_config: str) -> dict[str, tuple[str, str]]:
@@ -99,24 +98,20 @@ def test_conntrack_module_and_hash_size(target):
 
 
 def test_container_view_of_per_namespace_keys(target):
-    """A bridge-networked container sees, for each managed net.* key, what a fresh network
-    namespace on this host gets from the kernel (not the host's tuned value); --sysctl gives a
-    workload the tuned value. Which keys are per namespace is read from that fresh namespace."""
+    """A container sees, for each managed net.* key, what a fresh network namespace on this host
+    gets from the kernel (not the host's tuned value); --sysctl gives a workload the tuned value.
+    Which keys are per namespace is read from that fresh namespace."""
     if not model.enabled(target.desired, "sysctl"):
         pytest.skip("sysctl concern off for this host")
-    settings = _settings(target)
-    candidates = snapshot.namespace_candidates(k.lstrip("-") for k in settings)
-    wanted = {k.lstrip("-"): _flat(v) for k, v in settings.items() if k.lstrip("-") in candidates}
-    fresh = {k: v for k, v in snapshot.key_values(target.state()["sysctl.fresh-netns"]).items() if v != "MISSING"}
-    per_ns = {k: v for k, v in wanted.items() if fresh.get(k)}
+    per_ns = snapshot.per_namespace_tuned(target.desired, target.state())
     if not per_ns:
         pytest.skip("no per-namespace keys managed")
+    fresh = snapshot.key_values(target.state()["sysctl.fresh-netns"])
     seen = snapshot.sysctls_seen(target.default_view())
     wrong = [f"{k}: container sees {seen.get(k)!r}, a fresh namespace gets {fresh[k]!r}"
              for k in sorted(per_ns) if _flat(seen.get(k, "")) != _flat(fresh[k])]
-    flags = " ".join(f"--sysctl {k}={v.replace(' ', ',')}" for k, v in sorted(per_ns.items()))
-    _, tuned_view = target.container(flags, [f"sysctl:{k}" for k in sorted(per_ns)])
-    tuned = snapshot.sysctls_seen(tuned_view)
+    bridges = snapshot.bridges(target.desired)
+    tuned = snapshot.sysctls_seen(target.workload_view(bridges[0] if bridges else None))
     wrong += [f"--sysctl {k}={want} gave {tuned.get(k)!r}" for k, want in sorted(per_ns.items())
               if _flat(tuned.get(k, "")) != want]
     assert not wrong, "; ".join(wrong)

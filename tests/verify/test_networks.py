@@ -1,7 +1,6 @@
 """Bridge networks field by field, name resolution, and Docker's iptables chains."""
 
 import ipaddress
-import shlex
 
 import pytest
 
@@ -32,24 +31,14 @@ def test_bridge_dns_and_workload(target, bridges):
     embedded DNS (127.0.0.11), to an address of the bridge, and reaches it over TCP and ICMP
     (under the default profiles)."""
     for name in sorted(bridges):
-        peer = f"dw-verify-{name}-peer"
-        net = shlex.quote(name)  # names are checked at validation; quoted all the same
-        steps = ["read:/etc/resolv.conf", f"resolve:{peer}", f"fetch:{peer}:8080", f"ping:{peer}"]
-        # The peer, the client and the clean-up in one command.
-        res = target.run(
-            f"docker rm -f {shlex.quote(peer)} >/dev/null 2>&1; "
-            f"{target.probe_run(f'-d --name {shlex.quote(peer)} --network {net}', 'serve', '8080')} >/dev/null && "
-            f"{target.probe_run(f'--rm --network {net}', *steps)}; rc=$?; docker rm -f {shlex.quote(peer)} >/dev/null 2>&1; exit $rc")
-        got = snapshot.key_values(res.stdout)
-        assert got, f"{name}: no answer from the client (rc {res.rc}: {res.stderr.strip()[-300:]})"
-        address, subnet = got[f"resolve:{peer}"], ipaddress.ip_network(bridges[name]["subnet"])
+        got = target.workload_view(name)
+        address, subnet = got["resolve:PEER"], ipaddress.ip_network(bridges[name]["subnet"])
         wrong = [] if "nameserver 127.0.0.11" in got["read:/etc/resolv.conf"] else \
             [f"resolv.conf: {got['read:/etc/resolv.conf']!r} (want nameserver 127.0.0.11)"]
         if address == "unresolved" or ipaddress.ip_address(address) not in subnet:
-            wrong.append(f"{peer} resolves to {address!r} (want an address in {subnet})")
-        wrong += [f"{what} {peer}: {got[f'{what}:{peer}' + port]!r} (want {want})"
-                  for what, port, want in (("fetch", ":8080", "hello"), ("ping", "", "ok"))
-                  if got[f"{what}:{peer}" + port] != want]
+            wrong.append(f"the peer resolves to {address!r} (want an address in {subnet})")
+        wrong += [f"{step}: {got[step]!r} (want {want})"
+                  for step, want in (("fetch:PEER:8080", "hello"), ("ping:PEER", "ok")) if got[step] != want]
         assert not wrong, f"{name}: " + "; ".join(wrong)
 
 
@@ -65,11 +54,18 @@ def test_docker_iptables_chains(target, bridges):
             f"no MASQUERADE for {name} ({spec['subnet']})"
 
 
+# A client at the peer's own address: bash's /dev/tcp on the peer host (no container to start),
+# every port tried at once, 3 s each at most (a LAN answers in milliseconds). Prints "open PORT" for each port that served "hello".
+REACH = ("for p in {ports}; do (out=$(timeout 3 bash -c 'exec 3<>/dev/tcp/{address}/'$p'; "
+         "printf \"GET / HTTP/1.0\\r\\n\\r\\n\" >&3; cat <&3' 2>/dev/null); "
+         "case \"$out\" in *hello*) echo open $p;; esac) & done; wait")
+
+
 def _reachable_ports(peer, address: str, ports: list[int]) -> set[int]:
-    """From the peer's own address (a container on its host network), the ports of address
-    that serve the page: one container, every port tried at once (10 s each at most)."""
-    _, got = peer.container("--network host", [f"fetch:{address}:{int(p)}" for p in ports], check=False)
-    return {p for p in ports if got.get(f"fetch:{address}:{int(p)}") == "hello"}
+    """From the peer's own address, the ports of address that serve the page."""
+    cmd = REACH.format(ports=" ".join(str(int(p)) for p in ports), address=ipaddress.ip_address(address))
+    out = peer.run(cmd).stdout
+    return {int(w[1]) for w in (line.split() for line in out.splitlines()) if len(w) == 2 and w[0] == "open"}
 
 
 def _address(t) -> str | None:
@@ -86,13 +82,11 @@ def _admitted(rule: dict, source: str) -> bool:
 
 
 def test_port_policy_admits_exactly_whom_the_data_says(target, peers):
-    """Each TCP rule of the data, tried from every other host of the run against a container
-    that publishes the rule's port here: admitted or not as the data says. The same container
-    published on a port no rule names is reached by every peer (the control: the check can
-    fail, the network works)."""
-    policy = target.desired["networks"].get("port_policy") if model.enabled(target.desired, "networks") else None
-    rules = [r for r in policy or [] if r.get("proto", "tcp") == "tcp" and isinstance(r["port"], int)
-             and not r.get("in_interface") and r.get("family", "both") in ("both", "ipv4")]
+    """Each TCP rule of the data, tried from every other host of the run against the probe
+    server this host publishes on the rule's port: admitted or not as the data says. The same
+    server published on a port no rule names is reached by every peer (the control: the check
+    can fail, the network works)."""
+    rules = snapshot.policy_rules(target.desired)
     if not rules:
         pytest.skip("no single-port TCP rule for IPv4 in the data")
     target.require_behaviour()
@@ -100,27 +94,21 @@ def test_port_policy_admits_exactly_whom_the_data_says(target, peers):
     others = [p for p in peers if _address(p)]
     if not others:
         pytest.skip("no other host in this run to connect from")
-    ports = [r["port"] for r in rules]
-    control = next(p for p in range(18080, 18180) if p not in ports)
-    name = "dw-verify-port-policy"
-    publish = " ".join(f"-p {int(p)}:8080" for p in [*ports, control])
-    target.out(f"docker rm -f {name} >/dev/null 2>&1; {target.probe_run(f'-d --name {name} {publish}', 'serve', '8080')}")
-    try:
-        wrong = []
-        for peer in others:
-            reached = _reachable_ports(peer, me, [*ports, control])
-            if control not in reached:
-                wrong.append(f"control port {control}: {peer.name} cannot reach {me} at all")
-                continue
-            for rule in rules:
-                want = _admitted(rule, _address(peer))
-                got = rule["port"] in reached
-                if want != got:
-                    wrong.append(f"port {rule['port']}: {peer.name} ({_address(peer)}) "
-                                 f"{'reached' if got else 'was refused'}, data says {'admit' if want else 'refuse'}")
-        assert not wrong, "; ".join(wrong)
-    finally:
-        target.run(f"docker rm -f {name} >/dev/null 2>&1")
+    ports, control = snapshot.served_ports(target.desired)
+    target.server()
+    wrong = []
+    for peer in others:
+        reached = _reachable_ports(peer, me, [*ports, control])
+        if control not in reached:
+            wrong.append(f"control port {control}: {peer.name} cannot reach {me} at all")
+            continue
+        for rule in rules:
+            want = _admitted(rule, _address(peer))
+            got = rule["port"] in reached
+            if want != got:
+                wrong.append(f"port {rule['port']}: {peer.name} ({_address(peer)}) "
+                             f"{'reached' if got else 'was refused'}, data says {'admit' if want else 'refuse'}")
+    assert not wrong, "; ".join(wrong)
 
 
 def test_port_policy_leaves_container_egress_alone(target, peers):
@@ -137,7 +125,7 @@ def test_port_policy_leaves_container_egress_alone(target, peers):
         if port is None or not _address(peer):
             continue
         name = "dw-verify-egress"
-        peer.out(f"docker rm -f {name} >/dev/null 2>&1; {peer.probe_run(f'-d --name {name} -p {port}:8080', 'serve', '8080')}")
+        peer.out(f"docker rm -f {name} >/dev/null 2>&1; {peer.probe_run(f'-d --rm --name {name} -p {port}:8080', 'serve', '8080', '300')}")
         try:
             step = f"fetch:{_address(peer)}:{port}"
             _, got = target.container("", [step])

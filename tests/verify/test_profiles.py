@@ -32,15 +32,28 @@ def test_seccomp_default_profile_denies_what_data_asks(target, seccomp_on):
     assert not wrong, "; ".join(wrong)
 
 
+_CONTROLS: dict[str, dict[str, str]] = {}
+
+
+def control_view(target) -> dict[str, str]:
+    """The probe where neither of our profiles is in force: Docker's built-in seccomp profile
+    (engines before 25 have no "builtin" keyword: there, none) and AppArmor unconfined. One
+    container, once per host, is the control of the seccomp and AppArmor checks: what they
+    expect denied, it opens."""
+    if target.name not in _CONTROLS:
+        aa = " --security-opt apparmor=unconfined" if model.enabled(target.desired, "apparmor") else ""
+        steps = ["read:/proc/self/attr/current", *(f"socket:{k}" for k in ("packet", "raw", "raw6"))]
+        out = target.run(" || ".join(target.probe_run(f"--rm --security-opt seccomp={p}{aa}", *steps)
+                                     for p in ("builtin", "unconfined"))).stdout
+        _CONTROLS[target.name] = snapshot.key_values(out)
+    return _CONTROLS[target.name]
+
+
 def test_seccomp_control_builtin_profile_allows_af_packet(target, seccomp_on):
     """The same probe under Docker's built-in profile opens AF_PACKET: the check above can fail."""
     if 17 not in seccomp_on["deny_socket_families"]:
         pytest.skip("data does not deny AF_PACKET")
-    # Engines before 25 have no "builtin" keyword; there the control runs without seccomp,
-    # which shows the same thing (the probe opens AF_PACKET when our profile is not in force).
-    out = target.run(" || ".join(target.probe_run(f"--rm --security-opt seccomp={p}", "socket:packet")
-                                 for p in ("builtin", "unconfined"))).stdout
-    got = snapshot.key_values(out)
+    got = control_view(target)
     assert got.get("socket:packet") == "ok", got
 
 
@@ -77,34 +90,28 @@ AA_PROBES = {"inet-raw": "raw", "inet6-raw": "raw6", "packet": "packet"}
 # What every program needs and the profile must leave alone: netlink (ip, getifaddrs) and unix.
 AA_ALLOWED = ("socket:netlink", "socket:unix", "getifaddrs")
 AA_DNS_NAME = f"dw-verify-aa-dns-{os.getpid()}"  # its own name: a stale container cannot clash
-_AA_RUNS: dict[tuple[str, str], tuple[list[str], dict[str, str]]] = {}
+_AA_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {}
 
 
-def _bridge(target) -> str | None:
-    bridges = sorted(target.desired["networks"]["bridges"]) if model.enabled(target.desired, "networks") else []
-    return bridges[0] if bridges else None
-
-
-def _aa_run(target, aa, profile):
-    """The probe under profile (seccomp off, so a denial is AppArmor's doing), once per host and
-    profile. Under our own profile it also resolves its own name on a declared bridge."""
-    key = (target.name, profile)
-    if key not in _AA_RUNS:
+def _aa_run(target, aa):
+    """The probe under our profile (seccomp off, so a denial is AppArmor's doing), once per host.
+    On a declared bridge it also resolves its own name."""
+    if target.name not in _AA_RUNS:
         kinds = [k for k in aa["deny_network"] if k in AA_PROBES]
         steps = ["read:/proc/self/attr/current", *(f"socket:{AA_PROBES[k]}" for k in kinds), *AA_ALLOWED]
-        args = f"--security-opt apparmor={shlex.quote(profile)} --security-opt seccomp=unconfined"
-        bridge = _bridge(target) if profile == aa["name"] else None
-        if bridge:
-            args += f" --network {shlex.quote(bridge)} --name {AA_DNS_NAME}"
+        args = f"--security-opt apparmor={shlex.quote(aa['name'])} --security-opt seccomp=unconfined"
+        bridges = snapshot.bridges(target.desired)
+        if bridges:
+            args += f" --network {shlex.quote(bridges[0])} --name {AA_DNS_NAME}"
             steps.append(f"resolve:{AA_DNS_NAME}")
-        _AA_RUNS[key] = kinds, target.container(args, steps)[1]
-    return _AA_RUNS[key]
+        _AA_RUNS[target.name] = kinds, target.container(args, steps)[1]
+    return _AA_RUNS[target.name]
 
 
 def test_apparmor_confines_container(target, aa):
     """Under our profile the container runs confined (enforce), cannot open the denied kinds of
     socket, and can still do what ordinary programs need (netlink, unix, an interface dump)."""
-    kinds, got = _aa_run(target, aa, aa["name"])
+    kinds, got = _aa_run(target, aa)
     assert got["read:/proc/self/attr/current"] == f"{aa['name']} (enforce)", got["read:/proc/self/attr/current"]
     wrong = [f"socket {k}: {got[f'socket:{AA_PROBES[k]}']} (want EACCES)" for k in kinds
              if got[f"socket:{AA_PROBES[k]}"] not in ("EACCES", "EPERM")]
@@ -115,7 +122,7 @@ def test_apparmor_confines_container(target, aa):
 def test_apparmor_control_unconfined_opens_the_denied_sockets(target, aa):
     """The same probe without the profile opens every kind the check above expects denied:
     that check can fail."""
-    kinds, got = _aa_run(target, aa, "unconfined")
+    kinds, got = [k for k in aa["deny_network"] if k in AA_PROBES], control_view(target)
     if not kinds:
         pytest.skip("data denies no kind of socket the probe can try")
     assert got["read:/proc/self/attr/current"] == "unconfined", got["read:/proc/self/attr/current"]
@@ -126,11 +133,11 @@ def test_apparmor_control_unconfined_opens_the_denied_sockets(target, aa):
 def test_apparmor_container_resolves_names(target, aa):
     """A DNS lookup works under the profile: the confined container resolves its own name
     through Docker's embedded DNS on a declared bridge, to an address of that bridge."""
-    bridge = _bridge(target)
-    if not bridge:
+    bridges = snapshot.bridges(target.desired)
+    if not bridges:
         pytest.skip("no bridge network declared (the embedded DNS needs a user-defined network)")
-    _, got = _aa_run(target, aa, aa["name"])
+    _, got = _aa_run(target, aa)
     address = got[f"resolve:{AA_DNS_NAME}"]
-    subnet = ipaddress.ip_network(target.desired["networks"]["bridges"][bridge]["subnet"])
+    subnet = ipaddress.ip_network(target.desired["networks"]["bridges"][bridges[0]]["subnet"])
     assert address != "unresolved" and ipaddress.ip_address(address) in subnet, \
         f"under {aa['name']} the container's own name resolves to {address!r} (want an address in {subnet})"

@@ -11,9 +11,9 @@
  *     nnp                    the no_new_privs bit: 0 or 1
  *     nofile                 RLIMIT_NOFILE as "SOFT HARD"
  *     resolve:NAME           its first IPv4 address through the resolver (/etc/resolv.conf)
- *     fetch:HOST:PORT        GET / over HTTP/1.0 within 10 s: the body's first line, or why not
+ *     fetch:HOST:PORT[:S]    GET / over HTTP/1.0 within S (10) seconds: the body's first line, or why not
  *     ping:HOST              one ICMP echo within 5 s: ok, timeout or an errno name
- *   dwprobe serve PORT     answers every HTTP request on PORT with "hello"
+ *   dwprobe serve PORT [S] answers every HTTP request on PORT with "hello" (for S seconds at most)
  *   dwprobe sleep          waits for a signal (a container to exec into or to keep a network busy)
  */
 #define _GNU_SOURCE
@@ -126,16 +126,18 @@ static int wait_fd(int fd, short events, struct timespec *end) {
 }
 
 static void fetch(char *spec) {
-    char *colon = strrchr(spec, ':');
-    if (!colon) { puts("bad-spec"); return; }
-    *colon = 0;
+    char *port = strchr(spec, ':');
+    if (!port) { puts("bad-spec"); return; }
+    *port++ = 0;
+    char *seconds = strchr(port, ':');
+    if (seconds) *seconds++ = 0;
     struct sockaddr_in addr;
     int rc = resolve4(spec, &addr);
-    if (rc) { printf("unresolved(%s)\n", gai_strerror(rc)); return; }
-    addr.sin_port = htons(atoi(colon + 1));
+    if (rc) { puts("unresolved"); return; }
+    addr.sin_port = htons(atoi(port));
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
-    end.tv_sec += 10;
+    end.tv_sec += seconds ? atoi(seconds) : 10;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0) { puts(errno_name(errno)); return; }
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
@@ -257,10 +259,14 @@ int main(int argc, char **argv) {
     /* As a container's PID 1 the default action of SIGTERM is ignored: exit on it. */
     signal(SIGTERM, quit);
     signal(SIGINT, quit);
-    if (argc == 3 && !strcmp(argv[1], "serve")) return serve(atoi(argv[2]));
+    signal(SIGALRM, quit);
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "serve")) {
+        if (argc == 4) alarm(atoi(argv[3]));  /* a server left behind by a killed run ends by itself */
+        return serve(atoi(argv[2]));
+    }
     if (argc == 2 && !strcmp(argv[1], "sleep")) for (;;) pause();
     if (argc < 2) {
-        fputs("usage: dwprobe STEP... | dwprobe serve PORT | dwprobe sleep\n", stderr);
+        fputs("usage: dwprobe STEP... | dwprobe serve PORT [SECONDS] | dwprobe sleep\n", stderr);
         return 2;
     }
     int n = argc - 1, fds[n];
