@@ -57,6 +57,11 @@ def test_the_import_fits_one_command_and_runs_only_when_missing():
     assert cmd.startswith(f"docker image inspect {ref} >/dev/null 2>&1 || ")
     assert "docker import -m dockwright-probe -c 'ENTRYPOINT [\"/dwprobe\"]' - " + ref in cmd
     assert cmd.endswith(f"docker image inspect {ref} >/dev/null")
+    # After the state read showed it missing: the import alone, and the older images removed.
+    cmd = probe.import_command(f"x86_64\ndockwright-probe:0000000000000000\n{probe.image('aarch64')}\n")
+    assert cmd.startswith("echo ") and "docker image inspect" not in cmd
+    assert cmd.endswith(f"docker rmi dockwright-probe:0000000000000000 {probe.image('aarch64')} >/dev/null 2>&1; true; }}")
+    assert not probe.import_command("x86_64\n").endswith("}")
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ class Target:
     data: dict
     _conn: object = field(default=None, repr=False)
     _state: dict | None = field(default=None, repr=False)
-    _default_view: dict | None = field(default=None, repr=False)
+    _views: dict | None = field(default=None, repr=False)
     _probe: str | Exception | None = field(default=None, repr=False)
-    _workload: dict = field(default_factory=dict, repr=False)
-    _server: str | None = field(default=None, repr=False)
+    _bridges: dict = field(default_factory=dict, repr=False)
+    _server: list[str] | None = field(default=None, repr=False)
 
     @property
     def host(self):
@@ -71,7 +71,7 @@ class Target:
             try:
                 ref, present = probe.present(self.state()["probe.images"])
                 if not present:
-                    res = self.run(probe.ensure_command(self.state()["probe.images"].split()[0]))
+                    res = self.run(probe.import_command(self.state()["probe.images"]))
                     if res.rc != 0:
                         raise RuntimeError(f"importing {ref} exited {res.rc}: {res.stderr.strip()[-500:]}")
                 self._probe = ref
@@ -83,59 +83,82 @@ class Target:
                         "(set verify.behaviour to false to opt this host out)", pytrace=False)
         return self._probe
 
+    def views(self) -> dict[str, dict[str, str]]:
+        """Two long-running probe containers per host and what each sees, in one command, once:
+
+        - the server, started with the daemon's defaults on the first declared bridge and
+          published on the port policy's ports and a control port. The probe `docker exec`ed in
+          it (an exec gets the container's seccomp and AppArmor profiles, no_new_privs and
+          limits) gives the "default" view, and, as a client under the default profiles, the
+          workload's name, a page from it and an ICMP echo;
+        - the workload, on the same bridge, given the data's value of each per-namespace key
+          (--sysctl) and, when the AppArmor concern is on, our profile with seccomp off (so a
+          denial there is AppArmor's doing). The probe exec'd in it gives the "workload" view.
+
+        Container starts are the dearest step of the suite; an exec costs less."""
+        if self._views is None:
+            pid, bridges = os.getpid(), snapshot.bridges(self.desired)
+            server, workload = f"dw-verify-server-{pid}", f"dw-verify-workload-{pid}"
+            net = f"--network {shlex.quote(bridges[0])}" if bridges else ""
+            ports, control = snapshot.served_ports(self.desired)
+            publish = " ".join(f"-p {int(p)}:8080" for p in [*ports, control])
+            per_ns = snapshot.per_namespace_tuned(self.desired, self.state())
+            tuned = " ".join(f"--sysctl {k}={shlex.quote(v.replace(' ', ','))}" for k, v in sorted(per_ns.items()))
+            confine = ""
+            if self.desired.get("concerns", {}).get("apparmor"):
+                confine = f"--security-opt apparmor={shlex.quote(self.desired['apparmor']['name'])} --security-opt seccomp=unconfined"
+            default_steps = snapshot.default_container_steps(self.desired)
+            if bridges:
+                default_steps += snapshot.bridge_steps(workload)
+            workload_steps = snapshot.workload_steps(self.desired, per_ns, workload if bridges else None)
+            self._server = [server, workload]
+            # Both end by themselves after 600 s should this run be killed; stop_server ends them sooner.
+            res = self.run(
+                f"{self.probe_run(f'-d --rm --name {server} {net} {publish}', 'serve', '8080', '600')} >/dev/null && "
+                f"{self.probe_run(f'-d --rm --name {workload} {net} {tuned} {confine}', 'serve', '8080', '600')} >/dev/null && "
+                f"echo {snapshot.MARK}default && docker exec {server} /dwprobe {' '.join(map(shlex.quote, default_steps))} && "
+                f"echo {snapshot.MARK}workload && docker exec {workload} /dwprobe {' '.join(map(shlex.quote, workload_steps))}")
+            assert res.rc == 0, f"the probe's containers exited {res.rc}: {res.stderr.strip()[-500:]}"
+            sections = snapshot.parse(res.stdout)
+            self._views = {
+                "default": {k.replace(workload, "PEER"): v for k, v in snapshot.key_values(sections["default"]).items()},
+                "workload": {k.replace(workload, "SELF"): v for k, v in snapshot.key_values(sections["workload"]).items()},
+            }
+        return self._views
+
     def default_view(self) -> dict[str, str]:
-        """What a container started without security options sees and may do: the probe run by
-        `docker exec` in the host's server (a process there gets the container's seccomp and
-        AppArmor profiles, no_new_privs and limits, as the container's own process does), once.
-        An exec costs less than a container start, the dearest step of the suite."""
-        if self._default_view is None:
-            steps = snapshot.default_container_steps(self.desired)
-            out = self.out(f"docker exec {self.server()} /dwprobe " + " ".join(shlex.quote(s) for s in steps))
-            self._default_view = snapshot.key_values(out)
-        return self._default_view
+        """What a container started without security options sees and may do (and, on the first
+        bridge, reaches: resolve:PEER, fetch:PEER:8080, ping:PEER)."""
+        return self.views()["default"]
+
+    def workload_view(self) -> dict[str, str]:
+        """What the workload container (--sysctl, our AppArmor profile) sees and may do."""
+        return self.views()["workload"]
 
     def server(self) -> str:
-        """The host's probe server, started once with no security options: on the first declared
-        bridge (where workloads find it by name) and published on the port policy's ports and a
-        control port. Its name."""
-        if self._server is None:
-            name, bridges = f"dw-verify-server-{os.getpid()}", snapshot.bridges(self.desired)
-            ports, control = snapshot.served_ports(self.desired)
-            args = " ".join([f"-d --rm --name {name}", *(f"--network {shlex.quote(b)}" for b in bridges[:1]),
-                             *(f"-p {int(p)}:8080" for p in [*ports, control])])
-            # It ends by itself after 600 s should this run be killed; stop_server ends it sooner.
-            self.out(f"docker rm -f {name} >/dev/null 2>&1; {self.probe_run(args, 'serve', '8080', '600')} >/dev/null")
-            self._server = name
-        return self._server
+        """The host's probe server (started with the views)."""
+        self.views()
+        return self._server[0]
 
     def stop_server(self) -> None:
         if self._server:
-            self.run(f"docker rm -f {self._server} >/dev/null 2>&1")
+            self.run("docker rm -f " + " ".join(self._server) + " >/dev/null 2>&1")
             self._server = None
 
-    def workload_view(self, bridge: str | None) -> dict[str, str]:
-        """A workload container given the data's value of each per-namespace key (--sysctl) and,
-        on a bridge, the view of a peer serving there (the host's server on the first bridge, a
-        peer of its own on any other): once per bridge."""
-        if bridge not in self._workload:
-            per_ns = snapshot.per_namespace_tuned(self.desired, self.state())
-            args = " ".join(f"--sysctl {k}={shlex.quote(v.replace(' ', ','))}" for k, v in sorted(per_ns.items()))
-            if bridge is None:
-                got = self.container(args, snapshot.workload_steps(None, per_ns))[1]
-            elif bridge == snapshot.bridges(self.desired)[0]:
-                peer = self.server()
-                got = self.container(f"--network {shlex.quote(bridge)} {args}", snapshot.workload_steps(peer, per_ns))[1]
-            else:
-                peer, net = f"dw-verify-peer-{os.getpid()}", f"--network {shlex.quote(bridge)}"
-                res = self.run(
-                    f"docker rm -f {peer} >/dev/null 2>&1; "
-                    f"{self.probe_run(f'-d --rm --name {peer} {net}', 'serve', '8080', '300')} >/dev/null && "
-                    f"{self.probe_run(f'--rm {net} {args}', *snapshot.workload_steps(peer, per_ns))}; "
-                    f"rc=$?; docker rm -f {peer} >/dev/null 2>&1; exit $rc")
-                assert res.rc == 0, f"workload on {bridge} exited {res.rc}: {res.stderr.strip()[-300:]}"
-                got = snapshot.key_values(res.stdout)
-            self._workload[bridge] = {k.replace(peer, "PEER") if bridge else k: v for k, v in got.items()}
-        return self._workload[bridge]
+    def bridge_view(self, bridge: str) -> dict[str, str]:
+        """A client's view of a peer on bridge: from the server on the first bridge; on any other,
+        from a peer and a client of their own, in one command."""
+        if bridge == snapshot.bridges(self.desired)[0]:
+            return self.default_view()
+        if bridge not in self._bridges:
+            peer, net = f"dw-verify-peer-{os.getpid()}", f"--network {shlex.quote(bridge)}"
+            res = self.run(
+                f"{self.probe_run(f'-d --rm --name {peer} {net}', 'serve', '8080', '300')} >/dev/null && "
+                f"{self.probe_run(f'--rm {net}', *snapshot.bridge_steps(peer))}; "
+                f"rc=$?; docker rm -f {peer} >/dev/null 2>&1; exit $rc")
+            assert res.rc == 0, f"peer and client on {bridge} exited {res.rc}: {res.stderr.strip()[-300:]}"
+            self._bridges[bridge] = {k.replace(peer, "PEER"): v for k, v in snapshot.key_values(res.stdout).items()}
+        return self._bridges[bridge]
 
     def require_behaviour(self) -> None:
         """Behavioural checks run unless the data opts this host out (then they show as skipped)."""

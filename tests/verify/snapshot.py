@@ -156,12 +156,27 @@ def served_ports(desired: dict) -> tuple[list[int], int]:
     return ports, next(p for p in range(18080, 18180) if p not in ports)
 
 
-def workload_steps(peer: str | None, per_ns: dict[str, str]) -> list[str]:
-    """A workload's view: the tuned per-namespace sysctls and, beside a peer on its bridge, the
-    resolver, the peer's name and address, a page from it, and an ICMP echo."""
+def bridge_steps(peer: str) -> list[str]:
+    """A client's view of a peer on a bridge: the resolver, the peer's name and address, a page
+    from it, an ICMP echo."""
+    return ["read:/etc/resolv.conf", f"resolve:{peer}", f"fetch:{peer}:8080", f"ping:{peer}"]
+
+
+# deny_network entries the probe can try, and the probe's name for each.
+AA_PROBES = {"inet-raw": "raw", "inet6-raw": "raw6", "packet": "packet"}
+# What every program needs and an AppArmor profile must leave alone: netlink (ip, getifaddrs), unix.
+AA_ALLOWED = ("socket:netlink", "socket:unix", "getifaddrs")
+
+
+def workload_steps(desired: dict, per_ns: dict[str, str], own_name: str | None) -> list[str]:
+    """The workload's view: the per-namespace sysctls it was given, its confinement, the kinds
+    of socket the AppArmor data denies and those it must allow, and (on a bridge) its own name."""
     steps = [f"sysctl:{k}" for k in sorted(per_ns)]
-    if peer:
-        steps += ["read:/etc/resolv.conf", f"resolve:{peer}", f"fetch:{peer}:8080", f"ping:{peer}"]
+    if desired.get("concerns", {}).get("apparmor"):
+        kinds = [k for k in desired["apparmor"].get("deny_network", []) if k in AA_PROBES]
+        steps += ["read:/proc/self/attr/current", *(f"socket:{AA_PROBES[k]}" for k in kinds), *AA_ALLOWED]
+    if own_name:
+        steps.append(f"resolve:{own_name}")
     return steps
 
 

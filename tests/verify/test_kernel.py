@@ -110,8 +110,7 @@ def test_container_view_of_per_namespace_keys(target):
     seen = snapshot.sysctls_seen(target.default_view())
     wrong = [f"{k}: container sees {seen.get(k)!r}, a fresh namespace gets {fresh[k]!r}"
              for k in sorted(per_ns) if _flat(seen.get(k, "")) != _flat(fresh[k])]
-    bridges = snapshot.bridges(target.desired)
-    tuned = snapshot.sysctls_seen(target.workload_view(bridges[0] if bridges else None))
+    tuned = snapshot.sysctls_seen(target.workload_view())
     wrong += [f"--sysctl {k}={want} gave {tuned.get(k)!r}" for k, want in sorted(per_ns.items())
               if _flat(tuned.get(k, "")) != want]
     assert not wrong, "; ".join(wrong)

@@ -1,6 +1,7 @@
 """Bridge networks field by field, name resolution, and Docker's iptables chains."""
 
 import ipaddress
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -27,11 +28,11 @@ def test_bridges_match_data_field_by_field(target, bridges):
 
 
 def test_bridge_dns_and_workload(target, bridges):
-    """On each declared bridge, a client container resolves a peer by name through Docker's
-    embedded DNS (127.0.0.11), to an address of the bridge, and reaches it over TCP and ICMP
-    (under the default profiles)."""
+    """On each declared bridge, a client container (under the default profiles) resolves a peer
+    by name through Docker's embedded DNS (127.0.0.11), to an address of the bridge, and
+    reaches it over TCP and ICMP."""
     for name in sorted(bridges):
-        got = target.workload_view(name)
+        got = target.bridge_view(name)
         address, subnet = got["resolve:PEER"], ipaddress.ip_network(bridges[name]["subnet"])
         wrong = [] if "nameserver 127.0.0.11" in got["read:/etc/resolv.conf"] else \
             [f"resolv.conf: {got['read:/etc/resolv.conf']!r} (want nameserver 127.0.0.11)"]
@@ -96,9 +97,10 @@ def test_port_policy_admits_exactly_whom_the_data_says(target, peers):
         pytest.skip("no other host in this run to connect from")
     ports, control = snapshot.served_ports(target.desired)
     target.server()
+    with ThreadPoolExecutor(len(others)) as pool:  # every peer tries at once
+        tried = list(pool.map(lambda peer: _reachable_ports(peer, me, [*ports, control]), others))
     wrong = []
-    for peer in others:
-        reached = _reachable_ports(peer, me, [*ports, control])
+    for peer, reached in zip(others, tried):
         if control not in reached:
             wrong.append(f"control port {control}: {peer.name} cannot reach {me} at all")
             continue

@@ -2,9 +2,7 @@
 
 import ipaddress
 import json
-import os
 import re
-import shlex
 
 import pytest
 
@@ -85,27 +83,13 @@ def test_apparmor_profile_loaded_in_enforce_mode(target, aa):
         f"/etc/apparmor.d/{aa['name']} does not declare profile {aa['name']}"
 
 
-# deny_network entries the probe can try, and the probe's name for each.
-AA_PROBES = {"inet-raw": "raw", "inet6-raw": "raw6", "packet": "packet"}
-# What every program needs and the profile must leave alone: netlink (ip, getifaddrs) and unix.
-AA_ALLOWED = ("socket:netlink", "socket:unix", "getifaddrs")
-AA_DNS_NAME = f"dw-verify-aa-dns-{os.getpid()}"  # its own name: a stale container cannot clash
-_AA_RUNS: dict[str, tuple[list[str], dict[str, str]]] = {}
+AA_PROBES, AA_ALLOWED = snapshot.AA_PROBES, snapshot.AA_ALLOWED
 
 
 def _aa_run(target, aa):
-    """The probe under our profile (seccomp off, so a denial is AppArmor's doing), once per host.
-    On a declared bridge it also resolves its own name."""
-    if target.name not in _AA_RUNS:
-        kinds = [k for k in aa["deny_network"] if k in AA_PROBES]
-        steps = ["read:/proc/self/attr/current", *(f"socket:{AA_PROBES[k]}" for k in kinds), *AA_ALLOWED]
-        args = f"--security-opt apparmor={shlex.quote(aa['name'])} --security-opt seccomp=unconfined"
-        bridges = snapshot.bridges(target.desired)
-        if bridges:
-            args += f" --network {shlex.quote(bridges[0])} --name {AA_DNS_NAME}"
-            steps.append(f"resolve:{AA_DNS_NAME}")
-        _AA_RUNS[target.name] = kinds, target.container(args, steps)[1]
-    return _AA_RUNS[target.name]
+    """The workload's view: it runs under our profile with seccomp off (a denial there is
+    AppArmor's doing)."""
+    return [k for k in aa["deny_network"] if k in AA_PROBES], target.workload_view()
 
 
 def test_apparmor_confines_container(target, aa):
@@ -131,13 +115,13 @@ def test_apparmor_control_unconfined_opens_the_denied_sockets(target, aa):
 
 
 def test_apparmor_container_resolves_names(target, aa):
-    """A DNS lookup works under the profile: the confined container resolves its own name
-    through Docker's embedded DNS on a declared bridge, to an address of that bridge."""
+    """A DNS lookup works under the profile: the confined workload resolves its own name
+    through Docker's embedded DNS on the first declared bridge, to an address of that bridge."""
     bridges = snapshot.bridges(target.desired)
     if not bridges:
         pytest.skip("no bridge network declared (the embedded DNS needs a user-defined network)")
     _, got = _aa_run(target, aa)
-    address = got[f"resolve:{AA_DNS_NAME}"]
+    address = got["resolve:SELF"]
     subnet = ipaddress.ip_network(target.desired["networks"]["bridges"][bridges[0]]["subnet"])
     assert address != "unresolved" and ipaddress.ip_address(address) in subnet, \
         f"under {aa['name']} the container's own name resolves to {address!r} (want an address in {subnet})"

@@ -7,6 +7,7 @@ The image's tag is the hash of what it holds, so a host that has the tag has thi
 """
 
 import base64
+import functools
 import gzip
 import hashlib
 import io
@@ -49,6 +50,7 @@ def binary(arch: str) -> bytes:
     return out.read_bytes()
 
 
+@functools.cache
 def archive(arch: str) -> bytes:
     """A gzipped root filesystem holding /dwprobe and the directories a container's mounts need;
     byte for byte the same for the same probe (fixed times, owners and gzip header)."""
@@ -83,15 +85,25 @@ def present(state_lines: str) -> tuple[str, bool]:
     return ref, ref in lines[1:]
 
 
-def ensure_command(arch: str) -> str:
-    """Imports the probe image unless the host has it, then removes older probe images."""
-    ref = image(arch)
+def _import(arch: str) -> str:
     encoded = base64.b64encode(archive(arch)).decode()
     if len(encoded) > MAX_ENCODED:
         raise RuntimeError(f"the probe image is {len(encoded)} bytes encoded, over the {MAX_ENCODED} a command may carry")
-    q = shlex.quote(ref)
-    return (f"docker image inspect {q} >/dev/null 2>&1 || "
-            f"{{ echo {encoded} | base64 -d | docker import -m dockwright-probe "
-            f"-c 'ENTRYPOINT [\"/dwprobe\"]' - {q} >/dev/null; }} && "
+    return (f"echo {encoded} | base64 -d | docker import -m dockwright-probe "
+            f"-c 'ENTRYPOINT [\"/dwprobe\"]' - {shlex.quote(image(arch))} >/dev/null")
+
+
+def import_command(state_lines: str) -> str:
+    """Imports the probe image that STATE_COMMAND's output shows missing, and removes the older
+    probe images it lists (fewer docker calls than ensure_command: each costs a Go start)."""
+    arch, *tags = state_lines.split()
+    stale = [t for t in tags if t != image(arch)]
+    return _import(arch) + (f" && {{ docker rmi {' '.join(map(shlex.quote, stale))} >/dev/null 2>&1; true; }}" if stale else "")
+
+
+def ensure_command(arch: str) -> str:
+    """Imports the probe image unless the host has it, then removes older probe images."""
+    q = shlex.quote(image(arch))
+    return (f"docker image inspect {q} >/dev/null 2>&1 || {{ {_import(arch)}; }} && "
             f"docker images {REPOSITORY} --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep -vxF {q} | xargs -r docker rmi >/dev/null; "
             f"docker image inspect {q} >/dev/null")
