@@ -11,22 +11,22 @@ verification for one run with `--data verify='{"after_deploy": false}'`.
 
 from pyinfra import host
 
-from operations import (apparmor, conntrack, docker, factcache, firewall, model, networks, preflight,
-                        seccomp, swarm, sysctl, verification)
+from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
+from dockwright import model, preflight
+from dockwright.plumbing import verification
 
 preflight.check_fleet()  # stops the run, before any change, if any host's data is invalid
 desired = model.desired(host)
+resolved = preflight.resolved(host, desired)  # conntrack's sizing and the sysctl file, from this host
 
 # ---- kernel
 if model.enabled(desired, "conntrack"):
-    facts = factcache.get(host, conntrack.ConntrackState)
-    _, buckets = conntrack.sizing(desired["conntrack"], facts["cores"], facts["mem_bytes"])
-    conntrack.module(name="conntrack: module now and at boot, hash size", buckets=buckets)
+    conntrack.module(name="conntrack: module now and at boot, hash size", buckets=resolved.conntrack_buckets)
 
 if model.enabled(desired, "sysctl"):
     sysctl.managed(
         name="sysctl: owned file, live values, boot order",
-        settings=preflight.managed_sysctls(host, desired),
+        settings=resolved.sysctls,
         path=desired["sysctl"]["file"],
         on_override=desired["sysctl"]["on_override"],
     )

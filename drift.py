@@ -39,7 +39,7 @@ def plan(inventory: str, limit: str | None) -> dict:
     from pyinfra_cli.cli import cli
     from pyinfra_cli.prints import build_plan_json
 
-    from operations import report
+    from dockwright.plumbing import report
 
     os.chdir(REPO)
     if str(REPO) not in sys.path:

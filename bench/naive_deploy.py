@@ -8,13 +8,14 @@ from pyinfra import host
 from pyinfra.operations import docker as pdocker
 from pyinfra.operations import files, server, systemd
 
-from operations import apparmor, conntrack, docker, model, seccomp
+from operations import apparmor, conntrack, docker, seccomp
+from dockwright import model
 
 d = model.desired(host)
-facts = host.get_fact(conntrack.ConntrackState)
-_, buckets = conntrack.sizing(d["conntrack"], facts["cores"], facts["mem_bytes"])
+resolved = model.resolve(d, host.get_fact(conntrack.ConntrackState))
+buckets = resolved.conntrack_buckets
 
-for key, value in sorted(model.managed_sysctls(d, facts).items()):
+for key, value in sorted(resolved.sysctls.items()):
     server.sysctl(name=f"sysctl {key}", key=key.lstrip("-"), value=value, persist=True,
                   persist_file=d["sysctl"]["file"])
 files.put(name="conntrack at boot", src=StringIO("nf_conntrack\n"),

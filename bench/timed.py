@@ -53,7 +53,7 @@ def install() -> None:
     from pyinfra.api import host as host_module
     from pyinfra.api.state import BaseStateCallback, State
 
-    from operations import preflight
+    from dockwright import preflight
 
     class Phases(BaseStateCallback):
         @staticmethod

@@ -2,9 +2,14 @@
 
 Group files (group_data/<group>.py) and host data override these. Merge rule: dicts merge key by
 key at every depth, anything else (lists, numbers, strings) is replaced whole. Order, later wins:
-all -> the inventory file's own group (prod, staging, lab) -> other groups in inventory order
--> host data. See README "Data model".
+all -> the environment groups below (the inventory files' own groups) -> the host's other groups,
+in inventory order -> host data. See README "Data model".
 """
+
+# Groups that hold a whole environment (each inventory file's own group, which pyinfra gives every
+# host of the file): their data comes before the role groups', so a role refines an environment.
+# A new inventory file adds its name here (`make unit` checks that every inventory's is listed).
+environment_groups = ["prod", "staging", "lab"]
 
 # Each concern can be switched off per group or host.
 concerns = {

@@ -1,13 +1,13 @@
 """The container AppArmor profile: checked by the parser before install, loaded on change,
 kept in /etc/apparmor.d so it loads at every boot."""
 
-import hashlib
 import shlex
 
 from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
-from . import factcache, report, templating
+from dockwright import factcache, files, templating
+from dockwright.plumbing import report
 
 PROFILE_DIR = "/etc/apparmor.d"
 
@@ -91,19 +91,16 @@ def profile(profile_name: str, content: str):
         raise OperationError("AppArmor is not available on this host (kernel module disabled or "
                              "apparmor_parser missing); set concerns.apparmor = False for it")
     path = f"{PROFILE_DIR}/{name}"
-    want = hashlib.sha256(content.encode()).hexdigest()
-    changed = state["file_sha256"] != want
+    changed = state["file_sha256"] != files.sha256(content)
     if changed:
-        report.drift(host, "apparmor", f"{path} sha256", want, state["file_sha256"])
+        report.drift(host, "apparmor", f"{path} sha256", files.sha256(content), state["file_sha256"])
     if state["loaded"] != "enforce":
         report.drift(host, "apparmor", f"{name} loaded mode", "enforce", state["loaded"])
     if changed:
         check = factcache.get(host, ProfileCheck, content=content)
         if not check["ok"]:
             raise OperationError(f"apparmor_parser rejects the profile {name}: {check['message']}")
-        q, new = shlex.quote(path), shlex.quote(path + ".dockwright-new")
-        bak = shlex.quote(f"/var/backups/apparmor-{name}.dockwright-bak")
-        yield (f"printf '%s' {shlex.quote(content)} > {new} && "
-               f"([ ! -f {q} ] || cp -p {q} {bak}) && mv {new} {q}")
+        files.show_diff(host, path, content)
+        yield files.write(path, content, backup=f"/var/backups/apparmor-{name}.dockwright-bak")
     if changed or state["loaded"] != "enforce":
         yield f"apparmor_parser -r -W {shlex.quote(path)}"

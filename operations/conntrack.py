@@ -5,12 +5,12 @@ sysctl.py). They can only apply at boot once the module is loaded, so the module
 modules-load.d: systemd-modules-load runs before systemd-sysctl.
 """
 
-import shlex
 
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
-from . import factcache, report
+from dockwright import factcache, files
+from dockwright.plumbing import report
 
 MODULES_LOAD = "/etc/modules-load.d/dockwright-conntrack.conf"
 MODPROBE = "/etc/modprobe.d/dockwright-conntrack.conf"
@@ -79,10 +79,6 @@ class ConntrackState(FactBase):
         return state
 
 
-def _write(path: str, content: str) -> str:
-    return f"printf '%s' {shlex.quote(content)} > {path}"
-
-
 @operation()
 def module(buckets: int):
     """
@@ -102,10 +98,12 @@ def module(buckets: int):
     steps = []
     if state["modules_load"] != load_conf:
         report.drift(host, "conntrack", MODULES_LOAD, "nf_conntrack", state["modules_load"])
-        steps.append(_write(MODULES_LOAD, load_conf))
+        files.show_diff(host, MODULES_LOAD, load_conf)
+        steps.append(files.write(MODULES_LOAD, load_conf))
     if state["modprobe"] != probe_conf:
         report.drift(host, "conntrack", MODPROBE, f"hashsize={buckets}", state["modprobe"])
-        steps.append(_write(MODPROBE, probe_conf))
+        files.show_diff(host, MODPROBE, probe_conf)
+        steps.append(files.write(MODPROBE, probe_conf))
     if not state["loaded"]:
         report.drift(host, "conntrack", "module loaded", True, False)
         steps.append("modprobe nf_conntrack")

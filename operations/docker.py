@@ -12,9 +12,10 @@ import weakref
 import gevent.lock
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, OperationError, StringCommand, operation
+from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from . import factcache, remote, report, secrets, templating
+from dockwright import factcache, remote, secrets, templating
+from dockwright.plumbing import report
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 VALIDATE_SINCE = (23, 0)  # dockerd --validate appeared in Engine 23

@@ -11,14 +11,13 @@ by a unit at boot and after every dockerd restart. What iptables prints back rig
 apply is kept, so later runs compare in iptables' own canonical form.
 """
 
-import hashlib
 import ipaddress
-import shlex
 
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
-from . import factcache, remote, report
+from dockwright import factcache, files, remote
+from dockwright.plumbing import report
 
 RULES_DIR = "/etc/dockwright"
 FAMILIES = {"ipv4": ("iptables", 4), "ipv6": ("ip6tables", 6)}
@@ -148,18 +147,18 @@ def port_policy(policy: list[dict], daemon: dict):
         host.noop("no port policy declared, none installed")
         return
     steps = []
-    unit_ok = state["unit"] == hashlib.sha256(UNIT_TEXT.encode()).hexdigest() and state["enabled"]
+    unit_ok = state["unit"] == files.sha256(UNIT_TEXT) and state["enabled"]
     if not unit_ok:
         report.drift(host, "firewall", UNIT, "installed and enabled", state["unit"] and "differs")
-        steps.append(f"install -d -m 0755 {RULES_DIR} && printf '%s' {shlex.quote(UNIT_TEXT)} > {UNIT} && "
-                     f"systemctl daemon-reload && systemctl enable -q {UNIT_NAME}")
+        files.show_diff(host, UNIT, UNIT_TEXT)
+        steps.append(f"{files.write(UNIT, UNIT_TEXT)} && systemctl daemon-reload && systemctl enable -q {UNIT_NAME}")
     for family in families(daemon):
         want = render(policy, family)
         have = state[family]
         if have["file"] != want:
             report.drift(host, "firewall", rules_file(family), want.splitlines(), (have["file"] or "").splitlines())
-            steps.append(f"install -d -m 0755 {RULES_DIR} && printf '%s' {shlex.quote(want)} > "
-                         f"{rules_file(family)}.tmp && mv {rules_file(family)}.tmp {rules_file(family)}")
+            files.show_diff(host, rules_file(family), want)
+            steps.append(files.write(rules_file(family), want))
             steps.append(apply_command(family))
         elif have["live"] != have["applied"]:
             report.drift(host, "firewall", f"DOCKER-USER ({family}, live)", (have["applied"] or "").splitlines(),

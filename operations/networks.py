@@ -10,7 +10,8 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from . import factcache, remote, report
+from dockwright import factcache, remote
+from dockwright.plumbing import report
 
 MTU = "com.docker.network.driver.mtu"
 ICC = "com.docker.network.bridge.enable_icc"

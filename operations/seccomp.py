@@ -1,15 +1,14 @@
 """The daemon's default seccomp profile, generated from templates/seccomp/spec.yaml and data."""
 
-import hashlib
 import json
-import shlex
 
 import yaml
 from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.facts.files import Sha256File
 
-from . import factcache, report, templating
+from dockwright import factcache, files, templating
+from dockwright.plumbing import report
 
 PROFILE_DIR = "/etc/docker/seccomp"
 ARCHES = {
@@ -100,11 +99,10 @@ def profile(profile_name: str, content: str):
     """
     path = path_for(profile_name)
     have = factcache.get(host, Sha256File, path=path)
-    want = hashlib.sha256(content.encode()).hexdigest()
+    want = files.sha256(content)
     if have == want:
         host.noop(f"{path} is up to date")
         return
     report.drift(host, "seccomp", f"{path} sha256", want, have)
-    q, tmp = shlex.quote(path), shlex.quote(path + ".tmp")
-    yield (f"install -d -m 0755 {PROFILE_DIR} && printf '%s' {shlex.quote(content)} > {tmp} && "
-           f"chmod 0644 {tmp} && mv {tmp} {q}")
+    files.show_diff(host, path, content)
+    yield files.write(path, content)

@@ -8,7 +8,8 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from . import factcache, remote, report
+from dockwright import factcache, remote
+from dockwright.plumbing import report
 
 # Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
 OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")

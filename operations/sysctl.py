@@ -9,7 +9,8 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
-from . import factcache, report, templating
+from dockwright import factcache, files, templating
+from dockwright.plumbing import report
 
 # systemd-sysctl's search path, highest precedence first: a file name found in an earlier
 # directory masks the same name in a later one.
@@ -235,9 +236,8 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
     # 1. The file.
     if write_file:
         content = render(settings)
-        yield (f"install -d -m 0755 {shlex.quote(path.rsplit('/', 1)[0])} && "
-               f"printf '%s' {shlex.quote(content)} > {shlex.quote(path)}.tmp && "
-               f"chmod 0644 {shlex.quote(path)}.tmp && mv {shlex.quote(path)}.tmp {shlex.quote(path)}")
+        files.show_diff(host, path, content)
+        yield files.write(path, content)
     # 2. Files read after ours at boot.
     for other, keys in sorted(by_file.items()):
         yield takeover_command(other, keys, path)

@@ -5,6 +5,7 @@ facts come from the case; nothing connects anywhere.
 """
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 from pyinfra.api import FunctionCommand, StringCommand
@@ -14,9 +15,10 @@ SPECS = Path(__file__).resolve().parent / "specs"
 
 
 class FakeHost:
-    def __init__(self, facts: dict, name: str = "testhost"):
+    def __init__(self, facts: dict, name: str = "testhost", diff: bool = False):
         self.name = name
         self.facts = facts
+        self.state = SimpleNamespace(config=SimpleNamespace(DIFF=diff))  # pyinfra's --diff
         self.noops: list[str] = []
         self.asked: list[tuple[str, dict]] = []
 

@@ -2,7 +2,8 @@
 
 import json
 
-from operations import apparmor, conntrack, docker, factcache, sysctl
+from operations import apparmor, conntrack, docker, sysctl
+from dockwright import factcache
 
 from .harness import FakeHost
 
@@ -136,7 +137,7 @@ def test_host_routes_fact_skips_default_and_docker_bridges():
 
 
 def test_fact_cache_reads_each_fact_once_per_host_and_arguments():
-    from operations import factcache
+    from dockwright import factcache
 
     from .harness import FakeHost
     calls = []

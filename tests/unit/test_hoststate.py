@@ -3,8 +3,9 @@ handed to its own fact. The commands run here in a local shell, as the host woul
 
 import subprocess
 
-from operations import conntrack, factcache, networks
-from operations.factcache import HostState
+from operations import conntrack, networks
+from dockwright import factcache
+from dockwright.factcache import HostState
 
 
 def run_locally(command: str) -> tuple[int, list[str]]:

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operations import apparmor, docker, model, networks, schema, seccomp, sysctl
+from operations import apparmor, docker, networks, seccomp, sysctl
+from dockwright import model, schema
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = model.merge_layers([runpy.run_path(str(REPO / "group_data" / "all.py"))])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pyinfra.api import Inventory
 
-from operations import model
+from dockwright import model, schema
 
 GROUP_DATA = Path(__file__).resolve().parents[2] / "group_data"
 
@@ -61,3 +61,49 @@ def test_override_data_wins():
 def test_only_concern_keys_are_merged():
     inv = _inventory(host_data={"ssh_port": 2222})
     assert "ssh_port" not in model.desired(inv.get_host("h2"))
+
+
+def test_the_concerns_are_listed_once_and_all_py_switches_each():
+    """The schema's CONCERNS is the list: the model merges exactly those sections, and
+    group_data/all.py gives every one a switch and a section (so no default decides)."""
+    assert model.CONCERN_KEYS == ("concerns", *schema.CONCERNS)
+    defaults = group_data("all")
+    assert sorted(defaults["concerns"]) == sorted(schema.CONCERNS)
+    assert all(c in defaults for c in schema.CONCERNS)
+
+
+def test_host_derived_values_are_resolved_in_one_place():
+    desired = {"concerns": {"conntrack": True, "sysctl": True},
+               "sysctl": {"settings": {"net.core.somaxconn": 65535}},
+               "conntrack": {"max": "auto", "buckets": "auto", "timeouts": {"udp_timeout": 30}}}
+    r = model.resolve(desired, {"cores": 8, "mem_bytes": 16 << 30})
+    assert (r.conntrack_limit, r.conntrack_buckets) == (262144, 65536)
+    assert r.sysctls == {"net.core.somaxconn": 65535, "net.netfilter.nf_conntrack_max": 262144,
+                         "net.netfilter.nf_conntrack_udp_timeout": 30}
+    # 1 GiB of RAM caps the table at 1/16 of it (320 bytes an entry); buckets follow.
+    small = model.resolve(desired, {"cores": 8, "mem_bytes": 1 << 30})
+    assert (small.conntrack_limit, small.conntrack_buckets) == (209715, 52428)
+    off = model.resolve({**desired, "concerns": {"conntrack": False}}, None)
+    assert (off.conntrack_limit, off.sysctls) == (None, {"net.core.somaxconn": 65535})
+
+
+def test_every_inventory_file_names_an_environment_group():
+    """Each inventory's own group (its file name) is listed in environment_groups, so its data
+    comes before the role groups' (a group missing there would silently take role precedence)."""
+    listed = group_data("all")["environment_groups"]
+    for inventory in sorted((GROUP_DATA.parent / "inventories").glob("*.py")):
+        assert inventory.stem in listed, f"{inventory.name}: add {inventory.stem!r} to environment_groups in group_data/all.py"
+
+
+def test_environment_groups_come_from_the_data():
+    """A group listed in environment_groups comes before the role groups; one not listed takes
+    its place in inventory order (here, after the role group declared before it)."""
+    defaults = {k: v for k, v in group_data("all").items()}
+    for env_first in (True, False):
+        data = {**defaults, "environment_groups": ["dev"] if env_first else []}
+        inv = Inventory((["h1"], data), swarm_managers=(["h1"], {"sysctl": {"settings": {"net.core.somaxconn": 2}}}),
+                        dev=(["h1"], {"sysctl": {"settings": {"net.core.somaxconn": 1}}}))
+        h1 = inv.get_host("h1")
+        order = [name for name, _ in model.layers(h1)]
+        assert (order.index("group dev") < order.index("group swarm_managers")) is env_first, order
+        assert model.desired(h1)["sysctl"]["settings"]["net.core.somaxconn"] == (2 if env_first else 1)

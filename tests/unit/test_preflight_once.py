@@ -5,7 +5,7 @@ import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.context import ctx_state
 
-from operations import preflight, schema
+from dockwright import preflight, schema
 
 
 def _run_hosts(n, check):

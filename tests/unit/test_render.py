@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from operations import apparmor, docker, seccomp, sysctl, templating
+from operations import apparmor, docker, seccomp, sysctl
+from dockwright import templating
 
 from .test_model import group_data
 

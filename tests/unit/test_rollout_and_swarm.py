@@ -243,7 +243,7 @@ def _mgr(name):
 
 
 def test_leader_is_the_manager_already_leading_not_the_first_by_name():
-    from operations import preflight
+    from dockwright import preflight
     new, old = _mgr("aaa-new"), _mgr("lab1")
     states = {new: {"state": "inactive", "manager": False, "cluster_id": None},
               old: {"state": "active", "manager": True, "cluster_id": "c1"}}
@@ -251,14 +251,14 @@ def test_leader_is_the_manager_already_leading_not_the_first_by_name():
 
 
 def test_no_swarm_anywhere_the_first_manager_founds_it():
-    from operations import preflight
+    from dockwright import preflight
     a, b = _mgr("a"), _mgr("b")
     inactive = {"state": "inactive", "manager": False, "cluster_id": None}
     assert preflight.choose_leader({a: inactive, b: inactive}) == (a, [])
 
 
 def test_an_unreachable_manager_stops_a_founding_and_two_swarms_are_named():
-    from operations import preflight
+    from dockwright import preflight
     a, b = _mgr("a"), _mgr("b")
     inactive = {"state": "inactive", "manager": False, "cluster_id": None}
     leader, why = preflight.choose_leader({a: inactive, b: None})
@@ -271,7 +271,7 @@ def test_an_unreachable_manager_stops_a_founding_and_two_swarms_are_named():
 
 def test_the_runs_fact_cache_sends_one_read_for_concurrent_askers_and_forgets_on_change():
     import gevent
-    from operations import factcache
+    from dockwright import factcache
 
     class Slow(Manager):
         def get_fact(self, cls, **kwargs):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from operations import templating
+from dockwright import templating
 
 FAKES = {
     "systemctl": """#!/bin/sh

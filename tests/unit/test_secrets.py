@@ -2,7 +2,9 @@
 
 import json
 
-from operations import docker, report, schema, secrets
+from operations import docker
+from dockwright import schema, secrets
+from dockwright.plumbing import report
 
 from .harness import run
 from .test_rollout_and_swarm import UNIT

@@ -192,7 +192,7 @@ def from_json(text: str, only: list[str] | None = None) -> dict[str, Target]:
 
 
 def load(inventory_path: str, only: list[str] | None = None) -> dict[str, Target]:
-    res = subprocess.run([sys.executable, "-m", "operations.fleet", inventory_path, str(REPO)],
+    res = subprocess.run([sys.executable, "-m", "dockwright.plumbing.fleet", inventory_path, str(REPO)],
                          cwd=REPO, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"cannot load inventory {inventory_path}: {res.stderr.strip()[-2000:]}")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from operations import model
+from dockwright import model
 
 from . import expect, snapshot
 

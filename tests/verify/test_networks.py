@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from operations import model
+from dockwright import model
 
 from . import expect, snapshot
 

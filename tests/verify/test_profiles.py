@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from operations import model
+from dockwright import model
 
 from . import expect, snapshot
 from .snapshot import BUILTIN_DENIED, FAMILIES_OK, FAMILY_NAMES

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from operations import model
+from dockwright import model
 
 from . import expect, snapshot
 

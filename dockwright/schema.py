@@ -311,9 +311,12 @@ OVERLAY = Struct({
     "attachable": Bool(), "labels": MapOf(Line(), Name("label key")),
 }, required=("subnet",))
 
+# The concerns dockwright manages, in deploy order: each has a switch in `concerns` and a section
+# of its own (group_data/all.py sets every switch).
+CONCERNS = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")
+
 SCHEMA = Struct({
-    "concerns": Struct({c: Bool() for c in (
-        "sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}),
+    "concerns": Struct({c: Bool() for c in CONCERNS}),
     "sysctl": Struct({
         "file": Name("sysctl.d file"),
         "on_override": Str(("fail", "takeover")),
@@ -423,7 +426,7 @@ def _rule_conntrack_keys_in_sysctl(state, report):
 def _rule_live_restore_swarm(state, report):
     daemon = state.get("docker", {}).get("daemon", {})
     role = state.get("swarm", {}).get("role")
-    if daemon.get("live-restore") and role and state.get("concerns", {}).get("swarm", True):
+    if daemon.get("live-restore") and role and state.get("concerns", {}).get("swarm", False):
         report("docker.daemon.live-restore", True,
                f"dockerd refuses to start with live-restore in swarm mode (swarm.role = {role}); "
                "set it only for standalone hosts")

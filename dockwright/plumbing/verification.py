@@ -9,9 +9,9 @@ from pathlib import Path
 from pyinfra import logger
 from pyinfra.api import FunctionCommand, operation
 
-from . import model
+from dockwright import model
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def fleet_of(hosts) -> dict:

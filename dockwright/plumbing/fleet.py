@@ -1,6 +1,6 @@
 """Loads a pyinfra inventory with its group_data: {host: {"desired", "data"}} as JSON.
 
-Run as a separate process (python -m operations.fleet INVENTORY REPO): pyinfra's CLI
+Run as a separate process (python -m dockwright.plumbing.fleet INVENTORY REPO): pyinfra's CLI
 loader monkey-patches the process with gevent, which pytest-xdist cannot run under.
 """
 
@@ -11,7 +11,7 @@ from pyinfra.api import Config, Inventory, State
 from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
-from operations import model
+from dockwright import model
 
 
 def dump(inventory_path: str, cwd: str) -> dict:

@@ -1,11 +1,14 @@
-"""The desired state of one host: group_data layers deep-merged in a documented order."""
+"""The desired state of one host: group_data layers deep-merged in a documented order, and the
+values that depend on the host (conntrack's sizing, the owned sysctl file) resolved once."""
 
 import weakref
 from copy import deepcopy
+from dataclasses import dataclass
 from typing import Any
 
-CONCERN_KEYS = ("concerns", "sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks",
-                "swarm", "verify")
+from .schema import CONCERNS
+
+CONCERN_KEYS = ("concerns", *CONCERNS)
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -22,8 +25,9 @@ def layers(host) -> list[tuple[str, dict]]:
     """(source name, data) from lowest to highest precedence, as README "Data model" says."""
     inv = host.inventory
     found = [("all", inv.get_data())]
-    # The inventory file's own group (e.g. prod) is broad, so it comes before role groups.
-    env = [g for g in host.groups if g in ("prod", "staging", "lab")]
+    # Environment groups (group_data/all.py: environment_groups) are broad: before role groups.
+    environments = inv.get_data().get("environment_groups") or ()
+    env = [g for g in host.groups if g in environments]
     roles = [g for g in host.groups if g not in env and g != "all"]
     for group in env + roles:
         found.append((f"group {group}", inv.get_group_data(group)))
@@ -57,13 +61,15 @@ def desired(host) -> dict:
 
 
 def enabled(state: dict, concern: str) -> bool:
+    """Whether the data switches concern on. group_data/all.py names every concern (a unit test
+    holds it to that), so the default here is never what decides."""
     return bool(state.get("concerns", {}).get(concern, False))
 
 
 def managed_sysctl_names(state: dict) -> tuple:
     """The names the SysctlState fact reads (the owned file's keys, without "-"): they do not
     depend on the host, only conntrack's values do."""
-    from . import conntrack, sysctl
+    from operations import conntrack, sysctl
 
     names = set(state.get("sysctl", {}).get("settings", {}))
     if enabled(state, "conntrack"):
@@ -71,14 +77,28 @@ def managed_sysctl_names(state: dict) -> tuple:
     return sysctl.fact_keys(names)
 
 
-def managed_sysctls(state: dict, conntrack_facts: dict | None) -> dict:
-    """Keys of the owned sysctl file: sysctl.settings plus conntrack's limit and timeouts
-    (sized from the host's cores and memory, hence the ConntrackState fact)."""
-    from . import conntrack
+@dataclass(frozen=True)
+class Resolved:
+    """What a host's desired state comes to on that host: conntrack's limit and hash buckets
+    (None when conntrack is off) and every key of the owned sysctl file."""
+    conntrack_limit: int | None
+    conntrack_buckets: int | None
+    sysctls: dict
+
+
+def resolve(state: dict, conntrack_facts: dict | None) -> Resolved:
+    """The host-derived values, from the data and the ConntrackState fact (cores, RAM): the
+    one place conntrack's "auto" sizing is computed for the deploy, preflight and the bench."""
+    from operations import conntrack
 
     settings = dict(state.get("sysctl", {}).get("settings", {}))
+    limit = buckets = None
     if enabled(state, "conntrack") and conntrack_facts is not None:
-        limit, _ = conntrack.sizing(state["conntrack"], conntrack_facts["cores"],
-                                    conntrack_facts["mem_bytes"])
+        limit, buckets = conntrack.sizing(state["conntrack"], conntrack_facts["cores"], conntrack_facts["mem_bytes"])
         settings.update(conntrack.sysctl_settings(state["conntrack"], limit))
-    return settings
+    return Resolved(limit, buckets, settings)
+
+
+def managed_sysctls(state: dict, conntrack_facts: dict | None) -> dict:
+    """Keys of the owned sysctl file: sysctl.settings plus conntrack's limit and timeouts."""
+    return resolve(state, conntrack_facts).sysctls

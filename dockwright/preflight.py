@@ -18,7 +18,8 @@ from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import apparmor, conntrack, docker, factcache, firewall, model, networks, schema, seccomp, secrets, swarm, sysctl
+from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
+from . import factcache, model, schema, secrets
 
 
 def reads(desired: dict) -> list[tuple[type, dict]]:
@@ -113,10 +114,15 @@ def json_value(content: str, key: str):
     return json.loads(content).get(key)
 
 
+def resolved(h, desired: dict) -> "model.Resolved":
+    """h's host-derived values (conntrack's sizing, the owned sysctl file's keys) from its facts."""
+    facts = factcache.get(h, conntrack.ConntrackState) if model.enabled(desired, "conntrack") else None
+    return model.resolve(desired, facts)
+
+
 def managed_sysctls(h, desired: dict) -> dict:
     """Every key the owned sysctl file holds: sysctl.settings plus conntrack's limits."""
-    facts = factcache.get(h, conntrack.ConntrackState) if model.enabled(desired, "conntrack") else None
-    return model.managed_sysctls(desired, facts)
+    return resolved(h, desired).sysctls
 
 
 def managers() -> list:
