@@ -371,6 +371,8 @@ SCHEMA = Struct({
         "advertise_addr": Optional(Addr()),
     }),
     "verify": Struct({"after_deploy": Bool(), "behaviour": Bool()}),
+    # group_data/all.py: the groups whose data comes before the role groups' (model.layers).
+    "environment_groups": ListOf(Name("word")),
 })
 
 
