@@ -121,18 +121,24 @@ def test_port_policy_leaves_container_egress_alone(target, peers):
     if not ports:
         pytest.skip("no TCP port in the data's port policy")
     target.require_behaviour()
+    name = f"dw-verify-egress-{target.name}"  # its own: other hosts' checks may use the same peer
     for peer in peers:
         theirs = peer.desired["networks"].get("port_policy") or []
-        port = next((p for p in ports if all(_admitted(r, _address(target)) for r in theirs if r["port"] == p)), None)
-        if port is None or not _address(peer):
-            continue
-        name = "dw-verify-egress"
-        peer.out(f"docker rm -f {name} >/dev/null 2>&1; {peer.probe_run(f'-d --rm --name {name} -p {port}:8080', 'serve', '8080', '300')}")
-        try:
-            step = f"fetch:{_address(peer)}:{port}"
-            _, got = target.container("", [step])
-            assert got.get(step) == "hello", f"a container here cannot reach {peer.name}:{port}: {got.get(step)!r}"
-        finally:
-            peer.run(f"docker rm -f {name} >/dev/null 2>&1")
-        return
-    pytest.skip("no peer whose own policy admits this host on those ports")
+        # Not a port the peer's own probe server publishes (its check may be running).
+        busy = set(snapshot.served_ports(peer.desired)[0]) | {snapshot.served_ports(peer.desired)[1]}
+        for port in [p for p in ports if p not in busy and all(_admitted(r, _address(target)) for r in theirs if r["port"] == p)]:
+            if not _address(peer):
+                break
+            res = peer.run(f"docker rm -f {name} >/dev/null 2>&1; "
+                           f"{peer.probe_run(f'-d --rm --name {name} -p {port}:8080', 'serve', '8080', '300')}")
+            if res.rc != 0:
+                assert "already allocated" in res.stderr, f"{peer.name}: {res.stderr.strip()[-300:]}"
+                continue  # another host's check holds that port on this peer: try another
+            try:
+                step = f"fetch:{_address(peer)}:{port}"
+                _, got = target.container("", [step])
+                assert got.get(step) == "hello", f"a container here cannot reach {peer.name}:{port}: {got.get(step)!r}"
+            finally:
+                peer.run(f"docker rm -f {name} >/dev/null 2>&1")
+            return
+    pytest.skip("no peer whose own policy admits this host on those ports (and that has one free)")
