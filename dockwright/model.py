@@ -98,7 +98,3 @@ def resolve(state: dict, conntrack_facts: dict | None) -> Resolved:
         settings.update(conntrack.sysctl_settings(state["conntrack"], limit))
     return Resolved(limit, buckets, settings)
 
-
-def managed_sysctls(state: dict, conntrack_facts: dict | None) -> dict:
-    """Keys of the owned sysctl file: sysctl.settings plus conntrack's limit and timeouts."""
-    return resolve(state, conntrack_facts).sysctls

@@ -54,7 +54,7 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
         problems.append(schema.Problem(h.name, key, value, why))
 
     if model.enabled(desired, "sysctl"):
-        settings = managed_sysctls(h, desired)
+        settings = resolved(h, desired).sysctls
         facts = factcache.get(h, sysctl.SysctlState, keys=model.managed_sysctl_names(desired))
         for key, value in sorted(settings.items()):
             late = key.startswith(sysctl.LATE_KEYS) and model.enabled(desired, "conntrack")
@@ -118,11 +118,6 @@ def resolved(h, desired: dict) -> "model.Resolved":
     """h's host-derived values (conntrack's sizing, the owned sysctl file's keys) from its facts."""
     facts = factcache.get(h, conntrack.ConntrackState) if model.enabled(desired, "conntrack") else None
     return model.resolve(desired, facts)
-
-
-def managed_sysctls(h, desired: dict) -> dict:
-    """Every key the owned sysctl file holds: sysctl.settings plus conntrack's limits."""
-    return resolved(h, desired).sysctls
 
 
 def managers() -> list:

@@ -428,7 +428,8 @@ def _rule_conntrack_keys_in_sysctl(state, report):
 def _rule_live_restore_swarm(state, report):
     daemon = state.get("docker", {}).get("daemon", {})
     role = state.get("swarm", {}).get("role")
-    if daemon.get("live-restore") and role and state.get("concerns", {}).get("swarm", False):
+    from .model import enabled  # the model imports the schema's list of concerns
+    if daemon.get("live-restore") and role and enabled(state, "swarm"):
         report("docker.daemon.live-restore", True,
                f"dockerd refuses to start with live-restore in swarm mode (swarm.role = {role}); "
                "set it only for standalone hosts")

@@ -14,7 +14,7 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from dockwright import factcache, remote, secrets, templating
+from dockwright import factcache, model, remote, secrets, templating
 from dockwright.plumbing import report
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -37,7 +37,7 @@ def render(state: dict) -> str:
     content = dict(docker.get("daemon", {}))
     content.update(docker.get("passthrough", {}))
     seccomp = state.get("seccomp", {})
-    if state.get("concerns", {}).get("seccomp") and seccomp.get("default"):
+    if model.enabled(state, "seccomp") and seccomp.get("default"):
         content["seccomp-profile"] = f"/etc/docker/seccomp/{seccomp['name']}.json"
     return json.dumps(content, indent=2, sort_keys=True) + "\n"
 

@@ -102,9 +102,10 @@ def _endpoint(container: str) -> str:
 
 
 def test_recreate_keeps_aliases_and_addresses_and_restores_on_failure():
+    image = probe_image("lab3")
     ssh("lab3", "docker rm -f svc1 >/dev/null 2>&1; docker network rm rogue >/dev/null 2>&1; "
                 "docker run -d --pull never --name svc1 --network backend --network-alias api "
-                f"--ip 10.5.0.50 {probe_image('lab3')} sleep >/dev/null")
+                f"--ip 10.5.0.50 {image} sleep >/dev/null")
     try:
         res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data={"lab3": {"networks": {
             "allow_disconnect": True, "bridges": {"backend": {"mtu": 1400}}}}})
@@ -112,7 +113,7 @@ def test_recreate_keeps_aliases_and_addresses_and_restores_on_failure():
         assert ssh("lab3", "docker network inspect -f '{{index .Options \"com.docker.network.driver.mtu\"}}' backend").strip() == "1400"
         ip, addr, aliases = _endpoint("svc1").split(" ")
         assert (ip, addr) == ("10.5.0.50", "10.5.0.50") and "api" in aliases.split(",")
-        out = ssh("lab3", f"docker run --rm --pull never --network backend {probe_image('lab3')} resolve:api")
+        out = ssh("lab3", f"docker run --rm --pull never --network backend {image} resolve:api")
         assert out.strip() == "resolve:api=10.5.0.50", out
         # A create that fails (the new subnet is taken by a network made by hand): the old
         # network comes back and svc1 is on it as before.

@@ -109,9 +109,10 @@ def test_batches_per_group_hold_even_with_no_wait():
 
 
 def test_live_restore_off_and_on_on_the_standalone_host():
+    image = probe_image("lab3")
     ssh("lab3", "docker rm -f lr-plain lr-policy >/dev/null 2>&1; "
-                f"docker run -d --pull never --name lr-plain {probe_image('lab3')} sleep >/dev/null; "
-                f"docker run -d --pull never --restart unless-stopped --name lr-policy {probe_image('lab3')} sleep >/dev/null")
+                f"docker run -d --pull never --name lr-plain {image} sleep >/dev/null; "
+                f"docker run -d --pull never --restart unless-stopped --name lr-policy {image} sleep >/dev/null")
     off = {"lab3": {"docker": {"daemon": {"live-restore": False}}}}
     try:
         started = dockerd_started("lab3")

@@ -2,6 +2,9 @@
 (README), not by the deploy's renderers, parsers or diff functions: a bug there must not be
 "verified" by the same code. The checks read the hosts with their own commands."""
 
+from dockwright import model
+
+
 # Documented sizing of conntrack (README, "conntrack"): auto = max(32768 x cores, 131072),
 # capped at 1/16 of RAM at 320 bytes an entry; auto buckets = max / 4, at least 1024.
 def conntrack_limits(conf: dict, cores: int, mem_bytes: int) -> tuple[int, int]:
@@ -17,7 +20,7 @@ def conntrack_limits(conf: dict, cores: int, mem_bytes: int) -> tuple[int, int]:
 def sysctls(desired: dict, cores: int, mem_bytes: int) -> dict[str, object]:
     """{key: value} of every sysctl the data manages; a leading "-" (may be missing) kept."""
     out = dict(desired.get("sysctl", {}).get("settings", {}))
-    if desired.get("concerns", {}).get("conntrack"):
+    if model.enabled(desired, "conntrack"):
         conf = desired["conntrack"]
         out["net.netfilter.nf_conntrack_max"] = conntrack_limits(conf, cores, mem_bytes)[0]
         for name, seconds in conf.get("timeouts", {}).items():
@@ -31,7 +34,7 @@ def daemon_json(desired: dict) -> dict:
     docker = desired.get("docker", {})
     want = {**docker.get("daemon", {}), **docker.get("passthrough", {})}
     seccomp = desired.get("seccomp", {})
-    if desired.get("concerns", {}).get("seccomp") and seccomp.get("default"):
+    if model.enabled(desired, "seccomp") and seccomp.get("default"):
         want["seccomp-profile"] = f"/etc/docker/seccomp/{seccomp['name']}.json"
     return want
 

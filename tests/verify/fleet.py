@@ -11,6 +11,8 @@ from pathlib import Path
 
 import testinfra
 
+from dockwright import model
+
 from . import probe, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,6 +26,7 @@ class Target:
     _conn: object = field(default=None, repr=False)
     _state: dict | None = field(default=None, repr=False)
     _views: dict | None = field(default=None, repr=False)
+    _control: dict | None = field(default=None, repr=False)
     _probe: str | Exception | None = field(default=None, repr=False)
     _bridges: dict = field(default_factory=dict, repr=False)
     _server: list[str] | None = field(default=None, repr=False)
@@ -105,7 +108,7 @@ class Target:
             per_ns = snapshot.per_namespace_tuned(self.desired, self.state())
             tuned = " ".join(f"--sysctl {k}={shlex.quote(v.replace(' ', ','))}" for k, v in sorted(per_ns.items()))
             confine = ""
-            if self.desired.get("concerns", {}).get("apparmor"):
+            if model.enabled(self.desired, "apparmor"):
                 confine = f"--security-opt apparmor={shlex.quote(self.desired['apparmor']['name'])} --security-opt seccomp=unconfined"
             default_steps = snapshot.default_container_steps(self.desired)
             if bridges:
@@ -144,6 +147,19 @@ class Target:
         if self._server:
             self.run("docker rm -f " + " ".join(self._server) + " >/dev/null 2>&1")
             self._server = None
+
+    def control_view(self) -> dict[str, str]:
+        """The probe where neither of our profiles is in force: Docker's built-in seccomp profile
+        (engines before 25 have no "builtin" keyword: there, none) and AppArmor unconfined. One
+        container, once, is the control of the seccomp and AppArmor checks: what they expect
+        denied, it opens."""
+        if self._control is None:
+            aa = " --security-opt apparmor=unconfined" if model.enabled(self.desired, "apparmor") else ""
+            steps = ["read:/proc/self/attr/current", *(f"socket:{k}" for k in ("packet", "raw", "raw6"))]
+            out = self.run(" || ".join(self.probe_run(f"--rm --security-opt seccomp={p}{aa}", *steps)
+                                       for p in ("builtin", "unconfined"))).stdout
+            self._control = snapshot.key_values(out)
+        return self._control
 
     def bridge_view(self, bridge: str) -> dict[str, str]:
         """A client's view of a peer on bridge: from the server on the first bridge; on any other,

@@ -10,6 +10,8 @@ import base64
 import json
 import shlex
 
+from dockwright import model
+
 from . import expect, probe
 
 MARK = "@@dw-verify:"
@@ -39,9 +41,9 @@ def read_sysctls(names: list[str]) -> str:
 
 def files(desired: dict) -> dict[str, str]:
     out = dict(FILES)
-    if desired.get("concerns", {}).get("seccomp"):
+    if model.enabled(desired, "seccomp"):
         out["seccomp"] = f"/etc/docker/seccomp/{desired['seccomp']['name']}.json"
-    if desired.get("concerns", {}).get("apparmor"):
+    if model.enabled(desired, "apparmor"):
         out["apparmor"] = f"/etc/apparmor.d/{desired['apparmor']['name']}"
     return out
 
@@ -139,13 +141,12 @@ def per_namespace_tuned(desired: dict, state: dict) -> dict[str, str]:
 
 def bridges(desired: dict) -> list[str]:
     """The declared bridge networks, when the networks concern is on."""
-    on = desired.get("concerns", {}).get("networks")
-    return sorted(desired.get("networks", {}).get("bridges", {})) if on else []
+    return sorted(desired["networks"]["bridges"]) if model.enabled(desired, "networks") else []
 
 
 def policy_rules(desired: dict) -> list[dict]:
     """The port policy's rules a peer can try: single TCP ports over IPv4, any interface."""
-    policy = desired.get("networks", {}).get("port_policy") if desired.get("concerns", {}).get("networks") else None
+    policy = desired["networks"].get("port_policy") if model.enabled(desired, "networks") else None
     return [r for r in policy or [] if r.get("proto", "tcp") == "tcp" and isinstance(r["port"], int)
             and not r.get("in_interface") and r.get("family", "both") in ("both", "ipv4")]
 
@@ -172,7 +173,7 @@ def workload_steps(desired: dict, per_ns: dict[str, str], own_name: str | None) 
     """The workload's view: the per-namespace sysctls it was given, its confinement, the kinds
     of socket the AppArmor data denies and those it must allow, and (on a bridge) its own name."""
     steps = [f"sysctl:{k}" for k in sorted(per_ns)]
-    if desired.get("concerns", {}).get("apparmor"):
+    if model.enabled(desired, "apparmor"):
         kinds = [k for k in desired["apparmor"].get("deny_network", []) if k in AA_PROBES]
         steps += ["read:/proc/self/attr/current", *(f"socket:{AA_PROBES[k]}" for k in kinds), *AA_ALLOWED]
     if own_name:

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from dockwright import model
+
 from . import expect, snapshot
 
 DAEMON_JSON = snapshot.FILES["daemon.json"]
@@ -11,7 +13,7 @@ DAEMON_JSON = snapshot.FILES["daemon.json"]
 
 @pytest.fixture
 def daemon(target):
-    if not target.desired.get("concerns", {}).get("docker"):
+    if not model.enabled(target.desired, "docker"):
         pytest.skip("docker concern off for this host")
     return expect.daemon_json(target.desired)
 

@@ -125,7 +125,8 @@ def test_port_policy_leaves_container_egress_alone(target, peers):
     for peer in peers:
         theirs = peer.desired["networks"].get("port_policy") or []
         # Not a port the peer's own probe server publishes (its check may be running).
-        busy = set(snapshot.served_ports(peer.desired)[0]) | {snapshot.served_ports(peer.desired)[1]}
+        their_ports, their_control = snapshot.served_ports(peer.desired)
+        busy = {*their_ports, their_control}
         for port in [p for p in ports if p not in busy and all(_admitted(r, _address(target)) for r in theirs if r["port"] == p)]:
             if not _address(peer):
                 break

@@ -30,28 +30,11 @@ def test_seccomp_default_profile_denies_what_data_asks(target, seccomp_on):
     assert not wrong, "; ".join(wrong)
 
 
-_CONTROLS: dict[str, dict[str, str]] = {}
-
-
-def control_view(target) -> dict[str, str]:
-    """The probe where neither of our profiles is in force: Docker's built-in seccomp profile
-    (engines before 25 have no "builtin" keyword: there, none) and AppArmor unconfined. One
-    container, once per host, is the control of the seccomp and AppArmor checks: what they
-    expect denied, it opens."""
-    if target.name not in _CONTROLS:
-        aa = " --security-opt apparmor=unconfined" if model.enabled(target.desired, "apparmor") else ""
-        steps = ["read:/proc/self/attr/current", *(f"socket:{k}" for k in ("packet", "raw", "raw6"))]
-        out = target.run(" || ".join(target.probe_run(f"--rm --security-opt seccomp={p}{aa}", *steps)
-                                     for p in ("builtin", "unconfined"))).stdout
-        _CONTROLS[target.name] = snapshot.key_values(out)
-    return _CONTROLS[target.name]
-
-
 def test_seccomp_control_builtin_profile_allows_af_packet(target, seccomp_on):
     """The same probe under Docker's built-in profile opens AF_PACKET: the check above can fail."""
     if 17 not in seccomp_on["deny_socket_families"]:
         pytest.skip("data does not deny AF_PACKET")
-    got = control_view(target)
+    got = target.control_view()
     assert got.get("socket:packet") == "ok", got
 
 
@@ -106,7 +89,7 @@ def test_apparmor_confines_container(target, aa):
 def test_apparmor_control_unconfined_opens_the_denied_sockets(target, aa):
     """The same probe without the profile opens every kind the check above expects denied:
     that check can fail."""
-    kinds, got = [k for k in aa["deny_network"] if k in AA_PROBES], control_view(target)
+    kinds, got = [k for k in aa["deny_network"] if k in AA_PROBES], target.control_view()
     if not kinds:
         pytest.skip("data denies no kind of socket the probe can try")
     assert got["read:/proc/self/attr/current"] == "unconfined", got["read:/proc/self/attr/current"]
