@@ -1,7 +1,6 @@
 """Writing a managed file, one way for every operation: the content's hash to compare with a
 fact, the command that replaces the file, and the content diff under pyinfra's --diff."""
 
-import hashlib
 import posixpath
 import shlex
 
@@ -9,9 +8,7 @@ from pyinfra import logger
 from pyinfra.facts.files import FileContents
 from pyinfra.operations.util.files import generate_color_diff
 
-
-def sha256(content: str) -> str:
-    return hashlib.sha256(content.encode()).hexdigest()
+from .plans import sha256  # noqa: F401 (the hash operations compare with a fact)
 
 
 def write(path: str, content: str, mode: str = "0644", backup: str | None = None) -> str:

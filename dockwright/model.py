@@ -6,6 +6,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
+from .plans import conntrack, sysctl
 from .schema import CONCERNS
 
 CONCERN_KEYS = ("concerns", *CONCERNS)
@@ -69,8 +70,6 @@ def enabled(state: dict, concern: str) -> bool:
 def managed_sysctl_names(state: dict) -> tuple:
     """The names the SysctlState fact reads (the owned file's keys, without "-"): they do not
     depend on the host, only conntrack's values do."""
-    from operations import conntrack, sysctl
-
     names = set(state.get("sysctl", {}).get("settings", {}))
     if enabled(state, "conntrack"):
         names |= set(conntrack.sysctl_settings(state["conntrack"], 0))
@@ -89,8 +88,6 @@ class Resolved:
 def resolve(state: dict, conntrack_facts: dict | None) -> Resolved:
     """The host-derived values, from the data and the ConntrackState fact (cores, RAM): the
     one place conntrack's "auto" sizing is computed for the deploy, preflight and the bench."""
-    from operations import conntrack
-
     settings = dict(state.get("sysctl", {}).get("settings", {}))
     limit = buckets = None
     if enabled(state, "conntrack") and conntrack_facts is not None:

@@ -6,8 +6,6 @@ the host (kernel keys, dockerd's own validation, flags the service already sets)
 host. Any problem stops the run: no operation has been executed yet, so every host is as it was.
 """
 
-import hashlib
-import ipaddress
 import json
 import weakref
 
@@ -20,6 +18,8 @@ from pyinfra.context import inventory, state as pyinfra_state
 
 from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
 from . import factcache, model, schema, secrets
+from .plans import docker as docker_plans, networks as network_plans, profiles, swarm as swarm_plans
+from .plans import sysctl as sysctl_plan
 
 
 def reads(desired: dict) -> list[tuple[type, dict]]:
@@ -45,73 +45,60 @@ def reads(desired: dict) -> list[tuple[type, dict]]:
 
 
 def host_side(h, desired: dict) -> list[schema.Problem]:
-    """Problems only the host can reveal. Facts fetched here are cached for the operations:
-    all of them in one round trip."""
-    problems = []
+    """Problems only the host can reveal, from the concerns' plans. The facts are read in one
+    round trip, and cached for the operations."""
     factcache.prefetch(h, reads(desired))
+    return [schema.Problem(h.name, key, value, why) for key, value, why in plan_problems(h, desired)]
 
-    def report(key, value, why):
-        problems.append(schema.Problem(h.name, key, value, why))
 
-    if model.enabled(desired, "sysctl"):
+def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
+    """(data key, value, why) from every enabled concern's plan on h, as the operations will
+    decide it, plus the candidate checks only the host's own tools can make (apparmor_parser,
+    dockerd --validate), for a file that would change."""
+    on = lambda concern: model.enabled(desired, concern)  # noqa: E731
+    get = lambda fact, **kwargs: factcache.get(h, fact, **kwargs)  # noqa: E731
+    found = []
+    if on("sysctl"):
         settings = resolved(h, desired).sysctls
-        facts = factcache.get(h, sysctl.SysctlState, keys=model.managed_sysctl_names(desired))
-        for key, value in sorted(settings.items()):
-            late = key.startswith(sysctl.LATE_KEYS) and model.enabled(desired, "conntrack")
-            if not key.startswith("-") and key in facts["missing"] and not late:
-                prefix = "sysctl.settings" if key in desired["sysctl"].get("settings", {}) else "conntrack"
-                report(f"{prefix}.{key}", value, "the kernel has no such key (write -key if it may be missing)")
-    if model.enabled(desired, "seccomp"):
+        decided = sysctl_plan.plan(settings, desired["sysctl"]["file"], desired["sysctl"]["on_override"],
+                                   get(sysctl.SysctlState, keys=model.managed_sysctl_names(desired)),
+                                   late_ok=on("conntrack"))
+        mine = desired["sysctl"].get("settings", {})
+        found += [(f"{'sysctl.settings' if key in mine else 'conntrack'}.{key}", value, why)
+                  for key, value, why in decided.problems]
+    if on("seccomp"):
         try:
             seccomp.build(desired["seccomp"])
         except seccomp.SeccompProfileError as e:
-            report("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}")
-    if model.enabled(desired, "apparmor"):
+            found.append(("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}"))
+    if on("apparmor"):
         conf = desired["apparmor"]
-        aa = factcache.get(h, apparmor.AppArmorState, profile_name=conf["name"])
-        if not aa["enabled"] or not aa["parser"]:
-            report("concerns.apparmor", True, "AppArmor is not enabled on this host (or "
-                   "apparmor_parser is missing); switch the concern off for it")
-        else:
-            content = apparmor.render(conf)
-            if aa["file_sha256"] != hashlib.sha256(content.encode()).hexdigest():
-                check = factcache.get(h, apparmor.ProfileCheck, content=content)
-                if not check["ok"]:
-                    report("apparmor", {k: conf[k] for k in ("name", "network_rules") if k in conf},
-                           f"apparmor_parser rejects the rendered profile: {check['message']}")
-    if model.enabled(desired, "networks"):
-        for key, net in schema.declared_networks(desired):
-            for dest, dev in factcache.get(h, networks.HostRoutes):
-                route = ipaddress.ip_network(dest, strict=False)
-                # The same subnet exactly is the route of that network's own bridge.
-                if route != net and net.overlaps(route):
-                    report(key, str(net), f"overlaps the host's route {dest} on {dev}")
-    if model.enabled(desired, "swarm") and desired["swarm"]["role"]:
-        sw = factcache.get(h, swarm.SwarmState)
-        for mod in sw["modules_missing"]:
-            report("swarm.role", desired["swarm"]["role"], f"kernel module {mod} (encrypted overlays) is missing")
-        problem = swarm.engine_problem(factcache.get(h, docker.DockerEngine)["version"])
-        if problem:
-            report("swarm.role", desired["swarm"]["role"], problem)
-    if model.enabled(desired, "docker"):
-        content = docker.render(desired)
-        engine = factcache.get(h, docker.DockerEngine)
+        name, content = conf["name"], apparmor.render(conf)
+        args = (name, f"{apparmor.PROFILE_DIR}/{name}", content,
+                get(apparmor.AppArmorState, profile_name=name))
+        source = {k: conf[k] for k in ("name", "network_rules") if k in conf}
+        decided = profiles.apparmor_plan(*args, source=source)
+        if decided.check:
+            decided = profiles.apparmor_plan(*args, get(apparmor.ProfileCheck, content=content), source=source)
+        found += decided.problems
+    if on("networks") and schema.declared_networks(desired):
+        found += network_plans.route_problems(schema.declared_networks(desired), get(networks.HostRoutes))
+    if on("swarm") and desired["swarm"]["role"]:
+        found += swarm_plans.host_problems(desired["swarm"]["role"], get(swarm.SwarmState),
+                                           get(docker.DockerEngine)["version"])
+    if on("docker"):
+        content, engine = docker.render(desired), get(docker.DockerEngine)
         secret_keys = tuple(desired["docker"].get("secret_keys", ()))
-        for key, why in docker.host_problems(content, engine, docker.swarm_state_if_needed(h, content)):
-            value = json_value(content, key)
-            report(f"docker.daemon.{key}", secrets.mask(value) if secrets.is_secret(key, secret_keys) else value, why)
+        decided = docker_plans.daemon_plan(content, engine, docker.swarm_state_if_needed(h, content), secret_keys)
+        found += [(f"docker.daemon.{key}", value, why) for key, value, why in decided.problems]
         # dockerd --validate starts the daemon binary (slow): only for a file that would change.
         # Secrets are replaced by placeholders: the check needs the shape, not the credential.
         if engine["daemon_json"] != content:
             shown = json.dumps(secrets.redact(json.loads(content), secret_keys), indent=2, sort_keys=True) + "\n"
-            check = factcache.get(h, docker.DaemonConfigCheck, content=shown)
+            check = get(docker.DaemonConfigCheck, content=shown)
             if not check["ok"]:
-                report("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}")
-    return problems
-
-
-def json_value(content: str, key: str):
-    return json.loads(content).get(key)
+                found.append(("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}"))
+    return found
 
 
 def resolved(h, desired: dict) -> "model.Resolved":

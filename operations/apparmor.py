@@ -7,6 +7,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
 from dockwright import factcache, files, templating
+from dockwright.plans.profiles import apparmor_plan
 from dockwright.plumbing import report
 
 PROFILE_DIR = "/etc/apparmor.d"
@@ -85,22 +86,16 @@ def profile(profile_name: str, content: str):
 
         apparmor.profile(name="apparmor", profile_name="dockwright-default", content=apparmor.render(host.data.apparmor))
     """
-    name = profile_name
+    name, path = profile_name, f"{PROFILE_DIR}/{profile_name}"
     state = factcache.get(host, AppArmorState, profile_name=name)
-    if not state["enabled"] or not state["parser"]:
-        raise OperationError("AppArmor is not available on this host (kernel module disabled or "
-                             "apparmor_parser missing); set concerns.apparmor = False for it")
-    path = f"{PROFILE_DIR}/{name}"
-    changed = state["file_sha256"] != files.sha256(content)
-    if changed:
-        report.drift(host, "apparmor", f"{path} sha256", files.sha256(content), state["file_sha256"])
-    if state["loaded"] != "enforce":
-        report.drift(host, "apparmor", f"{name} loaded mode", "enforce", state["loaded"])
-    if changed:
-        check = factcache.get(host, ProfileCheck, content=content)
-        if not check["ok"]:
-            raise OperationError(f"apparmor_parser rejects the profile {name}: {check['message']}")
+    decided = apparmor_plan(name, path, content, state)
+    if decided.check:
+        decided = apparmor_plan(name, path, content, state, factcache.get(host, ProfileCheck, content=content))
+    report.record(host, "apparmor", decided)
+    if decided.error():
+        raise OperationError(decided.error())
+    if decided.write:
         files.show_diff(host, path, content)
         yield files.write(path, content, backup=f"/var/backups/apparmor-{name}.dockwright-bak")
-    if changed or state["loaded"] != "enforce":
+    if decided.load:
         yield f"apparmor_parser -r -W {shlex.quote(path)}"

@@ -10,36 +10,11 @@ from pyinfra import host
 from pyinfra.api import FactBase, operation
 
 from dockwright import factcache, files
+from dockwright.plans.conntrack import (  # noqa: F401 (sizing: part of this concern's API)
+    LOAD_CONF, MODPROBE, MODULES_LOAD, plan, probe_conf, sizing, sysctl_settings)
 from dockwright.plumbing import report
 
-MODULES_LOAD = "/etc/modules-load.d/dockwright-conntrack.conf"
-MODPROBE = "/etc/modprobe.d/dockwright-conntrack.conf"
 HASHSIZE = "/sys/module/nf_conntrack/parameters/hashsize"
-
-PER_CORE = 32768  # kube-proxy's --conntrack-max-per-core default
-MINIMUM = 131072  # kube-proxy's --conntrack-min default
-ENTRY_BYTES = 320  # approximate kernel memory per tracked connection
-RAM_SHARE = 16  # never size the table above 1/16 of RAM
-BUCKET_RATIO = 4  # entries per hash bucket (kube-proxy: buckets = max / 4)
-
-
-def sizing(conf: dict, cores: int, mem_bytes: int) -> tuple[int, int]:
-    """(nf_conntrack_max, hash buckets) from data; "auto" derives them from the host."""
-    limit = conf.get("max", "auto")
-    if limit == "auto":
-        limit = min(max(PER_CORE * cores, MINIMUM), mem_bytes // RAM_SHARE // ENTRY_BYTES)
-    buckets = conf.get("buckets", "auto")
-    if buckets == "auto":
-        buckets = max(limit // BUCKET_RATIO, 1024)
-    return limit, buckets
-
-
-def sysctl_settings(conf: dict, limit: int) -> dict:
-    """The net.netfilter keys conntrack adds to the owned sysctl file."""
-    out = {"net.netfilter.nf_conntrack_max": limit}
-    for name, seconds in conf.get("timeouts", {}).items():
-        out[f"net.netfilter.nf_conntrack_{name}"] = seconds
-    return out
 
 
 class ConntrackState(FactBase):
@@ -92,22 +67,15 @@ def module(buckets: int):
 
         conntrack.module(name="conntrack module", buckets=65536)
     """
-    state = factcache.get(host, ConntrackState)
-    load_conf = "# Managed by dockwright: conntrack limits in sysctl.d need the module first.\nnf_conntrack\n"
-    probe_conf = f"# Managed by dockwright.\noptions nf_conntrack hashsize={buckets}\n"
-    steps = []
-    if state["modules_load"] != load_conf:
-        report.drift(host, "conntrack", MODULES_LOAD, "nf_conntrack", state["modules_load"])
-        files.show_diff(host, MODULES_LOAD, load_conf)
-        steps.append(files.write(MODULES_LOAD, load_conf))
-    if state["modprobe"] != probe_conf:
-        report.drift(host, "conntrack", MODPROBE, f"hashsize={buckets}", state["modprobe"])
-        files.show_diff(host, MODPROBE, probe_conf)
-        steps.append(files.write(MODPROBE, probe_conf))
-    if not state["loaded"]:
-        report.drift(host, "conntrack", "module loaded", True, False)
-        steps.append("modprobe nf_conntrack")
-    if state["hashsize"] != buckets:
-        report.drift(host, "conntrack", "hashsize (live)", buckets, state["hashsize"])
-        steps.append(f"echo {buckets} > {HASHSIZE}")
-    yield from steps  # decided (and drift recorded) before the first command
+    decided = plan(buckets, factcache.get(host, ConntrackState))
+    report.record(host, "conntrack", decided)
+    if decided.write_load:
+        files.show_diff(host, MODULES_LOAD, LOAD_CONF)
+        yield files.write(MODULES_LOAD, LOAD_CONF)
+    if decided.write_options:
+        files.show_diff(host, MODPROBE, probe_conf(buckets))
+        yield files.write(MODPROBE, probe_conf(buckets))
+    if decided.load:
+        yield "modprobe nf_conntrack"
+    if decided.resize:
+        yield f"echo {buckets} > {HASHSIZE}"

@@ -14,22 +14,13 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from dockwright import factcache, model, remote, secrets, templating
+from dockwright import factcache, model, remote, templating
+from dockwright.plans.docker import (  # noqa: F401 (host_problems, unit_flags: this concern's API)
+    daemon_plan, engine_plan, host_problems, needs_swarm_state, unit_flags)
 from dockwright.plumbing import report
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 VALIDATE_SINCE = (23, 0)  # dockerd --validate appeared in Engine 23
-
-# dockerd flags whose daemon.json key is not simply the flag's long name.
-FLAG_KEYS = {
-    "-H": "hosts", "--host": "hosts", "-D": "debug", "-l": "log-level", "-b": "bridge",
-    "-G": "group", "-g": "data-root", "-p": "pidfile", "-s": "storage-driver",
-    "--dns": "dns", "--label": "labels", "--log-opt": "log-opts", "--exec-opt": "exec-opts",
-    "--storage-opt": "storage-opts", "--default-ulimit": "default-ulimits",
-    "--registry-mirror": "registry-mirrors", "--insecure-registry": "insecure-registries",
-    "--add-runtime": "runtimes", "--authorization-plugin": "authorization-plugins",
-}
-
 
 def render(state: dict) -> str:
     """daemon.json from the merged data: modelled keys, pass-through keys, the seccomp default."""
@@ -45,19 +36,6 @@ def render(state: dict) -> str:
 def parse_version(text: str | None) -> tuple[int, ...] | None:
     m = re.search(r"(\d+)\.(\d+)\.(\d+)", text or "")
     return tuple(int(x) for x in m.groups()) if m else None
-
-
-def unit_flags(exec_start: str, docker_opts: str) -> dict[str, str]:
-    """daemon.json key -> the flag that the service already passes to dockerd."""
-    found = {}
-    for token in shlex.split(exec_start.replace("$DOCKER_OPTS", "")) + shlex.split(docker_opts):
-        if not token.startswith("-") or token == "-":
-            continue
-        flag = token.split("=", 1)[0]
-        key = FLAG_KEYS.get(flag) or (flag[2:] if flag.startswith("--") else None)
-        if key and key != "dockerd":
-            found[key] = token
-    return found
 
 
 class DockerEngine(FactBase):
@@ -131,27 +109,12 @@ class DaemonConfigCheck(FactBase):
                 "message": " ".join(x.strip() for x in output[1:])}
 
 
-def host_problems(content: str, engine: dict, swarm_state: dict | None) -> list[tuple[str, str]]:
-    """(key, why) for a candidate daemon.json that this host's dockerd would refuse;
-    swarm_state (the SwarmState fact) is needed only for a candidate with live-restore on."""
-    problems = []
-    data = json.loads(content)
-    flags = unit_flags(engine["exec_start"], engine["docker_opts"])
-    for key in sorted(set(data) & set(flags)):
-        problems.append((key, f"the docker service already passes {flags[key]} on its command "
-                              "line; dockerd refuses a setting given both ways"))
-    if data.get("live-restore") and swarm_state and swarm_state["state"] == "active":
-        problems.append(("live-restore", "this host is a swarm node; dockerd refuses live-restore "
-                                         "in swarm mode"))
-    return problems
-
-
 def swarm_state_if_needed(h, content: str) -> dict | None:
-    """The swarm state, read only when live-restore is asked for (dockerd refuses it on a swarm
-    node): the engine fact does not call `docker info`, so the run calls it once, for SwarmState."""
+    """The swarm state, read only when the plan needs it: the engine fact does not call
+    `docker info`, so the run calls it once, for SwarmState."""
     from .swarm import SwarmState
 
-    return factcache.get(h, SwarmState) if json.loads(content).get("live-restore") else None
+    return factcache.get(h, SwarmState) if needs_swarm_state(content) else None
 
 
 @operation()
@@ -168,13 +131,14 @@ def engine(package: str = "docker.io"):
 
         docker.engine(name="Docker engine", package="docker.io")
     """
-    state = factcache.get(host, DockerEngine)
-    if state["package"] is None:
+    decided = engine_plan(factcache.get(host, DockerEngine))
+    report.record(host, "docker", decided)
+    if decided.install:
         pkgs = "docker.io docker-cli" if package == "docker.io" else "docker-ce docker-ce-cli containerd.io"
         yield f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {pkgs}"
-    if not state["enabled"]:
+    if decided.enable:
         yield "systemctl enable docker.service"
-    if not state["active"]:
+    if decided.start:
         yield "systemctl start docker.service"
 
 
@@ -334,35 +298,20 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
         docker.daemon_config(name="daemon.json", content=docker.render(state), batch=2)
     """
     engine_state = factcache.get(host, DockerEngine)
-    last = engine_state.get("rollout") or {}
-    if last.get("seen") == "0":
+    decided = daemon_plan(content, engine_state, swarm_state_if_needed(host, content), secret_keys, retry_failed)
+    report.record(host, "docker", decided)
+    last = decided.acknowledge
+    if last:
         # The controller of that rollout went away before it ended: say how it ended.
         host.log_styled(f"the last daemon.json rollout on this host ended while no run was watching: "
                         f"{last.get('result')} at {last.get('at')}"
                         + (f" ({last['reason']})" if last.get("reason") else ""), fg="yellow")
-        report.drift(host, "docker", "daemon.json: unwatched rollout", "seen", last.get("result"))
         yield f"sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE}"
-    if engine_state["daemon_json"] == content:
+    if decided.error():
+        raise OperationError(f"daemon.json: {decided.error()}")
+    if not decided.apply:
         host.noop("daemon.json is up to date")
         return
-    sha = hashlib.sha256(content.encode()).hexdigest()
-    failed = engine_state.get("failed") or {}
-    if failed.get("sha256") == sha and not retry_failed:
-        report.drift(host, "docker", "daemon.json: candidate rolled back before, not retried",
-                     f"sha256:{sha[:12]}", failed.get("reason"))
-        raise OperationError(
-            f"this daemon.json (sha256 {sha[:12]}) was rolled back at {failed.get('at')}: "
-            f"{failed.get('reason')}; not tried again. Change the data, or retry it with "
-            "--data 'docker={\"retry_failed\": true}'")
-    try:
-        current = json.loads(engine_state["daemon_json"]) if engine_state["daemon_json"] else {}
-    except ValueError:
-        current = {"(unparseable)": engine_state["daemon_json"]}
-    for key, want, have in report.dict_diff(json.loads(content), current):
-        report.drift(host, "docker", f"daemon.json: {key}", *secrets.masked_item(key, want, have, secret_keys))
-    problems = host_problems(content, engine_state, swarm_state_if_needed(host, content))
-    if problems:
-        raise OperationError("; ".join(f"daemon.json {k}: {why}" for k, why in problems))
     script = rollout_script(content, health_timeout, path, allow_container_stop)
     slot = ("managers", 1) if manager else (f"batch-{batch}", batch)
     yield FunctionCommand(_apply, (script, content, uuid.uuid4().hex, slot, manager, health_timeout,

@@ -17,6 +17,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, operation
 
 from dockwright import factcache, files, remote
+from dockwright.plans.firewall import plan
 from dockwright.plumbing import report
 
 RULES_DIR = "/etc/dockwright"
@@ -142,28 +143,20 @@ def port_policy(policy: list[dict], daemon: dict):
                              policy=[{"port": 8080, "allow_from": ["10.99.0.11/32"]}],
                              daemon={"iptables": True})
     """
-    state = factcache.get(host, PortPolicy)
-    if not policy and state["unit"] is None and not any(state[f]["file"] for f in FAMILIES):
+    wanted = {family: (rules_file(family), render(policy, family)) for family in families(daemon)}
+    decided = plan((UNIT, UNIT_TEXT), wanted, bool(policy), factcache.get(host, PortPolicy))
+    report.record(host, "firewall", decided)
+    if decided.nothing:
         host.noop("no port policy declared, none installed")
         return
-    steps = []
-    unit_ok = state["unit"] == files.sha256(UNIT_TEXT) and state["enabled"]
-    if not unit_ok:
-        report.drift(host, "firewall", UNIT, "installed and enabled", state["unit"] and "differs")
+    if decided.install_unit:
         files.show_diff(host, UNIT, UNIT_TEXT)
-        steps.append(f"{files.write(UNIT, UNIT_TEXT)} && systemctl daemon-reload && systemctl enable -q {UNIT_NAME}")
-    for family in families(daemon):
-        want = render(policy, family)
-        have = state[family]
-        if have["file"] != want:
-            report.drift(host, "firewall", rules_file(family), want.splitlines(), (have["file"] or "").splitlines())
-            files.show_diff(host, rules_file(family), want)
-            steps.append(files.write(rules_file(family), want))
-            steps.append(apply_command(family))
-        elif have["live"] != have["applied"]:
-            report.drift(host, "firewall", f"DOCKER-USER ({family}, live)", (have["applied"] or "").splitlines(),
-                         (have["live"] or "").splitlines())
-            steps.append(apply_command(family))
-    if not steps:
+        yield f"{files.write(UNIT, UNIT_TEXT)} && systemctl daemon-reload && systemctl enable -q {UNIT_NAME}"
+    for family, (path, text) in wanted.items():
+        if family in decided.write:
+            files.show_diff(host, path, text)
+            yield files.write(path, text)
+        if family in decided.write or family in decided.apply:
+            yield apply_command(family)
+    if not decided.items:
         host.noop("port policy in place")
-    yield from steps

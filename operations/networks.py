@@ -11,6 +11,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
 from dockwright import factcache, remote
+from dockwright.plans.networks import network_plan, prune_plan
 from dockwright.plumbing import report
 
 MTU = "com.docker.network.driver.mtu"
@@ -85,12 +86,6 @@ def normalise(raw: dict) -> dict:
     }
 
 
-def differences(spec: dict, actual: dict) -> list[tuple[str, object, object]]:
-    """(field, desired, actual) for each field the data declares that the network lacks."""
-    return [(field, want, actual.get(field)) for field, want in sorted(spec.items())
-            if want != actual.get(field)]
-
-
 def create_command(name: str, driver: str, spec: dict) -> str:
     args = ["docker", "network", "create", "--driver", driver, "--subnet", spec["subnet"]]
     if spec.get("gateway"):
@@ -121,32 +116,23 @@ def create_command(name: str, driver: str, spec: dict) -> str:
 
 
 def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, concern: str):
-    nets = factcache.get(host, DockerNetworks)
-    current = nets.get(name)
-    if current is None:
-        report.drift(host, concern, f"{name}", "present", "absent")
+    current = factcache.get(host, DockerNetworks).get(name)
+    decided = network_plan(name, driver, spec, current, allow_disconnect)
+    report.record(host, concern, decided)
+    if decided.error():
+        raise OperationError(decided.error())
+    if decided.create:
         yield create_command(name, driver, spec)
-        return
-    diff = differences(spec, current)
-    if current["driver"] != driver:
-        diff.insert(0, ("driver", driver, current["driver"]))
-    if not diff:
+    elif not decided.recreate:
         host.noop(f"network {name} matches")
-        return
-    for field, want, have in diff:
-        report.drift(host, concern, f"{name}.{field}", want, have)
-    fields = ", ".join(f"{f}: {h!r} -> {w!r}" for f, w, h in diff)
-    attached = current["containers"]
-    if attached and not allow_disconnect:
-        raise OperationError(f"network {name} differs ({fields}) but containers are attached: "
-                             f"{', '.join(attached)}; set networks.allow_disconnect to recreate it")
-    host.log(f"network {name} differs ({fields}): recreating")
-    if not attached:
+    elif not decided.attached:
+        host.log(f"network {name} differs ({decided.fields}): recreating")
         yield f"docker network rm {shlex.quote(name)}"
         yield create_command(name, driver, spec)
-        return
-    yield FunctionCommand(_recreate, (name, driver, spec, current_spec(current), attached,
-                                      remote.connector_args(host)), {})
+    else:
+        host.log(f"network {name} differs ({decided.fields}): recreating")
+        yield FunctionCommand(_recreate, (name, driver, spec, current_spec(current), decided.attached,
+                                          remote.connector_args(host)), {})
 
 
 # Fields of a network as create_command takes them, from the fact's normalised view.
@@ -269,9 +255,6 @@ def overlay(network_name: str, spec: dict, allow_disconnect: bool = False):
     yield from _reconcile(network_name, "overlay", spec, allow_disconnect, "overlays")
 
 
-BUILTIN = frozenset({"bridge", "host", "none", "ingress", "docker_gwbridge"})
-
-
 @operation()
 def prune(keep: list[str]):
     """
@@ -286,8 +269,7 @@ def prune(keep: list[str]):
 
         networks.prune(name="prune undeclared networks", keep=["backend", "secure-net"])
     """
-    for name, net in sorted(factcache.get(host, DockerNetworks).items()):
-        if name in BUILTIN or name in keep or net["scope"] == "swarm" or net["endpoints"]:
-            continue
-        report.drift(host, "networks", name, "absent", "present")
+    decided = prune_plan(keep, factcache.get(host, DockerNetworks))
+    report.record(host, "networks", decided)
+    for name in decided.remove:
         yield f"docker network rm {shlex.quote(name)}"

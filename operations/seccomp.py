@@ -8,6 +8,7 @@ from pyinfra.api import operation
 from pyinfra.facts.files import Sha256File
 
 from dockwright import factcache, files, templating
+from dockwright.plans.profiles import seccomp_plan
 from dockwright.plumbing import report
 
 PROFILE_DIR = "/etc/docker/seccomp"
@@ -98,11 +99,10 @@ def profile(profile_name: str, content: str):
         seccomp.profile(name="seccomp", profile_name="dockwright", content=seccomp.render(host.data.seccomp))
     """
     path = path_for(profile_name)
-    have = factcache.get(host, Sha256File, path=path)
-    want = files.sha256(content)
-    if have == want:
+    decided = seccomp_plan(path, content, factcache.get(host, Sha256File, path=path))
+    report.record(host, "seccomp", decided)
+    if not decided.write:
         host.noop(f"{path} is up to date")
         return
-    report.drift(host, "seccomp", f"{path} sha256", want, have)
     files.show_diff(host, path, content)
     yield files.write(path, content)

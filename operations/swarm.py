@@ -9,14 +9,11 @@ from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
 from dockwright import factcache, remote
+from dockwright.plans.swarm import engine_problem, init_plan, join_plan, standalone_plan  # noqa: F401
 from dockwright.plumbing import report
 
 # Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
 OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
-# CVE-2023-28841: encrypted overlays could send cleartext on engines before these.
-SAFE_ENGINES = ((20, 10, 24), (23, 0, 3))
-
-
 class SwarmState(FactBase):
     """
     ``docker info``'s swarm section plus the kernel modules overlays need, in one command.
@@ -46,15 +43,6 @@ class SwarmState(FactBase):
         }
 
 
-def engine_problem(version: tuple | None) -> str | None:
-    if version is None:
-        return "engine version unknown"
-    if version < SAFE_ENGINES[0] or ((23, 0, 0) <= version < SAFE_ENGINES[1]):
-        return (f"engine {'.'.join(map(str, version))} can send encrypted-overlay traffic in "
-                "cleartext (CVE-2023-28841); upgrade to 20.10.24 / 23.0.3 or later")
-    return None
-
-
 @operation()
 def init(advertise_addr: str):
     """
@@ -68,13 +56,13 @@ def init(advertise_addr: str):
 
         swarm.init(name="swarm init", advertise_addr="10.99.0.11")
     """
-    state = factcache.get(host, SwarmState)
-    if state["state"] == "active" and state["manager"]:
+    decided = init_plan(factcache.get(host, SwarmState))
+    report.record(host, "swarm", decided)
+    if decided.error():
+        raise OperationError(decided.error())
+    if not decided.act:
         host.noop("already a swarm manager")
         return
-    if state["state"] != "inactive":
-        raise OperationError(f"swarm state is {state['state']}: leave the other swarm first")
-    report.drift(host, "swarm", "membership", "manager", state["state"])
     yield (f"docker swarm init --advertise-addr {shlex.quote(advertise_addr)} "
            f"--listen-addr {shlex.quote(advertise_addr)}:2377")
     yield FunctionCommand(_forget_swarm_state, (), {})  # joins after this read the new swarm
@@ -155,22 +143,15 @@ def join(manager, role: str, advertise_addr: str):
         swarm.join(name="swarm join", manager=inventory.get_host("lab1"), role="worker",
                    advertise_addr="10.99.0.12")
     """
-    state = factcache.get(host, SwarmState)
-    # Through the run's cache: every worker asks for the same manager's state.
-    manager_state = factcache.get(manager, SwarmState)
-    manager_addr = manager.data.get("swarm", {}).get("advertise_addr")
-    if state["state"] == "active":
-        ours = (state["cluster_id"] and state["cluster_id"] == manager_state["cluster_id"]) or \
-            any(m.startswith(f"{manager_addr}:") for m in state["remote_managers"])
-        if not ours:
-            raise OperationError(f"member of another swarm (managers {', '.join(state['remote_managers'])});"
-                                 f" dockwright will not move it: run `docker swarm leave` first")
-        if state["manager"] != (role == "manager"):
-            raise OperationError(f"in the swarm as {'manager' if state['manager'] else 'worker'}, "
-                                 f"data says {role}: promote or demote it from a manager")
+    # The leader's state through the run's cache: every joiner asks for the same manager's.
+    decided = join_plan(role, factcache.get(host, SwarmState), factcache.get(manager, SwarmState),
+                        manager.data.get("swarm", {}).get("advertise_addr"))
+    report.record(host, "swarm", decided)
+    if decided.error():
+        raise OperationError(decided.error())
+    if not decided.act:
         host.noop(f"already a swarm {role}")
         return
-    report.drift(host, "swarm", "membership", role, state["state"])
     yield FunctionCommand(_join, (manager, role, advertise_addr, remote.connector_args(host)), {})
 
 
@@ -186,11 +167,10 @@ def standalone():
 
         swarm.standalone(name="standalone: not in a swarm")
     """
-    state = factcache.get(host, SwarmState)
-    if state["state"] != "inactive":
-        report.drift(host, "swarm", "membership", "none", state["state"])
-        raise OperationError(f"in a swarm (state {state['state']}) but data gives no swarm.role; "
-                             "run `docker swarm leave` on it or give it a role")
+    decided = standalone_plan(factcache.get(host, SwarmState))
+    report.record(host, "swarm", decided)
+    if decided.error():
+        raise OperationError(decided.error())
     host.noop("not in a swarm")
     return
     yield  # a generator, like every operation

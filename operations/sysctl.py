@@ -10,6 +10,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
 from dockwright import factcache, files, templating
+from dockwright.plans.sysctl import boot_effective, fact_keys, normalize, overrides, plan  # noqa: F401
 from dockwright.plumbing import report
 
 # systemd-sysctl's search path, highest precedence first: a file name found in an earlier
@@ -27,23 +28,8 @@ HOST_WIDE_NET_KEYS = {
 }
 
 
-# Keys of a module loaded during the run (conntrack): missing before it is not an error.
-LATE_KEYS = "net.netfilter."
-
-
 def per_namespace(key: str) -> bool:
     return key.startswith("net.") and key not in HOST_WIDE_NET_KEYS
-
-
-def fact_keys(settings) -> tuple:
-    """The SysctlState argument for these settings: their names without "-", sorted (the
-    fact cache's key, so every caller must build it here)."""
-    return tuple(sorted({k.lstrip("-") for k in settings}))
-
-
-def normalize(value) -> str:
-    """Kernel output uses tabs between fields of multi-value keys; compare on single spaces."""
-    return " ".join(str(value).split())
 
 
 def proc_path(key: str) -> str:
@@ -128,29 +114,6 @@ def boot_lines(paths: list[str], lines: list[tuple[str, str, str]]) -> list[tupl
     return sorted(kept, key=lambda line: rank[line[0]])  # stable: keeps line order within a file
 
 
-def boot_effective(state: dict, keys) -> dict:
-    """key -> (value, path of the file that sets it last) after a reboot, for the given keys."""
-    wanted = {k.lstrip("-") for k in keys}
-    result = {}
-    for path, key, value in state["files"]:
-        if key in wanted:
-            result[key] = (value, path)
-    return result
-
-
-def overrides(state: dict, settings: dict, own_file: str) -> list[tuple[str, str, str, str]]:
-    """(key, file, its value, ours) for every key another file sets after ours at boot."""
-    found = []
-    effective = boot_effective(state, settings)
-    for key, value in settings.items():
-        name = key.lstrip("-")
-        if name in effective:
-            boot_value, path = effective[name]
-            if path != own_file and boot_value != normalize(value):
-                found.append((name, path, boot_value, normalize(value)))
-    return found
-
-
 def takeover_command(path: str, keys: list[str], own_file: str) -> str:
     """Comment our keys out of another file. Files outside /etc are masked by a same-named
     copy in /etc/sysctl.d (systemd's own override mechanism), so packages keep theirs.
@@ -196,52 +159,16 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
         )
     """
     state = factcache.get(host, SysctlState, keys=fact_keys(settings))
-    # net.netfilter.* keys exist once nf_conntrack is loaded, which may happen earlier in this run.
-    required_missing = [k for k in settings if not k.startswith(("-", LATE_KEYS)) and k in state["missing"]]
-    if required_missing:
-        raise OperationError("kernel has no " + ", ".join(
-            f"{k} (wanted {settings[k]})" for k in required_missing))
-
-    present = {k: v for k, v in settings.items()
-               if k.lstrip("-") not in state["missing"] or k.startswith(LATE_KEYS)}
-
-    # Decide everything (and record what drifted) before the first command: a dry run stops
-    # reading an operation at its first command.
-    ours_now = {key: value for p, key, value in state["files"] if p == path}
-    want = {k.lstrip("-"): normalize(v) for k, v in settings.items()}
-    write_file = ours_now != want or path not in state["paths"]
-    for key in sorted(set(want) | set(ours_now)):
-        if want.get(key) != ours_now.get(key):
-            report.drift(host, "sysctl", f"{path}: {key}", want.get(key), ours_now.get(key))
-
-    found = overrides(state, settings, path)
-    if found and on_override == "fail":
-        raise OperationError("a later sysctl file overrides dockwright at boot: " + "; ".join(
-            f"{f} sets {k} = {v} (dockwright: {o})" for k, f, v, o in found))
-    links = state.get("links", {})
-    through = sorted({(f, links[f]) for _, f, _, _ in found if f in links})
-    if through:
-        raise OperationError("a later sysctl file that overrides dockwright at boot is a symlink; "
-                             "dockwright does not write through symlinks: " + "; ".join(
-                                 f"{f} -> {t}: edit {t} or replace the link" for f, t in through))
-    by_file: dict[str, list[str]] = {}
-    for key, other, value, ours in found:
-        by_file.setdefault(other, []).append(key)
-        report.drift(host, "sysctl", f"boot: {key} overridden by {other}", ours, value)
-
-    stale = {k: v for k, v in present.items() if state["live"].get(k.lstrip("-")) != normalize(v)}
-    for k, v in sorted(stale.items()):
-        report.drift(host, "sysctl", f"live: {k.lstrip('-')}", normalize(v), state["live"].get(k.lstrip("-")))
-
-    # 1. The file.
-    if write_file:
+    decided = plan(settings, path, on_override, state)  # before the first command: a dry run stops there
+    report.record(host, "sysctl", decided)
+    if decided.error():
+        raise OperationError(decided.error())
+    if decided.write:
         content = render(settings)
         files.show_diff(host, path, content)
         yield files.write(path, content)
-    # 2. Files read after ours at boot.
-    for other, keys in sorted(by_file.items()):
+    for other, keys in sorted(decided.takeover.items()):  # files read after ours at boot
         yield takeover_command(other, keys, path)
-    # 3. Live values, all in one command.
-    if stale:
+    if decided.live:  # every live value in one command
         yield "sysctl -q -w " + " ".join(
-            shlex.quote(f"{k.lstrip('-')}={normalize(v)}") for k, v in sorted(stale.items()))
+            shlex.quote(f"{k.lstrip('-')}={normalize(v)}") for k, v in sorted(decided.live.items()))

@@ -1,5 +1,5 @@
-"""Drift items: what an operation finds different (concern, key, desired, actual), recorded
-while pyinfra plans, in this process.
+"""Drift items: the items of each operation's plan (dockwright.plans), recorded with their host,
+concern and operation while pyinfra plans, in this process.
 
 Each item carries the hash of the operation that found it, so drift.py joins items to
 pyinfra's plan by operation, never by the operation's name. drift.py runs pyinfra in its own
@@ -9,11 +9,13 @@ process and reads them with ``collected()``; a deploy run by the CLI records the
 _ITEMS: list[dict] = []
 
 
-def drift(host, concern: str, key: str, desired=None, actual=None) -> None:
-    item = {"host": host.name, "op": getattr(host, "current_op_hash", None), "concern": concern,
-            "key": key, "desired": _plain(desired), "actual": _plain(actual)}
-    if item not in _ITEMS:  # pyinfra plans an operation again when it executes it
-        _ITEMS.append(item)
+def record(host, concern: str, plan) -> None:
+    """Every item of the plan the current operation of host made."""
+    for key, desired, actual in plan.items:
+        item = {"host": host.name, "op": getattr(host, "current_op_hash", None), "concern": concern,
+                "key": key, "desired": _plain(desired), "actual": _plain(actual)}
+        if item not in _ITEMS:  # pyinfra plans an operation again when it executes it
+            _ITEMS.append(item)
 
 
 def collected() -> list[dict]:
@@ -26,17 +28,3 @@ def reset() -> None:
 
 def _plain(value):
     return value if value is None or isinstance(value, (str, int, float, bool, list, dict)) else str(value)
-
-
-def dict_diff(want: dict, have: dict | None, prefix: str = "") -> list[tuple[str, object, object]]:
-    """(dotted key, desired, actual) for every leaf that differs between two JSON documents."""
-    have = have or {}
-    out = []
-    for key in sorted(set(want) | set(have)):
-        w, h = want.get(key), have.get(key)
-        name = f"{prefix}{key}"
-        if isinstance(w, dict) and isinstance(h, dict):
-            out += dict_diff(w, h, name + ".")
-        elif w != h:
-            out.append((name, w, h))
-    return out
