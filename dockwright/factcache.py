@@ -14,7 +14,7 @@ a converged run costs one round trip per host, not one per concern.
 import weakref
 
 import gevent.event
-from pyinfra.api import FactBase
+from pyinfra.api import FactBase, FunctionCommand
 
 # Per host object, weakly: nothing is hung on pyinfra's objects.
 _FACTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -115,3 +115,15 @@ def forget(host, fact_cls) -> None:
     cache = _FACTS.get(real(host), {})
     for key in [k for k in cache if k[0] == fact_cls.__name__]:
         del cache[key]
+
+
+def _forget(state, host, fact_cls) -> bool:
+    forget(host, fact_cls)
+    return True
+
+
+def forget_after(fact_cls) -> FunctionCommand:
+    """The step an operation yields after the commands that change what fact_cls describes:
+    pyinfra runs the later operations' generators again when it executes them, and they then
+    read the new state instead of this run's first read."""
+    return FunctionCommand(_forget, (fact_cls,), {})

@@ -63,9 +63,8 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
         decided = sysctl_plan.plan(settings, desired["sysctl"]["file"], desired["sysctl"]["on_override"],
                                    get(sysctl.SysctlState, keys=model.managed_sysctl_names(desired)),
                                    late_ok=on("conntrack"))
-        mine = desired["sysctl"].get("settings", {})
-        found += [(f"{'sysctl.settings' if key in mine else 'conntrack'}.{key}", value, why)
-                  for key, value, why in decided.problems]
+        # Only a key of sysctl.settings can be missing: conntrack's are loaded by the run.
+        found += [(f"sysctl.settings.{key}", value, why) for key, value, why in decided.problems]
     if on("seccomp"):
         try:
             seccomp.build(desired["seccomp"])

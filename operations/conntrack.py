@@ -10,6 +10,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, operation
 
 from dockwright import factcache, files
+from operations.sysctl import SysctlState
 from dockwright.plans.conntrack import (  # noqa: F401 (sizing: part of this concern's API)
     LOAD_CONF, MODPROBE, MODULES_LOAD, plan, probe_conf, sizing, sysctl_settings)
 from dockwright.plumbing import report
@@ -79,3 +80,5 @@ def module(buckets: int):
         yield "modprobe nf_conntrack"
     if decided.resize:
         yield f"echo {buckets} > {HASHSIZE}"
+    if decided.load:  # the sysctl operation then reads the module's keys, present now
+        yield factcache.forget_after(SysctlState)

@@ -140,6 +140,8 @@ def engine(package: str = "docker.io"):
         yield "systemctl enable docker.service"
     if decided.start:
         yield "systemctl start docker.service"
+    if decided.items:  # daemon_config then reads the installed unit and files, not the first read
+        yield factcache.forget_after(DockerEngine)
 
 
 # Host-side files of the rollout (root only): the candidate, the script, its outcome, and the

@@ -65,12 +65,7 @@ def init(advertise_addr: str):
         return
     yield (f"docker swarm init --advertise-addr {shlex.quote(advertise_addr)} "
            f"--listen-addr {shlex.quote(advertise_addr)}:2377")
-    yield FunctionCommand(_forget_swarm_state, (), {})  # joins after this read the new swarm
-
-
-def _forget_swarm_state(state, host):
-    factcache.forget(host, SwarmState)
-    return True
+    yield factcache.forget_after(SwarmState)  # joins after this read the new swarm
 
 
 # Joins through the Engine API on the local socket with the request body (which holds the

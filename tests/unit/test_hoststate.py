@@ -67,3 +67,20 @@ def test_a_part_that_fails_is_read_again_on_its_own():
     assert host.reads == ["HostState", "HostRoutes"]
     factcache.get(host, conntrack.ConntrackState)
     assert host.reads == ["HostState", "HostRoutes"]
+
+
+def test_an_operation_that_changes_a_fact_makes_later_operations_read_it_again():
+    # docker.engine installs dockerd after preflight read DockerEngine (no unit, no flags):
+    # daemon_config, run again by pyinfra at execute time, must see the installed engine.
+    from operations import docker
+
+    from .harness import FakeHost, run
+    engine = {"package": None, "enabled": False, "active": False}
+    fake = FakeHost({"DockerEngine": lambda: dict(engine)})
+    assert factcache.get(fake, docker.DockerEngine)["package"] is None
+    commands, _ = run(docker.engine, {}, fake=fake, package="docker.io")
+    engine.update(package="docker.io", enabled=True, active=True)  # what the commands did
+    assert factcache.get(fake, docker.DockerEngine)["package"] is None  # not executed yet: the first read
+    commands[-1].function(None, fake, *commands[-1].args)  # pyinfra executes the forget step
+    assert factcache.get(fake, docker.DockerEngine)["package"] == "docker.io"
+    assert [name for name, _ in fake.asked] == ["DockerEngine", "DockerEngine"]

@@ -42,7 +42,8 @@ def _asked(fake):
 def _shown(cmd):
     """A Python callback step as specs write it: "call NAME" plus its arguments in JSON."""
     if isinstance(cmd, FunctionCommand):
-        return f"call {cmd.function.__name__} {json.dumps(list(cmd.args), sort_keys=True)}"
+        args = [a.__name__ if isinstance(a, type) else a for a in cmd.args]  # a fact class by name
+        return f"call {cmd.function.__name__} {json.dumps(args, sort_keys=True)}"
     return cmd
 
 

@@ -1,0 +1,228 @@
+"""The concerns' plans: desired values and facts in; drift items, problems, refusal and
+decisions out. Pure functions, so each case is the decision alone, with nothing to fake."""
+
+import ipaddress
+
+from dockwright.plans import conntrack, docker, firewall, networks, profiles, sha256, swarm, sysctl
+
+OWN = "/etc/sysctl.d/90-dockwright.conf"
+
+
+def sysctl_state(live=None, missing=(), files=(), links=None):
+    files = list(files)
+    return {"live": live or {}, "missing": list(missing), "files": files,
+            "paths": sorted({f for f, _, _ in files}), "links": links or {}}
+
+
+def test_sysctl_converged_host_has_no_items_and_nothing_to_do():
+    state = sysctl_state(live={"net.core.somaxconn": "4096"}, files=[(OWN, "net.core.somaxconn", "4096")])
+    p = sysctl.plan({"net.core.somaxconn": 4096}, OWN, "fail", state)
+    assert (p.items, p.problems, p.refusal, p.write, p.takeover, p.live) == ([], [], None, False, {}, {})
+
+
+def test_sysctl_missing_key_is_a_problem_unless_optional_or_loaded_later():
+    state = sysctl_state(missing=["net.core.nosuch", "net.netfilter.nf_conntrack_max", "vm.optional"])
+    settings = {"net.core.nosuch": 1, "net.netfilter.nf_conntrack_max": 262144, "-vm.optional": 1}
+    late = sysctl.plan(settings, OWN, "fail", state, late_ok=True)
+    assert late.problems == [("net.core.nosuch", 1, "the kernel has no such key (write -key if it may be missing)")]
+    # A late key is written and set: nf_conntrack is loaded by then.
+    assert set(late.live) == {"net.netfilter.nf_conntrack_max"}
+    strict = sysctl.plan(settings, OWN, "fail", state, late_ok=False)
+    assert [k for k, _, _ in strict.problems] == ["net.core.nosuch", "net.netfilter.nf_conntrack_max"]
+    assert "net.core.nosuch" in (strict.error() or "")
+
+
+def test_sysctl_override_at_boot_is_refused_in_fail_mode_and_taken_over_otherwise():
+    other = "/etc/sysctl.d/99-zz.conf"
+    state = sysctl_state(live={"net.core.somaxconn": "1024"},
+                         files=[(OWN, "net.core.somaxconn", "4096"), (other, "net.core.somaxconn", "1024")])
+    fail = sysctl.plan({"net.core.somaxconn": 4096}, OWN, "fail", state)
+    assert fail.problems == [] and f"{other} sets net.core.somaxconn = 1024 (dockwright: 4096)" in fail.refusal
+    assert ("boot: net.core.somaxconn overridden by " + other, "4096", "1024") in fail.items
+    take = sysctl.plan({"net.core.somaxconn": 4096}, OWN, "takeover", state)
+    assert take.refusal is None and take.takeover == {other: ["net.core.somaxconn"]}
+    assert take.live == {"net.core.somaxconn": 4096} and not take.write
+
+
+def test_sysctl_override_through_a_symlink_is_refused_even_with_takeover():
+    other = "/etc/sysctl.d/99-link.conf"
+    state = sysctl_state(files=[(OWN, "vm.swappiness", "10"), (other, "vm.swappiness", "60")],
+                         links={other: "/opt/vendor/tuning.conf"}, live={"vm.swappiness": "10"})
+    p = sysctl.plan({"vm.swappiness": 10}, OWN, "takeover", state)
+    assert "does not write through symlinks" in p.refusal and "/opt/vendor/tuning.conf" in p.refusal
+
+
+def test_sysctl_file_and_live_differences_are_items_with_both_values():
+    state = sysctl_state(live={"net.core.somaxconn": "128"}, files=[(OWN, "net.core.somaxconn", "128")])
+    p = sysctl.plan({"net.core.somaxconn": 4096, "-net.ipv4.tcp_rmem": "4096  87380 6291456"}, OWN, "fail",
+                    dict(state, missing=["net.ipv4.tcp_rmem"]))
+    assert p.write and p.live == {"net.core.somaxconn": 4096}  # a missing optional key is not set
+    assert p.items == [(f"{OWN}: net.core.somaxconn", "4096", "128"),
+                       (f"{OWN}: net.ipv4.tcp_rmem", "4096 87380 6291456", None),
+                       ("live: net.core.somaxconn", "4096", "128")]
+
+
+def test_conntrack_fresh_host_needs_everything_and_a_converged_one_nothing():
+    fresh = {"loaded": False, "hashsize": None, "modules_load": None, "modprobe": None}
+    p = conntrack.plan(65536, fresh)
+    assert (p.write_load, p.write_options, p.load, p.resize) == (True, True, True, True)
+    assert [k for k, _, _ in p.items] == [conntrack.MODULES_LOAD, conntrack.MODPROBE, "module loaded",
+                                           "hashsize (live)"]
+    done = {"loaded": True, "hashsize": 65536, "modules_load": conntrack.LOAD_CONF,
+            "modprobe": conntrack.probe_conf(65536)}
+    assert conntrack.plan(65536, done).items == []
+    assert conntrack.plan(131072, done).items == [
+        (conntrack.MODPROBE, "hashsize=131072", conntrack.probe_conf(65536)), ("hashsize (live)", 131072, 65536)]
+
+
+def test_conntrack_sizing_follows_the_host_within_its_memory():
+    assert conntrack.sizing({}, 2, 4 << 30) == (131072, 32768)  # the minimum, RAM allows it
+    assert conntrack.sizing({}, 64, 256 << 30) == (2097152, 524288)  # 32768 per core
+    assert conntrack.sizing({}, 64, 1 << 30) == ((1 << 30) // 16 // 320, (1 << 30) // 16 // 320 // 4)
+    assert conntrack.sizing({"max": 1000, "buckets": "auto"}, 8, 1 << 30) == (1000, 1024)
+
+
+def engine(daemon_json=None, **kw):
+    return dict({"package": "docker.io", "enabled": True, "active": True, "exec_start": "/usr/sbin/dockerd",
+                 "docker_opts": "", "daemon_json": daemon_json, "rollout": {}, "failed": {}, "version": (26, 1, 5)},
+                **kw)
+
+
+def test_daemon_json_differences_are_items_and_secrets_stay_masked():
+    want = '{"log-opts": {"splunk-token": "s3cret", "max-size": "10m"}}'
+    have = '{"log-opts": {"splunk-token": "old", "max-size": "5m"}}'
+    p = docker.daemon_plan(want, engine(have), None)
+    assert p.apply and p.refusal is None and p.problems == []
+    shown = dict((k, (d, a)) for k, d, a in p.items)
+    assert shown["daemon.json: log-opts.max-size"] == ("10m", "5m")
+    assert "s3cret" not in repr(p.items) and "old" not in repr(p.items)
+    assert docker.daemon_plan(want, engine(want), None).items == []
+
+
+def test_daemon_json_rolled_back_before_is_refused_unless_retried():
+    content = '{"storage-driver": "btrfs"}\n'
+    failed = {"sha256": sha256(content), "at": "2026-11-29T10:00:00", "reason": "unhealthy"}
+    p = docker.daemon_plan(content, engine("{}\n", failed=failed), None)
+    assert not p.apply and "not tried again" in p.refusal
+    assert p.items[0][0] == "daemon.json: candidate rolled back before, not retried"
+    assert docker.daemon_plan(content, engine("{}\n", failed=failed), None, retry_failed=True).apply
+
+
+def test_daemon_json_that_dockerd_would_refuse_is_a_problem_never_applied():
+    content = '{"hosts": ["unix:///run/docker.sock"], "live-restore": true}'
+    p = docker.daemon_plan(content, engine(exec_start="/usr/sbin/dockerd -H fd://"), {"state": "active"})
+    assert [k for k, _, _ in p.problems] == ["hosts", "live-restore"] and not p.apply
+    assert docker.needs_swarm_state(content) and not docker.needs_swarm_state('{"debug": true}')
+
+
+def test_an_unwatched_rollout_is_acknowledged_and_reported():
+    last = {"seen": "0", "result": "rolled-back", "at": "t"}
+    p = docker.daemon_plan("{}\n", engine("{}\n", rollout=last), None)
+    assert p.acknowledge == last and not p.apply and p.items == [("daemon.json: unwatched rollout", "seen",
+                                                                   "rolled-back")]
+
+
+def test_engine_plan_installs_enables_and_starts_what_is_missing():
+    p = docker.engine_plan(engine(package=None, enabled=False, active=False))
+    assert (p.install, p.enable, p.start) == (True, True, True) and len(p.items) == 3
+    assert docker.engine_plan(engine()).items == []
+
+
+def test_apparmor_plan_asks_the_parser_for_a_changed_profile_and_names_the_source():
+    state = {"enabled": True, "parser": True, "file_sha256": None, "loaded": None}
+    first = profiles.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", state)
+    assert first.check and first.write and first.load
+    bad = profiles.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", state,
+                                 {"ok": False, "message": "syntax error"}, source={"name": "dw"})
+    assert bad.problems == [("apparmor", {"name": "dw"}, "apparmor_parser rejects the rendered profile: syntax error")]
+    same = dict(state, file_sha256=sha256("profile dw {}\n"), loaded="complain")
+    reload = profiles.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", same)
+    assert not reload.write and not reload.check and reload.load
+    off = profiles.apparmor_plan("dw", "/etc/apparmor.d/dw", "x", dict(state, enabled=False))
+    assert off.problems[0][0] == "concerns.apparmor" and not off.write
+
+
+def test_seccomp_plan_compares_the_hash():
+    assert profiles.seccomp_plan("/p.json", "{}", sha256("{}")).items == []
+    p = profiles.seccomp_plan("/p.json", "{}", None)
+    assert p.write and p.items == [("/p.json sha256", sha256("{}"), None)]
+
+
+def net(**kw):
+    return dict({"driver": "bridge", "scope": "local", "subnet": "10.5.0.0/16", "mtu": 1500,
+                 "containers": [], "endpoints": 0}, **kw)
+
+
+def test_network_absent_differs_attached_and_allowed():
+    spec = {"subnet": "10.5.0.0/16", "mtu": 1450}
+    assert networks.network_plan("b", "bridge", spec, None, False).create
+    idle = networks.network_plan("b", "bridge", spec, net(), False)
+    assert idle.recreate and not idle.attached and idle.items == [("b.mtu", 1450, 1500)]
+    busy = networks.network_plan("b", "bridge", spec, net(containers=["api"]), False)
+    assert "containers are attached: api" in busy.refusal
+    allowed = networks.network_plan("b", "bridge", spec, net(containers=["api"]), True)
+    assert allowed.refusal is None and allowed.recreate and allowed.attached == ["api"]
+    wrong = networks.network_plan("b", "overlay", {"subnet": "10.5.0.0/16"}, net(), False)
+    assert wrong.items == [("b.driver", "overlay", "bridge")]
+    assert networks.network_plan("b", "bridge", {"subnet": "10.5.0.0/16"}, net(), False).items == []
+
+
+def test_prune_keeps_builtin_declared_swarm_and_used_networks():
+    nets = {"bridge": net(), "keep": net(), "swarmy": net(scope="swarm"), "used": net(endpoints=1),
+            "stale": net()}
+    p = networks.prune_plan(["keep"], nets)
+    assert p.remove == ["stale"] and p.items == [("stale", "absent", "present")]
+
+
+def test_route_overlaps_name_key_subnet_and_route():
+    declared = [("networks.bridges.b.subnet", ipaddress.ip_network("10.0.0.0/16")),
+                ("networks.bridges.c.subnet", ipaddress.ip_network("10.9.0.0/24"))]
+    routes = [("10.0.5.0/24", "eth1"), ("10.9.0.0/24", "br-x")]
+    assert networks.route_problems(declared, routes) == [
+        ("networks.bridges.b.subnet", "10.0.0.0/16", "overlaps the host's route 10.0.5.0/24 on eth1")]
+
+
+def policy_state(unit=None, enabled=False, **families):
+    empty = {"live": None, "file": None, "applied": None}
+    return {"ipv4": families.get("ipv4", empty), "ipv6": families.get("ipv6", empty), "unit": unit,
+            "enabled": enabled}
+
+
+def test_firewall_plan_nothing_declared_nothing_installed_is_quiet():
+    assert firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "rules")}, False, policy_state()).nothing
+
+
+def test_firewall_plan_writes_the_unit_and_rules_then_reapplies_a_changed_live_chain():
+    fresh = firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "rules\n")}, True, policy_state())
+    assert fresh.install_unit and fresh.write == ["ipv4"] and fresh.apply == []
+    edited = policy_state(sha256("unit"), True, ipv4={"file": "rules\n", "applied": "-A x\n", "live": "-A y\n"})
+    p = firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "rules\n")}, True, edited)
+    assert not p.install_unit and p.write == [] and p.apply == ["ipv4"]
+    assert p.items == [("DOCKER-USER (ipv4, live)", ["-A x"], ["-A y"])]
+
+
+def swarm_state(state="inactive", manager=False, cluster=None, managers=(), missing=()):
+    return {"state": state, "manager": manager, "cluster_id": cluster, "remote_managers": list(managers),
+            "modules_missing": list(missing), "node_addr": None}
+
+
+def test_swarm_init_join_and_standalone():
+    assert swarm.init_plan(swarm_state()).act
+    assert not swarm.init_plan(swarm_state("active", True, "c1")).items
+    assert "leave the other swarm" in swarm.init_plan(swarm_state("pending")).refusal
+    leader = swarm_state("active", True, "c1")
+    assert swarm.join_plan("worker", swarm_state(), leader, "10.0.0.1").act
+    assert not swarm.join_plan("worker", swarm_state("active", False, "c1"), leader, "10.0.0.1").items
+    other = swarm.join_plan("worker", swarm_state("active", False, "c2", ["10.9.9.9:2377"]), leader, "10.0.0.1")
+    assert "member of another swarm" in other.refusal and not other.act
+    role = swarm.join_plan("manager", swarm_state("active", False, "c1"), leader, "10.0.0.1")
+    assert "data says manager" in role.refusal
+    assert swarm.standalone_plan(swarm_state()).refusal is None
+    assert "docker swarm leave" in swarm.standalone_plan(swarm_state("active")).refusal
+
+
+def test_swarm_host_problems_name_missing_modules_and_unsafe_engines():
+    found = swarm.host_problems("worker", swarm_state(missing=["esp4"]), (23, 0, 2))
+    assert [why.split(" (")[0] for _, _, why in found] == ["kernel module esp4", "engine 23.0.2 can send "
+                                                            "encrypted-overlay traffic in cleartext"]
+    assert swarm.host_problems("worker", swarm_state(), (26, 1, 5)) == []

@@ -1,0 +1,69 @@
+"""Preflight's host-side checks are the plans' problems, named by data key, with the value."""
+
+from dockwright import preflight
+from dockwright.model import deep_merge
+
+from .harness import FakeHost
+from .test_model import group_data
+
+ALL = group_data("all")
+WORKER = deep_merge(ALL, {"swarm": {"role": "worker", "advertise_addr": "10.99.0.12"}})
+
+
+def facts(**changes):
+    base = {
+        "ConntrackState": {"cores": 2, "mem_bytes": 4 << 30, "loaded": True, "hashsize": 65536,
+                           "modules_load": None, "modprobe": None},
+        "SysctlState": {"live": {}, "missing": [], "files": [], "paths": [], "links": {}},
+        "AppArmorState": {"enabled": True, "parser": True, "file_sha256": None, "loaded": None},
+        "ProfileCheck": {"ok": True, "message": ""},
+        "HostRoutes": [("10.99.0.0/24", "eth1")],
+        "SwarmState": {"state": "inactive", "manager": False, "cluster_id": None, "remote_managers": [],
+                       "modules_missing": [], "node_addr": None},
+        "DockerEngine": {"package": "docker.io", "version": (26, 1, 5), "enabled": True, "active": True,
+                         "exec_start": "/usr/sbin/dockerd -H fd://", "docker_opts": "", "daemon_json": None,
+                         "rollout": {}, "failed": {}},
+        "DaemonConfigCheck": {"supported": True, "ok": True, "message": ""},
+    }
+    for name, change in changes.items():
+        base[name] = dict(base[name], **change) if isinstance(base[name], dict) else change
+    return base
+
+
+def test_a_sound_host_has_no_problem_and_is_asked_each_concern_once():
+    fake = FakeHost(facts())
+    assert preflight.plan_problems(fake, WORKER) == []
+    asked = [name for name, _ in fake.asked]
+    assert sorted(asked) == sorted(set(asked))  # one read per fact (and arguments)
+
+
+def test_every_host_side_problem_is_named_by_data_key_and_value():
+    fake = FakeHost(facts(
+        SysctlState={"missing": ["net.core.somaxconn", "net.netfilter.nf_conntrack_max"]},
+        ProfileCheck={"ok": False, "message": "syntax error"},
+        HostRoutes=[("10.5.3.0/24", "eth2")],
+        SwarmState={"modules_missing": ["esp4"]},
+        DockerEngine={"version": (23, 0, 2), "exec_start": "/usr/sbin/dockerd --log-level=warn"},
+        DaemonConfigCheck={"ok": False, "message": "unknown key"},
+    ))
+    found = preflight.plan_problems(fake, WORKER)
+    assert [(key, value) for key, value, _ in found] == [
+        ("sysctl.settings.net.core.somaxconn", 65535),  # conntrack's key comes with the module
+        ("apparmor", {"name": ALL["apparmor"]["name"], "network_rules": []}),
+        ("networks.bridges.backend.subnet", "10.5.0.0/16"),
+        ("swarm.role", "worker"), ("swarm.role", "worker"),
+        ("docker.daemon.log-level", "info"),
+        ("docker.daemon", "(rendered daemon.json)"),
+    ]
+    whys = " | ".join(why for _, _, why in found)
+    for part in ("no such key", "rejects the rendered profile: syntax error", "route 10.5.3.0/24 on eth2",
+                 "kernel module esp4", "CVE-2023-28841", "already passes --log-level=warn",
+                 "dockerd --validate: unknown key"):
+        assert part in whys
+
+
+def test_a_concern_switched_off_is_neither_read_nor_judged():
+    off = deep_merge(WORKER, {"concerns": {"apparmor": False, "docker": False, "swarm": False}})
+    fake = FakeHost(facts(AppArmorState={"enabled": False}, DockerEngine={"exec_start": "dockerd --log-level=x"}))
+    assert preflight.plan_problems(fake, off) == []
+    assert {name for name, _ in fake.asked}.isdisjoint({"AppArmorState", "DockerEngine", "SwarmState"})
