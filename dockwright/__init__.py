@@ -8,6 +8,9 @@
     templating  the templates/ directory
     remote      commands run from Python callbacks, with the operation's connector arguments
 
-plumbing/ connects runs to their consumers: report (drift items for drift.py), verification
+plans/ holds one pure plan per concern (desired values and facts in; drift items, problems,
+refusal and decisions out), shared by the operations, preflight and drift.py.
+
+plumbing/ connects runs to their consumers: report (the plans' drift items, for drift.py), verification
 (hands the fleet to the testinfra suite), fleet (an inventory as JSON, for the suite).
 """

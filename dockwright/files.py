@@ -8,8 +8,6 @@ from pyinfra import logger
 from pyinfra.facts.files import FileContents
 from pyinfra.operations.util.files import generate_color_diff
 
-from .plans import sha256  # noqa: F401 (the hash operations compare with a fact)
-
 
 def write(path: str, content: str, mode: str = "0644", backup: str | None = None) -> str:
     """The command that replaces path with content. The content goes to a file beside it (the

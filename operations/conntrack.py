@@ -11,8 +11,7 @@ from pyinfra.api import FactBase, operation
 
 from dockwright import factcache, files
 from operations.sysctl import SysctlState
-from dockwright.plans.conntrack import (  # noqa: F401 (sizing: part of this concern's API)
-    LOAD_CONF, MODPROBE, MODULES_LOAD, plan, probe_conf, sizing, sysctl_settings)
+from dockwright.plans.conntrack import LOAD_CONF, MODPROBE, MODULES_LOAD, plan, probe_conf
 from dockwright.plumbing import report
 
 HASHSIZE = "/sys/module/nf_conntrack/parameters/hashsize"

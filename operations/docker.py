@@ -15,8 +15,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
 from dockwright import factcache, model, remote, templating
-from dockwright.plans.docker import (  # noqa: F401 (host_problems, unit_flags: this concern's API)
-    daemon_plan, engine_plan, host_problems, needs_swarm_state, unit_flags)
+from dockwright.plans.docker import daemon_plan, engine_plan, needs_swarm_state
 from dockwright.plumbing import report
 
 DAEMON_JSON = "/etc/docker/daemon.json"

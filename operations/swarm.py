@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
 from dockwright import factcache, remote
-from dockwright.plans.swarm import engine_problem, init_plan, join_plan, standalone_plan  # noqa: F401
+from dockwright.plans.swarm import init_plan, join_plan, standalone_plan
 from dockwright.plumbing import report
 
 # Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).

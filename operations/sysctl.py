@@ -10,7 +10,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, OperationError, operation
 
 from dockwright import factcache, files, templating
-from dockwright.plans.sysctl import boot_effective, fact_keys, normalize, overrides, plan  # noqa: F401
+from dockwright.plans.sysctl import fact_keys, normalize, plan
 from dockwright.plumbing import report
 
 # systemd-sysctl's search path, highest precedence first: a file name found in an earlier

@@ -62,7 +62,8 @@ def test_engine_with_validate_refuses_before_any_change():
 
 
 def test_cleartext_overlay_check_reads_real_engine_versions():
-    from operations import docker, swarm
+    from dockwright.plans import swarm
+    from operations import docker
     versions = {h: docker.parse_version(ssh(h, "dockerd --version")) for h in ("lab1", "lab3")}
     assert versions["lab3"][:2] == (20, 10) and versions["lab1"][0] >= 26, versions
     assert all(swarm.engine_problem(v) is None for v in versions.values()), versions

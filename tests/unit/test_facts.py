@@ -3,6 +3,7 @@
 import json
 
 from operations import apparmor, conntrack, docker, sysctl
+from dockwright.plans import conntrack as conntrack_plan, docker as docker_plan, sysctl as sysctl_plan
 from dockwright import factcache
 
 from .harness import FakeHost
@@ -39,10 +40,10 @@ def test_sysctl_fact_boot_order_follows_systemd():
     assert state["paths"] == ["/usr/lib/sysctl.d/50-default.conf", "/etc/sysctl.d/90-dockwright.conf",
                               "/run/sysctl.d/95-run.conf", "/etc/sysctl.d/99-zz-override.conf",
                               "/etc/sysctl.conf"]
-    eff = sysctl.boot_effective(state, ["net.core.somaxconn", "kernel.panic"])
+    eff = sysctl_plan.boot_effective(state, ["net.core.somaxconn", "kernel.panic"])
     assert eff == {"net.core.somaxconn": ("1024", "/etc/sysctl.d/99-zz-override.conf"),
                    "kernel.panic": ("10", "/etc/sysctl.conf")}
-    assert sysctl.overrides(state, {"net.core.somaxconn": 65535}, "/etc/sysctl.d/90-dockwright.conf") == [
+    assert sysctl_plan.overrides(state, {"net.core.somaxconn": 65535}, "/etc/sysctl.d/90-dockwright.conf") == [
         ("net.core.somaxconn", "/etc/sysctl.d/99-zz-override.conf", "1024", "65535")]
 
 
@@ -61,16 +62,16 @@ def test_conntrack_fact_and_sizing():
     assert state["cores"] == 2 and state["loaded"] and state["hashsize"] == 65536
     assert state["mem_bytes"] == 24683992 * 1024  # exact: the kernel's KiB, not awk's 2.52765e+10
     assert state["modules_load"] == "nf_conntrack\n"
-    assert conntrack.sizing({"max": 262144, "buckets": "auto"}, 2, 1 << 30) == (262144, 65536)
-    assert conntrack.sizing({"max": 262144, "buckets": 16384}, 2, 1 << 30) == (262144, 16384)
+    assert conntrack_plan.sizing({"max": 262144, "buckets": "auto"}, 2, 1 << 30) == (262144, 65536)
+    assert conntrack_plan.sizing({"max": 262144, "buckets": 16384}, 2, 1 << 30) == (262144, 16384)
     # auto: kube-proxy's floor on a small host, per-core on a big one, RAM cap on a tiny one
-    assert conntrack.sizing({"max": "auto", "buckets": "auto"}, 2, 64 << 30) == (131072, 32768)
-    assert conntrack.sizing({"max": "auto", "buckets": "auto"}, 16, 64 << 30) == (524288, 131072)
-    assert conntrack.sizing({"max": "auto", "buckets": "auto"}, 2, 256 << 20) == (52428, 13107)
+    assert conntrack_plan.sizing({"max": "auto", "buckets": "auto"}, 2, 64 << 30) == (131072, 32768)
+    assert conntrack_plan.sizing({"max": "auto", "buckets": "auto"}, 16, 64 << 30) == (524288, 131072)
+    assert conntrack_plan.sizing({"max": "auto", "buckets": "auto"}, 2, 256 << 20) == (52428, 13107)
 
 
 def test_conntrack_sysctls():
-    assert conntrack.sysctl_settings({"timeouts": {"udp_timeout": 30}}, 1000) == {
+    assert conntrack_plan.sysctl_settings({"timeouts": {"udp_timeout": 30}}, 1000) == {
         "net.netfilter.nf_conntrack_max": 1000, "net.netfilter.nf_conntrack_udp_timeout": 30}
 
 
@@ -85,7 +86,7 @@ def test_docker_engine_fact():
     state = docker.DockerEngine().process(out)
     assert state["version"] == (26, 1, 5) and state["enabled"] and state["active"]
     assert state["daemon_json"] == daemon and "swarm" not in state  # docker info: SwarmState only
-    flags = docker.unit_flags(state["exec_start"], state["docker_opts"])
+    flags = docker_plan.unit_flags(state["exec_start"], state["docker_opts"])
     assert flags == {"hosts": "-H", "containerd": "--containerd=/run/containerd/containerd.sock",
                      "dns": "--dns"}
 
@@ -164,7 +165,7 @@ def test_sysctl_fact_mask_hides_the_vendor_file_and_links_are_named():
                               "/etc/sysctl.d/99-vendor.conf"]
     assert state["links"] == {"/etc/sysctl.d/98-linked.conf": "/opt/x.conf"}
     # The masked vendor file sets nothing at boot; the link's line counts (systemd reads it).
-    assert sysctl.boot_effective(state, ["net.core.somaxconn"]) == \
+    assert sysctl_plan.boot_effective(state, ["net.core.somaxconn"]) == \
         {"net.core.somaxconn": ("2048", "/etc/sysctl.d/98-linked.conf")}
 
 

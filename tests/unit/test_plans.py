@@ -75,13 +75,6 @@ def test_conntrack_fresh_host_needs_everything_and_a_converged_one_nothing():
         (conntrack.MODPROBE, "hashsize=131072", conntrack.probe_conf(65536)), ("hashsize (live)", 131072, 65536)]
 
 
-def test_conntrack_sizing_follows_the_host_within_its_memory():
-    assert conntrack.sizing({}, 2, 4 << 30) == (131072, 32768)  # the minimum, RAM allows it
-    assert conntrack.sizing({}, 64, 256 << 30) == (2097152, 524288)  # 32768 per core
-    assert conntrack.sizing({}, 64, 1 << 30) == ((1 << 30) // 16 // 320, (1 << 30) // 16 // 320 // 4)
-    assert conntrack.sizing({"max": 1000, "buckets": "auto"}, 8, 1 << 30) == (1000, 1024)
-
-
 def engine(daemon_json=None, **kw):
     return dict({"package": "docker.io", "enabled": True, "active": True, "exec_start": "/usr/sbin/dockerd",
                  "docker_opts": "", "daemon_json": daemon_json, "rollout": {}, "failed": {}, "version": (26, 1, 5)},

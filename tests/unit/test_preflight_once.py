@@ -1,7 +1,6 @@
 """The fleet check runs once per run, and every host's deploy waits for its outcome."""
 
 import gevent
-import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.context import ctx_state
 

@@ -5,7 +5,6 @@ import json
 import pytest
 
 from operations import apparmor, docker, seccomp, sysctl
-from dockwright import templating
 
 from .test_model import group_data
 

@@ -8,6 +8,7 @@ import pytest
 from pyinfra.api import FunctionCommand, OperationError
 
 from operations import docker, swarm
+from dockwright.plans import swarm as swarm_plan
 
 from .harness import run
 
@@ -227,10 +228,10 @@ def test_join_when_already_in_this_swarm_is_a_noop():
 
 
 def test_engine_versions_with_the_cleartext_overlay_bug_are_refused():
-    assert swarm.engine_problem((20, 10, 23))
-    assert swarm.engine_problem((23, 0, 2))
-    assert swarm.engine_problem((20, 10, 24)) is None
-    assert swarm.engine_problem((26, 1, 5)) is None
+    assert swarm_plan.engine_problem((20, 10, 23))
+    assert swarm_plan.engine_problem((23, 0, 2))
+    assert swarm_plan.engine_problem((20, 10, 24)) is None
+    assert swarm_plan.engine_problem((26, 1, 5)) is None
 
 
 class _Mgr:
