@@ -9,5 +9,6 @@
     firewall   the port policy for published ports (DOCKER-USER)
     swarm      swarm membership and encrypted overlay networks
 
-The desired state, its validation and the run context they use are in dockwright/.
+Each operation reads its facts, asks its plan (dockwright/plans/: the decision, pure) and turns
+the plan into commands. The desired state, its validation and the run context are in dockwright/.
 """
