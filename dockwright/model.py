@@ -94,4 +94,3 @@ def resolve(state: dict, conntrack_facts: dict | None) -> Resolved:
         limit, buckets = conntrack.sizing(state["conntrack"], conntrack_facts["cores"], conntrack_facts["mem_bytes"])
         settings.update(conntrack.sysctl_settings(state["conntrack"], limit))
     return Resolved(limit, buckets, settings)
-

@@ -21,6 +21,7 @@ from dockwright.plumbing import report
 DAEMON_JSON = "/etc/docker/daemon.json"
 VALIDATE_SINCE = (23, 0)  # dockerd --validate appeared in Engine 23
 
+
 def render(state: dict) -> str:
     """daemon.json from the merged data: modelled keys, pass-through keys, the seccomp default."""
     docker = state.get("docker", {})

@@ -14,6 +14,8 @@ from dockwright.plumbing import report
 
 # Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
 OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
+
+
 class SwarmState(FactBase):
     """
     ``docker info``'s swarm section plus the kernel modules overlays need, in one command.
