@@ -1,8 +1,9 @@
 """The run's reads: one read of each fact per host and run, and one round trip for all of them.
 
 pyinfra 3 does not cache facts, and dockwright reads the same state twice: in preflight (before
-any change, to validate) and in the operations. The state a fact describes is only changed by
-the operation that reads it, after it has read it, so the first read serves both.
+any change, to validate) and in the operations, so the first read serves both. An operation
+whose commands change what a fact describes yields ``forget_after(Fact)``: the operations after
+it, which pyinfra runs again when it executes them, then read the new state.
 
 Each concern keeps its own fact (a class with ``command`` and ``process``, as pyinfra's are).
 ``prefetch`` sends the commands of every fact a host will be asked for in one remote shell, run

@@ -18,8 +18,7 @@ from pyinfra.context import inventory, state as pyinfra_state
 
 from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
 from . import factcache, model, schema, secrets
-from .plans import docker as docker_plans, networks as network_plans, profiles, swarm as swarm_plans
-from .plans import sysctl as sysctl_plan
+from .plans import docker as docker_plans, networks as network_plans, swarm as swarm_plans, sysctl as sysctl_plans
 
 
 def reads(desired: dict) -> list[tuple[type, dict]]:
@@ -60,7 +59,7 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
     found = []
     if on("sysctl"):
         settings = resolved(h, desired).sysctls
-        decided = sysctl_plan.plan(settings, desired["sysctl"]["file"], desired["sysctl"]["on_override"],
+        decided = sysctl_plans.plan(settings, desired["sysctl"]["file"], desired["sysctl"]["on_override"],
                                    get(sysctl.SysctlState, keys=model.managed_sysctl_names(desired)),
                                    late_ok=on("conntrack"))
         # Only a key of sysctl.settings can be missing: conntrack's are loaded by the run.
@@ -72,16 +71,11 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
             found.append(("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}"))
     if on("apparmor"):
         conf = desired["apparmor"]
-        name, content = conf["name"], apparmor.render(conf)
-        args = (name, f"{apparmor.PROFILE_DIR}/{name}", content,
-                get(apparmor.AppArmorState, profile_name=name))
-        source = {k: conf[k] for k in ("name", "network_rules") if k in conf}
-        decided = profiles.apparmor_plan(*args, source=source)
-        if decided.check:
-            decided = profiles.apparmor_plan(*args, get(apparmor.ProfileCheck, content=content), source=source)
-        found += decided.problems
-    if on("networks") and schema.declared_networks(desired):
-        found += network_plans.route_problems(schema.declared_networks(desired), get(networks.HostRoutes))
+        found += apparmor.decide(h, conf["name"], apparmor.render(conf),
+                                 source={k: conf[k] for k in ("name", "network_rules") if k in conf}).problems
+    declared = schema.declared_networks(desired) if on("networks") else []
+    if declared:
+        found += network_plans.route_problems(declared, get(networks.HostRoutes))
     if on("swarm") and desired["swarm"]["role"]:
         found += swarm_plans.host_problems(desired["swarm"]["role"], get(swarm.SwarmState),
                                            get(docker.DockerEngine)["version"])

@@ -138,25 +138,29 @@ def Net(version: int | None = None):
     return check
 
 
-def Iface():
-    """An address with prefix, e.g. docker's bip 172.17.0.1/16."""
+def _parsed(parse, why: str):
+    """A checker for values parse accepts; why may name the parser's error as {e}."""
     def check(v, key, report):
         try:
-            ipaddress.ip_interface(v)
-            if "/" not in str(v):
-                raise ValueError("no prefix length")
+            parse(v)
         except (TypeError, ValueError) as e:
-            report(key, v, f"not an address/prefix ({e})")
+            report(key, v, why.format(e=e))
     return check
+
+
+def _interface(v):
+    ipaddress.ip_interface(v)
+    if "/" not in str(v):
+        raise ValueError("no prefix length")
+
+
+def Iface():
+    """An address with prefix, e.g. docker's bip 172.17.0.1/16."""
+    return _parsed(_interface, "not an address/prefix ({e})")
 
 
 def Addr():
-    def check(v, key, report):
-        try:
-            ipaddress.ip_address(v)
-        except (TypeError, ValueError):
-            report(key, v, "not an IP address")
-    return check
+    return _parsed(ipaddress.ip_address, "not an IP address")
 
 
 def ListOf(inner, unique: bool = False):

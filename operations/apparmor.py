@@ -68,6 +68,16 @@ class ProfileCheck(FactBase):
                 "message": " ".join(x.strip() for x in output[1:])}
 
 
+def decide(h, name: str, content: str, source=None):
+    """The plan for this profile on h, with the parser's verdict when the file would change
+    (the operation and preflight both ask here)."""
+    path, state = f"{PROFILE_DIR}/{name}", factcache.get(h, AppArmorState, profile_name=name)
+    decided = apparmor_plan(name, path, content, state, source=source)
+    if decided.check:
+        decided = apparmor_plan(name, path, content, state, factcache.get(h, ProfileCheck, content=content), source)
+    return decided
+
+
 @operation()
 def profile(profile_name: str, content: str):
     """
@@ -87,10 +97,7 @@ def profile(profile_name: str, content: str):
         apparmor.profile(name="apparmor", profile_name="dockwright-default", content=apparmor.render(host.data.apparmor))
     """
     name, path = profile_name, f"{PROFILE_DIR}/{profile_name}"
-    state = factcache.get(host, AppArmorState, profile_name=name)
-    decided = apparmor_plan(name, path, content, state)
-    if decided.check:
-        decided = apparmor_plan(name, path, content, state, factcache.get(host, ProfileCheck, content=content))
+    decided = decide(host, name, content)
     report.record(host, "apparmor", decided)
     if decided.error():
         raise OperationError(decided.error())

@@ -33,11 +33,10 @@ def unit_flags(exec_start: str, docker_opts: str) -> dict[str, str]:
     return found
 
 
-def host_problems(content: str, engine: dict, swarm_state: dict | None) -> list[tuple[str, str]]:
-    """(key, why) for a candidate daemon.json that this host's dockerd would refuse;
+def host_problems(data: dict, engine: dict, swarm_state: dict | None) -> list[tuple[str, str]]:
+    """(key, why) for a candidate daemon.json (parsed) that this host's dockerd would refuse;
     swarm_state (the SwarmState fact) is needed only for a candidate with live-restore on."""
     problems = []
-    data = json.loads(content)
     flags = unit_flags(engine["exec_start"], engine["docker_opts"])
     for key in sorted(set(data) & set(flags)):
         problems.append((key, f"the docker service already passes {flags[key]} on its command "
@@ -63,10 +62,12 @@ class EnginePlan(Plan):
 def engine_plan(engine: dict) -> EnginePlan:
     """The engine installed, enabled and running, against the DockerEngine fact."""
     p = EnginePlan(install=engine["package"] is None, enable=not engine["enabled"], start=not engine["active"])
-    for key, wrong, actual in (("package", p.install, "absent"), ("service enabled", p.enable, False),
-                               ("service active", p.start, False)):
-        if wrong:
-            p.differs(key, "installed" if key == "package" else True, actual)
+    if p.install:
+        p.differs("package", "installed", "absent")
+    if p.enable:
+        p.differs("service enabled", True, False)
+    if p.start:
+        p.differs("service active", True, False)
     return p
 
 
@@ -84,13 +85,13 @@ def daemon_plan(content: str, engine: dict, swarm_state: dict | None, secret_key
     this host, and a candidate rolled back before, which is not tried again unless
     ``retry_failed``.
     """
-    p = DaemonPlan()
+    p, data = DaemonPlan(), json.loads(content)
     last = engine.get("rollout") or {}
     if last.get("seen") == "0":
         p.acknowledge = last
         p.differs("daemon.json: unwatched rollout", "seen", last.get("result"))
-    for key, why in host_problems(content, engine, swarm_state):
-        value = json.loads(content).get(key)
+    for key, why in host_problems(data, engine, swarm_state):
+        value = data.get(key)
         p.problem(key, secrets.mask(value) if secrets.is_secret(key, secret_keys) else value, why)
     if engine["daemon_json"] == content:
         return p
@@ -106,7 +107,7 @@ def daemon_plan(content: str, engine: dict, swarm_state: dict | None, secret_key
         current = json.loads(engine["daemon_json"]) if engine["daemon_json"] else {}
     except ValueError:
         current = {"(unparseable)": engine["daemon_json"]}
-    for key, want, have in dict_diff(json.loads(content), current):
+    for key, want, have in dict_diff(data, current):
         p.differs(f"daemon.json: {key}", *secrets.masked_item(key, want, have, secret_keys))
     p.apply = not p.problems
     return p
