@@ -26,6 +26,9 @@ def _host(name: str, info: dict) -> tuple[str, dict]:
         # Lab VMs make new host keys on every fresh overlay; they are only reachable on loopback.
         "ssh_strict_host_key_checking": "no",
         "ssh_known_hosts_file": "/dev/null",
+        # Emulated VMs under load can be slow to answer a new connection: try again, as any
+        # fleet with busy hosts would.
+        "ssh_connect_retries": 2,
         "data_ip": info["data_ip"],
         "swarm": {"advertise_addr": info["data_ip"]},
     }

@@ -22,8 +22,11 @@ from . import config, image
 
 SSH_OPTS = [
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+    "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
 ]
+# Seconds for the connection and the SSH banner. Three emulated VMs on two cores can take several
+# seconds to show it; while a VM boots, the watch tries again often instead of waiting long.
+CONNECT_TIMEOUT, BOOT_CONNECT_TIMEOUT = 60, 10
 
 # Added to every guest kernel command line. The sched_clock-stable static key is flipped (code
 # patched at run time) when the TSC is found stable at boot or unstable later; with the TSC
@@ -264,7 +267,7 @@ class Watch:
 
     def probe(self, command: str, timeout: int) -> subprocess.CompletedProcess:
         """Runs command over SSH while watching the console every second."""
-        proc = subprocess.Popen([*ssh_argv(self.name), command], stdout=subprocess.PIPE,
+        proc = subprocess.Popen([*ssh_argv(self.name, BOOT_CONNECT_TIMEOUT), command], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + timeout
         try:
@@ -456,11 +459,12 @@ def status() -> int:
 
 # ---- SSH ---------------------------------------------------------------------------------------
 
-def ssh_argv(name: str) -> list[str]:
+def ssh_argv(name: str, connect_timeout: int = CONNECT_TIMEOUT) -> list[str]:
     host = load_state()["hosts"].get(name)
     if not host:
         raise SystemExit(f"lab: {name} is not up (run: python -m lab up)")
-    return ["ssh", *SSH_OPTS, "-i", str(key_path()), "-p", str(host["port"]), "root@127.0.0.1"]
+    return ["ssh", *SSH_OPTS, "-o", f"ConnectTimeout={connect_timeout}", "-i", str(key_path()),
+            "-p", str(host["port"]), "root@127.0.0.1"]
 
 
 def console_fatal(name: str) -> list[str]:

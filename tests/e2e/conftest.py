@@ -55,6 +55,17 @@ def verify(*args, timeout: int = 1800, env: dict | None = None, host_data: dict 
     return res
 
 
+def failed_checks() -> list[str]:
+    """The checks the last verification failed, with their messages, from its own report
+    (reports/verify.json): shown in full when a scenario fails, as the captured output is cut."""
+    try:
+        results = json.loads((REPO / "reports" / "verify.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return ["no verification report"]
+    return [f"{r['host']} {r['check']}: {r['message']}" for r in results
+            if r["outcome"] not in ("passed", "skipped")]
+
+
 def ssh(name: str, command: str, check: bool = True) -> str:
     return vm.run(name, command, check=check).stdout
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from .conftest import INVENTORY, NO_VERIFY, REPO, dockerd_started, drift, lab_env, probe_image, pyinfra, ssh, verify
+from .conftest import INVENTORY, NO_VERIFY, REPO, dockerd_started, drift, failed_checks, lab_env, probe_image, pyinfra, ssh, verify
 
 STATE = "/var/lib/dockwright/rollout.state"
 SLOW = "/run/systemd/system/docker.service.d/dw-test-slow.conf"
@@ -145,7 +145,7 @@ def test_deploy_verify_and_drift_through_sudo():
     res = pyinfra("--limit", "lab2", host_data={"lab2": {"docker": {"daemon": {"log-opts": {"max-file": "8"}}}}},
                   env=sudo)
     out = res.stdout + res.stderr
-    assert res.returncode == 0 and "dockerd healthy with the new daemon.json" in out
+    assert res.returncode == 0 and "dockerd healthy with the new daemon.json" in out, failed_checks()
     assert "lab2: " in out and "0 failed" in out.split("  lab2: ", 1)[1].splitlines()[0]
     assert _daemon_json("lab2")["log-opts"]["max-file"] == "8"
     res = drift("--limit", "lab2", env=sudo)

@@ -62,9 +62,14 @@ def peers(request, target):
 
 
 def pytest_sessionfinish(session):
-    # Each worker ends the probe servers it started (containers the checks share).
-    for t in getattr(session.config, "_dw_targets", {}).values():
+    # Each worker ends the probe servers it started (containers the checks share), then its
+    # shared SSH connections.
+    targets = getattr(session.config, "_dw_targets", {}).values()
+    for t in targets:
         t.stop_server()
+    for t in targets:
+        t.close()
+    fleet.remove_control_dir()
 
 
 RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's reports there)

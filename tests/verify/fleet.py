@@ -1,11 +1,14 @@
 """The fleet under verification: hosts from any pyinfra inventory, expectations from the same
 merged data model the deploy uses, and a testinfra connection per host built from host data."""
 
+import functools
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +19,19 @@ from dockwright import model
 from . import probe, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
+CONNECT_TIMEOUT = 60  # seconds for the TCP connection and the server's banner
+
+
+@functools.cache
+def _control_dir() -> str:
+    """This process's directory of SSH control sockets (short: a socket path has ~100 bytes)."""
+    return tempfile.mkdtemp(prefix="dwv-")
+
+
+def remove_control_dir() -> None:
+    if _control_dir.cache_info().currsize:
+        shutil.rmtree(_control_dir(), ignore_errors=True)
+        _control_dir.cache_clear()
 
 
 @dataclass
@@ -33,20 +49,25 @@ class Target:
 
     @property
     def host(self):
-        """testinfra host over ssh, one multiplexed connection (ControlMaster) per host."""
+        """testinfra host over ssh: one multiplexed connection (ControlMaster) per host and
+        process, so a check costs a round trip, not an SSH handshake (seconds on a busy host,
+        and each handshake is one more chance of a connection timeout)."""
         if self._conn is None:
             d = self.data
             spec = f"ssh://{d.get('ssh_user', 'root')}@{d.get('ssh_hostname', self.name)}"
             if d.get("ssh_port"):
                 spec += f":{d['ssh_port']}"
-            extra = ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
+            # Bounded generously: a loaded host can take well over ssh's usual 10 s to answer.
+            extra = ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
+                     "-o", "ControlMaster=auto", "-o", f"ControlPath={_control_dir()}/%C",
+                     "-o", "ControlPersist=120"]
             if str(d.get("ssh_strict_host_key_checking", "yes")).lower() == "no":
                 extra += ["-o", "StrictHostKeyChecking=no"]
             if d.get("ssh_known_hosts_file"):
                 extra += ["-o", f"UserKnownHostsFile={d['ssh_known_hosts_file']}"]
             # Same privilege as the deploy: `_sudo` in host data (pyinfra's own key).
             self._conn = testinfra.get_host(spec, ssh_identity_file=d.get("ssh_key"),
-                                            ssh_extra_args=" ".join(extra), controlpersist=120,
+                                            ssh_extra_args=" ".join(extra),
                                             sudo=bool(d.get("_sudo")), sudo_user=d.get("_sudo_user"))
         return self._conn
 
@@ -147,6 +168,15 @@ class Target:
         if self._server:
             self.run("docker rm -f " + " ".join(self._server) + " >/dev/null 2>&1")
             self._server = None
+
+    def close(self) -> None:
+        """Ends this host's shared SSH connection (it would linger for ControlPersist)."""
+        if self._conn is not None:
+            d = self.data
+            subprocess.run(["ssh", "-o", f"ControlPath={_control_dir()}/%C", "-p", str(d.get("ssh_port", 22)),
+                            "-O", "exit", f"{d.get('ssh_user', 'root')}@{d.get('ssh_hostname', self.name)}"],
+                           capture_output=True, timeout=30)
+            self._conn = None
 
     def control_view(self) -> dict[str, str]:
         """The probe where neither of our profiles is in force: Docker's built-in seccomp profile

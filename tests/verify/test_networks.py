@@ -56,8 +56,11 @@ def test_docker_iptables_chains(target, bridges):
 
 
 # A client at the peer's own address: bash's /dev/tcp on the peer host (no container to start),
-# every port tried at once, 3 s each at most (a LAN answers in milliseconds). Prints "open PORT" for each port that served "hello".
-REACH = ("for p in {ports}; do (out=$(timeout 3 bash -c 'exec 3<>/dev/tcp/{address}/'$p'; "
+# every port tried at once. Prints "open PORT" for each port that served "hello". A LAN answers
+# in milliseconds, but a busy host (or an emulated one) may take seconds to start the client and
+# answer: a dropped port costs the whole bound, and the ports are tried side by side.
+REACH_SECONDS = 10
+REACH = ("for p in {ports}; do (out=$(timeout " + str(REACH_SECONDS) + " bash -c 'exec 3<>/dev/tcp/{address}/'$p'; "
          "printf \"GET / HTTP/1.0\\r\\n\\r\\n\" >&3; cat <&3' 2>/dev/null); "
          "case \"$out\" in *hello*) echo open $p;; esac) & done; wait")
 
