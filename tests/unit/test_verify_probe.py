@@ -86,7 +86,7 @@ def test_the_probe_answers_each_step_in_order(local_probe):
     try:
         time.sleep(0.3)
         steps = ["socket:inet", "socket:unix", "sysctl:net.core.somaxconn", "sysctl:net.no.such.key", "nnp",
-                 "nofile", "resolve:localhost", f"fetch:127.0.0.1:{port}", f"fetch:127.0.0.1:{closed}",
+                 "nofile", "resolve:localhost", f"fetch:127.0.0.1:{port}", f"fetch:127.0.0.1:{closed}:1",
                  "read:/no/such/file", "getifaddrs", "frobnicate"]
         out = subprocess.run([local_probe, *steps], capture_output=True, text=True, check=True).stdout
     finally:
@@ -100,9 +100,37 @@ def test_the_probe_answers_each_step_in_order(local_probe):
     assert got["sysctl:net.core.somaxconn"] == somaxconn and got["sysctl:net.no.such.key"] == "MISSING"
     assert got["nnp"] == "0" and len(got["nofile"].split()) == 2
     assert got["resolve:localhost"] == "127.0.0.1"
-    assert got[f"fetch:127.0.0.1:{port}"] == "hello" and got[f"fetch:127.0.0.1:{closed}"] == "ECONNREFUSED"
+    assert got[f"fetch:127.0.0.1:{port}"] == "hello" and got[f"fetch:127.0.0.1:{closed}:1"] == "ECONNREFUSED"
     assert got["read:/no/such/file"] == "ENOENT" and got["frobnicate"] == "unknown-step"
     assert server.returncode == 0  # SIGTERM ends it (as a container's PID 1 it would be ignored)
+
+
+def test_the_server_answers_while_slow_clients_hold_it_and_fetch_waits_for_a_late_server(local_probe):
+    """Two clients that connect and send nothing would each hold a one-at-a-time server for
+    its 2 s wait: a fetch bounded at 3 s gets its page all the same. A fetch started before
+    its server listens is answered once it does (a container started a moment ago)."""
+    port, late = _free_port(), _free_port()
+    server = subprocess.Popen([local_probe, "serve", str(port)])
+    held = []
+    try:
+        time.sleep(0.3)
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        fetch = subprocess.Popen([local_probe, f"fetch:127.0.0.1:{port}:3", f"fetch:127.0.0.1:{late}:8"],
+                                 stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        late_server = subprocess.Popen([local_probe, "serve", str(late)])
+        try:
+            out = fetch.communicate(timeout=30)[0]
+        finally:
+            late_server.terminate()
+            late_server.wait(5)
+    finally:
+        for conn in held:
+            conn.close()
+        server.terminate()
+        server.wait(5)
+    got = snapshot.key_values(out)
+    assert got == {f"fetch:127.0.0.1:{port}:3": "hello", f"fetch:127.0.0.1:{late}:8": "hello"}
 
 
 def test_the_default_container_steps_come_from_the_data():

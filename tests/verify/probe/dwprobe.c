@@ -138,15 +138,23 @@ static void fetch(char *spec) {
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += seconds ? atoi(seconds) : 10;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (fd < 0) { puts(errno_name(errno)); return; }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
-        puts(errno_name(errno)); return;
+    /* A server started a moment ago may not listen yet: a refused connection is tried again
+       (every 200 ms) until the bound; "ECONNREFUSED" means refused for all of it. */
+    int fd, err;
+    for (;;) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (fd < 0) { puts(errno_name(errno)); return; }
+        err = connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS ? errno : 0;
+        if (!err) {
+            if (!wait_fd(fd, POLLOUT, &end)) { puts("timeout"); return; }
+            socklen_t len = sizeof err;
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        }
+        if (err != ECONNREFUSED || ms_left(&end) < 200) break;
+        close(fd);
+        struct timespec pause = {0, 200 * 1000000L};
+        nanosleep(&pause, NULL);
     }
-    if (!wait_fd(fd, POLLOUT, &end)) { puts("timeout"); return; }
-    int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err) { puts(errno_name(err)); return; }
     const char req[] = "GET / HTTP/1.0\r\n\r\n";
     if (write(fd, req, sizeof req - 1) < 0) { puts(errno_name(errno)); return; }
