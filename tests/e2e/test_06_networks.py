@@ -24,9 +24,10 @@ def test_overlay_traffic_is_esp_on_the_data_network():
     ssh("lab1", "docker rm -f ov1 >/dev/null 2>&1; " + run.format("ov1", probe_image("lab1")))
     ssh("lab2", "docker rm -f ov2 >/dev/null 2>&1; " + run.format("ov2", probe_image("lab2")))
     try:
-        ssh("lab2", "rm -f /tmp/cap.pcap; (timeout 60 tcpdump -ni eth1 -w /tmp/cap.pcap </dev/null "
-                    "'ip proto 50 or udp port 4789' >/dev/null 2>&1 &)")
-        time.sleep(3)
+        # The capture must be running before the first packet: tcpdump says so on stderr.
+        ssh("lab2", "rm -f /tmp/cap.pcap /tmp/cap.log; (timeout 120 tcpdump -ni eth1 -w /tmp/cap.pcap </dev/null "
+                    "'ip proto 50 or udp port 4789' >/tmp/cap.log 2>&1 &); "
+                    "for i in $(seq 60); do grep -q 'listening on' /tmp/cap.log && exit 0; sleep 1; done; exit 1")
         # name resolution across hosts can take a moment after the containers attach
         out = ssh("lab1", "for i in 1 2 3 4 5 6 7 8 9 10; do docker exec ov1 /dwprobe ping:ov2 "
                           "| grep -x ping:ov2=ok && break; sleep 3; done", check=False)

@@ -7,6 +7,7 @@ reports/verify-summary.txt and reports/verify.json.
 
 import os
 import json
+import sys
 import time
 
 import pytest
@@ -63,12 +64,15 @@ def peers(request, target):
 
 def pytest_sessionfinish(session):
     # Each worker ends the probe servers it started (containers the checks share), then its
-    # shared SSH connections.
+    # shared SSH connections. Clean-up does not judge the hosts: when it fails (the servers
+    # end by themselves within 600 s), it says so and the checks' outcome stands.
     targets = getattr(session.config, "_dw_targets", {}).values()
     for t in targets:
-        t.stop_server()
-    for t in targets:
-        t.close()
+        for step in (t.stop_server, t.close):
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001 - any failure here is only reported
+                print(f"dockwright verification: clean-up on {t.name} failed: {e}", file=sys.stderr)
     fleet.remove_control_dir()
 
 
