@@ -54,7 +54,7 @@ class Target:
         and each handshake is one more chance of a connection timeout)."""
         if self._conn is None:
             d = self.data
-            spec = f"ssh://{d.get('ssh_user', 'root')}@{d.get('ssh_hostname', self.name)}"
+            spec = f"ssh://{self._destination()}"
             if d.get("ssh_port"):
                 spec += f":{d['ssh_port']}"
             # Bounded generously: a loaded host can take well over ssh's usual 10 s to answer.
@@ -169,13 +169,14 @@ class Target:
             self.run("docker rm -f " + " ".join(self._server) + " >/dev/null 2>&1")
             self._server = None
 
+    def _destination(self) -> str:
+        return f"{self.data.get('ssh_user', 'root')}@{self.data.get('ssh_hostname', self.name)}"
+
     def close(self) -> None:
         """Ends this host's shared SSH connection (it would linger for ControlPersist)."""
         if self._conn is not None:
-            d = self.data
-            subprocess.run(["ssh", "-o", f"ControlPath={_control_dir()}/%C", "-p", str(d.get("ssh_port", 22)),
-                            "-O", "exit", f"{d.get('ssh_user', 'root')}@{d.get('ssh_hostname', self.name)}"],
-                           capture_output=True, timeout=30)
+            subprocess.run(["ssh", "-o", f"ControlPath={_control_dir()}/%C", "-p", str(self.data.get("ssh_port", 22)),
+                            "-O", "exit", self._destination()], capture_output=True, timeout=30)
             self._conn = None
 
     def control_view(self) -> dict[str, str]:
