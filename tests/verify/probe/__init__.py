@@ -40,7 +40,7 @@ def binary(arch: str) -> bytes:
     out = _cache() / f"dwprobe-{hashlib.sha256(src).hexdigest()[:16]}-{target}"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")  # test workers may build it side by side
         res = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", f"{target}-linux-musl",
                               "-static", "-Os", "-s", "-Wall", "-o", str(tmp), str(SOURCE)],
                              capture_output=True, text=True)

@@ -140,17 +140,19 @@ static void fetch(char *spec) {
     end.tv_sec += seconds ? atoi(seconds) : 10;
     /* A server started a moment ago may not listen yet: a refused connection is tried again
        (every 200 ms) until the bound; "ECONNREFUSED" means refused for all of it. */
-    int fd, err;
+    int fd, err, refused = 0;
     for (;;) {
         fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         if (fd < 0) { puts(errno_name(errno)); return; }
         err = connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS ? errno : 0;
         if (!err) {
-            if (!wait_fd(fd, POLLOUT, &end)) { puts("timeout"); return; }
+            /* The bound may run out during a retry: the last answer was still a refusal. */
+            if (!wait_fd(fd, POLLOUT, &end)) { puts(refused ? "ECONNREFUSED" : "timeout"); return; }
             socklen_t len = sizeof err;
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
         }
         if (err != ECONNREFUSED || ms_left(&end) < 200) break;
+        refused = 1;
         close(fd);
         struct timespec pause = {0, 200 * 1000000L};
         nanosleep(&pause, NULL);
