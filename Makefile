@@ -5,7 +5,7 @@ VPY     := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
 LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client gcc libc6-dev
 
-.PHONY: setup lab-packages lab lab-down unit e2e test verify drift bench bench-scale bench-record clean
+.PHONY: setup lab-packages lab lab-down unit e2e test verify drift bench bench-scale bench-record soak clean
 
 $(VPY): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,11 +22,12 @@ lab-packages:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "lab packages missing; run as root: apt-get install -y $$missing"; exit 1; fi
 
-# The main job: VMs up, deployed, verified.
+# The main job: VMs up, deployed, verified (the VMs' consoles watched: a guest kernel panic
+# ends the deploy at once, naming the VM, instead of leaving it to wait).
 lab: setup lab-packages
 	$(VPY) -m lab build
 	$(VPY) -m lab up
-	$(PYINFRA) inventories/lab.py deploy.py -y
+	$(VPY) -m lab watch -- $(PYINFRA) inventories/lab.py deploy.py -y
 
 lab-down:
 	-$(VPY) -m lab down
@@ -48,13 +49,17 @@ clean: lab-down
 
 # Cost of a run on the lab (fresh VMs twice; about 15 minutes on 2 cores under TCG).
 bench: setup lab-packages
-	$(VPY) -m bench.run
+	$(VPY) -m lab watch -- $(VPY) -m bench.run
 
 # The controller's cost as the fleet grows: simulated hosts replaying recorded lab answers
 # (no VMs needed). bench-record refreshes the recording from the lab.
 bench-scale: setup
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VPY) -m bench.scale $(if $(SIZES),--sizes $(SIZES))
+
+# Deploy, drift and verification in a loop on the lab, counting guest kernel panics (HOURS=1).
+soak: setup lab-packages
+	$(VPY) -m lab soak --hours $(or $(HOURS),1) --out bench/results/soak-$$(date +%Y%m%dT%H%M%S).json
 
 bench-record: setup lab-packages
 	$(VPY) -m bench.scale record

@@ -15,78 +15,86 @@ from operations import apparmor, conntrack, docker, firewall, networks, seccomp,
 from dockwright import model, preflight
 from dockwright.plumbing import verification
 
+
+def converge(desired: dict) -> None:
+    """Every enabled concern's operations for this host, in the order above."""
+    resolved = preflight.resolved(host, desired)  # conntrack's sizing and the sysctl file, from this host
+
+    # ---- kernel
+    if model.enabled(desired, "conntrack"):
+        conntrack.module(name="conntrack: module now and at boot, hash size", buckets=resolved.conntrack_buckets)
+
+    if model.enabled(desired, "sysctl"):
+        sysctl.managed(
+            name="sysctl: owned file, live values, boot order",
+            settings=resolved.sysctls,
+            path=desired["sysctl"]["file"],
+            on_override=desired["sysctl"]["on_override"],
+        )
+
+    # ---- docker daemon (its seccomp default must exist before dockerd reads daemon.json)
+    if model.enabled(desired, "docker"):
+        docker.engine(name="docker: engine installed and running", package=desired["docker"]["package"])
+
+    if model.enabled(desired, "seccomp"):
+        seccomp.profile(name="seccomp: profile", profile_name=desired["seccomp"]["name"],
+                        content=seccomp.render(desired["seccomp"]))
+
+    if model.enabled(desired, "docker"):
+        docker.daemon_config(
+            name="docker: daemon.json (rolling restart with health gate)",
+            content=docker.render(desired),
+            health_timeout=desired["docker"]["health_timeout"],
+            secret_keys=tuple(desired["docker"]["secret_keys"]),
+            # Batches are enforced by dockwright per group (pyinfra's _parallel is one value per
+            # operation): managers one at a time, the others restart_batch at a time.
+            batch=desired["docker"]["restart_batch"],
+            manager=model.enabled(desired, "swarm") and desired["swarm"]["role"] == "manager",
+            allow_container_stop=desired["docker"]["allow_container_stop"],
+            retry_failed=desired["docker"]["retry_failed"],
+        )
+
+    # ---- security profiles
+    if model.enabled(desired, "apparmor"):
+        apparmor.profile(name="apparmor: container profile", profile_name=desired["apparmor"]["name"],
+                         content=apparmor.render(desired["apparmor"]))
+
+    # ---- networks
+    if model.enabled(desired, "networks"):
+        net = desired["networks"]
+        for net_name, spec in sorted(net["bridges"].items()):
+            networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
+                            allow_disconnect=net["allow_disconnect"])
+        firewall.port_policy(name="firewall: port policy for published ports", policy=net["port_policy"],
+                             daemon=desired["docker"]["daemon"])
+        if net["prune"]:
+            networks.prune(name="networks: prune undeclared", keep=sorted({*net["bridges"], *net["overlays"]}))
+
+    # ---- swarm and overlays
+    if model.enabled(desired, "swarm"):
+        role = desired["swarm"]["role"]
+        leader = preflight.leader()  # asks every manager in the inventory, not only this run's
+        if role is None:
+            swarm.standalone(name="swarm: standalone host stays out")
+        elif host == leader:
+            swarm.init(name="swarm: init on the first manager", advertise_addr=desired["swarm"]["advertise_addr"])
+        else:
+            swarm.join(name=f"swarm: join as {role}", manager=leader, role=role,
+                       advertise_addr=desired["swarm"]["advertise_addr"])
+        if host == leader and model.enabled(desired, "networks"):
+            for net_name, spec in sorted(desired["networks"]["overlays"].items()):
+                networks.overlay(name=f"overlays: {net_name}", network_name=net_name, spec=spec,
+                                 allow_disconnect=desired["networks"]["allow_disconnect"])
+
+    # ---- verification, once, for every host of this run
+    # The suite gets this run's hosts with their connection data and merged data from pyinfra
+    # itself (inventory file or inline hosts, --data included): it never has to guess.
+    if model.enabled(desired, "verify") and desired["verify"]["after_deploy"]:
+        verification.suite(name="verify: testinfra suite", _run_once=True)
+
+
 preflight.check_fleet()  # stops the run, before any change, if any host's data is invalid
-desired = model.desired(host)
-resolved = preflight.resolved(host, desired)  # conntrack's sizing and the sysctl file, from this host
-
-# ---- kernel
-if model.enabled(desired, "conntrack"):
-    conntrack.module(name="conntrack: module now and at boot, hash size", buckets=resolved.conntrack_buckets)
-
-if model.enabled(desired, "sysctl"):
-    sysctl.managed(
-        name="sysctl: owned file, live values, boot order",
-        settings=resolved.sysctls,
-        path=desired["sysctl"]["file"],
-        on_override=desired["sysctl"]["on_override"],
-    )
-
-# ---- docker daemon (its seccomp default must exist before dockerd reads daemon.json)
-if model.enabled(desired, "docker"):
-    docker.engine(name="docker: engine installed and running", package=desired["docker"]["package"])
-
-if model.enabled(desired, "seccomp"):
-    seccomp.profile(name="seccomp: profile", profile_name=desired["seccomp"]["name"],
-                    content=seccomp.render(desired["seccomp"]))
-
-if model.enabled(desired, "docker"):
-    docker.daemon_config(
-        name="docker: daemon.json (rolling restart with health gate)",
-        content=docker.render(desired),
-        health_timeout=desired["docker"]["health_timeout"],
-        secret_keys=tuple(desired["docker"]["secret_keys"]),
-        # Batches are enforced by dockwright per group (pyinfra's _parallel is one value per
-        # operation): managers one at a time, the others restart_batch at a time.
-        batch=desired["docker"]["restart_batch"],
-        manager=model.enabled(desired, "swarm") and desired["swarm"]["role"] == "manager",
-        allow_container_stop=desired["docker"]["allow_container_stop"],
-        retry_failed=desired["docker"]["retry_failed"],
-    )
-
-# ---- security profiles
-if model.enabled(desired, "apparmor"):
-    apparmor.profile(name="apparmor: container profile", profile_name=desired["apparmor"]["name"],
-                     content=apparmor.render(desired["apparmor"]))
-
-# ---- networks
-if model.enabled(desired, "networks"):
-    net = desired["networks"]
-    for net_name, spec in sorted(net["bridges"].items()):
-        networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
-                        allow_disconnect=net["allow_disconnect"])
-    firewall.port_policy(name="firewall: port policy for published ports", policy=net["port_policy"],
-                         daemon=desired["docker"]["daemon"])
-    if net["prune"]:
-        networks.prune(name="networks: prune undeclared", keep=sorted({*net["bridges"], *net["overlays"]}))
-
-# ---- swarm and overlays
-if model.enabled(desired, "swarm"):
-    role = desired["swarm"]["role"]
-    leader = preflight.leader()  # asks every manager in the inventory, not only this run's
-    if role is None:
-        swarm.standalone(name="swarm: standalone host stays out")
-    elif host == leader:
-        swarm.init(name="swarm: init on the first manager", advertise_addr=desired["swarm"]["advertise_addr"])
-    else:
-        swarm.join(name=f"swarm: join as {role}", manager=leader, role=role,
-                   advertise_addr=desired["swarm"]["advertise_addr"])
-    if host == leader and model.enabled(desired, "networks"):
-        for net_name, spec in sorted(desired["networks"]["overlays"].items()):
-            networks.overlay(name=f"overlays: {net_name}", network_name=net_name, spec=spec,
-                             allow_disconnect=desired["networks"]["allow_disconnect"])
-
-# ---- verification, once, for every host of this run
-# The suite gets this run's hosts with their connection data and merged data from pyinfra
-# itself (inventory file or inline hosts, --data included): it never has to guess.
-if model.enabled(desired, "verify") and desired["verify"]["after_deploy"]:
-    verification.suite(name="verify: testinfra suite", _run_once=True)
+# A host whose reads failed (unreachable, or silent for dockwright.liveness's bound) has been
+# failed by pyinfra on its own: nothing is planned for it, and every other host goes on.
+if not preflight.failed(host):
+    converge(model.desired(host))

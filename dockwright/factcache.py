@@ -17,6 +17,8 @@ import weakref
 import gevent.event
 from pyinfra.api import FactBase, FunctionCommand
 
+from . import liveness
+
 # Per host object, weakly: nothing is hung on pyinfra's objects.
 _FACTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 MARK = "@@dockwright-part"
@@ -51,6 +53,24 @@ class HostState(FactBase):
         return parts
 
 
+class ReadFailed(Exception):
+    """A host's read failed (unreachable, silent, or its command failed): pyinfra has failed
+    that host, and no default value stands in for what could not be read."""
+
+    def __init__(self, host_name: str, fact: str, why: str):
+        super().__init__(f"{host_name}: cannot read {fact}: {why}")
+        self.host_name, self.fact, self.why = host_name, fact, why
+
+
+def _failed(host, fact_cls) -> ReadFailed | None:
+    """ReadFailed when pyinfra failed host during a read of fact_cls (it then returns the
+    fact's default, which must never be taken for the host's state)."""
+    state = getattr(host, "state", None)
+    if state is None or host not in state.failed_hosts:
+        return None
+    return ReadFailed(host.name, fact_cls.__name__, liveness.declared.get(host.name, "the read failed"))
+
+
 def real(obj):
     """The object behind pyinfra's context proxies (``pyinfra.host`` is one proxy for all)."""
     unwrap = getattr(type(obj), "_get_module", None)
@@ -69,10 +89,14 @@ def get(host, fact_cls, **kwargs):
     key = _key(fact_cls, kwargs)
     if key not in cache:
         cache[key] = pending = gevent.event.AsyncResult()
+        liveness.watch(host)
         try:
-            pending.set(host.get_fact(fact_cls, **kwargs))
+            value = host.get_fact(fact_cls, **kwargs)
+            failed = _failed(host, fact_cls)
+            pending.set_exception(failed) if failed else pending.set(value)
         except BaseException as e:
             pending.set_exception(e)
+        liveness.watch(host)  # connected by this read (a manager outside --limit)
     return cache[key].get()
 
 
@@ -92,9 +116,12 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
         todo.append((fact_cls, kwargs, fact, command))
     if len(todo) < 2:
         return
+    liveness.watch(host)
     pending = [cache.setdefault(_key(c, kw), gevent.event.AsyncResult()) for c, kw, _, _ in todo]
     try:
         parts = host.get_fact(HostState, commands=tuple(command for *_, command in todo))
+        if failed := _failed(host, HostState):
+            raise failed
     except BaseException as e:
         for p in pending:
             p.set_exception(e)
@@ -106,7 +133,9 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
             result.set(fact.process(part[1]) if part[1] else fact.default())
         except BaseException:
             try:
-                result.set(host.get_fact(fact_cls, **kwargs))
+                value = host.get_fact(fact_cls, **kwargs)
+                failed = _failed(host, fact_cls)
+                result.set_exception(failed) if failed else result.set(value)
             except BaseException as e:
                 result.set_exception(e)
 

@@ -17,7 +17,7 @@ from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
 from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
-from . import factcache, model, schema, secrets
+from . import factcache, liveness, model, schema, secrets
 from .plans import docker as docker_plans, networks as network_plans, swarm as swarm_plans, sysctl as sysctl_plans
 
 
@@ -45,9 +45,20 @@ def reads(desired: dict) -> list[tuple[type, dict]]:
 
 def host_side(h, desired: dict) -> list[schema.Problem]:
     """Problems only the host can reveal, from the concerns' plans. The facts are read in one
-    round trip, and cached for the operations."""
-    factcache.prefetch(h, reads(desired))
-    return [schema.Problem(h.name, key, value, why) for key, value, why in plan_problems(h, desired)]
+    round trip, and cached for the operations. A host whose read fails has failed alone
+    (pyinfra failed it): it has no problems to judge and the others go on."""
+    try:
+        factcache.prefetch(h, reads(desired))
+        return [schema.Problem(h.name, key, value, why) for key, value, why in plan_problems(h, desired)]
+    except factcache.ReadFailed as e:
+        logger.error(f"{h.print_prefix}left out of this run: {e.why} ({e.fact})")
+        return []
+
+
+def failed(h) -> bool:
+    """True once pyinfra has failed h in this run (unreachable, silent, a failed read): the
+    deploy adds nothing for it."""
+    return factcache.real(h) in pyinfra_state.failed_hosts
 
 
 def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
@@ -146,7 +157,7 @@ def _swarm_states() -> dict:
     def ask(h):
         try:
             return factcache.get(h, swarm.SwarmState)
-        except ConnectError:
+        except (ConnectError, factcache.ReadFailed):
             return None
     found = managers()
     return dict(zip(found, gevent.pool.Pool(pyinfra_state.config.PARALLEL or None).imap(ask, found)))
@@ -178,6 +189,8 @@ def check_fleet() -> None:
 def _check_fleet() -> None:
     problems: list[schema.Problem] = []
     desired = {h: model.desired(h) for h in inventory}
+    for h in inventory.get_active_hosts():
+        liveness.watch(h)  # from here on, a host that stops answering fails alone within a minute
     valid = []
     for h in sorted(desired, key=lambda x: x.name):
         found = schema.validate(h.name, desired[h])

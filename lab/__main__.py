@@ -1,4 +1,4 @@
-"""python -m lab {build,up,down,status,ssh,reboot,stop,trials,cycles}"""
+"""python -m lab {build,up,down,status,ssh,reboot,stop,watch,soak,trials,cycles}"""
 
 import argparse
 import sys
@@ -21,10 +21,20 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("name")
     st = sub.add_parser("stop", help="power off one VM (for failure tests); 'up' starts it again")
     st.add_argument("name")
+    sub.add_parser("watch", help="run a command while watching the VMs' consoles (see lab/monitor.py)",
+                   add_help=False)
+    sub.add_parser("soak", help="deploy, drift and verify in a loop, counting panics (see lab/soak.py)",
+                   add_help=False)
     sub.add_parser("trials", help="measure early-boot oopses (see lab/trials.py)", add_help=False)
     sub.add_parser("cycles", help="repeated up/down cycles (see lab/cycles.py)", add_help=False)
     if argv is None:
         argv = sys.argv[1:]
+    if argv[:1] == ["watch"]:
+        from . import monitor
+        return monitor.watch_command(argv[1:])
+    if argv[:1] == ["soak"]:
+        from . import soak
+        return soak.cli(argv[1:])
     if argv[:1] == ["trials"]:
         from . import trials
         return trials.cli(argv[1:])

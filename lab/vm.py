@@ -33,9 +33,11 @@ CONNECT_TIMEOUT, BOOT_CONNECT_TIMEOUT = 60, 10
 # unstable from the start it never flips. Kept with single-threaded TCG (see tcg_args) as a
 # second guard: emulated TSCs do look unstable under load.
 KERNEL_EXTRA = os.environ.get("DOCKWRIGHT_LAB_KERNEL_EXTRA", "tsc=unstable")
+# qemu's -cpu for TCG (empty: qemu's default model); a candidate in the soak's comparisons.
+CPU_MODEL = os.environ.get("DOCKWRIGHT_LAB_CPU_MODEL", "")
 
 # Console lines that mean the guest kernel is dead or dying.
-FATAL = re.compile(r"Kernel panic - not syncing|\bOops: |BUG: unable to handle|"
+FATAL = re.compile(r"Kernel panic - not syncing|\bOops: |\bPANIC: |BUG: unable to handle|"
                    r"general protection fault|BUG: kernel NULL pointer")
 
 
@@ -144,7 +146,9 @@ def accel(img: Path) -> list[str]:
                 choice = "kvm"
         config.RUN_DIR.mkdir(parents=True, exist_ok=True)
         cached.write_text(choice + "\n")
-    return ["-enable-kvm", "-cpu", "host"] if choice == "kvm" else tcg_args()
+    if choice == "kvm":
+        return ["-enable-kvm", "-cpu", "host"]
+    return tcg_args() + (["-cpu", CPU_MODEL] if CPU_MODEL else [])
 
 
 # ---- processes ---------------------------------------------------------------------------------
@@ -317,6 +321,9 @@ def _bring_up(vm: config.VMSpec, img: Path, accel_args: list[str], state: dict,
             w.until("ssh", "true")
             w.until("docker", DOCKER_READY)
             w.advance("ready")
+            with lock:  # from now on a panic is the console monitor's (lab.monitor), not the boot's
+                state["hosts"][vm.name]["ready_console"] = console_inode(vm.name)
+                save_state(state)
             return
         except BootFailure as e:
             w.stage = "failed"
@@ -465,6 +472,13 @@ def ssh_argv(name: str, connect_timeout: int = CONNECT_TIMEOUT) -> list[str]:
         raise SystemExit(f"lab: {name} is not up (run: python -m lab up)")
     return ["ssh", *SSH_OPTS, "-o", f"ConnectTimeout={connect_timeout}", "-i", str(key_path()),
             "-p", str(host["port"]), "root@127.0.0.1"]
+
+
+def console_inode(name: str) -> int | None:
+    try:
+        return _paths(name)["console"].stat().st_ino
+    except OSError:
+        return None
 
 
 def console_fatal(name: str) -> list[str]:

@@ -1,25 +1,149 @@
 """End-to-end scenarios on the VM lab (python -m lab). The files run in name order and build
-on each other: the lab comes up, data is refused, the fleet is deployed, then changed by hand."""
+on each other: the lab comes up, data is refused, the fleet is deployed, then changed by hand.
 
+Every VM's console is watched while the suite runs (lab.monitor). When a VM's kernel panics, the
+scenario running is ended at once (its processes, and the dead VM, are stopped), the lab is
+brought up again (the VM re-converged once the fleet has been deployed), and that scenario is
+run once more; the summary names each such re-run. A scenario that fails without a panic is
+never re-run, and one that fails again fails the suite.
+"""
+
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from _pytest.runner import runtestprotocol
 
-from lab import vm
+from lab import monitor as lab_monitor, vm
 
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = "inventories/lab.py"
 NO_VERIFY = ["--data", 'verify={"after_deploy": false}']
 
 
+MONITOR = lab_monitor.Monitor()
+_CHILDREN: set = set()               # process groups of the running scenario's commands
+_CHILDREN_LOCK = threading.Lock()
+RERUNS: list[tuple[str, list, str]] = []  # (scenario, panics, its first failure)
+SESSION = {"deployed": False}        # a whole-fleet deploy has passed: recovery re-converges
+
+
+class LabPanic(Exception):
+    """A lab VM's kernel died while the scenario ran (not the scenario's fault)."""
+
+
+def _end_children(panic) -> None:
+    with _CHILDREN_LOCK:
+        for pgid in list(_CHILDREN):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGTERM)
+
+
+def pytest_sessionstart(session):
+    MONITOR.on_panic(_end_children)
+    MONITOR.start()
+
+
+def pytest_sessionfinish(session):
+    MONITOR.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def lab():
     """Brings the lab up (reusing running VMs); make e2e tears it down afterwards."""
     subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
+
+
+def run_watched(argv: list[str], timeout: int, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run for the scenario's commands: in a process group of its own that the
+    console monitor ends when a VM panics; then LabPanic names the VM."""
+    mark = MONITOR.mark()
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, **kwargs)
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(proc.pid)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(proc.pid)
+    panics = MONITOR.since(mark)
+    if panics:
+        print(out[-3000:], err[-3000:])
+        raise LabPanic("VM panic while the command ran: " + "; ".join(
+            f"{p} ({' | '.join(p.lines[:2])})" for p in panics))
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _recover(panics) -> None:
+    names = sorted({p.vm for p in panics})
+    print(f"e2e: recovering the lab after a VM panic ({', '.join(map(str, panics))})", flush=True)
+    subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
+    if SESSION["deployed"]:
+        res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", *NO_VERIFY,
+                              "--limit", ",".join(names)], cwd=REPO, capture_output=True, text=True, timeout=1800)
+        print(f"e2e: re-converged {', '.join(names)}: exit {res.returncode}", flush=True)
+
+
+def _crash_on_purpose(item) -> None:
+    """DOCKWRIGHT_E2E_CRASH=SCENARIO@VM[+SECONDS]: crash VM's kernel SECONDS (default 20) into the
+    first run of each scenario whose id contains SCENARIO, as a real panic would (the monitor
+    is not told): shows the panic being seen, recovered from and re-run."""
+    spec = os.environ.get("DOCKWRIGHT_E2E_CRASH")
+    if not spec or any(nodeid == item.nodeid for nodeid, _, _ in RERUNS):
+        return
+    which, _, rest = spec.partition("@")
+    name, _, delay = rest.partition("+")
+    if which in item.nodeid:
+        def crash():
+            print(f"e2e: crashing {name} on purpose ({item.nodeid})", flush=True)
+            with contextlib.suppress(Exception):  # the session dies with the kernel
+                vm.run(name, "echo c > /proc/sysrq-trigger", check=False, timeout=30)
+        threading.Timer(float(delay or 20), crash).start()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Runs the scenario; when it failed while a VM panicked, recovers and runs it once more."""
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    _crash_on_purpose(item)
+    mark = MONITOR.mark()
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    panics = MONITOR.since(mark)
+    if panics and any(r.failed for r in reports):
+        first = next(str(r.longrepr).splitlines()[-1] for r in reports if r.failed)
+        RERUNS.append((item.nodeid, panics, first))
+        _recover(panics)
+        item._initrequest()
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    for report in reports:
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+def pytest_terminal_summary(terminalreporter):
+    tr = terminalreporter
+    deliberate = [p for p in MONITOR.panics if p.expected]
+    if RERUNS:
+        tr.section("re-runs after a VM panic")
+        for nodeid, panics, first in RERUNS:
+            tr.write_line(f"{nodeid}: re-run after a VM panic ({'; '.join(map(str, panics))}); "
+                          f"first failure: {first[:200]}")
+            for p in panics:
+                tr.write_line("    " + "\n    ".join(p.lines))
+    tr.write_line(f"e2e: {len(RERUNS)} scenario(s) re-run after a VM panic; console monitor saw "
+                  f"{len(MONITOR.panics) - len(deliberate)} panic(s) and {len(deliberate)} deliberate crash(es)")
 
 
 def lab_env(host_data: dict | None = None, **extra: str) -> dict:
@@ -32,25 +156,25 @@ def lab_env(host_data: dict | None = None, **extra: str) -> dict:
 def pyinfra(*args, host_data: dict | None = None, timeout: int = 1800, env: dict | None = None
             ) -> subprocess.CompletedProcess:
     env = lab_env(host_data, **(env or {}))
-    res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", "--json", *args],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    res = run_watched([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", "--json", *args],
+                      timeout, env)
     print(res.stdout[-6000:], res.stderr[-6000:])
+    if res.returncode == 0 and not host_data and not {"--limit", "--dry"} & set(args):
+        SESSION["deployed"] = True
     return res
 
 
 def drift(*args, timeout: int = 1800, host_data: dict | None = None, env: dict | None = None
           ) -> subprocess.CompletedProcess:
-    res = subprocess.run([sys.executable, "drift.py", INVENTORY, *args], cwd=REPO,
-                         capture_output=True, text=True, timeout=timeout, env=lab_env(host_data, **(env or {})))
+    res = run_watched([sys.executable, "drift.py", INVENTORY, *args], timeout, lab_env(host_data, **(env or {})))
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
 
 
 def verify(*args, timeout: int = 1800, env: dict | None = None, host_data: dict | None = None
            ) -> subprocess.CompletedProcess:
-    res = subprocess.run([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
-                          "--inventory", INVENTORY, *args], cwd=REPO, capture_output=True, text=True,
-                         timeout=timeout, env=lab_env(host_data, **(env or {})))
+    res = run_watched([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
+                       "--inventory", INVENTORY, *args], timeout, lab_env(host_data, **(env or {})))
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
 

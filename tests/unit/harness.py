@@ -18,7 +18,8 @@ class FakeHost:
     def __init__(self, facts: dict, name: str = "testhost", diff: bool = False):
         self.name = name
         self.facts = facts
-        self.state = SimpleNamespace(config=SimpleNamespace(DIFF=diff))  # pyinfra's --diff
+        # pyinfra's --diff, and the hosts it has failed (a failed read fails its host)
+        self.state = SimpleNamespace(config=SimpleNamespace(DIFF=diff), failed_hosts=set())
         self.noops: list[str] = []
         self.asked: list[tuple[str, dict]] = []
 

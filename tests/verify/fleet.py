@@ -4,6 +4,7 @@ merged data model the deploy uses, and a testinfra connection per host built fro
 import functools
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -20,6 +21,13 @@ from . import probe, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 CONNECT_TIMEOUT = 60  # seconds for the TCP connection and the server's banner
+# A host that stops answering mid-check (a dead kernel behind a live TCP path) ends the check
+# within about a minute: OpenSSH's keepalives want a reply, as dockwright.liveness's do.
+ALIVE_INTERVAL, ALIVE_COUNT = 15, 4
+# What ssh prints when the host, not the command, failed.
+SSH_LOST = re.compile(r"^(ssh: connect to host .*|Timeout, server .* not responding\.?|Connection to .* closed by "
+                      r"remote host\.?|kex_exchange_identification: .*|Connection timed out during banner "
+                      r"exchange|client_loop: send disconnect: .*)$", re.M)
 
 
 @functools.cache
@@ -46,6 +54,7 @@ class Target:
     _probe: str | Exception | None = field(default=None, repr=False)
     _bridges: dict = field(default_factory=dict, repr=False)
     _server: list[str] | None = field(default=None, repr=False)
+    _lost: str | None = field(default=None, repr=False)
 
     @property
     def host(self):
@@ -60,7 +69,8 @@ class Target:
             # Bounded generously: a loaded host can take well over ssh's usual 10 s to answer.
             extra = ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
                      "-o", "ControlMaster=auto", "-o", f"ControlPath={_control_dir()}/%C",
-                     "-o", "ControlPersist=120"]
+                     "-o", "ControlPersist=120", "-o", f"ServerAliveInterval={ALIVE_INTERVAL}",
+                     "-o", f"ServerAliveCountMax={ALIVE_COUNT}"]
             if str(d.get("ssh_strict_host_key_checking", "yes")).lower() == "no":
                 extra += ["-o", "StrictHostKeyChecking=no"]
             if d.get("ssh_known_hosts_file"):
@@ -72,10 +82,18 @@ class Target:
         return self._conn
 
     def run(self, command: str):
+        if self._lost:
+            import pytest
+            pytest.fail(f"{self.name}: unreachable, not checked: {self._lost}", pytrace=False)
         if os.environ.get("DOCKWRIGHT_COUNT_FILE"):  # bench: one line per remote command
             with open(os.environ["DOCKWRIGHT_COUNT_FILE"], "a") as f:
                 f.write(self.name + "\n")
-        return self.host.run(command)
+        res = self.host.run(command)
+        if res.rc == 255 and SSH_LOST.search(res.stderr or ""):
+            # ssh itself failed: every later check of this host would wait for its own
+            # timeout again, so they fail at once, naming the first failure.
+            self._lost = (res.stderr or "").strip().splitlines()[-1][:300]
+        return res
 
     def out(self, command: str) -> str:
         res = self.run(command)
