@@ -128,9 +128,12 @@ def limit_args(limit: str | None) -> list[str]:
 def outcome(state, plan_json: list[dict], items: list[dict], error: str | None) -> dict:
     """The plan's result from pyinfra's state: hosts of this run, those it could not connect
     to (in the run but never activated), and the hosts whose operations failed."""
+    from dockwright import liveness
+
     in_run = sorted(h.name for h in state.inventory if state.is_host_in_limit(h))
     activated = {h.name for h in state.activated_hosts}
-    unreachable = sorted(set(in_run) - activated)
+    # Never connected, or connected and then silent past the liveness bound.
+    unreachable = sorted(set(in_run) - activated | set(in_run) & set(liveness.declared))
     failed = sorted({h.name for h in state.failed_hosts} - set(unreachable))
     if failed and not error:
         error = "planning failed on " + ", ".join(failed)
