@@ -10,6 +10,7 @@ verification for one run with `--data verify='{"after_deploy": false}'`.
 """
 
 from pyinfra import host
+from pyinfra.api import OperationError
 
 from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
 from dockwright import model, preflight
@@ -97,4 +98,7 @@ preflight.check_fleet()  # stops the run, before any change, if any host's data 
 # A host whose reads failed (unreachable, or silent for dockwright.liveness's bound) has been
 # failed by pyinfra on its own: nothing is planned for it, and every other host goes on.
 if not preflight.failed(host):
-    converge(model.desired(host))
+    try:
+        converge(model.desired(host))
+    except OperationError as refusal:  # raised while pyinfra plans (without -y): this host only
+        preflight.refuse(host, refusal)

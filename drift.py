@@ -60,8 +60,10 @@ def plan(inventory: str, limit: str | None) -> dict:
     except Exception as e:  # invalid data, a failed fact...: pyinfra's own error, as it says it
         error = error_text(e)
     if not ctx_state.isset():
-        return {"plan": [], "items": [], "hosts": [], "unreachable": [], "error": error or "pyinfra did not start"}
-    return outcome(ctx_state.get(), build_plan_json(ctx_state.get()), report.collected(), error)
+        return {"plan": [], "items": [], "hosts": [], "unreachable": [], "failed": {},
+                "error": error or "pyinfra did not start"}
+    return outcome(ctx_state.get(), build_plan_json(ctx_state.get()), report.collected(), error,
+                   report.failures())
 
 
 def error_text(e: BaseException) -> str:
@@ -125,19 +127,22 @@ def limit_args(limit: str | None) -> list[str]:
     return [arg for name in (limit.split(",") if limit else []) for arg in ("--limit", name)]
 
 
-def outcome(state, plan_json: list[dict], items: list[dict], error: str | None) -> dict:
+def outcome(state, plan_json: list[dict], items: list[dict], error: str | None,
+            reasons: dict[str, str] | None = None) -> dict:
     """The plan's result from pyinfra's state: hosts of this run, those it could not connect
-    to (in the run but never activated), and the hosts whose operations failed."""
+    to (in the run but never activated, or silent past the liveness bound), and the hosts that
+    failed alone, each with its reason ("failed" is {host: why}; "error" is the run's own)."""
     from dockwright import liveness
 
     in_run = sorted(h.name for h in state.inventory if state.is_host_in_limit(h))
     activated = {h.name for h in state.activated_hosts}
     # Never connected, or connected and then silent past the liveness bound.
     unreachable = sorted(set(in_run) - activated | set(in_run) & set(liveness.declared))
-    failed = sorted({h.name for h in state.failed_hosts} - set(unreachable))
-    if failed and not error:
-        error = "planning failed on " + ", ".join(failed)
-    return {"plan": plan_json, "items": items, "hosts": in_run, "unreachable": unreachable, "error": error}
+    reasons = reasons or {}
+    failed = {h.name: reasons.get(h.name, "failed while planning (pyinfra's output says why)")
+              for h in sorted(state.failed_hosts, key=lambda h: h.name) if h.name not in unreachable}
+    return {"plan": plan_json, "items": items, "hosts": in_run, "unreachable": unreachable,
+            "failed": failed, "error": error}
 
 
 def drift_items(result: dict) -> dict[str, list[dict]]:
@@ -220,13 +225,19 @@ def run(args) -> int:
     result = plan(args.inventory, args.limit)
     per_host = drift_items(result)
     hosts = sorted(set(result["hosts"]) | set(per_host) | set(result["unreachable"]))
+    for host in list(per_host):  # a failed host's items are what it read before failing
+        if host in result["failed"] or host in result["unreachable"]:
+            del per_host[host]
     report = {"inventory": args.inventory, "started": started, "drift": per_host,
-              "unreachable": result["unreachable"], "error": result["error"], "fixed": False}
+              "unreachable": result["unreachable"], "failed": result["failed"], "error": result["error"],
+              "fixed": False}
 
     print(f"dockwright drift: {args.inventory}")
     for host in hosts:
         if host in result["unreachable"]:
             print(f"  {host}: UNREACHABLE (not checked)")
+        elif host in result["failed"]:
+            print(f"  {host}: FAILED: {result['failed'][host]}")
         elif host not in per_host:
             print(f"  {host}: no drift")
         else:
@@ -239,16 +250,17 @@ def run(args) -> int:
         print(f"  error: {result['error']}")
 
     code = EXIT_DRIFT if per_host else EXIT_OK
+    # A host that failed alone does not stop the others being fixed; a run-level error does.
     if per_host and args.fix and not result["error"]:
-        print("dockwright drift: fixing (deploy, then verification)")
-        cmd = [*PYINFRA, args.inventory, "deploy.py", "-y", *limit_args(args.limit)]
+        print(f"dockwright drift: fixing {len(per_host)} host(s) (deploy, then verification)")
+        cmd = [*PYINFRA, args.inventory, "deploy.py", "-y", *limit_args(",".join(sorted(per_host)))]
         fix = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         report["fixed"] = fix.returncode == 0
         tail = (fix.stdout + fix.stderr).strip().splitlines()[-60:]
         print("\n".join(f"    {line}" for line in tail))
         if fix.returncode != 0:
             report["error"] = "fix failed (see output above)"
-    if result["error"] or result["unreachable"] or report["error"]:
+    if result["error"] or result["unreachable"] or result["failed"] or report["error"]:
         code = EXIT_FAILURE
 
     return _finish(args, report, code, hosts)

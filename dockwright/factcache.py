@@ -147,13 +147,14 @@ def forget(host, fact_cls) -> None:
         del cache[key]
 
 
-def _forget(state, host, fact_cls) -> bool:
-    forget(host, fact_cls)
+def _forget(state, host, *fact_classes) -> bool:
+    for fact_cls in fact_classes:
+        forget(host, fact_cls)
     return True
 
 
-def forget_after(fact_cls) -> FunctionCommand:
-    """The step an operation yields after the commands that change what fact_cls describes:
+def forget_after(*fact_classes) -> FunctionCommand:
+    """The step an operation yields after the commands that change what the facts describe:
     pyinfra runs the later operations' generators again when it executes them, and they then
     read the new state instead of this run's first read."""
-    return FunctionCommand(_forget, (fact_cls,), {})
+    return FunctionCommand(_forget, fact_classes, {})

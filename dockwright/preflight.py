@@ -17,7 +17,8 @@ from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
 from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
-from . import factcache, liveness, model, schema, secrets
+from . import dockerd, factcache, liveness, model, schema, secrets
+from .plumbing import report
 from .plans import docker as docker_plans, networks as network_plans, swarm as swarm_plans, sysctl as sysctl_plans
 
 
@@ -52,7 +53,17 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
         return [schema.Problem(h.name, key, value, why) for key, value, why in plan_problems(h, desired)]
     except factcache.ReadFailed as e:
         logger.error(f"{h.print_prefix}left out of this run: {e.why} ({e.fact})")
+        report.fail(h.name, f"cannot read {e.fact}: {e.why}")
         return []
+
+
+def refuse(h, error: Exception) -> None:
+    """h's operations refused this run's data while pyinfra planned (an override at boot in
+    fail mode, another swarm, containers attached...): h fails alone, with the reason, and the
+    others go on, with or without -y."""
+    logger.error(f"{h.print_prefix}refused, nothing changed on this host: {error}")
+    report.fail(h.name, f"refused: {error}")
+    pyinfra_state.fail_hosts({factcache.real(h)})
 
 
 def failed(h) -> bool:
@@ -87,10 +98,12 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
     declared = schema.declared_networks(desired) if on("networks") else []
     if declared:
         found += network_plans.route_problems(declared, get(networks.HostRoutes))
-    if on("swarm") and desired["swarm"]["role"]:
+    # A dockerd that does not answer leaves its checks to the operations: the engine operation
+    # may start it, and they read again then (dockwright.dockerd).
+    if on("swarm") and desired["swarm"]["role"] and not isinstance(get(swarm.SwarmState), dockerd.Down):
         found += swarm_plans.host_problems(desired["swarm"]["role"], get(swarm.SwarmState),
                                            get(docker.DockerEngine)["version"])
-    if on("docker"):
+    if on("docker") and not isinstance(docker.swarm_state_if_needed(h, docker.render(desired)), dockerd.Down):
         content, engine = docker.render(desired), get(docker.DockerEngine)
         secret_keys = tuple(desired["docker"].get("secret_keys", ()))
         decided = docker_plans.daemon_plan(content, engine, docker.swarm_state_if_needed(h, content), secret_keys)
@@ -141,8 +154,9 @@ def choose_leader(states: dict) -> tuple[object | None, list[str]]:
         return active[0][0], problems
     unreachable = [h.name for h, st in states.items() if st is None]
     if unreachable:
-        problems.append(f"cannot reach manager(s) {', '.join(unreachable)} to learn whether a swarm "
-                        "exists; dockwright will not found one that could be a second swarm")
+        problems.append(f"cannot ask manager(s) {', '.join(unreachable)} (unreachable, or dockerd not "
+                        "answering) whether a swarm exists; dockwright will not found one that could be "
+                        "a second swarm")
     return (next(iter(states), None), problems)
 
 
@@ -156,9 +170,10 @@ def _swarm_states() -> dict:
     asked too (connected for this); None for a manager that cannot be reached."""
     def ask(h):
         try:
-            return factcache.get(h, swarm.SwarmState)
+            state = factcache.get(h, swarm.SwarmState)
         except (ConnectError, factcache.ReadFailed):
             return None
+        return None if isinstance(state, dockerd.Down) else state  # cannot say: never "no swarm"
     found = managers()
     return dict(zip(found, gevent.pool.Pool(pyinfra_state.config.PARALLEL or None).imap(ask, found)))
 

@@ -14,7 +14,7 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from dockwright import factcache, model, remote, templating
+from dockwright import dockerd, factcache, model, remote, templating
 from dockwright.plans.docker import daemon_plan, engine_plan, needs_swarm_state
 from dockwright.plumbing import report
 
@@ -140,8 +140,10 @@ def engine(package: str = "docker.io"):
         yield "systemctl enable docker.service"
     if decided.start:
         yield "systemctl start docker.service"
-    if decided.items:  # daemon_config then reads the installed unit and files, not the first read
-        yield factcache.forget_after(DockerEngine)
+    if decided.items:  # the later operations read the installed unit and a started dockerd again
+        from .networks import DockerNetworks
+        from .swarm import SwarmState
+        yield factcache.forget_after(*((DockerEngine, DockerNetworks, SwarmState) if decided.start else (DockerEngine,)))
 
 
 # Host-side files of the rollout (root only): the candidate, the script, its outcome, and the
@@ -300,7 +302,11 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
         docker.daemon_config(name="daemon.json", content=docker.render(state), batch=2)
     """
     engine_state = factcache.get(host, DockerEngine)
-    decided = daemon_plan(content, engine_state, swarm_state_if_needed(host, content), secret_keys, retry_failed)
+    swarm_state = swarm_state_if_needed(host, content)
+    if isinstance(swarm_state, dockerd.Down):  # live-restore depends on it: no guess
+        yield from dockerd.unavailable(host, "daemon.json (live-restore needs the swarm state)", swarm_state)
+        return
+    decided = daemon_plan(content, engine_state, swarm_state, secret_keys, retry_failed)
     report.record(host, "docker", decided)
     last = decided.acknowledge
     if last:

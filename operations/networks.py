@@ -10,7 +10,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from dockwright import factcache, remote
+from dockwright import dockerd, factcache, remote
 from dockwright.plans.networks import network_plan, prune_plan
 from dockwright.plumbing import report
 
@@ -24,13 +24,18 @@ class DockerNetworks(FactBase):
     Every Docker network on the host, normalised to the fields dockwright manages.
 
     Returns ``{name: {"driver", "scope", "subnet", "gateway", "ip_range", "aux_addresses", "mtu",
-    "icc", "internal", "ipv6", "labels", "bridge_name", "encrypted", "attachable", "containers"}}``.
+    "icc", "internal", "ipv6", "labels", "bridge_name", "encrypted", "attachable", "containers"}}``,
+    or ``dockerd.Down`` when dockerd does not answer (never an empty answer then).
     """
 
     def command(self):
-        return "docker network ls -q | xargs -r docker network inspect"
+        ls = dockerd.call("docker network ls -q")
+        return (f"ids=$({ls}) && case \"$ids\" in {dockerd.MARK}*) echo \"$ids\";; '') ;; "
+                f"*) {dockerd.call('docker network inspect $ids')};; esac")
 
     def process(self, output):
+        if down := dockerd.down(output):
+            return down
         nets = {}
         for raw in json.loads("\n".join(output) or "[]"):
             nets[raw["Name"]] = normalise(raw)
@@ -116,7 +121,11 @@ def create_command(name: str, driver: str, spec: dict) -> str:
 
 
 def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, concern: str):
-    current = factcache.get(host, DockerNetworks).get(name)
+    networks = factcache.get(host, DockerNetworks)
+    if isinstance(networks, dockerd.Down):
+        yield from dockerd.unavailable(host, f"network {name}", networks)
+        return
+    current = networks.get(name)
     decided = network_plan(name, driver, spec, current, allow_disconnect)
     report.record(host, concern, decided)
     if decided.error():
@@ -269,7 +278,11 @@ def prune(keep: list[str]):
 
         networks.prune(name="prune undeclared networks", keep=["backend", "secure-net"])
     """
-    decided = prune_plan(keep, factcache.get(host, DockerNetworks))
+    networks = factcache.get(host, DockerNetworks)
+    if isinstance(networks, dockerd.Down):
+        yield from dockerd.unavailable(host, "networks to prune", networks)
+        return
+    decided = prune_plan(keep, networks)
     report.record(host, "networks", decided)
     for name in decided.remove:
         yield f"docker network rm {shlex.quote(name)}"

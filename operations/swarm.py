@@ -8,7 +8,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
 
-from dockwright import factcache, remote
+from dockwright import dockerd, factcache, model, remote
 from dockwright.plans.swarm import init_plan, join_plan, standalone_plan
 from dockwright.plumbing import report
 
@@ -21,18 +21,22 @@ class SwarmState(FactBase):
     ``docker info``'s swarm section plus the kernel modules overlays need, in one command.
 
     Returns ``{"state", "node_id", "manager", "cluster_id", "node_addr", "remote_managers",
-    "modules_missing"}``.
+    "modules_missing"}``, or ``dockerd.Down`` when dockerd does not answer (a stopped or hung
+    daemon is never "not in a swarm").
     """
 
     def command(self):
         mods = " ".join(OVERLAY_MODULES)
+        info = dockerd.call("docker info --format '{{json .Swarm}}' 2>/dev/null")
         return (
-            "docker info --format '{{json .Swarm}}' 2>/dev/null || echo '{}'; "
+            f"{info}; "
             f"for m in {mods}; do modprobe -n -q $m 2>/dev/null || [ -d /sys/module/$m ] "
             "|| echo missing-module $m; done"
         )
 
     def process(self, output):
+        if down := dockerd.down(output):
+            return down
         info = json.loads(output[0]) if output and output[0].startswith("{") else {}
         return {
             "state": info.get("LocalNodeState") or "inactive",
@@ -58,7 +62,11 @@ def init(advertise_addr: str):
 
         swarm.init(name="swarm init", advertise_addr="10.99.0.11")
     """
-    decided = init_plan(factcache.get(host, SwarmState))
+    state = factcache.get(host, SwarmState)
+    if isinstance(state, dockerd.Down):
+        yield from dockerd.unavailable(host, "swarm state", state)
+        return
+    decided = init_plan(state)
     report.record(host, "swarm", decided)
     if decided.error():
         raise OperationError(decided.error())
@@ -109,6 +117,12 @@ def join_body(token: str, advertise_addr: str, manager_addr: str) -> str:
                        "RemoteAddrs": [f"{manager_addr}:2377"], "JoinToken": token})
 
 
+def _advertised(manager) -> str | None:
+    """The manager's advertise address from its merged desired state (never host.data alone:
+    a --data override of swarm keeps the group data's address in the model)."""
+    return (model.desired(manager).get("swarm") or {}).get("advertise_addr")
+
+
 def _join(state, host, manager, role: str, advertise_addr: str, conn: dict | None = None):
     """Reads the token on the manager and joins through the Engine API, the token on stdin."""
     ok, out = remote.run(manager, f"docker swarm join-token -q {shlex.quote(role)}", conn)
@@ -116,7 +130,7 @@ def _join(state, host, manager, role: str, advertise_addr: str, conn: dict | Non
     if not ok or not token:
         host.log_styled(f"could not read the {role} join token from {manager.name}", fg="red")
         return False
-    addr = manager.data.get("swarm", {}).get("advertise_addr") or factcache.get(manager, SwarmState)["node_addr"]
+    addr = _advertised(manager) or factcache.get(manager, SwarmState)["node_addr"]
     ok, out = remote.run(host, JOIN_VIA_API, conn, stdin=join_body(token, advertise_addr, addr))
     if not ok:
         for line in out.stderr_lines:
@@ -141,8 +155,12 @@ def join(manager, role: str, advertise_addr: str):
                    advertise_addr="10.99.0.12")
     """
     # The leader's state through the run's cache: every joiner asks for the same manager's.
-    decided = join_plan(role, factcache.get(host, SwarmState), factcache.get(manager, SwarmState),
-                        manager.data.get("swarm", {}).get("advertise_addr"))
+    mine, leader = factcache.get(host, SwarmState), factcache.get(manager, SwarmState)
+    for who, state in ((host.name, mine), (manager.name, leader)):
+        if isinstance(state, dockerd.Down):
+            yield from dockerd.unavailable(host, f"swarm state of {who}", state)
+            return
+    decided = join_plan(role, mine, leader, _advertised(manager))
     report.record(host, "swarm", decided)
     if decided.error():
         raise OperationError(decided.error())
@@ -164,10 +182,12 @@ def standalone():
 
         swarm.standalone(name="standalone: not in a swarm")
     """
-    decided = standalone_plan(factcache.get(host, SwarmState))
+    state = factcache.get(host, SwarmState)
+    if isinstance(state, dockerd.Down):
+        yield from dockerd.unavailable(host, "swarm state", state)
+        return
+    decided = standalone_plan(state)
     report.record(host, "swarm", decided)
     if decided.error():
         raise OperationError(decided.error())
     host.noop("not in a swarm")
-    return
-    yield  # a generator, like every operation

@@ -15,11 +15,12 @@ SPECS = Path(__file__).resolve().parent / "specs"
 
 
 class FakeHost:
-    def __init__(self, facts: dict, name: str = "testhost", diff: bool = False):
+    def __init__(self, facts: dict, name: str = "testhost", diff: bool = False, executing: bool = False):
         self.name = name
         self.facts = facts
         # pyinfra's --diff, and the hosts it has failed (a failed read fails its host)
-        self.state = SimpleNamespace(config=SimpleNamespace(DIFF=diff), failed_hosts=set())
+        # and whether pyinfra executes (else it plans: a generator runs in both)
+        self.state = SimpleNamespace(config=SimpleNamespace(DIFF=diff), failed_hosts=set(), is_executing=executing)
         self.noops: list[str] = []
         self.asked: list[tuple[str, dict]] = []
 

@@ -47,11 +47,12 @@ def test_unreachable_hosts_come_from_pyinfra_state_whatever_their_names():
     assert out["error"] is None
 
 
-def test_hosts_outside_the_limit_are_not_unreachable_and_failed_planning_is_an_error():
+def test_hosts_outside_the_limit_are_not_unreachable_and_a_host_that_failed_planning_fails_alone():
     state = FakeState(["lab1", "lab2", "lab3"], activated={"lab1", "lab3"}, failed={"lab3"}, limit={"lab1", "lab3"})
     out = drift.outcome(state, [], [], None)
     assert out["unreachable"] == [] and out["hosts"] == ["lab1", "lab3"]
-    assert out["error"] == "planning failed on lab3"
+    assert out["error"] is None  # the run's own error: none; lab3 failed alone
+    assert out["failed"] == {"lab3": "failed while planning (pyinfra's output says why)"}
 
 
 def test_metrics_mark_unreachable_hosts_and_count_items():

@@ -144,10 +144,12 @@ def test_batches_never_exceed_their_size():
     assert all(j.value for j in jobs) and peak[0] == 2
 
 
-def test_swarm_join_reads_token_on_manager_and_hides_it():
+def test_swarm_join_reads_token_on_manager_and_hides_it(monkeypatch):
     token = "SWMTKN-1-secret"
     manager = FakeRunHost("lab1", [token], True)
-    manager.data = {"swarm": {"advertise_addr": "10.99.0.11"}}
+    # The manager's address comes from its merged desired state (the model), not host.data.
+    monkeypatch.setattr(swarm.model, "desired", lambda h: {"swarm": {"advertise_addr": "10.99.0.11"}}
+                        if h is manager else {})
     joined = []
 
     class Joiner(FakeRunHost):
@@ -203,6 +205,8 @@ class Manager:
     """The leader as a worker's join sees it: data and its SwarmState (weakly referable, as
     pyinfra's hosts are, for the run's fact cache)."""
 
+    name = "lab1"
+
     def __init__(self, data, swarm_state):
         self.data, self.swarm_state, self.asked = data, swarm_state, 0
 
@@ -211,7 +215,13 @@ class Manager:
         return self.swarm_state
 
 
-def test_join_when_member_of_another_swarm_is_refused():
+@pytest.fixture
+def desired_from_data(monkeypatch):
+    """The model's view of a Manager: its data (the real model merges the inventory's layers)."""
+    monkeypatch.setattr(swarm.model, "desired", lambda h: h.data)
+
+
+def test_join_when_member_of_another_swarm_is_refused(desired_from_data):
     manager = Manager({"swarm": {"advertise_addr": "10.99.0.11"}}, {"cluster_id": "abc"})
     with pytest.raises(OperationError, match="member of another swarm"):
         run(swarm.join, {"SwarmState": {"state": "active", "cluster_id": None, "manager": False,
@@ -219,7 +229,7 @@ def test_join_when_member_of_another_swarm_is_refused():
             manager=manager, role="worker", advertise_addr="10.99.0.12")
 
 
-def test_join_when_already_in_this_swarm_is_a_noop():
+def test_join_when_already_in_this_swarm_is_a_noop(desired_from_data):
     manager = Manager({"swarm": {"advertise_addr": "10.99.0.11"}}, {"cluster_id": "abc"})
     commands, fake = run(swarm.join, {"SwarmState": {"state": "active", "cluster_id": None, "manager": False,
                                                      "remote_managers": ["10.99.0.11:2377"]}},
@@ -263,7 +273,7 @@ def test_an_unreachable_manager_stops_a_founding_and_two_swarms_are_named():
     a, b = _mgr("a"), _mgr("b")
     inactive = {"state": "inactive", "manager": False, "cluster_id": None}
     leader, why = preflight.choose_leader({a: inactive, b: None})
-    assert "cannot reach manager(s) b" in why[0]
+    assert "cannot ask manager(s) b" in why[0]
     one = {"state": "active", "manager": True, "cluster_id": "c1" * 8}
     two = {"state": "active", "manager": True, "cluster_id": "c2" * 8}
     leader, why = preflight.choose_leader({a: one, b: two})
