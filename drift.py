@@ -8,7 +8,9 @@ anything would change, so the plan is read), lists every drifted item per host, 
 applies the deploy (which ends with the verification suite).
 
 Exit codes: 0 no drift; 2 drift found (and, with --fix, corrected and verified); 1 a failure:
-an unreachable host, invalid data, a failed fix or verification, or another run holding the lock.
+an unreachable host, a host that failed alone (named with its reason), invalid data, a failed
+fix or verification, another run holding the lock, or (merge) a missing or repeated shard;
+64 a usage error (never 2, which a scheduler counts as "drift").
 """
 
 import argparse
@@ -27,7 +29,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
 PYINFRA = [sys.executable, "-m", "pyinfra"]
-EXIT_OK, EXIT_FAILURE, EXIT_DRIFT = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2, 64
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error, which reads as "drift found": exit EXIT_USAGE."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
 
 
 def plan(inventory: str, limit: str | None) -> dict:
@@ -93,33 +104,66 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def shard_hosts(inventory: str, index: int, count: int) -> list[str]:
-    """The inventory's hosts in shard index of count."""
+def shard_hosts(inventory: str, index: int, count: int, limit: str | None = None) -> list[str]:
+    """The inventory's hosts in shard index of count, within --limit read as pyinfra reads it:
+    each pattern a group name, else a glob over host names."""
+    from fnmatch import fnmatch
+
     from pyinfra.api import Config, Inventory, State
+    from pyinfra.api.exceptions import NoGroupError
     from pyinfra.context import ctx_state
     from pyinfra_cli.inventory import make_inventory
 
     with ctx_state.use(State(Inventory.empty(), Config())):
         inv = make_inventory(inventory, cwd=str(REPO))
-    return sorted(h.name for h in inv if shard_of(h.name, count) == index)
+    hosts = {h.name for h in inv}
+    if limit:
+        wanted = set()
+        for pattern in limit.split(","):
+            try:
+                wanted |= {h.name for h in inv.get_group(pattern)}
+            except NoGroupError:
+                wanted |= {name for name in hosts if fnmatch(name, pattern)}
+        hosts &= wanted
+    return sorted(name for name in hosts if shard_of(name, count) == index)
+
+
+def shard_problems(reports: list[dict]) -> list[str]:
+    """Why these reports are not the shards 1..N of one run, each exactly once."""
+    shards = [tuple(r.get("shard") or ()) for r in reports]
+    if not reports or any(len(s) != 2 for s in shards):
+        return ["a report that is not a shard's (no [I, N]): run each with --shard I/N"] if reports else ["no reports"]
+    counts = {n for _, n in shards}
+    if len(counts) > 1:
+        return [f"shards of different splits: N = {', '.join(map(str, sorted(counts)))}"]
+    n = counts.pop()
+    seen = [i for i, _ in shards]
+    problems = [f"shard {i}/{n} missing" for i in range(1, n + 1) if i not in seen]
+    problems += [f"shard {i}/{n} given {seen.count(i)} times" for i in sorted(set(seen)) if seen.count(i) > 1]
+    return problems
 
 
 def merge(reports: list[dict]) -> dict:
-    """One fleet report from the shards' reports, with the same exit-code rules."""
+    """One fleet report from the shards' reports, with the same exit-code rules; a missing or
+    repeated shard makes the fleet's result a failure that names it."""
     codes = [r["exit_code"] for r in reports]
-    errors = [f"shard {i + 1}: {r['error']}" for i, r in enumerate(reports) if r.get("error")]
+    errors = [f"shard {r['shard'][0] if r.get('shard') else i + 1}: {r['error']}"
+              for i, r in enumerate(reports) if r.get("error")]
+    missing = shard_problems(reports)
+    errors += missing
     return {
         "inventory": reports[0]["inventory"] if reports else None,
         "shards": len(reports),
-        "started": min(r["started"] for r in reports),
-        "finished": max(r["finished"] for r in reports),
-        "duration": max(r["finished"] for r in reports) - min(r["started"] for r in reports),
+        "started": min((r["started"] for r in reports), default=0),
+        "finished": max((r["finished"] for r in reports), default=0),
+        "duration": max((r["finished"] for r in reports), default=0) - min((r["started"] for r in reports), default=0),
         "drift": {h: items for r in reports for h, items in r["drift"].items()},
         "hosts": sorted({h for r in reports for h in r["hosts"]}),
         "unreachable": sorted({h for r in reports for h in r["unreachable"]}),
+        "failed": {h: why for r in reports for h, why in (r.get("failed") or {}).items()},
         "error": "; ".join(errors) or None,
         "fixed": all(r.get("fixed") for r in reports if r["exit_code"] == EXIT_DRIFT) and EXIT_DRIFT in codes,
-        "exit_code": EXIT_FAILURE if EXIT_FAILURE in codes else EXIT_DRIFT if EXIT_DRIFT in codes else EXIT_OK,
+        "exit_code": EXIT_FAILURE if EXIT_FAILURE in codes or missing else EXIT_DRIFT if EXIT_DRIFT in codes else EXIT_OK,
     }
 
 
@@ -215,13 +259,11 @@ def run(args) -> int:
     started = time.time()
     if args.shard:
         index, count = args.shard
-        mine = shard_hosts(args.inventory, index, count)
-        wanted = set(args.limit.split(",")) if args.limit else None
-        args.limit = ",".join(h for h in mine if wanted is None or h in wanted)
+        args.limit = ",".join(shard_hosts(args.inventory, index, count, args.limit))
         print(f"dockwright drift: shard {index}/{count}: {len(args.limit.split(',')) if args.limit else 0} host(s)")
         if not args.limit:
             return _finish(args, {"inventory": args.inventory, "started": started, "drift": {}, "unreachable": [],
-                                  "error": None, "fixed": False}, EXIT_OK, [])
+                                  "failed": {}, "error": None, "fixed": False}, EXIT_OK, [])
     result = plan(args.inventory, args.limit)
     per_host = drift_items(result)
     hosts = sorted(set(result["hosts"]) | set(per_host) | set(result["unreachable"]))
@@ -285,14 +327,25 @@ def _finish(args, report: dict, code: int, hosts: list[str]) -> int:
 
 
 def merge_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="drift.py merge", description="Combine the shards' JSON reports "
+    parser = Parser(prog="drift.py merge", description="Combine the shards' JSON reports "
                                      "into one fleet report (and Prometheus textfile); exits with the fleet's code.")
     parser.add_argument("reports", nargs="+", help="the shards' --json files")
     parser.add_argument("--json", help="write the fleet report here")
     parser.add_argument("--metrics", help="write the fleet's Prometheus textfile here")
     args = parser.parse_args(argv)
-    fleet = merge([json.loads(Path(f).read_text()) for f in args.reports])
+    reports, unreadable = [], []
+    for f in args.reports:
+        try:
+            reports.append(json.loads(Path(f).read_text()))
+        except (OSError, ValueError) as e:
+            unreadable.append(f"{f}: {e}")
+    if unreadable:  # a shard that wrote nothing, or half a file: the fleet's result is a failure
+        print("dockwright drift: unreadable shard report(s): " + "; ".join(unreadable), file=sys.stderr)
+        return EXIT_FAILURE
+    fleet = merge(reports)
     _write_outputs(args, fleet)
+    if fleet["error"]:
+        print(f"dockwright drift: {fleet['error']}")
     print(f"dockwright drift: {fleet['shards']} shard(s), {len(fleet['hosts'])} host(s), "
           f"{len(fleet['drift'])} with drift, {len(fleet['unreachable'])} unreachable: exit {fleet['exit_code']}")
     return fleet["exit_code"]
@@ -302,7 +355,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inventory")
     parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
     parser.add_argument("--fix", action="store_true", help="apply and verify when drift is found")

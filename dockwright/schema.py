@@ -374,7 +374,7 @@ SCHEMA = Struct({
         "role": Optional(Str(("manager", "worker"))),
         "advertise_addr": Optional(Addr()),
     }),
-    "verify": Struct({"after_deploy": Bool(), "behaviour": Bool()}),
+    "verify": Struct({"after_deploy": Bool(), "behaviour": Bool(), "workers": Int(0, 512)}),
     # group_data/all.py: the groups whose data comes before the role groups' (model.layers).
     "environment_groups": ListOf(Name("word")),
 })

@@ -139,4 +139,7 @@ verify = {
     # controller and imported on the host when missing) try sockets, syscalls, names and ports.
     # A check that cannot run fails; False opts this host out, and the summary shows them skipped.
     "behaviour": True,
+    # Hosts verified side by side (one pytest-xdist worker each, ~60 MB): 0 sizes the pool from
+    # the controller's CPUs and free memory. The run takes the value of its first host by name.
+    "workers": 0,
 }

@@ -1,6 +1,8 @@
 """drift.py: items joined to pyinfra's plan by operation, reachability from pyinfra's state,
 exit codes and metrics."""
 
+import pytest
+
 import drift
 
 
@@ -87,21 +89,22 @@ def test_parse_shard_refuses_nonsense():
             drift.parse_shard(bad)
 
 
-def _shard_report(hosts, drift_hosts=(), unreachable=(), code=0, error=None, t=100.0):
+def _shard_report(hosts, drift_hosts=(), unreachable=(), code=0, error=None, t=100.0, shard=(1, 1)):
     return {"inventory": "inv.py", "started": t, "finished": t + 10, "hosts": list(hosts),
             "drift": {h: [{"host": h, "concern": "sysctl", "key": "k", "desired": 1, "actual": 0}] for h in drift_hosts},
-            "unreachable": list(unreachable), "error": error, "fixed": False, "exit_code": code}
+            "unreachable": list(unreachable), "error": error, "fixed": False, "exit_code": code,
+            "shard": list(shard)}
 
 
 def test_merge_follows_the_exit_code_rules():
-    clean = _shard_report(["a", "b"])
-    drifted = _shard_report(["c"], drift_hosts=["c"], code=2, t=105.0)
-    failed = _shard_report(["d"], unreachable=["d"], code=1, error="x")
-    assert drift.merge([clean, clean])["exit_code"] == 0
+    clean = _shard_report(["a", "b"], shard=(1, 2))
+    drifted = _shard_report(["c"], drift_hosts=["c"], code=2, t=105.0, shard=(2, 2))
+    failed = _shard_report(["d"], unreachable=["d"], code=1, error="x", shard=(3, 3))
+    assert drift.merge([clean, _shard_report(["c"], shard=(2, 2))])["exit_code"] == 0
     both = drift.merge([clean, drifted])
     assert both["exit_code"] == 2 and both["hosts"] == ["a", "b", "c"] and list(both["drift"]) == ["c"]
     assert both["started"] == 100.0 and both["finished"] == 115.0
-    worst = drift.merge([clean, drifted, failed])
+    worst = drift.merge([dict(clean, shard=[1, 3]), dict(drifted, shard=[2, 3]), failed])
     assert worst["exit_code"] == 1 and worst["unreachable"] == ["d"] and worst["error"] == "shard 3: x"
     text = drift.metrics_text(worst, previous_success=None)
     assert 'dockwright_drift_host_reachable{host="d"} 0' in text and "dockwright_drift_exit_code 1" in text
@@ -110,7 +113,7 @@ def test_merge_follows_the_exit_code_rules():
 def test_merge_command_writes_the_fleet_report(tmp_path):
     import json
     files = []
-    for i, r in enumerate([_shard_report(["a"]), _shard_report(["b"], drift_hosts=["b"], code=2)]):
+    for i, r in enumerate([_shard_report(["a"], shard=(1, 2)), _shard_report(["b"], drift_hosts=["b"], code=2, shard=(2, 2))]):
         f = tmp_path / f"shard{i}.json"
         f.write_text(json.dumps(r))
         files.append(str(f))
@@ -118,6 +121,24 @@ def test_merge_command_writes_the_fleet_report(tmp_path):
     assert code == 2
     assert json.loads((tmp_path / "fleet.json").read_text())["hosts"] == ["a", "b"]
     assert 'dockwright_drift_items{host="b",concern="sysctl"} 1' in (tmp_path / "fleet.prom").read_text()
+
+
+def test_a_missing_or_repeated_shard_fails_the_fleet_naming_it():
+    one, two = _shard_report(["a"], shard=(1, 3)), _shard_report(["b"], shard=(2, 3))
+    missing = drift.merge([one, two])  # shard 3 crashed, or could not write its report
+    assert missing["exit_code"] == 1 and missing["error"] == "shard 3/3 missing"
+    twice = drift.merge([one, one, two, _shard_report(["c"], shard=(3, 3))])
+    assert twice["exit_code"] == 1 and twice["error"] == "shard 1/3 given 2 times"
+    mixed = drift.merge([one, _shard_report(["b"], shard=(2, 2))])
+    assert mixed["exit_code"] == 1 and mixed["error"] == "shards of different splits: N = 2, 3"
+    assert drift.merge([one, two, _shard_report(["c"], shard=(3, 3))])["exit_code"] == 0  # control
+
+
+def test_a_usage_error_never_reads_as_drift(capsys):
+    for argv in (["--bogus", "x"], [], ["inv.py", "--shard", "5/4"], ["merge"]):
+        with pytest.raises(SystemExit) as exit_:
+            drift.main(argv)
+        assert exit_.value.code == drift.EXIT_USAGE != drift.EXIT_DRIFT, argv
 
 
 def _closed_port() -> int:

@@ -44,3 +44,17 @@ def test_shards_split_the_simulated_fleet_and_merge_into_its_report(tmp_path):
     assert res.returncode == 0 and fleet["exit_code"] == 0 and fleet["hosts"] == everyone and fleet["drift"] == {}
     prom = (tmp_path / "fleet.prom").read_text()
     assert prom.count("dockwright_drift_host_reachable{") == N and "dockwright_drift_exit_code 0" in prom
+
+
+def test_shard_and_limit_compose_as_pyinfra_reads_limit(monkeypatch):
+    """--limit holds host names, group names and globs, as pyinfra's own: a shard checks the
+    hosts it has in common with them (a group or glob once selected nothing)."""
+    monkeypatch.setenv("DOCKWRIGHT_SIM_HOSTS", str(N))
+    everyone = [h for i in range(1, SHARDS + 1) for h in drift.shard_hosts("bench/sim_inventory.py", i, SHARDS)]
+    workers = sorted(h for h in everyone if h.startswith("sim-w"))
+    by_group = [h for i in range(1, SHARDS + 1)
+                for h in drift.shard_hosts("bench/sim_inventory.py", i, SHARDS, "swarm_workers")]
+    by_glob = [h for i in range(1, SHARDS + 1) for h in drift.shard_hosts("bench/sim_inventory.py", i, SHARDS, "sim-w*")]
+    assert sorted(by_group) == sorted(by_glob) == workers and len(workers) == 4
+    mixed = drift.shard_hosts("bench/sim_inventory.py", 1, 1, "sim-m0000,standalone")
+    assert mixed == sorted(["sim-m0000", *(h for h in everyone if h.startswith("sim-s"))])

@@ -8,9 +8,12 @@ reports/verify-summary.txt and reports/verify.json.
 import os
 import json
 import sys
+import threading
 import time
 
 import pytest
+
+from dockwright.plumbing.verification import FLEET_FILE_ENV
 
 from . import fleet
 
@@ -25,9 +28,9 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     inv = config.getoption("--inventory")
     only = [h for h in config.getoption("--limit").split(",") if h]
-    given = os.environ.get(fleet.FLEET_ENV)
+    given = os.environ.get(FLEET_FILE_ENV)
     if given:  # handed over by a deploy: its hosts, connection data and merged data, as run
-        config._dw_targets = fleet.from_json(given, only)
+        config._dw_targets = fleet.from_file(given, only)
     elif inv:
         config._dw_targets = fleet.load(inv, only)
     else:
@@ -79,18 +82,89 @@ def pytest_sessionfinish(session):
 RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's reports there)
 
 
+def _host_of(nodeid: str) -> tuple[str, str]:
+    """(check, host) of a node id; xdist's "@group" suffix dropped."""
+    check = nodeid.split("::")[-1].split("@")[0]
+    name, _, host = check.partition("[")
+    return name, host.rstrip("]") or "fleet"
+
+
+class Progress:
+    """On the process that reports (xdist's controller): each host's result as its last check
+    ends, and a line at least every EVERY seconds while checks run. Lines start "verify: "
+    (the deploy shows them as they come)."""
+
+    EVERY = 20
+
+    def __init__(self):
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.failed: dict[str, set] = {}
+        self.start = time.monotonic()
+        self.stop = threading.Event()
+
+    def expect(self, nodeids) -> None:
+        if self.totals:
+            return  # every worker collects the same checks
+        for nodeid in nodeids:
+            host = _host_of(nodeid)[1]
+            self.totals[host] = self.totals.get(host, 0) + 1
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def report(self, report) -> None:
+        host = _host_of(report.nodeid)[1]
+        if report.failed:
+            self.failed.setdefault(host, set()).add(report.nodeid)
+        if report.when != "teardown" or host not in self.totals:
+            return
+        self.done[host] = self.done.get(host, 0) + 1
+        if self.done[host] == self.totals[host]:
+            bad = len(self.failed.get(host, ()))
+            self._say(f"{host} done: {self.totals[host] - bad} passed, {bad} failed "
+                      f"({self.hosts_done()}/{len(self.totals)} hosts)")
+
+    def hosts_done(self) -> int:
+        return sum(1 for h, n in self.totals.items() if self.done.get(h, 0) >= n)
+
+    def _tick(self) -> None:
+        while not self.stop.wait(self.EVERY):
+            if self.hosts_done() == len(self.totals):
+                return
+            self._say(f"{time.monotonic() - self.start:.0f} s: {self.hosts_done()}/{len(self.totals)} hosts "
+                      f"done, {sum(self.done.values())}/{sum(self.totals.values())} checks, "
+                      f"{len(self.failed)} host(s) with failures so far")
+
+    @staticmethod
+    def _say(text: str) -> None:
+        sys.stdout.write(f"\nverify: {text}\n")
+        sys.stdout.flush()
+
+
+PROGRESS = Progress()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    PROGRESS.expect(ids)
+
+
+def pytest_collection_finish(session):
+    if not hasattr(session.config, "workerinput") and not session.config.pluginmanager.hasplugin("dsession"):
+        PROGRESS.expect(item.nodeid for item in session.items)  # without xdist
+
+
 def pytest_runtest_logreport(report):
+    PROGRESS.report(report)
     if report.when != "call" and report.outcome == "passed":
         return
-    check = report.nodeid.split("::")[-1].split("@")[0]  # xdist's "@group" suffix
-    name, _, host = check.partition("[")
+    name, host = _host_of(report.nodeid)
     message = ""
     if report.failed and hasattr(report.longrepr, "reprcrash"):
         message = str(report.longrepr.reprcrash.message)
     elif report.skipped and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2])
     RESULTS.append({
-        "host": host.rstrip("]") or "fleet", "check": name.removeprefix("test_"),
+        "host": host, "check": name.removeprefix("test_"),
         "outcome": report.outcome if report.when == "call" else f"{report.outcome} in {report.when}",
         "message": message,
     })

@@ -247,11 +247,11 @@ class Target:
 
 # A deploy hands its fleet over in this environment variable (JSON {host: {"desired", "data"}}):
 # not a file, since the merged data may hold secrets.
-FLEET_ENV = "DOCKWRIGHT_VERIFY_FLEET"
-
-
-def from_json(text: str, only: list[str] | None = None) -> dict[str, Target]:
-    hosts = json.loads(text)
+def from_file(path: str, only: list[str] | None = None) -> dict[str, Target]:
+    """The fleet a deploy hands over in a private file (never in the environment: it grows
+    with the fleet, and Linux refuses a variable over 128 KiB)."""
+    with open(path) as f:
+        hosts = json.load(f)
     return {name: Target(name, h["desired"], h["data"]) for name, h in sorted(hosts.items())
             if not only or name in only}
 
