@@ -12,7 +12,9 @@ that cannot be asked.
 
 from dataclasses import dataclass
 
-from pyinfra.api import FunctionCommand, OperationError
+from pyinfra.api import FunctionCommand
+
+from . import refusal
 
 MARK = "@@dockerd-down"
 BOUND = 60  # seconds a docker CLI call in a read may take (a hung dockerd never answers)
@@ -31,11 +33,20 @@ def call(command: str) -> str:
     return f"timeout -k 5 {BOUND} {command} || echo {MARK} $?"
 
 
+# `docker info` exits 0 on some clients (Engine 26's) when the daemon does not answer, with an
+# empty swarm section: its template says so instead ("error" and the client's message).
+INFO_SERVER_ERRORS = "{{if .ServerErrors}}" + MARK + " error {{.ServerErrors}}{{else}}"
+
+
 def down(output: list[str]) -> Down | None:
-    """Down when the fact's output holds MARK (the docker call failed or timed out)."""
+    """Down when the fact's output holds MARK (the docker call failed, timed out, or the
+    client reported server errors)."""
     for line in output:
         if line.startswith(MARK):
-            rc = line.split()[1] if len(line.split()) > 1 else "?"
+            words = line.split(maxsplit=2)
+            rc = words[1] if len(words) > 1 else "?"
+            if rc == "error":
+                return Down(words[2].strip("[]") if len(words) > 2 else "the client reports a server error")
             return Down("timed out after %d s" % BOUND if rc in ("124", "137") else f"docker exited {rc}")
     return None
 
@@ -47,8 +58,8 @@ def _nothing(state, host) -> bool:
 def unavailable(host, what: str, answer: Down):
     """What an operation yields when dockerd did not answer its read: a step that does nothing
     while pyinfra plans (the engine operation may start dockerd, and the generator runs again
-    when executed); OperationError, naming what, when it executes."""
+    when executed); when it executes, that host fails alone, naming what could not be read."""
     if getattr(host.state, "is_executing", False):
-        raise OperationError(f"{what}: {answer}")
-    host.noop(f"{what}: decided once dockerd answers ({answer})")
+        yield from refusal.refuse(host, f"{what}: {answer}")
+        return
     yield FunctionCommand(_nothing, (), {})

@@ -4,9 +4,9 @@ kept in /etc/apparmor.d so it loads at every boot."""
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, OperationError, operation
+from pyinfra.api import FactBase, operation
 
-from dockwright import factcache, files, templating
+from dockwright import factcache, files, refusal, templating
 from dockwright.plans.profiles import apparmor_plan
 from dockwright.plumbing import report
 
@@ -100,7 +100,8 @@ def profile(profile_name: str, content: str):
     decided = decide(host, name, content)
     report.record(host, "apparmor", decided)
     if decided.error():
-        raise OperationError(decided.error())
+        yield from refusal.refuse(host, decided.error())
+        return
     if decided.write:
         files.show_diff(host, path, content)
         yield files.write(path, content, backup=f"/var/backups/apparmor-{name}.dockwright-bak")

@@ -12,9 +12,9 @@ import weakref
 import gevent.lock
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
+from pyinfra.api import FactBase, FunctionCommand, operation
 
-from dockwright import dockerd, factcache, model, remote, templating
+from dockwright import dockerd, factcache, model, refusal, remote, templating
 from dockwright.plans.docker import daemon_plan, engine_plan, needs_swarm_state
 from dockwright.plumbing import report
 
@@ -316,7 +316,8 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
                         + (f" ({last['reason']})" if last.get("reason") else ""), fg="yellow")
         yield f"sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE}"
     if decided.error():
-        raise OperationError(f"daemon.json: {decided.error()}")
+        yield from refusal.refuse(host, f"daemon.json: {decided.error()}")
+        return
     if not decided.apply:
         host.noop("daemon.json is up to date")
         return

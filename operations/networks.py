@@ -8,9 +8,9 @@ import json
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
+from pyinfra.api import FactBase, FunctionCommand, operation
 
-from dockwright import dockerd, factcache, remote
+from dockwright import dockerd, factcache, refusal, remote
 from dockwright.plans.networks import network_plan, prune_plan
 from dockwright.plumbing import report
 
@@ -129,7 +129,8 @@ def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, conce
     decided = network_plan(name, driver, spec, current, allow_disconnect)
     report.record(host, concern, decided)
     if decided.error():
-        raise OperationError(decided.error())
+        yield from refusal.refuse(host, decided.error())
+        return
     if decided.create:
         yield create_command(name, driver, spec)
     elif not decided.recreate:

@@ -6,9 +6,9 @@ import json
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
+from pyinfra.api import FactBase, FunctionCommand, operation
 
-from dockwright import dockerd, factcache, model, remote
+from dockwright import dockerd, factcache, model, refusal, remote
 from dockwright.plans.swarm import init_plan, join_plan, standalone_plan
 from dockwright.plumbing import report
 
@@ -27,7 +27,7 @@ class SwarmState(FactBase):
 
     def command(self):
         mods = " ".join(OVERLAY_MODULES)
-        info = dockerd.call("docker info --format '{{json .Swarm}}' 2>/dev/null")
+        info = dockerd.call(f"docker info --format '{dockerd.INFO_SERVER_ERRORS}{{{{json .Swarm}}}}{{{{end}}}}' 2>/dev/null")
         return (
             f"{info}; "
             f"for m in {mods}; do modprobe -n -q $m 2>/dev/null || [ -d /sys/module/$m ] "
@@ -69,7 +69,8 @@ def init(advertise_addr: str):
     decided = init_plan(state)
     report.record(host, "swarm", decided)
     if decided.error():
-        raise OperationError(decided.error())
+        yield from refusal.refuse(host, decided.error())
+        return
     if not decided.act:
         host.noop("already a swarm manager")
         return
@@ -163,7 +164,8 @@ def join(manager, role: str, advertise_addr: str):
     decided = join_plan(role, mine, leader, _advertised(manager))
     report.record(host, "swarm", decided)
     if decided.error():
-        raise OperationError(decided.error())
+        yield from refusal.refuse(host, decided.error())
+        return
     if not decided.act:
         host.noop(f"already a swarm {role}")
         return
@@ -189,5 +191,6 @@ def standalone():
     decided = standalone_plan(state)
     report.record(host, "swarm", decided)
     if decided.error():
-        raise OperationError(decided.error())
+        yield from refusal.refuse(host, decided.error())
+        return
     host.noop("not in a swarm")

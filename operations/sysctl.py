@@ -7,9 +7,9 @@ file in order, so a key can be right now and wrong after a reboot; both are chec
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, OperationError, operation
+from pyinfra.api import FactBase, operation
 
-from dockwright import factcache, files, templating
+from dockwright import factcache, files, refusal, templating
 from dockwright.plans.sysctl import fact_keys, normalize, plan
 from dockwright.plumbing import report
 
@@ -162,7 +162,8 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
     decided = plan(settings, path, on_override, state)  # before the first command: a dry run stops there
     report.record(host, "sysctl", decided)
     if decided.error():
-        raise OperationError(decided.error())
+        yield from refusal.refuse(host, decided.error())
+        return
     if decided.write:
         content = render(settings)
         files.show_diff(host, path, content)

@@ -179,3 +179,22 @@ def test_fact_cache_is_per_real_host_behind_pyinfra_host_proxy():
         assert factcache.get(proxy, sysctl.SysctlState, keys=("k",)) == {"who": "a"}
     with ctx_host.use(b):
         assert factcache.get(proxy, sysctl.SysctlState, keys=("k",)) == {"who": "b"}
+
+
+def test_a_docker_read_that_fails_is_down_never_an_empty_answer():
+    """dockerd stopped, hung or unreachable: what the docker facts answer (seen on the lab:
+    Engine 26's `docker info` exits 0 with an empty swarm section when the daemon is stopped;
+    Engine 20.10's exits 1)."""
+    from dockwright import dockerd
+    from operations import networks, swarm
+    stopped = "@@dockerd-down error [Cannot connect to the Docker daemon at unix:///var/run/docker.sock.]"
+    assert swarm.SwarmState().process([stopped, "missing-module esp4"]) == \
+        dockerd.Down("Cannot connect to the Docker daemon at unix:///var/run/docker.sock.")
+    assert swarm.SwarmState().process(["@@dockerd-down 1"]) == dockerd.Down("docker exited 1")
+    assert networks.DockerNetworks().process(["@@dockerd-down 124"]) == dockerd.Down("timed out after 60 s")
+    # Control: a daemon that answers "no swarm" is inactive, not down.
+    assert swarm.SwarmState().process(['{"LocalNodeState":"inactive"}'])["state"] == "inactive"
+    assert networks.DockerNetworks().process(["[]"]) == {}
+    # Every docker call in those reads is bounded and marks its failure.
+    for fact in (swarm.SwarmState(), networks.DockerNetworks()):
+        assert "timeout -k 5 60 docker" in fact.command() and "|| echo @@dockerd-down $?" in fact.command()
