@@ -248,10 +248,16 @@ def _previous_success(metrics: Path | None) -> float | None:
     return None
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """path's new content, whole or not at all; created with mode (reports 0600: they name
+    hosts and values; the metrics textfile 0644, which node_exporter's user must read)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)  # whatever the umask
     tmp.replace(path)  # node_exporter's textfile collector must never read a half file
 
 
@@ -314,7 +320,7 @@ def _write_outputs(args, report: dict) -> None:
         _write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
     if args.metrics:
         metrics = Path(args.metrics)
-        _write_atomic(metrics, metrics_text(report, _previous_success(metrics)))
+        _write_atomic(metrics, metrics_text(report, _previous_success(metrics)), 0o644)
 
 
 def _finish(args, report: dict, code: int, hosts: list[str]) -> int:

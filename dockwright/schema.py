@@ -126,8 +126,24 @@ def OneOf(*checkers, what: str):
     return check
 
 
+# What an address or network may be written with: Python's ipaddress also takes IPv6 scope IDs
+# ("fe80::1%eth0"), and a scope ID may hold any character but "%" and "/", newlines included,
+# which would reach a rules file or a command line. Scope IDs are refused everywhere.
+PLAIN_ADDRESS = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
+
+
+def _plain(v, key, report) -> bool:
+    if isinstance(v, str) and PLAIN_ADDRESS.fullmatch(v):
+        return True
+    report(key, v, "not a plain IP address or network (digits, hex, '.', ':' and one '/prefix'; "
+                   "IPv6 scope IDs are refused)")
+    return False
+
+
 def Net(version: int | None = None):
     def check(v, key, report):
+        if not _plain(v, key, report):
+            return
         try:
             net = ipaddress.ip_network(v, strict=True)
         except (TypeError, ValueError) as e:
@@ -139,8 +155,10 @@ def Net(version: int | None = None):
 
 
 def _parsed(parse, why: str):
-    """A checker for values parse accepts; why may name the parser's error as {e}."""
+    """A checker for plain address values parse accepts; why may name the parser's error as {e}."""
     def check(v, key, report):
+        if not _plain(v, key, report):
+            return
         try:
             parse(v)
         except (TypeError, ValueError) as e:
@@ -303,6 +321,12 @@ DAEMON_KEYS = {
 # AppArmor network denials by what they mean; "raw" alone would also deny netlink sockets
 # (which are SOCK_RAW) and break `ip`, getifaddrs() and everything built on them.
 DENY_NETWORK = ("inet-raw", "inet6-raw", "packet", "inet", "inet6", "unix", "netlink")
+# An AppArmor network rule is built from these words only (apparmor.d(5): "network [DOMAIN]
+# [TYPE | PROTOCOL]"): no free text reaches the profile, so no rule can close the profile's
+# block and open another.
+AA_FAMILIES = ("unix", "inet", "inet6", "netlink", "packet", "key", "alg", "vsock", "bluetooth", "can",
+               "xdp", "mctp", "appletalk", "ax25", "ipx", "x25", "rds", "tipc", "llc", "ib", "mpls")
+AA_TYPES = ("stream", "dgram", "seqpacket", "rdm", "raw", "packet", "tcp", "udp", "icmp")
 
 BRIDGE = Struct({
     "subnet": Net(), "gateway": Addr(), "ip_range": Net(), "aux_addresses": MapOf(Addr()),
@@ -355,7 +379,9 @@ SCHEMA = Struct({
     "apparmor": Struct({
         "name": Name("profile name"),
         "deny_network": ListOf(Str(DENY_NETWORK), unique=True),
-        "network_rules": ListOf(Line()),
+        # {"access": "deny", "family": "inet", "type": "raw"} -> "deny network inet raw,"
+        "network_rules": ListOf(Struct({"access": Str(("allow", "deny")), "family": Str(AA_FAMILIES),
+                                        "type": Str(AA_TYPES)}, required=("access", "family"))),
     }),
     "networks": Struct({
         "bridges": MapOf(BRIDGE, Name("network name")),
@@ -389,9 +415,11 @@ def validate(host: str, state: dict) -> list[Problem]:
         if isinstance(docker.get("secret_keys"), list) else []
 
     def report(key, value, why):
-        for section in ("docker.daemon.", "docker.passthrough."):
-            if key.startswith(section) and secrets.is_secret(key[len(section):], secret_keys):
-                value = secrets.mask(value)  # an error message must not show a credential
+        for section in ("docker.daemon", "docker.passthrough"):  # an error must not show a credential
+            if key == section:
+                value = secrets.shown(value, "", secret_keys)
+            elif key.startswith(section + "."):
+                value = secrets.shown(value, key[len(section) + 1:], secret_keys)
         problems.append(Problem(host, key, value, why))
 
     SCHEMA(state, "", report)

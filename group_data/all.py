@@ -94,7 +94,8 @@ seccomp = {
 apparmor = {
     "name": "dockwright-default",  # use with --security-opt apparmor=dockwright-default
     "deny_network": ["inet-raw", "inet6-raw", "packet"],  # netlink and unix sockets stay allowed
-    # Extra network rules, e.g. "network inet tcp," (family/type only: no ports in AppArmor).
+    # Extra network rules, each {"access": "allow"|"deny", "family": ..., "type": ...} (family and
+    # type or protocol only: AppArmor has no port rules on mainline kernels; see README).
     "network_rules": [],
 }
 

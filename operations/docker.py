@@ -14,7 +14,7 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, operation
 
-from dockwright import dockerd, factcache, model, refusal, remote, templating
+from dockwright import dockerd, factcache, model, refusal, remote, secrets, templating
 from dockwright.plans.docker import daemon_plan, engine_plan, needs_swarm_state
 from dockwright.plumbing import report
 
@@ -191,10 +191,12 @@ def quorum_problem(node_ls: list[str]) -> str | None:
 
 
 def rollout_script(content: str, health_timeout: int, path: str = DAEMON_JSON,
-                   allow_container_stop: bool = False) -> str:
-    """The host-side rollout for this candidate (the content itself travels on stdin)."""
+                   allow_container_stop: bool = False, secret_keys: tuple = ()) -> str:
+    """The host-side rollout for this candidate (the content itself travels on stdin). The file
+    is 0600 when it holds a secret, else 0644; backups and a failed copy are always 0600."""
+    mode = "0600" if secrets.holds_secret(json.loads(content), secret_keys) else "0644"
     return templating.render(
-        "docker/daemon-apply.sh.j2", path=shlex.quote(path), timeout=int(health_timeout),
+        "docker/daemon-apply.sh.j2", path=shlex.quote(path), timeout=int(health_timeout), mode=mode,
         dir=STATE_DIR, candidate=CANDIDATE, state=ROLLOUT_STATE, log=ROLLOUT_LOG, failed=FAILED,
         sha=hashlib.sha256(content.encode()).hexdigest(),
         new_live_restore=str(bool(json.loads(content).get("live-restore"))).lower(),
@@ -321,7 +323,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
     if not decided.apply:
         host.noop("daemon.json is up to date")
         return
-    script = rollout_script(content, health_timeout, path, allow_container_stop)
+    script = rollout_script(content, health_timeout, path, allow_container_stop, secret_keys)
     slot = ("managers", 1) if manager else (f"batch-{batch}", batch)
     yield FunctionCommand(_apply, (script, content, uuid.uuid4().hex, slot, manager, health_timeout,
                                    remote.connector_args(host)), {})

@@ -60,8 +60,16 @@ def families(daemon: dict) -> list[str]:
 
 
 def _sources(cidrs: list[str], version: int) -> list[str]:
-    return [str(ipaddress.ip_network(c, strict=False)) for c in cidrs
-            if ipaddress.ip_network(c, strict=False).version == version]
+    """The canonical form of each network of this family. A scope ID (which may hold any
+    character, newlines too) is refused here as well as in validation: it would end a rule."""
+    nets = []
+    for c in cidrs:
+        if "%" in str(c):
+            raise ValueError(f"{c!r}: IPv6 scope IDs are refused")
+        net = ipaddress.ip_network(c, strict=False)
+        if net.version == version:
+            nets.append(str(net))
+    return nets
 
 
 def render(policy: list[dict], family: str) -> str:

@@ -92,7 +92,7 @@ def daemon_plan(content: str, engine: dict, swarm_state: dict | None, secret_key
         p.differs("daemon.json: unwatched rollout", "seen", last.get("result"))
     for key, why in host_problems(data, engine, swarm_state):
         value = data.get(key)
-        p.problem(key, secrets.mask(value) if secrets.is_secret(key, secret_keys) else value, why)
+        p.problem(key, secrets.shown(value, key, secret_keys), why)
     if engine["daemon_json"] == content:
         return p
     sha = hashlib.sha256(content.encode()).hexdigest()
@@ -105,8 +105,10 @@ def daemon_plan(content: str, engine: dict, swarm_state: dict | None, secret_key
         return p
     try:
         current = json.loads(engine["daemon_json"]) if engine["daemon_json"] else {}
-    except ValueError:
-        current = {"(unparseable)": engine["daemon_json"]}
+    except ValueError as e:  # summarised, never echoed: the file may hold secrets
+        p.differs("daemon.json", "(valid JSON)", secrets.summary(engine["daemon_json"], str(e)))
+        p.apply = not p.problems
+        return p
     for key, want, have in dict_diff(data, current):
         p.differs(f"daemon.json: {key}", *secrets.masked_item(key, want, have, secret_keys))
     p.apply = not p.problems

@@ -15,12 +15,13 @@ def test_invalid_data_stops_the_run_and_changes_no_host():
     res = pyinfra(host_data={
         # host-side problems: a flag the unit already passes, a profile the parser rejects
         "lab1": {"docker": {"daemon": {"hosts": ["tcp://127.0.0.1:2375"]}},
-                 "apparmor": {"network_rules": ["allow network tcp dst 8080,"]}},
+                 # words of the grammar, a combination both parsers reject (protocols are inet's)
+                 "apparmor": {"network_rules": [{"access": "allow", "family": "unix", "type": "tcp"}]}},
         # schema problems: wrong type; live-restore on a swarm node
         "lab2": {"sysctl": {"settings": {"net.core.somaxconn": "lots"}},
                  "docker": {"daemon": {"live-restore": True, "live-restorez": True}}},
-        # on Debian 12 (AppArmor 3.0) the parser rejects the rule too
-        "lab3": {"apparmor": {"network_rules": ["allow network tcp dst 8080,"]}},
+        # on Debian 12 (AppArmor 3.0) the parser rejects it too
+        "lab3": {"apparmor": {"network_rules": [{"access": "allow", "family": "unix", "type": "tcp"}]}},
     })
     out = res.stdout + res.stderr
     assert res.returncode != 0

@@ -3,7 +3,10 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dockwright.model import deep_merge
 from operations import apparmor, docker, seccomp, sysctl
 
 from .test_model import group_data
@@ -17,7 +20,7 @@ def test_sysctl_file():
 
 
 def test_apparmor_profile_from_data():
-    text = apparmor.render(dict(ALL["apparmor"], network_rules=["network inet tcp,"]))
+    text = apparmor.render(dict(ALL["apparmor"], network_rules=[{"access": "allow", "family": "inet", "type": "tcp"}]))
     assert f"profile {ALL['apparmor']['name']} flags=" in text
     for kind in ALL["apparmor"]["deny_network"]:
         assert f"  deny network {kind.replace('-', ' ')},\n" in text
@@ -76,3 +79,40 @@ def test_daemon_json_from_shipped_data():
     assert data["log-opts"] == {"max-size": "10m", "max-file": "3"}
     assert all(isinstance(v, str) for v in data["log-opts"].values())
     assert data["default-ulimits"]["nofile"]["Soft"] == 65535
+
+
+def test_apparmor_network_rules_are_words_of_a_grammar_never_free_lines():
+    """A free line could close the profile's block ("}") and open another: the mount, /proc,
+    /sys and ptrace rules after it would then belong to that other profile."""
+    from dockwright import schema
+    for bad in ("network inet tcp, } profile other {",
+                {"access": "allow", "family": "inet", "type": "tcp, } profile x {"},
+                {"access": "allow\n", "family": "inet"}, {"family": "inet"}, {"access": "deny", "family": "inet tcp"}):
+        found = schema.validate("h1", deep_merge(ALL, {"apparmor": {"network_rules": [bad]}}))
+        assert [p for p in found if p.key.startswith("apparmor.network_rules[0]")], bad
+    ok = deep_merge(ALL, {"apparmor": {"network_rules": [{"access": "deny", "family": "inet6", "type": "udp"}]}})
+    assert schema.validate("h1", ok) == []  # control
+    assert "  deny network inet6 udp,\n" in apparmor.render(ok["apparmor"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(rules=st.lists(st.fixed_dictionaries({"access": st.text(max_size=8) | st.sampled_from(["allow", "deny"]),
+                                             "family": st.text(max_size=8) | st.sampled_from(["inet", "unix"]),
+                                             "type": st.text(max_size=8) | st.sampled_from(["tcp", "raw"])}),
+                      max_size=3))
+def test_any_accepted_apparmor_data_renders_one_profile_block(rules):
+    """Whatever the data, once validation accepts it, the profile has one block, balanced, and
+    every network line is "[deny ]network FAMILY[ TYPE],"; data it refuses never renders."""
+    import re
+    from dockwright import schema
+    state = deep_merge(ALL, {"apparmor": {"network_rules": rules}})
+    refused = [p for p in schema.validate("h1", state) if p.key.startswith("apparmor")]
+    if refused:
+        assert any(r not in ({"access": a, "family": f, "type": t} for a in ("allow", "deny")
+                             for f in schema.AA_FAMILIES for t in schema.AA_TYPES) for r in rules)
+        return
+    text = apparmor.render(state["apparmor"])
+    assert len(re.findall(r"^profile ", text, re.M)) == 1 and text.count("{") == text.count("}")
+    body = text.split("{", 1)[1]
+    assert all(re.fullmatch(r"  (deny )?network( [a-z0-9]+){0,2},", line)
+               for line in body.splitlines() if "network" in line and not line.strip().startswith("#"))

@@ -111,3 +111,31 @@ def test_port_policy_needs_docker_iptables_chains_and_one_source_list():
     both = problems({"networks": {"port_policy": [{"port": 1, "allow_from": [], "deny_from": []}]}})
     assert any("exactly one of allow_from" in p for p in both)
     assert any("1 <= LOW <= HIGH" in p for p in problems({"networks": {"port_policy": [{"port": "9-1", "deny_from": []}]}}))
+
+
+SCOPED = ["::%1\n-I INPUT 1 -j ACCEPT\n-P INPUT ACCEPT\n#/0", "fe80::1%eth0", "10.0.0.1 ", "10.0.0.0/8\n"]
+
+
+def test_ipv6_scope_ids_and_stray_characters_are_refused_in_every_address_field():
+    """ipaddress accepts a scope ID holding a newline: each address field refuses it, naming
+    the key and the value (it would otherwise add lines to ip6tables-restore's input)."""
+    fields = {
+        "networks.port_policy[0].allow_from[0]": lambda v: {"networks": {"port_policy": [{"port": 80, "allow_from": [v]}]}},
+        "docker.daemon.dns[0]": lambda v: {"docker": {"daemon": {"dns": [v]}}},
+        "swarm.advertise_addr": lambda v: {"swarm": {"role": "manager", "advertise_addr": v}},
+        "networks.bridges.b.subnet": lambda v: {"networks": {"bridges": {"b": {"subnet": v}}}},
+        "networks.bridges.b.gateway": lambda v: {"networks": {"bridges": {"b": {"subnet": "10.5.0.0/16", "gateway": v}}}},
+        "docker.daemon.bip": lambda v: {"docker": {"daemon": {"bip": v}}},
+    }
+    for key, layer in fields.items():
+        for bad in SCOPED:
+            found = [p for p in schema.validate("h1", deep_merge(ALL, layer(bad))) if p.key == key]
+            assert found and "scope IDs are refused" in found[0].why, (key, bad, found)
+    ok = deep_merge(ALL, fields["docker.daemon.dns[0]"]("2001:DB8::1"))
+    assert not [p for p in schema.validate("h1", ok) if p.key.startswith("docker.daemon.dns")]  # control
+
+
+def test_the_firewall_never_renders_a_scope_id_even_past_validation():
+    from operations import firewall
+    with pytest.raises(ValueError, match="scope IDs are refused"):
+        firewall.render([{"port": 80, "allow_from": [SCOPED[0]]}], "ipv6")

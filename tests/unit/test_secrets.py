@@ -43,3 +43,61 @@ def test_redacted_candidate_keeps_shape_for_validation():
     doc = {"log-opts": {"splunk-token": TOKEN, "max-size": "10m"}, "labels": ["a"]}
     red = secrets.redact(doc)
     assert red == {"log-opts": {"splunk-token": secrets.PLACEHOLDER, "max-size": "10m"}, "labels": ["a"]}
+
+
+MARKER = "S3CR3T-MARKER-7f3a"
+
+
+def _engine(daemon_json):
+    return {"DockerEngine": {"daemon_json": daemon_json, "exec_start": UNIT, "docker_opts": ""}}
+
+
+def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path):
+    """The marker sits in every field that can hold a secret: a known log option, a key named
+    like a credential, a key declared in docker.secret_keys, in daemon and in passthrough. Every
+    output is searched for it: drift items (host without log-opts: the whole dict differs), an
+    unparseable daemon.json on the host, validation errors on a passthrough dict, the drift
+    report and metrics files, and the verification's message."""
+    import drift
+
+    from tests.verify import expect
+
+    content = {"log-driver": "splunk", "log-opts": {"splunk-token": MARKER, "tag": "x"},
+               "registry": {"api-key": MARKER}, "declared-secret": MARKER}
+    keys = ("declared-secret",)
+    outputs = []
+    for on_host in ("{}", json.dumps({"log-driver": "json-file"}), '{"log-opts": {"splunk-token": "' + MARKER + '",'):
+        report.reset()
+        run(docker.daemon_config, _engine(on_host), content=json.dumps(content), secret_keys=keys)
+        outputs.append(json.dumps(report.collected()))
+    assert all(MARKER not in out for out in outputs), outputs
+    assert "(unparseable: " in outputs[2] and "sha256 " in outputs[2]
+
+    # Validation: a passthrough dict whose key is also modelled quotes its value in the error.
+    state = {"docker": {"daemon": {"log-opts": {"splunk-token": MARKER}},
+                        "passthrough": {"log-opts": {"splunk-token": MARKER, "x": 1}}}}
+    problems = schema.validate("h1", state)
+    assert problems and MARKER not in " ".join(map(str, problems))
+
+    # drift's report (0600) and metrics (0644: node_exporter reads it) never carry it.
+    items = [dict(i, host="h1") for i in report.collected()]
+    rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
+           "drift": {"h1": items}, "unreachable": [], "failed": {}, "error": None, "fixed": False, "exit_code": 2}
+    args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
+    drift._write_outputs(args, rep)
+    for f in ("r.json", "m.prom"):
+        assert MARKER not in (tmp_path / f).read_text()
+    assert oct((tmp_path / "r.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "m.prom").stat().st_mode & 0o777) == "0o644"
+
+    # The verification's expectations: the file is 0600 since it holds a secret.
+    desired = {"docker": {"daemon": content, "passthrough": {}, "secret_keys": list(keys)}, "concerns": {}}
+    assert expect.daemon_json_mode(desired) == "600"
+    assert expect.daemon_json_mode({"docker": {"daemon": {"log-level": "info"}}}) == "644"  # control
+
+
+def test_daemon_json_holding_a_secret_is_0600_and_its_backups_always_are():
+    script = docker.rollout_script(json.dumps({"log-opts": {"splunk-token": MARKER}}), 60)
+    assert 'chmod 0600 "$new"' in script and MARKER not in script
+    assert 'chmod 0644 "$new"' in docker.rollout_script(json.dumps({"log-level": "info"}), 60)
+    assert 'chmod 0600 "$bak.tmp"' in script and 'chmod 0600 "$live.dockwright-failed"' in script

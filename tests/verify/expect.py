@@ -2,7 +2,7 @@
 (README), not by the deploy's renderers, parsers or diff functions: a bug there must not be
 "verified" by the same code. The checks read the hosts with their own commands."""
 
-from dockwright import model
+from dockwright import model, secrets
 
 
 # Documented sizing of conntrack (README, "conntrack"): auto = max(32768 x cores, 131072),
@@ -37,6 +37,12 @@ def daemon_json(desired: dict) -> dict:
     if model.enabled(desired, "seccomp") and seccomp.get("default"):
         want["seccomp-profile"] = f"/etc/docker/seccomp/{seccomp['name']}.json"
     return want
+
+
+def daemon_json_mode(desired: dict) -> str:
+    """0600 when daemon.json holds a secret (README: files holding secrets are 0600), else 0644."""
+    keys = tuple(desired.get("docker", {}).get("secret_keys", ()))
+    return "600" if secrets.holds_secret(daemon_json(desired), keys) else "644"
 
 
 def network_fields(raw: dict) -> dict:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dockwright import model
+from dockwright import model, secrets
 
 from . import expect, snapshot
 
@@ -21,10 +21,14 @@ def daemon(target):
 def test_daemon_json_content_and_mode(target, daemon):
     meta, content = snapshot.file_of(target.state(), "daemon.json")
     assert meta is not None, f"{DAEMON_JSON} missing"
-    assert meta == "root root 644", f"{DAEMON_JSON} is {meta} (want root root 644)"
+    mode = expect.daemon_json_mode(target.desired)
+    assert meta == f"root root {mode}", f"{DAEMON_JSON} is {meta} (want root root {mode})"
     have = json.loads(content)
-    wrong = [f"{k}: want {v!r}, has {have.get(k, '(absent)')!r}" for k, v in sorted(daemon.items()) if have.get(k) != v]
-    wrong += [f"{k}: {have[k]!r} is in the file but not in the data" for k in sorted(set(have) - set(daemon))]
+    keys = tuple(target.desired["docker"].get("secret_keys", ()))
+    show = lambda k, v: secrets.shown(v, k, keys)  # noqa: E731 - a message must not show a credential
+    wrong = [f"{k}: want {show(k, v)!r}, has {show(k, have.get(k, '(absent)'))!r}"
+             for k, v in sorted(daemon.items()) if have.get(k) != v]
+    wrong += [f"{k}: {show(k, have[k])!r} is in the file but not in the data" for k in sorted(set(have) - set(daemon))]
     assert not wrong, "; ".join(wrong)
 
 
