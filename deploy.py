@@ -9,6 +9,8 @@ Each concern can be switched off per group or host with `concerns = {"<concern>"
 verification for one run with `--data verify='{"after_deploy": false}'`.
 """
 
+import json
+
 from pyinfra import host
 from pyinfra.api import OperationError
 
@@ -67,7 +69,7 @@ def converge(desired: dict) -> None:
             networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
                             allow_disconnect=net["allow_disconnect"])
         firewall.port_policy(name="firewall: port policy for published ports", policy=net["port_policy"],
-                             daemon=desired["docker"]["daemon"])
+                             daemon=json.loads(docker.render(desired)))
         if net["prune"]:
             networks.prune(name="networks: prune undeclared", keep=sorted({*net["bridges"], *net["overlays"]}))
 

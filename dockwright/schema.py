@@ -457,8 +457,15 @@ def _rule_conntrack_keys_in_sysctl(state, report):
                    "conntrack keys belong in conntrack.max / conntrack.timeouts")
 
 
+def _daemon_json(state) -> dict:
+    """daemon.json's keys as dockerd reads the file: modelled keys, then passthrough."""
+    docker = state.get("docker", {}) if isinstance(state.get("docker"), dict) else {}
+    daemon, passthrough = docker.get("daemon", {}), docker.get("passthrough", {})
+    return {**(daemon if isinstance(daemon, dict) else {}), **(passthrough if isinstance(passthrough, dict) else {})}
+
+
 def _rule_live_restore_swarm(state, report):
-    daemon = state.get("docker", {}).get("daemon", {})
+    daemon = _daemon_json(state)
     role = state.get("swarm", {}).get("role")
     from .model import enabled  # the model imports the schema's list of concerns
     if daemon.get("live-restore") and role and enabled(state, "swarm"):
@@ -521,7 +528,7 @@ def _rule_swarm(state, report):
 
 def _rule_port_policy(state, report):
     policy = state.get("networks", {}).get("port_policy") or []
-    daemon = state.get("docker", {}).get("daemon", {})
+    daemon = _daemon_json(state)
     for i, rule in enumerate(policy):
         key = f"networks.port_policy[{i}]"
         if ("allow_from" in rule) == ("deny_from" in rule):

@@ -16,9 +16,11 @@ import ipaddress
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
-from dockwright import factcache, files, remote
-from dockwright.plans.firewall import plan
+from dockwright import factcache, files, refusal, remote
+from dockwright.plans.firewall import backend_problem, engine_firewall, families, plan
 from dockwright.plumbing import report
+
+from .docker import DockerEngine
 
 RULES_DIR = "/etc/dockwright"
 FAMILIES = {"ipv4": ("iptables", 4), "ipv6": ("ip6tables", 6)}
@@ -50,13 +52,6 @@ ExecStart=/bin/sh -c '[ ! -f {RULES_DIR}/port-policy.ipv6.rules ] || ip6tables-r
 WantedBy=docker.service
 """
 
-
-def families(daemon: dict) -> list[str]:
-    """The families Docker filters: IPv4 whenever its iptables support is on, IPv6 too when
-    ip6tables is on."""
-    if daemon.get("iptables", True) is False:
-        return []
-    return ["ipv4", "ipv6"] if daemon.get("ip6tables") else ["ipv4"]
 
 
 def _sources(cidrs: list[str], version: int) -> list[str]:
@@ -141,7 +136,9 @@ def port_policy(policy: list[dict], daemon: dict):
     + policy: ``[{"port": 8080, "proto": "tcp", "allow_from": ["10.0.0.0/8"]}, ...]``; a rule
       has ``allow_from`` or ``deny_from`` (CIDR lists), and optionally ``in_interface`` and
       ``family`` (``ipv4``, ``ipv6``, ``both``)
-    + daemon: the daemon.json settings (``iptables``, ``ip6tables``, ``firewall-backend``)
+    + daemon: daemon.json as rendered (passthrough included); with the unit's flags and the
+      engine's defaults it says which families dockerd filters and whether there is a
+      DOCKER-USER chain at all (``firewall-backend: nftables`` has none: refused)
 
     **Example:**
 
@@ -151,7 +148,12 @@ def port_policy(policy: list[dict], daemon: dict):
                              policy=[{"port": 8080, "allow_from": ["10.99.0.11/32"]}],
                              daemon={"iptables": True})
     """
-    wanted = {family: (rules_file(family), render(policy, family)) for family in families(daemon)}
+    engine = factcache.get(host, DockerEngine)
+    effective = engine_firewall(daemon, f"{engine['exec_start']} {engine['docker_opts']}", engine["version"])
+    if problem := backend_problem(effective, bool(policy)):
+        yield from refusal.refuse(host, f"networks.port_policy: {problem}")
+        return
+    wanted = {family: (rules_file(family), render(policy, family)) for family in families(effective)}
     decided = plan((UNIT, UNIT_TEXT), wanted, bool(policy), factcache.get(host, PortPolicy))
     report.record(host, "firewall", decided)
     if decided.nothing:

@@ -219,3 +219,21 @@ def test_swarm_host_problems_name_missing_modules_and_unsafe_engines():
     assert [why.split(" (")[0] for _, _, why in found] == ["kernel module esp4", "engine 23.0.2 can send "
                                                             "encrypted-overlay traffic in cleartext"]
     assert swarm.host_problems("worker", swarm_state(), (26, 1, 5)) == []
+
+
+def test_the_port_policy_covers_every_family_dockerd_filters_as_it_runs():
+    """Which families get rules comes from the engine as it runs: the unit's flags over
+    daemon.json (passthrough included) over the engine's defaults (Engine 27+: ip6tables on)."""
+    from dockwright.plans.firewall import backend_problem, engine_firewall, families
+    unit = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock"
+    assert families(engine_firewall({}, unit, (26, 1, 5))) == ["ipv4"]
+    assert families(engine_firewall({}, unit, (27, 0, 1))) == ["ipv4", "ipv6"]  # the new default
+    assert families(engine_firewall({"ip6tables": False}, unit, (27, 0, 1))) == ["ipv4"]
+    assert families(engine_firewall({"ip6tables": True}, unit, (26, 1, 5))) == ["ipv4", "ipv6"]  # passthrough
+    assert families(engine_firewall({}, unit + " --ip6tables", (26, 1, 5))) == ["ipv4", "ipv6"]  # a flag
+    assert families(engine_firewall({"ip6tables": True}, unit + " --ip6tables=false", (27, 0, 1))) == ["ipv4"]
+    assert families(engine_firewall({"iptables": False}, unit, (26, 1, 5))) == []
+    nft = engine_firewall({}, unit + " --firewall-backend=nftables", (29, 0, 0))
+    assert "nftables" in backend_problem(nft, declared=True) and backend_problem(nft, declared=False) is None
+    assert "nftables" in backend_problem(engine_firewall({"firewall-backend": "nftables"}, unit, (29, 0, 0)), True)
+    assert backend_problem(engine_firewall({}, unit, (29, 0, 0)), True) is None  # control

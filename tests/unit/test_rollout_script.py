@@ -64,7 +64,7 @@ def rollout(host: Path, content: str, allow_stop=False, live_restore=False, run_
         "docker/daemon-apply.sh.j2", path=host / "daemon.json", timeout=4, dir=host,
         candidate=host / "candidate", state=host / "rollout.state", log=host / "rollout.log",
         failed=host / "failed", sha=hashlib.sha256(content.encode()).hexdigest(),
-        new_live_restore=str(live_restore).lower(), allow_stop=str(allow_stop).lower())
+        new_live_restore=str(live_restore).lower(), allow_stop=str(allow_stop).lower(), mode="0644")
     env = dict(os.environ, FAKE=str(host), PATH=f"{host / 'bin'}:{os.environ['PATH']}")
     res = subprocess.run(["sh", "-c", script, "sh", run_id], env=env, capture_output=True, text=True, timeout=60)
     state = dict(line.split("=", 1) for line in (host / "rollout.state").read_text().splitlines()) \
