@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -368,22 +369,57 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write the report as JSON here")
     parser.add_argument("--metrics", help="write a Prometheus textfile here")
     parser.add_argument("--limit", help="only these hosts (pyinfra --limit)")
-    parser.add_argument("--lock", help="lock file (default: one per shard in the temp dir)")
+    parser.add_argument("--lock", help="lock file (default: one per inventory and shard, see lock_path)")
     args = parser.parse_args(argv)
     # Shards of one inventory may run side by side; the same shard twice may not.
-    args.lock = args.lock or str(Path(tempfile.gettempdir()) / (
-        "dockwright-drift" + (f"-shard-{args.shard[0]}-of-{args.shard[1]}" if args.shard else "") + ".lock"))
-    lock = open(args.lock, "w")
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        args.lock = args.lock or str(lock_path(args.inventory, args.shard))
+        fd = os.open(args.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:  # a link, a directory, a file of another user's in a sticky directory
+        print(f"dockwright drift: cannot open the lock {args.lock}: {e}; not starting", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        os.close(fd)
         print(f"dockwright drift: another run holds {args.lock}; not starting", file=sys.stderr)
         return EXIT_FAILURE
     try:
         return run(args)
     finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def lock_dir() -> Path:
+    """A directory for the locks that only this user can write: /run/lock/dockwright for root,
+    $XDG_RUNTIME_DIR/dockwright otherwise (else one in the temp dir, by uid). It is created
+    0700 and refused unless it is ours and nobody else's: in a shared directory another local
+    user could otherwise hold the lock, or plant a link, and stop the scheduled runs."""
+    uid = os.getuid()
+    if uid == 0 and os.path.isdir("/run/lock"):
+        d = Path("/run/lock/dockwright")
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        d = Path(os.environ["XDG_RUNTIME_DIR"]) / "dockwright"
+    else:
+        d = Path(tempfile.gettempdir()) / f"dockwright-{uid}"
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
+        raise PermissionError(f"{d} is not a directory of this user's alone (owner {st.st_uid}, "
+                              f"mode {oct(st.st_mode & 0o777)})")
+    return d
+
+
+def lock_path(inventory: str, shard: tuple[int, int] | None) -> Path:
+    """One lock per inventory (by its absolute path) and shard: shards of one inventory may run
+    side by side, the same shard twice may not, and other inventories never wait."""
+    key = hashlib.sha256(str(Path(inventory).resolve()).encode()).hexdigest()[:12]
+    name = f"{Path(inventory).stem}-{key}" + (f"-shard-{shard[0]}-of-{shard[1]}" if shard else "")
+    return lock_dir() / f"{name}.lock"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def write(path: str, content: str, mode: str = "0644", backup: str | None = None
                f"printf '%s' {shlex.quote(content)} > {new} && chmod {mode} {new}")
     if backup:
         command += f" && ([ ! -f {q} ] || cp -p {q} {shlex.quote(backup)})"
-    return command + f" && mv {new} {q}"
+    return command + f" && mv -T {new} {q}"  # -T: a directory at path fails, never swallows it
 
 
 def show_diff(host, path: str, content: str) -> None:

@@ -97,6 +97,23 @@ def Name(kind: str):
     return check
 
 
+# Names in /etc/apparmor.d that belong to AppArmor or Docker: a profile of ours by that name
+# would replace a directory's place, the base of every profile, or Docker's own profile.
+AA_RESERVED = frozenset({"docker-default", "unconfined", "tunables", "abstractions", "abi", "local",
+                         "disable", "force-complain", "cache", "default"})
+
+
+def AppArmorName():
+    name = Name("profile name")
+
+    def check(v, key, report):
+        name(v, key, report)
+        if isinstance(v, str) and (v in AA_RESERVED or v.startswith(("usr.", "sbin.", "bin.", "lsb_release"))):
+            report(key, v, "a name AppArmor, Docker or a system profile uses in /etc/apparmor.d; choose another")
+    check.kind = "name"
+    return check
+
+
 def Line():
     """Free text on one line (no control characters): it is quoted wherever it is used."""
     def check(v, key, report):
@@ -377,7 +394,7 @@ SCHEMA = Struct({
         "deny_syscalls": ListOf(Name("syscall name"), unique=True),
     }),
     "apparmor": Struct({
-        "name": Name("profile name"),
+        "name": AppArmorName(),
         "deny_network": ListOf(Str(DENY_NETWORK), unique=True),
         # {"access": "deny", "family": "inet", "type": "raw"} -> "deny network inet raw,"
         "network_rules": ListOf(Struct({"access": Str(("allow", "deny")), "family": Str(AA_FAMILIES),

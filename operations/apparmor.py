@@ -23,7 +23,9 @@ class AppArmorState(FactBase):
     """
     Whether AppArmor is enabled, the profile file's sha256 and the profile's loaded mode.
 
-    Returns ``{"enabled": bool, "parser": bool, "file_sha256": str|None, "loaded": mode|None}``.
+    Returns ``{"enabled": bool, "parser": bool, "file_sha256": str|None, "loaded": mode|None,
+    "foreign": str|None}``; ``foreign`` names what holds the profile's path when it is not a
+    file dockwright wrote (a directory, another package's profile).
     """
 
     def command(self, profile_name: str):
@@ -33,13 +35,15 @@ class AppArmorState(FactBase):
             "echo enabled $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo N); "
             "command -v apparmor_parser >/dev/null && echo parser; "
             f"[ -f {path} ] && echo sha256 $(sha256sum {path} | cut -d' ' -f1); "
+            f"if [ -L {path} ] || [ -e {path} ] && ! {{ [ -f {path} ] && head -n 1 {path} | grep -q '^# Managed by dockwright'; }}; "
+            f"then echo foreign $(stat -c %F {path}); fi; "
             # Lines that start with "NAME (", as a fixed string: the name is never a regex.
             f"awk -v n={shlex.quote(name + ' (')} 'index($0, n) == 1 {{print \"loaded \" $0}}' "
             "/sys/kernel/security/apparmor/profiles 2>/dev/null; true"
         )
 
     def process(self, output):
-        state = {"enabled": False, "parser": False, "file_sha256": None, "loaded": None}
+        state = {"enabled": False, "parser": False, "file_sha256": None, "loaded": None, "foreign": None}
         for line in output:
             word, _, rest = line.partition(" ")
             if word == "enabled":
@@ -48,6 +52,8 @@ class AppArmorState(FactBase):
                 state["parser"] = True
             elif word == "sha256":
                 state["file_sha256"] = rest.strip()
+            elif word == "foreign":
+                state["foreign"] = rest.strip() or "something"
             elif word == "loaded":
                 state["loaded"] = rest.rsplit("(", 1)[-1].rstrip(")")
         return state

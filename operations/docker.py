@@ -4,6 +4,7 @@ hosts at a time, and rolled back when the daemon does not come back healthy."""
 import base64
 import hashlib
 import json
+import posixpath
 import re
 import shlex
 import uuid
@@ -203,6 +204,22 @@ def rollout_script(content: str, health_timeout: int, path: str = DAEMON_JSON,
         allow_stop=str(bool(allow_container_stop)).lower())
 
 
+def space_check(size: int, paths: tuple = (STATE_DIR, DAEMON_JSON)) -> str:
+    """A shell test that fails at once, naming the place, when the filesystem of a path the
+    rollout writes (the staged candidate, its copies beside daemon.json, the outcome files)
+    has less room than they need: a full disk must fail in seconds, not leave an empty file
+    and a rollout that never reports."""
+    need = 4 * (size // 1024 + 1) + 64  # KiB for a file of size bytes: candidate, new, backup, failed, state
+    checks = []
+    for path in paths:
+        d = posixpath.dirname(path.rstrip("/")) or "/"
+        checks.append(f"d={shlex.quote(d)}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; "
+                      f"a=$(df -Pk \"$d\" | awk 'NR==2 {{print $4}}'); [ \"${{a:-0}}\" -ge {need} ] || "
+                      f"{{ echo \"no space for the rollout in $d ({shlex.quote(path)}): ${{a:-?}} KiB free, "
+                      f"{need} KiB needed\" >&2; exit 28; }}")
+    return "{ " + "; ".join(checks) + "; }"
+
+
 def parse_kv(lines: list[str]) -> dict:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
@@ -229,8 +246,8 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
             if problem:
                 host.log_styled(f"daemon.json not applied: {problem}", fg="red")
                 return False
-        ok, out = remote.run(host, f"install -d -m 0700 {STATE_DIR} && umask 077 && cat > {CANDIDATE}",
-                             conn, stdin=content)
+        ok, out = remote.run(host, f"{space_check(len(content.encode()))} && install -d -m 0700 {STATE_DIR} && umask 077 && "
+                                   f"cat > {CANDIDATE}", conn, stdin=content)
         if not ok:
             host.log_styled(f"daemon.json: cannot stage the candidate: {' '.join(out.stderr_lines)}", fg="red")
             return False

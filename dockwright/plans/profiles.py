@@ -38,6 +38,10 @@ def apparmor_plan(name: str, path: str, content: str, state: dict, check: dict |
         p.problem("concerns.apparmor", True, "AppArmor is not enabled on this host (or apparmor_parser is "
                   "missing); switch the concern off for it")
         return p
+    if state.get("foreign"):
+        p.problem("apparmor.name", name, f"{path} is a {state['foreign']} that dockwright did not write "
+                  "(another package's profile, or AppArmor's own); choose another name")
+        return p
     p.write = state["file_sha256"] != sha256(content)
     if p.write:
         p.differs(f"{path} sha256", sha256(content), state["file_sha256"])

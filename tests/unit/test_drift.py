@@ -180,3 +180,34 @@ def test_error_text_survives_pyinfra_internal_error_wrapper():
     except EOFError as e:
         wrapped = UnexpectedInternalError(e)
     assert drift.error_text(wrapped) == "EOF when reading a line"
+
+
+def test_the_lock_is_per_inventory_private_and_never_follows_a_link(tmp_path, monkeypatch, capsys):
+    import fcntl
+    import os
+    monkeypatch.setattr(drift.os.path, "isdir", lambda p: False if p == "/run/lock" else os.path.isdir(p))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    prod, staging = drift.lock_path("inventories/prod.py", None), drift.lock_path("inventories/staging.py", None)
+    assert prod != staging and prod.parent == staging.parent == tmp_path / "dockwright"
+    assert drift.lock_path("inventories/prod.py", (1, 4)) != drift.lock_path("inventories/prod.py", (2, 4))
+    assert oct(os.stat(tmp_path / "dockwright").st_mode & 0o777) == "0o700"
+
+    # Held by another run of the same inventory: exit 1, not 2.
+    fd = os.open(prod, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    assert drift.main(["inventories/prod.py"]) == drift.EXIT_FAILURE
+    assert "another run holds" in capsys.readouterr().err
+    os.close(fd)
+
+    # A link planted at the lock's name is never followed (nor its target truncated).
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    link = tmp_path / "planted.lock"
+    link.symlink_to(target)
+    assert drift.main(["inventories/prod.py", "--lock", str(link)]) == drift.EXIT_FAILURE
+    assert "cannot open the lock" in capsys.readouterr().err and target.read_text() == "keep me"
+
+    # A lock directory others can write is refused, naming it.
+    os.chmod(tmp_path / "dockwright", 0o777)
+    assert drift.main(["inventories/prod.py"]) == drift.EXIT_FAILURE
+    assert "not a directory of this user's alone" in capsys.readouterr().err

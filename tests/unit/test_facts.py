@@ -121,7 +121,9 @@ def test_daemon_render_is_stable_and_adds_seccomp_default():
 def test_apparmor_fact():
     state = apparmor.AppArmorState().process(["enabled Y", "parser", "sha256 abc",
                                               "loaded dockwright-default (enforce)"])
-    assert state == {"enabled": True, "parser": True, "file_sha256": "abc", "loaded": "enforce"}
+    assert state == {"enabled": True, "parser": True, "file_sha256": "abc", "loaded": "enforce", "foreign": None}
+    held = apparmor.AppArmorState().process(["enabled Y", "parser", "foreign directory"])
+    assert held["foreign"] == "directory"
 
 
 def test_host_routes_fact_skips_default_and_docker_bridges():

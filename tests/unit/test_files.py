@@ -26,8 +26,20 @@ def test_write_replaces_the_file_whole_with_its_mode_and_a_backup(tmp_path):
 
 def test_write_renames_so_a_reader_never_sees_half_a_file():
     command = files.write("/etc/x.conf", "x")
-    assert command.endswith("&& mv /etc/x.conf.dockwright-new /etc/x.conf")
+    assert command.endswith("&& mv -T /etc/x.conf.dockwright-new /etc/x.conf")
     assert command.index("chmod 0644 /etc/x.conf.dockwright-new") < command.index("mv ")
+
+
+def test_a_directory_at_the_path_fails_the_write_and_is_left_whole(tmp_path):
+    """/etc/apparmor.d/tunables is a directory: a profile written there must fail, not move
+    into it with exit status 0 (plain mv does that)."""
+    target = tmp_path / "tunables"
+    (target / "global").parent.mkdir(parents=True)
+    (target / "global").write_text("@{PROC}=/proc/\n")
+    res = subprocess.run(["sh", "-c", files.write(str(target), "profile x {}\n")], capture_output=True, text=True)
+    assert res.returncode != 0 and sorted(p.name for p in target.iterdir()) == ["global"]
+    plain = subprocess.run(["sh", "-c", files.write(str(target), "y").replace("mv -T ", "mv ")])
+    assert plain.returncode == 0 and "tunables.dockwright-new" in [p.name for p in target.iterdir()]  # control
 
 
 def test_the_content_diff_is_shown_under_diff_only(caplog):

@@ -237,3 +237,18 @@ def test_the_port_policy_covers_every_family_dockerd_filters_as_it_runs():
     assert "nftables" in backend_problem(nft, declared=True) and backend_problem(nft, declared=False) is None
     assert "nftables" in backend_problem(engine_firewall({"firewall-backend": "nftables"}, unit, (29, 0, 0)), True)
     assert backend_problem(engine_firewall({}, unit, (29, 0, 0)), True) is None  # control
+
+
+def test_an_apparmor_name_another_profile_holds_is_a_problem_never_overwritten():
+    from dockwright import schema
+    from dockwright.model import deep_merge
+    from dockwright.plans.profiles import apparmor_plan
+    state = {"enabled": True, "parser": True, "file_sha256": None, "loaded": None, "foreign": "directory"}
+    p = apparmor_plan("tunables", "/etc/apparmor.d/tunables", "profile x {}\n", state)
+    assert not p.write and not p.load and p.problems[0][:2] == ("apparmor.name", "tunables")
+    mine = dict(state, foreign=None)
+    assert apparmor_plan("dw", "/etc/apparmor.d/dw", "x", mine).write  # control: ours, or absent
+    from .test_model import group_data
+    for name in ("tunables", "docker-default", "usr.sbin.cupsd", "abstractions"):
+        found = schema.validate("h1", deep_merge(group_data("all"), {"apparmor": {"name": name}}))
+        assert [p for p in found if p.key == "apparmor.name"], name

@@ -295,3 +295,16 @@ def test_the_runs_fact_cache_sends_one_read_for_concurrent_askers_and_forgets_on
     assert [a.value for a in askers] == [{"cluster_id": "abc"}] * 20 and leader.asked == 1
     factcache.forget(leader, swarm.SwarmState)
     assert factcache.get(leader, swarm.SwarmState) == {"cluster_id": "abc"} and leader.asked == 2
+
+
+def test_a_full_disk_fails_the_staging_at_once_naming_the_place(tmp_path):
+    """The free-space test the staging runs first, run here: a filesystem without room fails
+    in a second with exit 28 and names the directory; with room it passes (the control)."""
+    import subprocess
+    from operations import docker as docker_ops
+    full = subprocess.run(["sh", "-c", docker_ops.space_check(10 ** 15, (str(tmp_path / "state"),))],
+                          capture_output=True, text=True, timeout=10)
+    assert full.returncode == 28 and f"no space for the rollout in {tmp_path}" in full.stderr
+    room = subprocess.run(["sh", "-c", docker_ops.space_check(2, (str(tmp_path / "state"),))],
+                          capture_output=True, text=True, timeout=10)
+    assert room.returncode == 0, room.stderr
