@@ -176,9 +176,28 @@ def _slot(state, key: str, size: int):
     return slots[key]
 
 
-def quorum_problem(node_ls: list[str]) -> str | None:
-    """Why restarting this manager would lose the swarm's quorum, from `docker node ls
-    --format '{{.Self}} {{.ManagerStatus}}'` lines; None when the other managers hold it."""
+# Asked on a manager before its restart: its swarm state, then (an active manager) every manager's
+# status. Each step says when it failed: a question that cannot be answered stops the restart.
+QUORUM_QUERY = (
+    "s=$(timeout 30 docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}') "
+    "|| { echo \"info-failed $?\"; exit 0; }; echo \"state $s\"; "
+    "[ \"$s\" = 'active true' ] || exit 0; "
+    "n=$(timeout 30 docker node ls --format '{{.Self}} {{.ManagerStatus}}') || { echo \"nodes-failed $?\"; exit 0; }; "
+    "printf '%s\\n' \"$n\" | sed 's/^/node /'"
+)
+
+
+def quorum_problem(lines: list[str]) -> str | None:
+    """Why restarting this manager is not safe, from QUORUM_QUERY's output: the other managers
+    would not hold quorum, or the state could not be read (fails closed). None when safe."""
+    if not lines or any(line.startswith(("info-failed", "nodes-failed")) for line in lines):
+        return ("cannot read the swarm's state on this manager ("
+                + (", ".join(line for line in lines if "failed" in line) or "no answer")
+                + "): not restarting it")
+    state = next((line.split()[1:] for line in lines if line.startswith("state ")), [])
+    if state != ["active", "true"]:
+        return None  # not an active manager: there is no quorum to keep while it restarts
+    node_ls = [line[5:] for line in lines if line.startswith("node ")]
     managers = [line.split() for line in node_ls if len(line.split()) == 2]
     total = len(managers)
     others_up = sum(1 for self_, status in managers if self_ == "false" and status in ("Leader", "Reachable"))
@@ -239,10 +258,8 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
             return False
         if manager:
             # Only a manager of an active swarm has a quorum to keep (a new node joins later).
-            ok, out = remote.run(host, (
-                "if [ \"$(timeout 30 docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; "
-                "then timeout 30 docker node ls --format '{{.Self}} {{.ManagerStatus}}'; fi"), conn)
-            problem = quorum_problem(out.stdout_lines) if ok else "cannot list the swarm's managers"
+            ok, out = remote.run(host, QUORUM_QUERY, conn)
+            problem = quorum_problem(out.stdout_lines if ok else [])
             if problem:
                 host.log_styled(f"daemon.json not applied: {problem}", fg="red")
                 return False

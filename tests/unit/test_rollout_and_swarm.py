@@ -118,10 +118,34 @@ def test_no_outcome_in_time_halts_the_rollout():
 
 
 def test_manager_restart_needs_the_other_managers_for_quorum():
-    assert docker.quorum_problem(["true Leader"]) is None  # a single manager
-    assert docker.quorum_problem(["true Leader", "false Reachable", "false Reachable"]) is None
-    assert "needs 2" in docker.quorum_problem(["true Leader", "false Reachable", "false Unreachable"])
-    assert docker.quorum_problem(["true Leader", "false Reachable"])  # 2 managers: no spare
+    active = ["state active true"]
+    nodes = lambda *ls: active + [f"node {line}" for line in ls]  # noqa: E731
+    assert docker.quorum_problem(nodes("true Leader")) is None  # a single manager
+    assert docker.quorum_problem(nodes("true Leader", "false Reachable", "false Reachable")) is None
+    assert "needs 2" in docker.quorum_problem(nodes("true Leader", "false Reachable", "false Unreachable"))
+    assert docker.quorum_problem(nodes("true Leader", "false Reachable"))  # 2 managers: no spare
+    assert docker.quorum_problem(["state inactive false"]) is None  # not in a swarm yet: nothing to keep
+
+
+def test_the_quorum_check_fails_closed():
+    """docker info or node ls failing, timing out or printing nothing stops a manager's restart
+    (it used to print nothing and let the restart go ahead)."""
+    for lines in ([], ["info-failed 124"], ["state active true", "nodes-failed 1"]):
+        assert "cannot read the swarm's state" in docker.quorum_problem(lines), lines
+
+
+def test_the_quorum_query_says_which_step_failed(tmp_path):
+    """QUORUM_QUERY run here against a docker that fails, then one that answers."""
+    import subprocess
+    (tmp_path / "docker").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "docker").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    out = subprocess.run(["sh", "-c", docker.QUORUM_QUERY], env=env, capture_output=True, text=True).stdout
+    assert out.split() == ["info-failed", "1"]
+    (tmp_path / "docker").write_text("#!/bin/sh\n[ \"$1\" = info ] && echo 'active true' || "
+                                     "printf 'true Leader\\nfalse Reachable\\n'\n")
+    out = subprocess.run(["sh", "-c", docker.QUORUM_QUERY], env=env, capture_output=True, text=True).stdout
+    assert out.splitlines() == ["state active true", "node true Leader", "node false Reachable"]
 
 
 def test_batches_never_exceed_their_size():

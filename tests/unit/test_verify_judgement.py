@@ -90,3 +90,20 @@ def test_seccomp_profile_judged_against_the_data():
     assert expect.seccomp_mismatches(conf, unconditional) == ["socket family 17 is allowed"]
     assert expect.seccomp_mismatches(conf, {**profile, "defaultAction": "SCMP_ACT_ALLOW"}) == [
         "defaultAction 'SCMP_ACT_ALLOW' (want deny)"]
+
+
+def test_the_port_policy_is_tried_from_a_bounded_set_of_peers_covering_every_outcome():
+    """At 500 hosts every peer trying every host would be 250,000 connections: each host is
+    tried from its next peers by name, plus one peer for each expected outcome not yet seen."""
+    from types import SimpleNamespace
+    from tests.verify.test_networks import PEERS_PER_HOST, policy_peers
+    hosts = [SimpleNamespace(name=f"h{i:03d}", data={"data_ip": f"10.0.{i // 200}.{i % 200 + 1}"}) for i in range(500)]
+    rules = [{"port": 8080, "allow_from": ["10.0.2.0/24"]}]  # only h400.. are admitted
+    me = hosts[10]
+    chosen = policy_peers(me, [h for h in hosts if h is not me], rules)
+    assert [h.name for h in chosen[:PEERS_PER_HOST]] == ["h011", "h012", "h013"]
+    assert len(chosen) == PEERS_PER_HOST + 1 and chosen[-1].name == "h400"  # the admitted outcome too
+    small = policy_peers(hosts[0], hosts[1:3], rules)
+    assert [h.name for h in small] == ["h001", "h002"]  # a small run: every peer, as before
+    last = policy_peers(hosts[499], hosts[:499], [])
+    assert [h.name for h in last] == ["h000", "h001", "h002"]  # the ring wraps
