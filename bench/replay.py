@@ -96,8 +96,10 @@ class RecordConnector(SSHConnector):
 
 def _role(host) -> str:
     """The recording a host's answers go to or come from: DOCKWRIGHT_REPLAY_AS prefixes the
-    role, so a baseline's answers never overwrite dockwright's."""
-    return os.environ.get("DOCKWRIGHT_REPLAY_AS", "") + (host.data.get("replay_role") or host.name)
+    role, so a baseline's answers never overwrite dockwright's; a host's own replay_as (a
+    faulty host of a simulated fleet: "fault-") comes first."""
+    prefix = host.data.get("replay_as") or os.environ.get("DOCKWRIGHT_REPLAY_AS", "")
+    return prefix + (host.data.get("replay_role") or host.name)
 
 
 _recorded: dict[str, dict] = {}
@@ -140,6 +142,10 @@ class ReplayConnector(BaseConnector):
     def connect(self) -> None:
         if not self.host.data.get("replay_role"):
             raise InventoryError(f"{self.host.name}: simulated host without replay_role")
+        if self.host.data.get("replay_fault") == "unreachable":
+            from pyinfra.api.exceptions import ConnectError
+            self._wait()
+            raise ConnectError(f"{self.host.name}: simulated host is unreachable")
         self.commands = recording(_role(self.host))["commands"]
         self.latency = float(os.environ.get(LATENCY_ENV, "20")) / 1000
 

@@ -1,6 +1,11 @@
 """N simulated hosts replaying the lab's recorded answers (bench/replay.py), for controller
 benchmarks. DOCKWRIGHT_SIM_HOSTS=N (default 10): 3 managers, then 2 workers for each
 standalone host. Each host has its own name and data address; all carry the lab's group data.
+
+DOCKWRIGHT_SIM_FAULTS=P (a percentage, default 0): a real fleet's broken hosts. P% of the hosts
+after the first three are each unreachable, a worker whose dockerd is stopped, a standalone
+host that refuses the data (a later sysctl file), and a drifted manager, replaying the lab's
+recordings of those states (bench/recording/fault-*.json, `python -m bench.scale record-faults`).
 """
 
 import json
@@ -24,6 +29,22 @@ def _host(i: int, role: str) -> tuple[str, dict]:
 
 _roles = ["manager"] * min(3, N) + [("standalone" if i % 3 == 2 else "worker") for i in range(max(0, N - 3))]
 _hosts = [_host(i, role) for i, role in enumerate(_roles)]
+
+# Faults, spread over the fleet (every k-th host), never on the first three managers.
+FAULTS = (("unreachable", None), ("dockerd-stopped", "worker"), ("refused", "standalone"), ("drifted", "manager"))
+_share = float(os.environ.get("DOCKWRIGHT_SIM_FAULTS", "0")) / 100
+_count = round(_share * N)
+for _k, (_fault, _role) in enumerate(FAULTS):
+    for _j in range(_count):
+        _i = 3 + (_j * len(FAULTS) + _k) * max(1, (N - 3) // max(1, _count * len(FAULTS)))
+        if _i >= N:
+            break
+        _name, _data = _hosts[_i]
+        _data = dict(_data, replay_fault=_fault)
+        if _role:
+            _name = f"@dwreplay/sim-{_role[0]}{_i:04d}"
+            _data = dict(_data, replay_role=_role, replay_as="fault-")
+        _hosts[_i] = (_name, _data)
 
 swarm_managers = [h for h in _hosts if h[1]["replay_role"] == "manager"]
 swarm_workers = [h for h in _hosts if h[1]["replay_role"] == "worker"]

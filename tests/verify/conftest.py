@@ -15,7 +15,7 @@ import pytest
 
 from dockwright.plumbing.verification import FLEET_FILE_ENV
 
-from . import fleet
+from . import fleet, replay
 
 REPORTS = fleet.REPO / "reports"
 
@@ -77,6 +77,8 @@ def pytest_sessionfinish(session):
             except Exception as e:  # noqa: BLE001 - any failure here is only reported
                 print(f"dockwright verification: clean-up on {t.name} failed: {e}", file=sys.stderr)
     fleet.remove_control_dir()
+    if replay.recording():
+        replay.save()
 
 
 RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's reports there)

@@ -17,7 +17,7 @@ import testinfra
 
 from dockwright import model
 
-from . import probe, snapshot
+from . import probe, replay, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 CONNECT_TIMEOUT = 60  # seconds for the TCP connection and the server's banner
@@ -88,7 +88,11 @@ class Target:
         if os.environ.get("DOCKWRIGHT_COUNT_FILE"):  # bench: one line per remote command
             with open(os.environ["DOCKWRIGHT_COUNT_FILE"], "a") as f:
                 f.write(self.name + "\n")
+        if replay.replaying(self.data):  # a simulated host (bench): no connection at all
+            return replay.answer(self.data, self.name, command)
         res = self.host.run(command)
+        if replay.recording():
+            replay.record(self.data, self.name, command, res)
         if res.rc == 255 and SSH_LOST.search(res.stderr or ""):
             # ssh itself failed: every later check of this host would wait for its own
             # timeout again, so they fail at once, naming the first failure.
@@ -245,8 +249,6 @@ class Target:
         return res.rc, snapshot.key_values(res.stdout)
 
 
-# A deploy hands its fleet over in this environment variable (JSON {host: {"desired", "data"}}):
-# not a file, since the merged data may hold secrets.
 def from_file(path: str, only: list[str] | None = None) -> dict[str, Target]:
     """The fleet a deploy hands over in a private file (never in the environment: it grows
     with the fleet, and Linux refuses a variable over 128 KiB)."""
