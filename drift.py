@@ -42,7 +42,7 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def plan(inventory: str, limit: str | None) -> dict:
+def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     """Plans a deploy without changing anything, with pyinfra's own CLI in this process, and
     reads the outcome from pyinfra's state (never from its log text):
     {"plan": [...], "items": [...], "hosts": [...], "unreachable": [...], "error": str|None}."""
@@ -61,7 +61,7 @@ def plan(inventory: str, limit: str | None) -> dict:
     # No -y: with it pyinfra skips change detection and the plan is empty. --json: pyinfra's
     # non-interactive mode, which never stops at "hosts failed to connect, continue?" (its JSON
     # on stdout is not needed: the state is read here).
-    args = [inventory, "deploy.py", "--dry", "--json", "--data", 'verify={"after_deploy": false}',
+    args = [inventory, "deploy.py", "--dry", "--json", *passed, "--data", 'verify={"after_deploy": false}',
             *limit_args(limit)]
     error = None
     try:
@@ -168,6 +168,14 @@ def merge(reports: list[dict]) -> dict:
     }
 
 
+def pyinfra_flags(args) -> list[str]:
+    """The pyinfra flags drift.py passes on to both the plan and the fix."""
+    flags = [arg for kv in args.data for arg in ("--data", kv)]
+    flags += ["--sudo"] if args.sudo else []
+    flags += ["--parallel", str(args.parallel)] if args.parallel else []
+    return flags
+
+
 def limit_args(limit: str | None) -> list[str]:
     return [arg for name in (limit.split(",") if limit else []) for arg in ("--limit", name)]
 
@@ -208,7 +216,16 @@ def drift_items(result: dict) -> dict[str, list[dict]]:
     return per_host
 
 
+def _label(value: str) -> str:
+    """A label value as the Prometheus text format writes it (backslash, quote, newline escaped)."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def metrics_text(report: dict, previous_success: float | None) -> str:
+    """The Prometheus textfile: written with the standard library only (drift.py merge runs
+    without the venv), label values escaped as the text format says. Every host checked gets
+    a dockwright_drift_items series per concern found anywhere in the run, 0 when clean, so a
+    host's series never vanishes when its drift is fixed."""
     lines = [
         "# HELP dockwright_drift_items Drifted items found by the last run, per host and concern.",
         "# TYPE dockwright_drift_items gauge",
@@ -217,12 +234,25 @@ def metrics_text(report: dict, previous_success: float | None) -> str:
     for host, items in report["drift"].items():
         for item in items:
             counts[(host, item["concern"])] = counts.get((host, item["concern"]), 0) + 1
-    for (host, concern), n in sorted(counts.items()):
-        lines.append(f'dockwright_drift_items{{host="{host}",concern="{concern}"}} {n}')
+    concerns = sorted({c for _, c in counts} | {"docker", "sysctl"})
+    checked = [h for h in report["hosts"] if h not in report["unreachable"] and h not in (report.get("failed") or {})]
+    for host in sorted(set(checked) | {h for h, _ in counts}):
+        for concern in concerns:
+            lines.append(f'dockwright_drift_items{{host="{_label(host)}",concern="{_label(concern)}"}} '
+                         f'{counts.get((host, concern), 0)}')
+    lines += ["# HELP dockwright_drift_fixed_items Drifted items the last run corrected (with --fix), per host.",
+              "# TYPE dockwright_drift_fixed_items gauge"]
+    for host in sorted(set(checked) | set(report["drift"])):
+        fixed = len(report["drift"].get(host, [])) if report.get("fixed") else 0
+        lines.append(f'dockwright_drift_fixed_items{{host="{_label(host)}"}} {fixed}')
     lines += ["# HELP dockwright_drift_host_reachable 1 when the last run reached the host.",
               "# TYPE dockwright_drift_host_reachable gauge"]
     for host in sorted(report["hosts"]):
-        lines.append(f'dockwright_drift_host_reachable{{host="{host}"}} {0 if host in report["unreachable"] else 1}')
+        lines.append(f'dockwright_drift_host_reachable{{host="{_label(host)}"}} {0 if host in report["unreachable"] else 1}')
+    lines += ["# HELP dockwright_drift_host_failed 1 when the host failed alone (refused, a failed read).",
+              "# TYPE dockwright_drift_host_failed gauge"]
+    for host in sorted(report["hosts"]):
+        lines.append(f'dockwright_drift_host_failed{{host="{_label(host)}"}} {1 if host in (report.get("failed") or {}) else 0}')
     success = report["finished"] if report["exit_code"] != EXIT_FAILURE else previous_success
     lines += [
         "# HELP dockwright_drift_last_run_timestamp_seconds When the last run finished.",
@@ -271,7 +301,7 @@ def run(args) -> int:
         if not args.limit:
             return _finish(args, {"inventory": args.inventory, "started": started, "drift": {}, "unreachable": [],
                                   "failed": {}, "error": None, "fixed": False}, EXIT_OK, [])
-    result = plan(args.inventory, args.limit)
+    result = plan(args.inventory, args.limit, pyinfra_flags(args))
     per_host = drift_items(result)
     hosts = sorted(set(result["hosts"]) | set(per_host) | set(result["unreachable"]))
     for host in list(per_host):  # a failed host's items are what it read before failing
@@ -302,7 +332,8 @@ def run(args) -> int:
     # A host that failed alone does not stop the others being fixed; a run-level error does.
     if per_host and args.fix and not result["error"]:
         print(f"dockwright drift: fixing {len(per_host)} host(s) (deploy, then verification)")
-        cmd = [*PYINFRA, args.inventory, "deploy.py", "-y", *limit_args(",".join(sorted(per_host)))]
+        cmd = [*PYINFRA, args.inventory, "deploy.py", "-y", *pyinfra_flags(args),
+               *limit_args(",".join(sorted(per_host)))]
         fix = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         report["fixed"] = fix.returncode == 0
         tail = (fix.stdout + fix.stderr).strip().splitlines()[-60:]
@@ -370,7 +401,17 @@ def main(argv=None) -> int:
     parser.add_argument("--metrics", help="write a Prometheus textfile here")
     parser.add_argument("--limit", help="only these hosts (pyinfra --limit)")
     parser.add_argument("--lock", help="lock file (default: one per inventory and shard, see lock_path)")
+    parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
+                        help="passed on to pyinfra (override host data), for the plan and the fix")
+    parser.add_argument("--sudo", action="store_true", help="passed on to pyinfra")
+    parser.add_argument("--parallel", type=int, help="passed on to pyinfra")
     args = parser.parse_args(argv)
+    # Paths are the caller's, whatever directory pyinfra runs in (the checkout).
+    for name in ("json", "metrics", "lock"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
+    if os.path.exists(args.inventory):
+        args.inventory = os.path.abspath(args.inventory)
     # Shards of one inventory may run side by side; the same shard twice may not.
     try:
         args.lock = args.lock or str(lock_path(args.inventory, args.shard))

@@ -211,3 +211,27 @@ def test_the_lock_is_per_inventory_private_and_never_follows_a_link(tmp_path, mo
     os.chmod(tmp_path / "dockwright", 0o777)
     assert drift.main(["inventories/prod.py"]) == drift.EXIT_FAILURE
     assert "not a directory of this user's alone" in capsys.readouterr().err
+
+
+def test_metrics_keep_a_zero_series_per_clean_host_count_fixed_items_and_escape_labels():
+    report = {"hosts": ["clean", 'we"ird\\name', "gone", "refusing"], "unreachable": ["gone"],
+              "failed": {"refusing": "refused: x"}, "fixed": True, "exit_code": 1, "finished": 10.0,
+              "duration": 1.0, "drift": {'we"ird\\name': [{"concern": "sysctl"}, {"concern": "docker"}]}}
+    text = drift.metrics_text(report, previous_success=None)
+    assert 'dockwright_drift_items{host="clean",concern="sysctl"} 0' in text  # a clean host's series stays
+    assert 'dockwright_drift_items{host="we\\"ird\\\\name",concern="docker"} 1' in text
+    assert 'dockwright_drift_fixed_items{host="we\\"ird\\\\name"} 2' in text
+    assert 'dockwright_drift_fixed_items{host="clean"} 0' in text
+    assert 'dockwright_drift_host_failed{host="refusing"} 1' in text and 'host="gone",concern' not in text
+
+
+def test_paths_are_the_callers_and_pyinfra_flags_are_passed_on(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(drift, "run", lambda args: seen.update(vars(args)) or 0)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert drift.main(["inv.py", "--json", "out/r.json", "--metrics", "m.prom", "--data", "a=1",
+                       "--data", "b=2", "--sudo", "--parallel", "7"]) == 0
+    assert seen["json"] == str(tmp_path / "out" / "r.json") and seen["metrics"] == str(tmp_path / "m.prom")
+    args = type("A", (), seen)
+    assert drift.pyinfra_flags(args) == ["--data", "a=1", "--data", "b=2", "--sudo", "--parallel", "7"]
