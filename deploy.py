@@ -49,8 +49,8 @@ def converge(desired: dict) -> None:
             content=docker.render(desired),
             health_timeout=desired["docker"]["health_timeout"],
             secret_keys=tuple(desired["docker"]["secret_keys"]),
-            # Batches are enforced by dockwright per group (pyinfra's _parallel is one value per
-            # operation): managers one at a time, the others restart_batch at a time.
+            # Batches are enforced by dockwright (pyinfra's _parallel is one value per operation):
+            # managers one at a time; hosts with the same restart_batch that many at a time.
             batch=desired["docker"]["restart_batch"],
             manager=model.enabled(desired, "swarm") and desired["swarm"]["role"] == "manager",
             allow_container_stop=desired["docker"]["allow_container_stop"],

@@ -202,7 +202,7 @@ def check_fleet() -> None:
 
 
 def _check_fleet() -> None:
-    problems: list[schema.Problem] = []
+    problems = schema.validate_inventory_data(inventory.get_data())
     desired = {h: model.desired(h) for h in inventory}
     for h in inventory.get_active_hosts():
         liveness.watch(h)  # from here on, a host that stops answering fails alone within a minute

@@ -8,7 +8,7 @@ import difflib
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pyinfra.api.exceptions import DeployError
 
@@ -37,7 +37,6 @@ class InvalidDesiredState(DeployError):
 # ---- field types -------------------------------------------------------------------------------
 # A checker takes (value, key, report) and reports problems; nested types recurse with longer keys.
 
-Report = Callable[[str, Any, str], None]
 
 
 def Bool():
@@ -418,9 +417,20 @@ SCHEMA = Struct({
         "advertise_addr": Optional(Addr()),
     }),
     "verify": Struct({"after_deploy": Bool(), "behaviour": Bool(), "workers": Int(0, 512)}),
-    # group_data/all.py: the groups whose data comes before the role groups' (model.layers).
-    "environment_groups": ListOf(Name("word")),
 })
+
+# group_data/all.py's environment_groups (the groups whose data comes before the role groups',
+# model.layers) is not part of a host's merged state: it is checked on its own.
+ENVIRONMENT_GROUPS = ListOf(Name("word"))
+
+
+def validate_inventory_data(data: dict) -> list[Problem]:
+    """Problems with the inventory-wide data that does not merge into hosts (group_data/all.py)."""
+    problems: list[Problem] = []
+    if "environment_groups" in data:
+        ENVIRONMENT_GROUPS(data["environment_groups"], "environment_groups",
+                           lambda key, value, why: problems.append(Problem("all", key, value, why)))
+    return problems
 
 
 def validate(host: str, state: dict) -> list[Problem]:

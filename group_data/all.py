@@ -54,7 +54,7 @@ conntrack = {
 
 docker = {
     "package": "docker.io",  # or "docker-ce" (Docker's own packages; needs their apt source)
-    "restart_batch": 1,  # hosts of this group restarted at a time (swarm managers: always 1)
+    "restart_batch": 1,  # hosts with the same batch size restarted at a time (swarm managers: always 1)
     # Restart even when running containers without a restart policy would stop (live-restore
     # off before or after the change). Off: such a host is refused, listing the containers.
     "allow_container_stop": False,

@@ -30,7 +30,6 @@ SUITES = {
     "bookworm": _COMMON,                  # Debian 12: docker.io 20.10 (client included), kernel 6.1, AppArmor 3
 }
 IMAGE_SIZE = "4G"
-DATA_NET = "10.99.0.0/24"
 MEMORY_MB = int(os.environ.get("DOCKWRIGHT_LAB_MEMORY", "1024"))
 CPUS = int(os.environ.get("DOCKWRIGHT_LAB_CPUS", "2"))
 BOOT_TIMEOUT = int(os.environ.get("DOCKWRIGHT_LAB_BOOT_TIMEOUT", "900"))

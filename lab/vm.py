@@ -127,7 +127,7 @@ def tcg_args() -> list[str]:
 
 
 def accel(img: Path) -> list[str]:
-    """KVM when a bounded trial boot gets past early kernel setup, else multi-threaded TCG."""
+    """KVM when a bounded trial boot gets past early kernel setup, else TCG (tcg_args)."""
     cached = config.RUN_DIR / "accel"
     if cached.exists():
         choice = cached.read_text().strip()

@@ -20,7 +20,6 @@ from dockwright.plans.docker import daemon_plan, engine_plan, needs_swarm_state
 from dockwright.plumbing import report
 
 DAEMON_JSON = "/etc/docker/daemon.json"
-VALIDATE_SINCE = (23, 0)  # dockerd --validate appeared in Engine 23
 
 
 def render(state: dict) -> str:
@@ -92,7 +91,7 @@ class DaemonConfigCheck(FactBase):
     """
     ``dockerd --validate`` on a candidate daemon.json, in a temporary file that is removed.
 
-    Returns ``{"supported": bool, "ok": bool, "message": str}``.
+    Returns ``{"ok": bool, "message": str}`` (ok when dockerd has no --validate: Engine < 23).
     """
 
     def command(self, content: str):
@@ -106,7 +105,7 @@ class DaemonConfigCheck(FactBase):
 
     def process(self, output):
         first = output[0].strip() if output else "unsupported"
-        return {"supported": first != "unsupported", "ok": first in ("ok", "unsupported"),
+        return {"ok": first in ("ok", "unsupported"),
                 "message": " ".join(x.strip() for x in output[1:])}
 
 

@@ -18,24 +18,6 @@ from dockwright.plumbing import report
 SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
                "/lib/sysctl.d")
 
-# net.* keys that are host-wide; every other net.* key is per network namespace, so containers
-# on a bridge network get the kernel default, not the host's value.
-HOST_WIDE_NET_KEYS = {
-    "net.core.netdev_max_backlog", "net.core.netdev_budget", "net.core.netdev_budget_usecs",
-    "net.core.rmem_max", "net.core.wmem_max", "net.core.rmem_default", "net.core.wmem_default",
-    "net.core.optmem_max", "net.ipv4.tcp_mem", "net.ipv4.udp_mem", "net.netfilter.nf_conntrack_max",
-    "net.nf_conntrack_max", "net.netfilter.nf_conntrack_buckets",
-}
-
-
-def per_namespace(key: str) -> bool:
-    return key.startswith("net.") and key not in HOST_WIDE_NET_KEYS
-
-
-def proc_path(key: str) -> str:
-    return "/proc/sys/" + key.replace(".", "/")
-
-
 def render(settings: dict) -> str:
     """The owned sysctl.d file; "-key" keeps systemd-sysctl quiet when the key is missing."""
     ordered = [(k, normalize(settings[k])) for k in sorted(settings, key=lambda k: k.lstrip("-"))]

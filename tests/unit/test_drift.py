@@ -42,7 +42,7 @@ def test_a_change_no_item_explains_is_named_by_its_operation():
 
 
 def test_unreachable_hosts_come_from_pyinfra_state_whatever_their_names():
-    # Two unreachable hosts with names of different lengths (pyinfra pads log prefixes).
+    # Two unreachable hosts with names of different lengths.
     state = FakeState(["lab1", "lab2-long-name", "x"], activated={"lab1"}, failed={"lab2-long-name", "x"})
     out = drift.outcome(state, [], [], None)
     assert out["unreachable"] == ["lab2-long-name", "x"] and out["hosts"] == ["lab1", "lab2-long-name", "x"]

@@ -47,14 +47,6 @@ def test_sysctl_fact_boot_order_follows_systemd():
         ("net.core.somaxconn", "/etc/sysctl.d/99-zz-override.conf", "1024", "65535")]
 
 
-def test_per_namespace_keys():
-    assert sysctl.per_namespace("net.core.somaxconn")
-    assert sysctl.per_namespace("net.ipv4.tcp_max_syn_backlog")
-    assert not sysctl.per_namespace("net.core.netdev_max_backlog")
-    assert not sysctl.per_namespace("net.netfilter.nf_conntrack_max")
-    assert not sysctl.per_namespace("vm.swappiness")
-
-
 def test_conntrack_fact_and_sizing():
     state = conntrack.ConntrackState().process([
         "cores 2", "mem_kib 24683992", "loaded", "hashsize 65536",

@@ -14,9 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RECORDING = REPO / "bench" / "recording"
 
-# Remote commands per host in a converged no-op deploy (verification off), by role.
-# (Before this test: the leader answered its SwarmState once more per worker, N-1 times in all;
-# before the host-state read: 9 commands per host, one per fact.)
+# Remote commands per host in a converged no-op deploy (verification off), by role: the one
+# host-state read (the leader's SwarmState is asked once, not once per worker).
 EXPECTED_PER_HOST = {"manager": 1, "worker": 1, "standalone": 1}
 # The reads inside that one command, by a piece of each fact's command (every role has every
 # concern on; the standalone host is checked to stay out of any swarm).

@@ -23,7 +23,7 @@ def facts(**changes):
         "DockerEngine": {"package": "docker.io", "version": (26, 1, 5), "enabled": True, "active": True,
                          "exec_start": "/usr/sbin/dockerd -H fd://", "docker_opts": "", "daemon_json": None,
                          "rollout": {}, "failed": {}},
-        "DaemonConfigCheck": {"supported": True, "ok": True, "message": ""},
+        "DaemonConfigCheck": {"ok": True, "message": ""},
     }
     for name, change in changes.items():
         base[name] = dict(base[name], **change) if isinstance(base[name], dict) else change

@@ -91,7 +91,7 @@ def test_apparmor_network_rules_are_words_of_a_grammar_never_free_lines():
         found = schema.validate("h1", deep_merge(ALL, {"apparmor": {"network_rules": [bad]}}))
         assert [p for p in found if p.key.startswith("apparmor.network_rules[0]")], bad
     ok = deep_merge(ALL, {"apparmor": {"network_rules": [{"access": "deny", "family": "inet6", "type": "udp"}]}})
-    assert schema.validate("h1", ok) == []  # control
+    assert [p for p in schema.validate("h1", ok) if p.key.startswith("apparmor")] == []  # control
     assert "  deny network inet6 udp,\n" in apparmor.render(ok["apparmor"])
 
 

@@ -7,7 +7,9 @@ from dockwright.model import deep_merge
 
 from .test_model import group_data
 
-ALL = group_data("all")
+# A host's state holds the concerns only (model.merge_layers); environment_groups is the
+# inventory's, checked by validate_inventory_data.
+ALL = {k: v for k, v in group_data("all").items() if k != "environment_groups"}
 
 
 def problems(override, base=ALL):
@@ -139,3 +141,11 @@ def test_the_firewall_never_renders_a_scope_id_even_past_validation():
     from operations import firewall
     with pytest.raises(ValueError, match="scope IDs are refused"):
         firewall.render([{"port": 80, "allow_from": [SCOPED[0]]}], "ipv6")
+
+
+def test_environment_groups_are_validated_although_they_never_merge_into_a_host():
+    """merge_layers keeps only the concerns, so this key was never checked: a bad value now is."""
+    bad = schema.validate_inventory_data({"environment_groups": ["prod", "x; rm -rf /", 3]})
+    assert [(p.host, p.key) for p in bad] == [("all", "environment_groups[1]"), ("all", "environment_groups[2]")]
+    assert schema.validate_inventory_data({"environment_groups": "prod"})[0].why == "expected a list"
+    assert schema.validate_inventory_data(group_data("all")) == []  # control: the shipped data
