@@ -302,11 +302,10 @@ def run(args) -> int:
             return _finish(args, {"inventory": args.inventory, "started": started, "drift": {}, "unreachable": [],
                                   "failed": {}, "error": None, "fixed": False}, EXIT_OK, [])
     result = plan(args.inventory, args.limit, pyinfra_flags(args))
-    per_host = drift_items(result)
-    hosts = sorted(set(result["hosts"]) | set(per_host) | set(result["unreachable"]))
-    for host in list(per_host):  # a failed host's items are what it read before failing
-        if host in result["failed"] or host in result["unreachable"]:
-            del per_host[host]
+    found = drift_items(result)
+    hosts = sorted(set(result["hosts"]) | set(found) | set(result["unreachable"]))
+    # A failed host's items are shown (what it found before it failed) but it is not fixed.
+    per_host = {h: items for h, items in found.items() if h not in result["failed"] and h not in result["unreachable"]}
     report = {"inventory": args.inventory, "started": started, "drift": per_host,
               "unreachable": result["unreachable"], "failed": result["failed"], "error": result["error"],
               "fixed": False}
@@ -315,16 +314,17 @@ def run(args) -> int:
     for host in hosts:
         if host in result["unreachable"]:
             print(f"  {host}: UNREACHABLE (not checked)")
-        elif host in result["failed"]:
+            continue
+        if host in result["failed"]:
             print(f"  {host}: FAILED: {result['failed'][host]}")
         elif host not in per_host:
             print(f"  {host}: no drift")
         else:
             print(f"  {host}: {len(per_host[host])} drifted item(s)")
-            for i in per_host[host]:
-                detail = "" if i["desired"] is None and i["actual"] is None else \
-                    f": desired {i['desired']!r}, actual {i['actual']!r}"
-                print(f"    [{i['concern']}] {i['key']}{detail}")
+        for i in found.get(host, []):
+            detail = "" if i["desired"] is None and i["actual"] is None else \
+                f": desired {i['desired']!r}, actual {i['actual']!r}"
+            print(f"    [{i['concern']}] {i['key']}{detail}")
     if result["error"]:
         print(f"  error: {result['error']}")
 
