@@ -10,7 +10,7 @@ LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client gcc li
 $(VPY): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e .
+	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $(VPY)
 
 setup: $(VPY)

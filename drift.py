@@ -168,6 +168,12 @@ def merge(reports: list[dict]) -> dict:
     }
 
 
+def version() -> str:
+    """This checkout's version (pyproject.toml), read without importing anything installed."""
+    m = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M)
+    return m.group(1) if m else "unknown"
+
+
 def pyinfra_flags(args) -> list[str]:
     """The pyinfra flags drift.py passes on to both the plan and the fix."""
     flags = [arg for kv in args.data for arg in ("--data", kv)]
@@ -394,6 +400,7 @@ def main(argv=None) -> int:
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
     parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"dockwright {version()}")
     parser.add_argument("inventory")
     parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
     parser.add_argument("--fix", action="store_true", help="apply and verify when drift is found")
