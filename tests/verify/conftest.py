@@ -122,7 +122,7 @@ class Progress:
         self.done[host] = self.done.get(host, 0) + 1
         if self.done[host] == self.totals[host]:
             bad = len(self.failed.get(host, ()))
-            self._say(f"{host} done: {self.totals[host] - bad} passed, {bad} failed "
+            self._say(f"{host} done: {self.totals[host]} checks, {bad} failed "
                       f"({self.hosts_done()}/{len(self.totals)} hosts)")
 
     def hosts_done(self) -> int:
