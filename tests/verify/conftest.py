@@ -35,6 +35,7 @@ def pytest_configure(config):
         config._dw_targets = fleet.load(inv, only)
     else:
         raise pytest.UsageError("tests/verify needs --inventory INVENTORY_FILE")
+    replay.FLEET.update(t.data["data_ip"] for t in config._dw_targets.values() if t.data.get("data_ip"))
 
 
 def pytest_generate_tests(metafunc):

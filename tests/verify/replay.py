@@ -6,9 +6,9 @@
         answers each simulated host's commands from its role's recording (after a fixed
         latency) instead of connecting
 
-Commands and answers are stored with the host's name, its address, any other IPv4 address and
-the suite's process ids replaced by placeholders, so one lab host's answers serve hundreds of
-simulated ones. Answers that depend on which peer asked (the port policy) are the last one
+Commands and answers are stored with the host's name, its address, the other hosts' addresses
+and the suite's process ids replaced by placeholders, so one lab host's answers serve hundreds
+of simulated ones. Answers that depend on which peer asked (the port policy) are the last one
 recorded: in replay those checks may fail; the figures are the suite's cost (bench/scale.py).
 A command with no recording answers exit 127, naming it, never an empty success.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 
 RECORD_ENV, REPLAY_ENV = "DOCKWRIGHT_VERIFY_RECORD", "DOCKWRIGHT_VERIFY_REPLAY"
 LATENCY_ENV = "DOCKWRIGHT_REPLAY_LATENCY_MS"  # the same round trip bench/replay.py gives pyinfra
-IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 PID = re.compile(r"\b(dw-verify-[a-z]+)-\d+\b")
+FLEET: set[str] = set()  # the data addresses of the run's hosts (conftest sets them)
 
 
 @dataclass
@@ -41,13 +41,15 @@ class Answer:
 def _generic(text: str, name: str, addr: str | None) -> str:
     text = PID.sub(r"\1-@@PID@@", text.replace(name, "@@HOST@@"))
     if addr:
-        text = text.replace(addr, "@@DATA_IP@@")
-    return IPV4.sub(lambda m: m.group(0) if m.group(0).startswith(("0.", "127.")) else "@@IP@@", text)
+        text = re.sub(rf"\b{re.escape(addr)}\b", "@@DATA_IP@@", text)
+    for other in FLEET - {addr}:
+        text = re.sub(rf"\b{re.escape(other)}\b", "@@PEER@@", text)
+    return text
 
 
 def _specific(text: str, name: str, addr: str | None) -> str:
     text = text.replace("@@HOST@@", name).replace("@@PID@@", str(os.getpid()))
-    return text.replace("@@DATA_IP@@", addr or "127.0.0.1").replace("@@IP@@", addr or "127.0.0.1")
+    return text.replace("@@DATA_IP@@", addr or "127.0.0.1").replace("@@PEER@@", addr or "127.0.0.1")
 
 
 def role_of(data: dict) -> str | None:
