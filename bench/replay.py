@@ -142,12 +142,12 @@ class ReplayConnector(BaseConnector):
     def connect(self) -> None:
         if not self.host.data.get("replay_role"):
             raise InventoryError(f"{self.host.name}: simulated host without replay_role")
+        self.latency = float(os.environ.get(LATENCY_ENV, "20")) / 1000
         if self.host.data.get("replay_fault") == "unreachable":
             from pyinfra.api.exceptions import ConnectError
             self._wait()
             raise ConnectError(f"{self.host.name}: simulated host is unreachable")
         self.commands = recording(_role(self.host))["commands"]
-        self.latency = float(os.environ.get(LATENCY_ENV, "20")) / 1000
 
     def _wait(self) -> None:
         import gevent  # pyinfra runs hosts in greenlets: a sleeping host lets the others run

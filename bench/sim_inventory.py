@@ -31,12 +31,12 @@ _roles = ["manager"] * min(3, N) + [("standalone" if i % 3 == 2 else "worker") f
 _hosts = [_host(i, role) for i, role in enumerate(_roles)]
 
 # Faults, spread over the fleet (every k-th host), never on the first three managers.
-FAULTS = (("unreachable", None), ("dockerd-stopped", "worker"), ("refused", "standalone"), ("drifted", "manager"))
+_FAULTS = (("unreachable", None), ("dockerd-stopped", "worker"), ("refused", "standalone"), ("drifted", "manager"))
 _share = float(os.environ.get("DOCKWRIGHT_SIM_FAULTS", "0")) / 100
 _count = round(_share * N)
-for _k, (_fault, _role) in enumerate(FAULTS):
+for _k, (_fault, _role) in enumerate(_FAULTS):
     for _j in range(_count):
-        _i = 3 + (_j * len(FAULTS) + _k) * max(1, (N - 3) // max(1, _count * len(FAULTS)))
+        _i = 3 + (_j * len(_FAULTS) + _k) * max(1, (N - 3) // max(1, _count * len(_FAULTS)))
         if _i >= N:
             break
         _name, _data = _hosts[_i]
