@@ -24,6 +24,9 @@ def fleet_of(hosts) -> dict:
     out = {}
     for h in hosts:
         data = {k: v for k, v in h.data.dict().items() if isinstance(v, (str, int, bool, type(None)))}
+        # pyinfra's --sudo flag (the run's config) counts as the host's _sudo, as for the deploy.
+        if getattr(getattr(getattr(h, "state", None), "config", None), "SUDO", False) and "_sudo" not in data:
+            data["_sudo"] = True
         out[h.name] = {"desired": model.desired(h), "data": data}
     return out
 

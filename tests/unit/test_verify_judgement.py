@@ -107,3 +107,20 @@ def test_the_port_policy_is_tried_from_a_bounded_set_of_peers_covering_every_out
     assert [h.name for h in small] == ["h001", "h002"]  # a small run: every peer, as before
     last = policy_peers(hosts[499], hosts[:499], [])
     assert [h.name for h in last] == ["h000", "h001", "h002"]  # the ring wraps
+
+
+def test_the_suite_connects_as_pyinfra_does():
+    """User, port, key, ssh_config file, host-key policy, known_hosts and sudo from the host data;
+    no user means ssh's own (config or local user), never root; @local and @docker hosts get
+    testinfra's own backends."""
+    from tests.verify.fleet import connection
+    spec, opts = connection("web1", {"ssh_hostname": "10.0.0.5", "ssh_port": 2222, "ssh_user": "ops",
+                                     "ssh_key": "/k", "ssh_config_file": "/cfg", "ssh_strict_host_key_checking": "accept-new",
+                                     "ssh_known_hosts_file": "/kh", "_sudo": True})
+    assert spec == "ssh://ops@10.0.0.5:2222" and opts["ssh_identity_file"] == "/k" and opts["ssh_config"] == "/cfg"
+    assert "StrictHostKeyChecking=accept-new" in opts["ssh_extra_args"] and "UserKnownHostsFile=/kh" in opts["ssh_extra_args"]
+    assert opts["sudo"] is True
+    alias, opts = connection("web-alias", {"ssh_config_file": "/cfg"})
+    assert alias == "ssh://web-alias" and "StrictHostKeyChecking" not in opts["ssh_extra_args"]  # ssh_config decides
+    assert connection("@local", {})[0] == "local://"
+    assert connection("@docker/ubuntu:24.04", {"_sudo": False})[0] == "docker://ubuntu:24.04"

@@ -62,23 +62,8 @@ class Target:
         process, so a check costs a round trip, not an SSH handshake (seconds on a busy host,
         and each handshake is one more chance of a connection timeout)."""
         if self._conn is None:
-            d = self.data
-            spec = f"ssh://{self._destination()}"
-            if d.get("ssh_port"):
-                spec += f":{d['ssh_port']}"
-            # Bounded generously: a loaded host can take well over ssh's usual 10 s to answer.
-            extra = ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
-                     "-o", "ControlMaster=auto", "-o", f"ControlPath={_control_dir()}/%C",
-                     "-o", "ControlPersist=120", "-o", f"ServerAliveInterval={ALIVE_INTERVAL}",
-                     "-o", f"ServerAliveCountMax={ALIVE_COUNT}"]
-            if str(d.get("ssh_strict_host_key_checking", "yes")).lower() == "no":
-                extra += ["-o", "StrictHostKeyChecking=no"]
-            if d.get("ssh_known_hosts_file"):
-                extra += ["-o", f"UserKnownHostsFile={d['ssh_known_hosts_file']}"]
-            # Same privilege as the deploy: `_sudo` in host data (pyinfra's own key).
-            self._conn = testinfra.get_host(spec, ssh_identity_file=d.get("ssh_key"),
-                                            ssh_extra_args=" ".join(extra),
-                                            sudo=bool(d.get("_sudo")), sudo_user=d.get("_sudo_user"))
+            spec, options = connection(self.name, self.data)
+            self._conn = testinfra.get_host(spec, **options)
         return self._conn
 
     def run(self, command: str):
@@ -191,15 +176,14 @@ class Target:
             self.run("docker rm -f " + " ".join(self._server) + " >/dev/null 2>&1")
             self._server = None
 
-    def _destination(self) -> str:
-        return f"{self.data.get('ssh_user', 'root')}@{self.data.get('ssh_hostname', self.name)}"
-
     def close(self) -> None:
         """Ends this host's shared SSH connection (it would linger for ControlPersist)."""
-        if self._conn is not None:
-            subprocess.run(["ssh", "-o", f"ControlPath={_control_dir()}/%C", "-p", str(self.data.get("ssh_port", 22)),
-                            "-O", "exit", self._destination()], capture_output=True, timeout=30)
-            self._conn = None
+        if self._conn is not None and connection(self.name, self.data)[0].startswith("ssh://"):
+            config = ["-F", self.data["ssh_config_file"]] if self.data.get("ssh_config_file") else []
+            subprocess.run(["ssh", *config, "-o", f"ControlPath={_control_dir()}/%C",
+                            *(["-p", str(self.data["ssh_port"])] if self.data.get("ssh_port") else []),
+                            "-O", "exit", _destination(self.name, self.data)], capture_output=True, timeout=30)
+        self._conn = None
 
     def control_view(self) -> dict[str, str]:
         """The probe where neither of our profiles is in force: Docker's built-in seccomp profile
@@ -247,6 +231,39 @@ class Target:
         if check:
             assert res.rc == 0, f"probe {steps} exited {res.rc}: {res.stderr.strip()}"
         return res.rc, snapshot.key_values(res.stdout)
+
+
+def _destination(name: str, data: dict) -> str:
+    """[user@]host as pyinfra reaches it: without ssh_user, ssh's own config or the local user
+    decides (pyinfra does the same), never root by default."""
+    user = data.get("ssh_user")
+    return f"{user}@{data.get('ssh_hostname') or name}" if user else str(data.get("ssh_hostname") or name)
+
+
+def connection(name: str, data: dict) -> tuple[str, dict]:
+    """testinfra's host spec and options for a host, from the host data pyinfra connects with:
+    user, port, key, ssh_config file, host-key policy (no, accept-new, yes), known_hosts, sudo;
+    @local and @docker/NAME hosts get testinfra's local and docker backends."""
+    sudo = {"sudo": bool(data.get("_sudo")), "sudo_user": data.get("_sudo_user")}
+    if name == "@local":
+        return "local://", sudo
+    if name.startswith("@docker/"):
+        return f"docker://{name.split('/', 1)[1]}", sudo
+    spec = f"ssh://{_destination(name, data)}" + (f":{data['ssh_port']}" if data.get("ssh_port") else "")
+    # Bounded generously: a loaded host can take well over ssh's usual 10 s to answer.
+    extra = ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
+             "-o", "ControlMaster=auto", "-o", f"ControlPath={_control_dir()}/%C",
+             "-o", "ControlPersist=120", "-o", f"ServerAliveInterval={ALIVE_INTERVAL}",
+             "-o", f"ServerAliveCountMax={ALIVE_COUNT}"]
+    policy = str(data.get("ssh_strict_host_key_checking") or "").lower()
+    if policy in ("no", "off", "accept-new", "yes"):
+        extra += ["-o", f"StrictHostKeyChecking={'no' if policy == 'off' else policy}"]
+    if data.get("ssh_known_hosts_file"):
+        extra += ["-o", f"UserKnownHostsFile={data['ssh_known_hosts_file']}"]
+    options = {"ssh_identity_file": data.get("ssh_key"), "ssh_extra_args": " ".join(extra), **sudo}
+    if data.get("ssh_config_file"):
+        options["ssh_config"] = data["ssh_config_file"]
+    return spec, options
 
 
 def from_file(path: str, only: list[str] | None = None) -> dict[str, Target]:
