@@ -15,7 +15,7 @@ from pyinfra import host
 from pyinfra.api import OperationError
 
 from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
-from dockwright import model, preflight
+from dockwright import model, preflight, refusal
 from dockwright.plumbing import verification
 
 
@@ -102,5 +102,5 @@ preflight.check_fleet()  # stops the run, before any change, if any host's data 
 if not preflight.failed(host):
     try:
         converge(model.desired(host))
-    except OperationError as refusal:  # raised while pyinfra plans (without -y): this host only
-        preflight.refuse(host, refusal)
+    except OperationError as refused:  # raised while pyinfra plans (without -y): this host only
+        refusal.planned(host, refused)

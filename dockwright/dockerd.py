@@ -59,7 +59,7 @@ def unavailable(host, what: str, answer: Down):
     """What an operation yields when dockerd did not answer its read: a step that does nothing
     while pyinfra plans (the engine operation may start dockerd, and the generator runs again
     when executed); when it executes, that host fails alone, naming what could not be read."""
-    if getattr(host.state, "is_executing", False):
+    if refusal.executing(host):
         yield from refusal.refuse(host, f"{what}: {answer}")
         return
     yield FunctionCommand(_nothing, (), {})

@@ -62,13 +62,14 @@ class ReadFailed(Exception):
         self.host_name, self.fact, self.why = host_name, fact, why
 
 
-def _failed(host, fact_cls) -> ReadFailed | None:
-    """ReadFailed when pyinfra failed host during a read of fact_cls (it then returns the
-    fact's default, which must never be taken for the host's state)."""
+def _read(host, fact_cls, **kwargs):
+    """host.get_fact, except that a read after which pyinfra failed the host raises ReadFailed
+    (pyinfra then returns the fact's default, which must never be taken for the host's state)."""
+    value = host.get_fact(fact_cls, **kwargs)
     state = getattr(host, "state", None)
-    if state is None or host not in state.failed_hosts:
-        return None
-    return ReadFailed(host.name, fact_cls.__name__, liveness.declared.get(host.name, "the read failed"))
+    if state is not None and host in state.failed_hosts:
+        raise ReadFailed(host.name, fact_cls.__name__, liveness.declared.get(host.name, "the read failed"))
+    return value
 
 
 def real(obj):
@@ -91,9 +92,7 @@ def get(host, fact_cls, **kwargs):
         cache[key] = pending = gevent.event.AsyncResult()
         liveness.watch(host)
         try:
-            value = host.get_fact(fact_cls, **kwargs)
-            failed = _failed(host, fact_cls)
-            pending.set_exception(failed) if failed else pending.set(value)
+            pending.set(_read(host, fact_cls, **kwargs))
         except BaseException as e:
             pending.set_exception(e)
         liveness.watch(host)  # connected by this read (a manager outside --limit)
@@ -119,9 +118,7 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
     liveness.watch(host)
     pending = [cache.setdefault(_key(c, kw), gevent.event.AsyncResult()) for c, kw, _, _ in todo]
     try:
-        parts = host.get_fact(HostState, commands=tuple(command for *_, command in todo))
-        if failed := _failed(host, HostState):
-            raise failed
+        parts = _read(host, HostState, commands=tuple(command for *_, command in todo))
     except BaseException as e:
         for p in pending:
             p.set_exception(e)
@@ -133,9 +130,7 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
             result.set(fact.process(part[1]) if part[1] else fact.default())
         except BaseException:
             try:
-                value = host.get_fact(fact_cls, **kwargs)
-                failed = _failed(host, fact_cls)
-                result.set_exception(failed) if failed else result.set(value)
+                result.set(_read(host, fact_cls, **kwargs))
             except BaseException as e:
                 result.set_exception(e)
 

@@ -57,15 +57,6 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
         return []
 
 
-def refuse(h, error: Exception) -> None:
-    """h's operations refused this run's data while pyinfra planned (an override at boot in
-    fail mode, another swarm, containers attached...): h fails alone, with the reason, and the
-    others go on, with or without -y."""
-    logger.error(f"{h.print_prefix}refused, nothing changed on this host: {error}")
-    report.fail(h.name, f"refused: {error}")
-    pyinfra_state.fail_hosts({factcache.real(h)})
-
-
 def failed(h) -> bool:
     """True once pyinfra has failed h in this run (unreachable, silent, a failed read): the
     deploy adds nothing for it."""
@@ -100,13 +91,16 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
         found += network_plans.route_problems(declared, get(networks.HostRoutes))
     # A dockerd that does not answer leaves its checks to the operations: the engine operation
     # may start it, and they read again then (dockwright.dockerd).
-    if on("swarm") and desired["swarm"]["role"] and not isinstance(get(swarm.SwarmState), dockerd.Down):
-        found += swarm_plans.host_problems(desired["swarm"]["role"], get(swarm.SwarmState),
-                                           get(docker.DockerEngine)["version"])
-    if on("docker") and not isinstance(docker.swarm_state_if_needed(h, docker.render(desired)), dockerd.Down):
-        content, engine = docker.render(desired), get(docker.DockerEngine)
+    if on("swarm") and desired["swarm"]["role"]:
+        state = get(swarm.SwarmState)
+        if not isinstance(state, dockerd.Down):
+            found += swarm_plans.host_problems(desired["swarm"]["role"], state, get(docker.DockerEngine)["version"])
+    content = docker.render(desired) if on("docker") else None
+    swarm_state = docker.swarm_state_if_needed(h, content) if content else None
+    if content and not isinstance(swarm_state, dockerd.Down):
+        engine = get(docker.DockerEngine)
         secret_keys = tuple(desired["docker"].get("secret_keys", ()))
-        decided = docker_plans.daemon_plan(content, engine, docker.swarm_state_if_needed(h, content), secret_keys)
+        decided = docker_plans.daemon_plan(content, engine, swarm_state, secret_keys)
         found += [(f"docker.daemon.{key}", value, why) for key, value, why in decided.problems]
         # dockerd --validate starts the daemon binary (slow): only for a file that would change.
         # Secrets are replaced by placeholders: the check needs the shape, not the credential.

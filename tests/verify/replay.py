@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.replay import _generic as host_generic, _specific as host_specific
+
 RECORD_ENV, REPLAY_ENV = "DOCKWRIGHT_VERIFY_RECORD", "DOCKWRIGHT_VERIFY_REPLAY"
 LATENCY_ENV = "DOCKWRIGHT_REPLAY_LATENCY_MS"  # the same round trip bench/replay.py gives pyinfra
 PID = re.compile(r"\b(dw-verify-[a-z]+)-\d+\b")
@@ -39,17 +41,17 @@ class Answer:
 
 
 def _generic(text: str, name: str, addr: str | None) -> str:
-    text = PID.sub(r"\1-@@PID@@", text.replace(name, "@@HOST@@"))
-    if addr:
-        text = re.sub(rf"\b{re.escape(addr)}\b", "@@DATA_IP@@", text)
+    """bench/replay.py's placeholders (the host's name and address, no swarm token), plus the
+    suite's process ids and the other hosts' addresses."""
+    text = PID.sub(r"\1-@@PID@@", host_generic(text, name, addr))
     for other in FLEET - {addr}:
         text = re.sub(rf"\b{re.escape(other)}\b", "@@PEER@@", text)
     return text
 
 
 def _specific(text: str, name: str, addr: str | None) -> str:
-    text = text.replace("@@HOST@@", name).replace("@@PID@@", str(os.getpid()))
-    return text.replace("@@DATA_IP@@", addr or "127.0.0.1").replace("@@PEER@@", addr or "127.0.0.1")
+    text = text.replace("@@PID@@", str(os.getpid())).replace("@@PEER@@", addr or "127.0.0.1")
+    return host_specific(text, name, addr)
 
 
 def role_of(data: dict) -> str | None:
