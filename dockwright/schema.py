@@ -55,6 +55,14 @@ def Int(lo: int | None = None, hi: int | None = None):
     return check
 
 
+def Ratio(hi: float = 1.0):
+    """A number in (0, hi] (an int is taken as a float; a bool is not a number here)."""
+    def check(v, key, report):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= hi:
+            report(key, v, f"expected a number above 0 and at most {hi}")
+    return check
+
+
 def Str(choices: tuple | None = None, nonempty: bool = True):
     def check(v, key, report):
         if not isinstance(v, str) or (nonempty and not v):
@@ -357,7 +365,7 @@ OVERLAY = Struct({
 
 # The concerns dockwright manages, in deploy order: each has a switch in `concerns` and a section
 # of its own (group_data/all.py sets every switch).
-CONCERNS = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")
+CONCERNS = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify", "diagnose")
 
 SCHEMA = Struct({
     "concerns": Struct({c: Bool() for c in CONCERNS}),
@@ -417,6 +425,13 @@ SCHEMA = Struct({
         "advertise_addr": Optional(Addr()),
     }),
     "verify": Struct({"after_deploy": Bool(), "behaviour": Bool(), "workers": Int(0, 512)}),
+    "diagnose": Struct({
+        "fail_on": Str(("critical", "warning", "info")),
+        "conntrack_used_warning": Ratio(), "conntrack_used_critical": Ratio(),
+        "conntrack_drops": Int(1), "conntrack_entries_per_bucket": Int(1, 1 << 20),
+        "listen_overflows": Int(1), "retrans_ratio": Ratio(), "retrans_min_segments": Int(1),
+        "container_nofile_min": Int(1, 1 << 30), "clock_skew_seconds": Ratio(3600.0),
+    }),
 })
 
 # group_data/all.py's environment_groups (the groups whose data comes before the role groups',
@@ -574,5 +589,12 @@ def _rule_port_policy(state, report):
                "(filter published ports in your own nftables table instead)")
 
 
-RULES = [_rule_port_policy, _rule_docker_needs, _rule_conntrack_keys_in_sysctl, _rule_live_restore_swarm,
+def _rule_diagnose(state, report):
+    t = state["diagnose"]
+    if t["conntrack_used_warning"] > t["conntrack_used_critical"]:
+        report("diagnose.conntrack_used_warning", t["conntrack_used_warning"],
+               f"above diagnose.conntrack_used_critical ({t['conntrack_used_critical']})")
+
+
+RULES = [_rule_diagnose, _rule_port_policy, _rule_docker_needs, _rule_conntrack_keys_in_sysctl, _rule_live_restore_swarm,
          _rule_passthrough, _rule_overlaps, _rule_network_fields, _rule_swarm]

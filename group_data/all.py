@@ -21,6 +21,7 @@ concerns = {
     "networks": True,
     "swarm": True,
     "verify": True,
+    "diagnose": True,  # read by diagnose.py (read-only; off leaves the host out of its runs)
 }
 
 sysctl = {
@@ -143,4 +144,19 @@ verify = {
     # Hosts verified side by side (one pytest-xdist worker each, ~60 MB): 0 sizes the pool from
     # the controller's CPUs and free memory. The run takes the value of its first host by name.
     "workers": 0,
+}
+
+diagnose = {
+    # diagnose.py's thresholds. Counters are judged since the previous run when its --json is
+    # given with --previous, else since boot.
+    "fail_on": "warning",  # exit 2 when a finding is this severe or worse ("critical", "warning", "info")
+    "conntrack_used_warning": 0.75,  # conntrack count / max
+    "conntrack_used_critical": 0.90,
+    "conntrack_drops": 1,  # insert_failed, drop, early_drop (summed over CPUs)
+    "conntrack_entries_per_bucket": 8,  # max / buckets: longer hash chains cost every lookup
+    "listen_overflows": 1,  # ListenOverflows, ListenDrops: host and each container's namespace
+    "retrans_ratio": 0.02,  # RetransSegs / OutSegs
+    "retrans_min_segments": 5000,  # fewer segments than this: too few to judge a ratio
+    "container_nofile_min": 4096,  # soft RLIMIT_NOFILE of each container's PID 1
+    "clock_skew_seconds": 2.0,  # a swarm node off the others' median by more than this
 }

@@ -11,6 +11,8 @@ them unread.
 # same item must count once (a dict keeps that O(1) per item on a large fleet).
 _ITEMS: dict[tuple, dict] = {}
 _FAILED: dict[str, str] = {}
+# diagnose.py's readings: {host: (the NetworkHealth reading, the controller's clock when it came)}
+_READINGS: dict[str, tuple] = {}
 
 
 def record(host, concern: str, plan) -> None:
@@ -34,9 +36,18 @@ def failures() -> dict[str, str]:
     return dict(_FAILED)
 
 
+def reading(host_name: str, value, received: float) -> None:
+    _READINGS[host_name] = (value, received)
+
+
+def readings() -> dict[str, tuple]:
+    return dict(_READINGS)
+
+
 def reset() -> None:
     _ITEMS.clear()
     _FAILED.clear()
+    _READINGS.clear()
 
 
 def _plain(value):

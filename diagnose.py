@@ -1,0 +1,238 @@
+"""Fleet diagnosis of the common Docker networking failures: read-only, one read per host.
+
+    python diagnose.py INVENTORY [--limit HOSTS] [--shard I/N] [--previous FILE]
+                                 [--json FILE] [--metrics FILE]
+    python diagnose.py merge SHARD.json... [--json FILE] [--metrics FILE]
+
+Reads every host once (conntrack, listen queues, retransmissions, MTUs, Docker's chains and
+forwarding, IPsec SAs, each running container's namespace, clocks), judges the readings against
+the data's ``diagnose`` thresholds, and prints the findings worst first, each with the measured
+value, the threshold and the fix. Nothing on any host is changed. ``--previous`` takes the
+last run's ``--json``: counters are then judged since that run.
+
+Exit codes: 0 healthy; 2 a finding at or above the data's ``diagnose.fail_on``; 1 a failure
+(an unreachable host, a failed read, invalid data, another run holding the lock, or (merge) a
+missing or repeated shard); 64 a usage error.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND, EXIT_OK, Parser, held_lock, limit_args, lock_path,
+                                      parse_shard, shard_hosts, shard_problems, version, write_atomic)
+
+WHO = "dockwright diagnose"
+DEPLOY = "dockwright/diagnosis/read.py"
+
+
+def plain(reading):
+    """A reading as JSON holds it (a dockerd that did not answer: {"down": why})."""
+    from dockwright import dockerd
+    docker = reading["docker"]
+    return {**reading, "docker": {"down": str(docker)} if isinstance(docker, dockerd.Down) else docker}
+
+
+def collect(inventory: str, limit: str | None, passed: list[str]) -> dict:
+    """Reads the hosts through pyinfra (--dry: no operation, nothing changed) and returns
+    {"hosts", "unreachable", "failed", "skipped", "error", "readings", "desired", "offsets"}."""
+    from dockwright import model
+    from dockwright.plumbing import report
+    from dockwright.plumbing.runs import hosts_outcome, run_pyinfra
+
+    report.reset()
+    state, error = run_pyinfra([inventory, DEPLOY, "--dry", "--json", *passed, *limit_args(limit)])
+    if state is None:
+        return {"hosts": [], "unreachable": [], "failed": {}, "skipped": [], "error": error or "pyinfra did not start",
+                "readings": {}, "desired": {}, "offsets": {}}
+    in_run, unreachable, failed = hosts_outcome(state, report.failures())
+    got = report.readings()
+    readings = {h: value for h, (value, _) in got.items() if h not in unreachable and h not in failed}
+    # Each host's clock minus the controller's as its reading arrived (the read's last line is
+    # the host's clock just before it answered).
+    offsets = {h: value["end"] - received for h, (value, received) in got.items()
+               if h in readings and value.get("end")}
+    desired = {h.name: model.desired(h) for h in state.inventory if h.name in in_run}
+    skipped = sorted(h for h in in_run if h not in readings and h not in unreachable and h not in failed)
+    return {"hosts": in_run, "unreachable": unreachable, "failed": failed, "skipped": skipped, "error": error,
+            "readings": readings, "desired": desired, "offsets": offsets}
+
+
+def diagnose(collected: dict, previous: dict | None) -> tuple[list[dict], float | None]:
+    """Every finding of the run (dicts, worst first), and the swarm's clock-skew threshold."""
+    from dockwright.diagnosis import findings, output
+
+    found: list = []
+    before = (previous or {}).get("readings") or {}
+    for host, reading in sorted(collected["readings"].items()):
+        desired = collected["desired"][host]
+        found += findings.judge(host, reading, desired["diagnose"], desired, before.get(host))
+    swarm = {h: off for h, off in collected["offsets"].items()
+             if (collected["desired"][h].get("swarm") or {}).get("role")}
+    skew = min((collected["desired"][h]["diagnose"]["clock_skew_seconds"] for h in swarm), default=None)
+    if skew is not None:
+        found += findings.clock_skew(swarm, skew)
+    return output.ordered([f.as_dict() for f in found]), skew
+
+
+def exit_code(report: dict) -> int:
+    from dockwright.diagnosis.findings import at_least
+    if report["error"] or report["unreachable"] or report["failed"]:
+        return EXIT_FAILURE
+    floors = report.get("fail_on") or {}
+    serious = [f for f in report["findings"] if at_least(f["severity"], floors.get(f["host"], "warning"))]
+    return EXIT_FOUND if serious else EXIT_OK
+
+
+def run(args) -> int:
+    started = time.time()
+    if args.shard:
+        index, count = args.shard
+        args.limit = ",".join(shard_hosts(args.inventory, index, count, args.limit))
+        print(f"{WHO}: shard {index}/{count}: {len(args.limit.split(',')) if args.limit else 0} host(s)")
+        if not args.limit:
+            return finish(args, {"inventory": args.inventory, "started": started, "hosts": [], "unreachable": [],
+                                 "failed": {}, "skipped": [], "error": None, "findings": [], "readings": {},
+                                 "offsets": {}, "fail_on": {}, "swarm_nodes": [], "clock_skew_seconds": None})
+    previous = None
+    if args.previous:
+        try:
+            previous = json.loads(Path(args.previous).read_text())
+        except (OSError, ValueError) as e:
+            print(f"{WHO}: cannot read --previous {args.previous}: {e}", file=sys.stderr)
+            return EXIT_FAILURE
+    print(f"{WHO}: {args.inventory}: reading the hosts (read-only)", flush=True)
+    collected = collect(args.inventory, args.limit, flags(args))
+    found, skew = diagnose(collected, previous) if not collected["error"] else ([], None)
+    report = {
+        "inventory": args.inventory, "started": started, "findings": found,
+        "readings": {h: plain(r) for h, r in collected["readings"].items()},
+        "offsets": collected["offsets"], "clock_skew_seconds": skew,
+        "swarm_nodes": sorted(h for h, d in collected["desired"].items() if (d.get("swarm") or {}).get("role")),
+        "fail_on": {h: d["diagnose"]["fail_on"] for h, d in collected["desired"].items() if "diagnose" in d},
+        **{k: collected[k] for k in ("hosts", "unreachable", "failed", "skipped", "error")},
+    }
+    return finish(args, report)
+
+
+def finish(args, report: dict) -> int:
+    from dockwright.diagnosis import output
+    report.update(finished=time.time(), duration=time.time() - report["started"],
+                  shard=list(args.shard) if args.shard else None)
+    report["exit_code"] = exit_code(report)
+    print(output.table(report))
+    if report["error"]:
+        print(f"  error: {report['error']}")
+    write(args, report)
+    print(f"{WHO}: exit {report['exit_code']} "
+          f"({ {0: 'healthy', 1: 'failure', 2: 'findings'}[report['exit_code']] })")
+    return report["exit_code"]
+
+
+def write(args, report: dict) -> None:
+    from dockwright.diagnosis import output
+    if args.json:
+        write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
+    if args.metrics:
+        write_atomic(Path(args.metrics), output.metrics_text(report), 0o644)
+
+
+def flags(args) -> list[str]:
+    out = [arg for kv in args.data for arg in ("--data", kv)]
+    out += ["--sudo"] if args.sudo else []
+    return out + (["--parallel", str(args.parallel)] if args.parallel else [])
+
+
+def merge(reports: list[dict]) -> dict:
+    """One fleet report from the shards' reports; clock skew judged again across all of them."""
+    from dockwright.diagnosis import findings, output
+    problems = shard_problems(reports)
+    errors = [f"shard {r['shard'][0] if r.get('shard') else i + 1}: {r['error']}"
+              for i, r in enumerate(reports) if r.get("error")] + problems
+    found = [f for r in reports for f in r["findings"] if f["check"] != "clock_skew"]
+    offsets = {h: o for r in reports for h, o in (r.get("offsets") or {}).items()}
+    nodes = {h for r in reports for h in r.get("swarm_nodes") or []}
+    skew = min((r["clock_skew_seconds"] for r in reports if r.get("clock_skew_seconds")), default=None)
+    if skew is not None:
+        found += [f.as_dict() for f in findings.clock_skew({h: o for h, o in offsets.items() if h in nodes}, skew)]
+    merged = {
+        "inventory": reports[0]["inventory"] if reports else None, "shards": len(reports),
+        "started": min((r["started"] for r in reports), default=0),
+        "finished": max((r["finished"] for r in reports), default=0),
+        "findings": output.ordered(found),
+        "readings": {h: v for r in reports for h, v in r["readings"].items()},
+        "offsets": offsets, "swarm_nodes": sorted(nodes), "clock_skew_seconds": skew,
+        "fail_on": {h: v for r in reports for h, v in (r.get("fail_on") or {}).items()},
+        "hosts": sorted({h for r in reports for h in r["hosts"]}),
+        "unreachable": sorted({h for r in reports for h in r["unreachable"]}),
+        "failed": {h: why for r in reports for h, why in r["failed"].items()},
+        "skipped": sorted({h for r in reports for h in r.get("skipped") or []}),
+        "error": "; ".join(errors) or None,
+    }
+    merged["duration"] = merged["finished"] - merged["started"]
+    merged["exit_code"] = exit_code(merged)
+    return merged
+
+
+def merge_main(argv: list[str]) -> int:
+    parser = Parser(prog="diagnose.py merge", description="Combine the shards' JSON reports into one "
+                    "fleet report (and Prometheus textfile); exits with the fleet's code.")
+    parser.add_argument("reports", nargs="+")
+    parser.add_argument("--json")
+    parser.add_argument("--metrics")
+    args = parser.parse_args(argv)
+    reports, unreadable = [], []
+    for f in args.reports:
+        try:
+            reports.append(json.loads(Path(f).read_text()))
+        except (OSError, ValueError) as e:
+            unreadable.append(f"{f}: {e}")
+    if unreadable:
+        print(f"{WHO}: unreadable shard report(s): " + "; ".join(unreadable), file=sys.stderr)
+        return EXIT_FAILURE
+    from dockwright.diagnosis import output
+    fleet = merge(reports)
+    print(output.table(fleet))
+    if fleet["error"]:
+        print(f"  error: {fleet['error']}")
+    write(args, fleet)
+    print(f"{WHO}: {fleet['shards']} shard(s), {len(fleet['hosts'])} host(s): exit {fleet['exit_code']}")
+    return fleet["exit_code"]
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"dockwright {version()}")
+    parser.add_argument("inventory")
+    parser.add_argument("--limit", help="only these hosts (groups or globs, as pyinfra --limit)")
+    parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
+    parser.add_argument("--previous", help="the last run's --json: counters are judged since then")
+    parser.add_argument("--json", help="write the report (findings and readings) as JSON here")
+    parser.add_argument("--metrics", help="write a Prometheus textfile here")
+    parser.add_argument("--lock", help="lock file (default: one per inventory and shard)")
+    parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE", help="passed on to pyinfra")
+    parser.add_argument("--sudo", action="store_true", help="passed on to pyinfra")
+    parser.add_argument("--parallel", type=int, help="passed on to pyinfra")
+    args = parser.parse_args(argv)
+    for name in ("json", "metrics", "lock", "previous"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
+    if os.path.exists(args.inventory):
+        args.inventory = os.path.abspath(args.inventory)
+    try:
+        args.lock = args.lock or str(lock_path(args.inventory, args.shard)).replace(".lock", ".diagnose.lock")
+    except OSError as e:
+        print(f"{WHO}: cannot open the lock directory: {e}; not starting", file=sys.stderr)
+        return EXIT_FAILURE
+    with held_lock(args.lock, WHO) as held:
+        return run(args) if held else EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""diagnose: the read's output in, findings out (each check has a case that trips it and the
+healthy reading trips none); the table, the metrics, exit codes and the shards' merge."""
+
+import copy
+import json
+
+import pytest
+
+import diagnose
+from dockwright import dockerd, schema
+from dockwright.diagnosis import fact, findings, output
+from dockwright.model import deep_merge
+
+from .test_model import group_data
+
+ALL = {k: v for k, v in group_data("all").items() if k != "environment_groups"}
+T = ALL["diagnose"]  # the thresholds as shipped: never a copy of a value here
+MANAGER = deep_merge(ALL, deep_merge(group_data("swarm_managers"), {"swarm": {"advertise_addr": "10.99.0.11"}}))
+
+TCP = ("TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPSynRetrans\n"
+       "TcpExt: 0 {lo} {ld} 0\n"
+       "Tcp: RtoAlgorithm OutSegs RetransSegs\n"
+       "Tcp: 1 {out} {re}\n")
+
+
+def raw(count=3, limit=262144, buckets=65536, fwd=1, brnf="1", lo=0, ld=0, out=100000, re=10, eth1=1500,
+        bridge_mtu="1500", overlay_mtu=None, xfrm="src 10.99.0.11 dst 10.99.0.12", chains=None, docker_up=True,
+        containers=()):
+    """A NetworkHealth output as a healthy lab manager gives it, with the named values changed."""
+    sysctls = {"net/netfilter/nf_conntrack_count": count, "net/netfilter/nf_conntrack_max": limit,
+               "net/netfilter/nf_conntrack_buckets": buckets, "net/ipv4/ip_forward": fwd,
+               "net/bridge/bridge-nf-call-iptables": brnf, "net/bridge/bridge-nf-call-ip6tables": brnf,
+               "net/core/somaxconn": 65535, "net/ipv4/tcp_max_syn_backlog": 65535}
+    chains = chains if chains is not None else ["-N DOCKER", "-N DOCKER-ISOLATION-STAGE-1", "-N DOCKER-USER",
+                                                "-A FORWARD -j DOCKER-USER", "-A FORWARD -j DOCKER-ISOLATION-STAGE-1"]
+    backend = {"Name": "backend", "Id": "abcdef0123456789", "Driver": "bridge",
+               "Options": {fact.MTU_OPT: bridge_mtu}}
+    secure = {"Name": "secure-net", "Id": "0123", "Driver": "overlay",
+              "Options": {"encrypted": "", **({fact.MTU_OPT: overlay_mtu} if overlay_mtu else {})},
+              "Peers": [{"Name": "lab1", "IP": "10.99.0.11"}, {"Name": "lab2", "IP": "10.99.0.12"}]}
+    lines = [f"{fact.MARK} time", "1000.0", f"{fact.MARK} boot", "b00t", f"{fact.MARK} sysctl"]
+    lines += [f"{k} {v}" for k, v in sysctls.items()]
+    lines += [f"{fact.MARK} ctstat", "entries insert_failed drop early_drop", "00000003 00000000 00000000 00000000",
+              "00000003 00000000 00000000 00000000"]
+    lines += [f"{fact.MARK} tcp", *TCP.format(lo=lo, ld=ld, out=out, re=re).splitlines()]
+    lines += [f"{fact.MARK} links", "1: lo: <LOOPBACK,UP> mtu 65536 qdisc noqueue state UNKNOWN",
+              "2: eth0: <BROADCAST,UP> mtu 1500 qdisc fq_codel state UP",
+              f"3: eth1: <BROADCAST,UP> mtu {eth1} qdisc fq_codel state UP",
+              "4: br-abcdef012345: <BROADCAST,UP> mtu 1500 qdisc noqueue state UP",
+              "5: veth1a2b@if4: <BROADCAST,UP> mtu 1500 qdisc noqueue state UP"]
+    lines += [f"{fact.MARK} route", f"{fact.MARK} addrs", "3: eth1    inet 10.99.0.11/24 brd 10.99.0.255 scope global eth1"]
+    lines += [f"{fact.MARK} iptables", *chains, f"{fact.MARK} xfrm", *([xfrm] if xfrm else [])]
+    if not docker_up:
+        lines += [f"{fact.MARK} docker", "", f"{dockerd.MARK} 1"]
+    else:
+        lines += [f"{fact.MARK} docker", "26.1.5", f"{fact.MARK} containers"]
+        for c in containers:
+            lines += [f"{fact.MARK} container {c['id']} {c.get('pid', 4242)} {c.get('mode', 'backend')} /{c['name']} "
+                      f"{c.get('mode', 'backend')},",
+                      *TCP.format(lo=c.get("lo", 0), ld=c.get("lo", 0), out=c.get("out", 10), re=0).splitlines(),
+                      f"sysctl net/core/somaxconn {c.get('somaxconn', 65535)}",
+                      f"sysctl net/ipv4/tcp_max_syn_backlog {c.get('syn', 65535)}",
+                      f"Max open files            {c.get('nofile', 65535)}   65535   files"]
+        lines += [f"{fact.MARK} networks", json.dumps(backend), json.dumps(secure)]
+    lines += [f"{fact.MARK} end", "1001.5"]
+    return lines
+
+
+def judged(desired=MANAGER, previous=None, **changes):
+    reading = fact.NetworkHealth().process(raw(**changes))
+    return findings.judge("lab1", reading, desired["diagnose"], desired, previous), reading
+
+
+def checks(found):
+    return sorted((f.scope, f.check, f.severity) for f in found)
+
+
+def test_the_read_is_one_command_and_its_output_parses():
+    reading = fact.NetworkHealth().process(raw())
+    assert reading["sysctl"]["net.netfilter.nf_conntrack_max"] == 262144
+    assert reading["conntrack_stat"] == {"insert_failed": 0, "drop": 0, "early_drop": 0}
+    assert reading["tcp"] == {"ListenOverflows": 0, "ListenDrops": 0, "TCPSynRetrans": 0, "OutSegs": 100000,
+                              "RetransSegs": 10}
+    assert reading["links"]["veth1a2b"] == 1500 and reading["addrs"] == {"10.99.0.11": "eth1"}
+    assert reading["docker"]["networks"]["backend"]["bridge"] == "br-abcdef012345"
+    assert reading["end"] - reading["time"] == 1.5
+    # One shell command; a frame is only a line that starts with the mark.
+    assert fact.NetworkHealth().command().count("\n") == 0
+
+
+def test_a_healthy_host_has_no_finding():
+    found, _ = judged(containers=[{"id": "c1", "name": "web"}])
+    assert found == []
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({"count": 240000}, ("host", "conntrack_used", "critical")),
+    ({"count": 200000}, ("host", "conntrack_used", "warning")),
+    ({"buckets": 1024}, ("host", "conntrack_hash", "warning")),
+    ({"lo": 5, "ld": 5}, ("host", "ListenOverflows", "warning")),
+    ({"re": 5000}, ("host", "retransmissions", "warning")),
+    ({"fwd": 0}, ("host", "ip_forward", "critical")),
+    ({"brnf": "-"}, ("host", "bridge_nf_call_iptables", "warning")),
+    ({"chains": ["-N DOCKER", "-N DOCKER-USER"]}, ("host", "docker_chains", "critical")),
+    ({"bridge_mtu": "9000"}, ("network backend", "mtu_bridge", "critical")),
+    ({"eth1": 1450}, ("network secure-net", "mtu_overlay", "critical")),
+    ({"xfrm": None}, ("network secure-net", "esp_sa", "critical")),
+    ({"docker_up": False}, ("host", "dockerd", "critical")),
+    ({"containers": [{"id": "c1", "name": "web", "somaxconn": 4096}]}, ("container web", "container_sysctl", "warning")),
+    ({"containers": [{"id": "c1", "name": "web", "nofile": 1024}]}, ("container web", "container_nofile", "warning")),
+    ({"containers": [{"id": "c1", "name": "web", "lo": 3}]}, ("container web", "ListenOverflows", "warning")),
+])
+def test_each_check_trips_on_its_fault(changes, expected):
+    found, _ = judged(**changes)
+    assert expected in checks(found), checks(found)
+    hit = next(f for f in found if (f.scope, f.check, f.severity) == expected)
+    assert hit.fix and hit.value and hit.threshold and hit.host == "lab1"
+
+
+def test_fixes_name_the_data_key_when_the_data_declares_the_network():
+    found, _ = judged(bridge_mtu="9000")
+    assert any(f.fix == "networks.bridges.backend.mtu: 1500" for f in found)
+    found, _ = judged(containers=[{"id": "c1", "name": "web", "somaxconn": 4096}])
+    assert "net.core.somaxconn: 65535" in found[0].fix
+
+
+def test_host_network_containers_are_not_judged_on_namespace_settings():
+    found, _ = judged(containers=[{"id": "c1", "name": "h", "mode": "host", "somaxconn": 4096, "lo": 9}])
+    assert found == []
+
+
+def test_counters_are_judged_since_the_previous_run_of_the_same_boot():
+    _, before = judged(lo=7, ld=7)
+    again, _ = judged(previous=before, lo=7, ld=7)
+    assert again == []  # no new overflow since the last run
+    more, _ = judged(previous=before, lo=9, ld=9)
+    assert [f.value for f in more if f.check == "ListenOverflows"] == ["2 since the last run (9 since boot)"]
+    rebooted = {**before, "boot_id": "another"}
+    after_boot, _ = judged(previous=rebooted, lo=7, ld=7)
+    assert any(f.value == "7 since boot" for f in after_boot)
+
+
+def test_clock_skew_names_the_node_off_the_median():
+    found = findings.clock_skew({"a": 0.1, "b": -0.2, "c": 9.0}, T["clock_skew_seconds"])
+    assert [(f.host, f.check) for f in found] == [("c", "clock_skew")]
+    assert findings.clock_skew({"a": 0.0}, T["clock_skew_seconds"]) == []
+
+
+def test_thresholds_are_validated_like_everything_else():
+    bad = deep_merge(ALL, {"diagnose": {"retrans_ratio": "2%", "conntrack_used_warning": 0.95, "colour": 1,
+                                        "fail_on": "panic"}})
+    shown = [str(p) for p in schema.validate("h1", bad)]
+    assert any("h1: diagnose.retrans_ratio = '2%'" in p for p in shown), shown
+    assert any("diagnose.colour" in p and "unknown key" in p for p in shown)
+    assert any("diagnose.fail_on = 'panic'" in p for p in shown)
+    assert any("diagnose.conntrack_used_warning = 0.95" in p for p in shown)
+
+
+def _report(found, hosts=("lab1", "lab2"), **extra):
+    report = {"findings": [f.as_dict() for f in found], "hosts": list(hosts), "unreachable": [], "failed": {},
+              "skipped": [], "error": None, "fail_on": {h: T["fail_on"] for h in hosts}, "readings": {},
+              "finished": 1.0, "started": 0.0}
+    report.update(extra)
+    report["exit_code"] = diagnose.exit_code(report)
+    return report
+
+
+def test_exit_codes_and_the_table_worst_first():
+    warn, _ = judged(buckets=1024)
+    crit, _ = judged(fwd=0)
+    report = _report(warn + crit)
+    assert report["exit_code"] == diagnose.EXIT_FOUND
+    text = output.table(report)
+    assert text.index("CRITICAL") < text.index("WARNING") and "fix: sysctl.settings: net.ipv4.ip_forward: 1" in text
+    assert _report([])["exit_code"] == diagnose.EXIT_OK
+    assert _report(warn, fail_on={"lab1": "critical"})["exit_code"] == diagnose.EXIT_OK
+    assert _report([], unreachable=["lab2"])["exit_code"] == diagnose.EXIT_FAILURE
+    assert "lab2: unreachable" in output.table(_report([], unreachable=["lab2"]))
+
+
+def test_metrics_follow_prometheus_conventions_and_keep_clean_hosts():
+    found, reading = judged(containers=[{"id": "c1", "name": 'we"b', "lo": 3}])
+    report = _report(found, readings={"lab1": diagnose.plain(reading), "lab2": diagnose.plain(reading)})
+    text = output.metrics_text(report)
+    assert 'dockwright_diagnose_listen_overflows_total{host="lab1",container="we\\"b"} 3' in text
+    assert "# TYPE dockwright_diagnose_conntrack_drops_total counter" in text
+    assert 'dockwright_diagnose_conntrack_usage_ratio{host="lab1"} 1.14441e-05' in text
+    assert "dockwright_diagnose_exit_code 2" in text
+
+
+def test_merge_needs_every_shard_once_and_judges_clock_skew_across_them():
+    a = _report([], hosts=("m1",), shard=[1, 2], offsets={"m1": 0.0}, swarm_nodes=["m1"],
+                clock_skew_seconds=T["clock_skew_seconds"], inventory="i")
+    b = _report([], hosts=("m2", "m3"), shard=[2, 2], offsets={"m2": 0.1, "m3": 30.0}, swarm_nodes=["m2", "m3"],
+                clock_skew_seconds=T["clock_skew_seconds"], inventory="i")
+    fleet = diagnose.merge([a, b])
+    assert [(f["host"], f["check"]) for f in fleet["findings"]] == [("m3", "clock_skew")]
+    assert fleet["exit_code"] == diagnose.EXIT_FOUND
+    assert diagnose.merge([a])["exit_code"] == diagnose.EXIT_FAILURE
+    assert diagnose.merge([a, copy.deepcopy(a), b])["exit_code"] == diagnose.EXIT_FAILURE
