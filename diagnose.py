@@ -8,7 +8,8 @@ Reads every host once (conntrack, listen queues, retransmissions, MTUs, Docker's
 forwarding, IPsec SAs, each running container's namespace, clocks), judges the readings against
 the data's ``diagnose`` thresholds, and prints the findings worst first, each with the measured
 value, the threshold and the fix. Nothing on any host is changed. ``--previous`` takes the
-last run's ``--json``: counters are then judged since that run.
+last run's ``--json`` (a file that does not exist yet: since boot); counters are then judged
+since that run. The same path may be given to ``--previous`` and ``--json``.
 
 Exit codes: 0 healthy; 2 a finding at or above the data's ``diagnose.fail_on``; 1 a failure
 (an unreachable host, a failed read, invalid data, another run holding the lock, or (merge) a
@@ -98,7 +99,9 @@ def run(args) -> int:
                                  "failed": {}, "skipped": [], "error": None, "findings": [], "readings": {},
                                  "offsets": {}, "fail_on": {}, "swarm_nodes": [], "clock_skew_seconds": None})
     previous = None
-    if args.previous:
+    if args.previous and not os.path.exists(args.previous):
+        print(f"{WHO}: no previous report at {args.previous} yet: counters are judged since boot")
+    elif args.previous:
         try:
             previous = json.loads(Path(args.previous).read_text())
         except (OSError, ValueError) as e:

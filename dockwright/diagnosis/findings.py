@@ -218,13 +218,16 @@ def _container(host, reading, c, before, t) -> list[Finding]:
         out += _tcp(host, scope, c["tcp"], (before or {}).get("tcp"), t,
                     host_fix="the service's sysctls: net.core.somaxconn (compose sysctls:, docker run --sysctl), "
                              "and the application's own listen backlog")
-        for name in ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"):
-            mine, hosts = c["sysctl"].get(name), reading["sysctl"].get(name)
-            if mine is not None and hosts is not None and mine < hosts:
-                out.append(Finding(host, scope, "container_sysctl", "warning", f"{name} = {mine}",
-                                   f"the host's {hosts}",
-                                   f"compose sysctls: {{{name}: {hosts}}} (docker run --sysctl {name}={hosts}): "
-                                   "a container has its own network namespace, the host's tuning stops at it"))
+        low = {name: (c["sysctl"][name], reading["sysctl"][name]) for name in ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog")
+               if c["sysctl"].get(name) is not None and reading["sysctl"].get(name) is not None
+               and c["sysctl"][name] < reading["sysctl"][name]}
+        if low:  # one finding per container, every key it lacks in its fix
+            out.append(Finding(host, scope, "container_sysctl", "warning",
+                               ", ".join(f"{k} = {mine}" for k, (mine, _) in low.items()),
+                               "the host's " + ", ".join(str(hosts) for _, hosts in low.values()),
+                               "compose sysctls: {" + ", ".join(f"{k}: {h}" for k, (_, h) in low.items()) + "} "
+                               "(docker run " + " ".join(f"--sysctl {k}={h}" for k, (_, h) in low.items()) + "): "
+                               "a container has its own network namespace, the host's tuning stops at it"))
     if c["nofile"] is not None and c["nofile"] < t["container_nofile_min"]:
         want = t["container_nofile_min"]
         out.append(Finding(host, scope, "container_nofile", "warning", f"PID 1 soft nofile {c['nofile']}",

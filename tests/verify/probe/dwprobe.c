@@ -14,6 +14,8 @@
  *     fetch:HOST:PORT[:S]    GET / over HTTP/1.0 within S (10) seconds: the body's first line, or why not
  *     ping:HOST              one ICMP echo within 5 s: ok, timeout or an errno name
  *   dwprobe serve PORT [S] answers every HTTP request on PORT with "hello" (for S seconds at most)
+ *   dwprobe hold PORT [S]  listens on PORT with a backlog of 1 and never accepts (for S seconds at
+ *                          most): a listen queue that overflows, for diagnose's e2e test
  *   dwprobe sleep          waits for a signal (a container to exec into or to keep a network busy)
  */
 #define _GNU_SOURCE
@@ -271,6 +273,17 @@ static int serve(int port) {
     }
 }
 
+static int hold(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 1) < 0) {
+        fprintf(stderr, "hold %d: %s\n", port, strerror(errno));
+        return 1;
+    }
+    for (;;) pause();
+}
+
 int main(int argc, char **argv) {
     /* As a container's PID 1 the default action of SIGTERM is ignored: exit on it. */
     signal(SIGTERM, quit);
@@ -280,9 +293,13 @@ int main(int argc, char **argv) {
         if (argc == 4) alarm(atoi(argv[3]));  /* a server left behind by a killed run ends by itself */
         return serve(atoi(argv[2]));
     }
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "hold")) {
+        if (argc == 4) alarm(atoi(argv[3]));
+        return hold(atoi(argv[2]));
+    }
     if (argc == 2 && !strcmp(argv[1], "sleep")) for (;;) pause();
     if (argc < 2) {
-        fputs("usage: dwprobe STEP... | dwprobe serve PORT [SECONDS] | dwprobe sleep\n", stderr);
+        fputs("usage: dwprobe STEP... | dwprobe serve|hold PORT [SECONDS] | dwprobe sleep\n", stderr);
         return 2;
     }
     int n = argc - 1, fds[n];
