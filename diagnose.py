@@ -1,13 +1,14 @@
 """Fleet diagnosis of the common Docker networking failures: read-only, one read per host.
 
-    python diagnose.py INVENTORY [--limit HOSTS] [--shard I/N] [--previous FILE]
+    python diagnose.py INVENTORY [--active] [--limit HOSTS] [--shard I/N] [--previous FILE]
                                  [--json FILE] [--metrics FILE]
     python diagnose.py merge SHARD.json... [--json FILE] [--metrics FILE]
 
 Reads every host once (conntrack, listen queues, retransmissions, MTUs, Docker's chains and
 forwarding, IPsec SAs, each running container's namespace, clocks), judges the readings against
 the data's ``diagnose`` thresholds, and prints the findings worst first, each with the measured
-value, the threshold and the fix. Nothing on any host is changed. ``--previous`` takes the
+value, the threshold and the fix. Nothing on any host is changed, unless --active is given:
+then probe containers (labelled, removed afterwards) try DNS and published ports. ``--previous`` takes the
 last run's ``--json`` (a file that does not exist yet: since boot); counters are then judged
 since that run. The same path may be given to ``--previous`` and ``--json``.
 
@@ -37,7 +38,7 @@ def plain(reading):
     return {**reading, "docker": {"down": str(docker)} if isinstance(docker, dockerd.Down) else docker}
 
 
-def collect(inventory: str, limit: str | None, passed: list[str]) -> dict:
+def collect(inventory: str, limit: str | None, passed: list[str], active: bool = False) -> dict:
     """Reads the hosts through pyinfra (--dry: no operation, nothing changed) and returns
     {"hosts", "unreachable", "failed", "skipped", "error", "readings", "desired", "offsets"}."""
     from dockwright import model
@@ -45,6 +46,7 @@ def collect(inventory: str, limit: str | None, passed: list[str]) -> dict:
     from dockwright.plumbing.runs import hosts_outcome, run_pyinfra
 
     report.reset()
+    os.environ["DOCKWRIGHT_DIAGNOSE_ACTIVE"] = "1" if active else "0"  # read.py's switch
     state, error = run_pyinfra([inventory, DEPLOY, "--dry", "--json", *passed, *limit_args(limit)])
     if state is None:
         return {"hosts": [], "unreachable": [], "failed": {}, "skipped": [], "error": error or "pyinfra did not start",
@@ -64,13 +66,14 @@ def collect(inventory: str, limit: str | None, passed: list[str]) -> dict:
 
 def diagnose(collected: dict, previous: dict | None) -> tuple[list[dict], float | None]:
     """Every finding of the run (dicts, worst first), and the swarm's clock-skew threshold."""
-    from dockwright.diagnosis import findings, output
+    from dockwright.diagnosis import active, findings, output
 
     found: list = []
     before = (previous or {}).get("readings") or {}
     for host, reading in sorted(collected["readings"].items()):
         desired = collected["desired"][host]
         found += findings.judge(host, reading, desired["diagnose"], desired, before.get(host))
+        found += active.judge(host, active.results(reading.get("active") or []))
     swarm = {h: off for h, off in collected["offsets"].items()
              if (collected["desired"][h].get("swarm") or {}).get("role")}
     skew = min((collected["desired"][h]["diagnose"]["clock_skew_seconds"] for h in swarm), default=None)
@@ -108,7 +111,7 @@ def run(args) -> int:
             print(f"{WHO}: cannot read --previous {args.previous}: {e}", file=sys.stderr)
             return EXIT_FAILURE
     print(f"{WHO}: {args.inventory}: reading the hosts (read-only)", flush=True)
-    collected = collect(args.inventory, args.limit, flags(args))
+    collected = collect(args.inventory, args.limit, flags(args), args.active)
     found, skew = diagnose(collected, previous) if not collected["error"] else ([], None)
     report = {
         "inventory": args.inventory, "started": started, "findings": found,
@@ -215,6 +218,9 @@ def main(argv=None) -> int:
     parser.add_argument("inventory")
     parser.add_argument("--limit", help="only these hosts (groups or globs, as pyinfra --limit)")
     parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
+    parser.add_argument("--active", action="store_true",
+                        help="also run probe containers on each user bridge (DNS through 127.0.0.11 in every "
+                             "container's namespace, a published port); they are removed afterwards")
     parser.add_argument("--previous", help="the last run's --json: counters are judged since then")
     parser.add_argument("--json", help="write the report (findings and readings) as JSON here")
     parser.add_argument("--metrics", help="write a Prometheus textfile here")

@@ -180,19 +180,43 @@ _CHECKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def check_fleet() -> None:
     """Raise InvalidDesiredState listing every problem on every host; once per run, and no
     host's deploy goes past this point before the check has finished."""
+    _once(_CHECKS, _check_fleet)
+
+
+_DATA_CHECKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def check_data() -> None:
+    """The data alone (no host is read): every host's merged state and the inventory's own
+    data, once per run. For runs that change nothing (diagnose.py)."""
+    _once(_DATA_CHECKS, _check_data)
+
+
+def _check_data() -> None:
+    problems = schema.validate_inventory_data(inventory.get_data())
+    for h in sorted(inventory, key=lambda x: x.name):
+        problems += schema.validate(h.name, model.desired(h))
+    for h in inventory.get_active_hosts():
+        liveness.watch(h)  # a host that goes silent fails alone within a minute
+    if problems:
+        raise schema.InvalidDesiredState(problems)
+
+
+def _once(table, check) -> None:
+    """check() once per run: the first host runs it, the others wait for its outcome."""
     run = pyinfra_state._get_module()
-    if run in _CHECKS:
-        error = _CHECKS[run].get()  # waits while the first host is still checking
+    if run in table:
+        error = table[run].get()  # waits while the first host is still checking
         if error:
             raise error
         return
-    _CHECKS[run] = gevent.event.AsyncResult()
+    table[run] = gevent.event.AsyncResult()
     try:
-        _check_fleet()
+        check()
     except Exception as e:
-        _CHECKS[run].set(e)
+        table[run].set(e)
         raise
-    _CHECKS[run].set(None)
+    table[run].set(None)
 
 
 def _check_fleet() -> None:

@@ -137,7 +137,7 @@ swarm = {
 verify = {
     # Run the verification suite at the end of every deploy.
     "after_deploy": True,
-    # Behavioural checks: containers of the probe image (tests/verify/probe, built on the
+    # Behavioural checks: containers of the probe image (dockwright/probe, built on the
     # controller and imported on the host when missing) try sockets, syscalls, names and ports.
     # A check that cannot run fails; False opts this host out, and the summary shows them skipped.
     "behaviour": True,

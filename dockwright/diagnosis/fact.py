@@ -63,6 +63,7 @@ class NetworkHealth(FactBase):
         return "; ".join([
             _section("time", "date +%s.%N"),
             _section("boot", "cat /proc/sys/kernel/random/boot_id"),
+            _section("arch", "uname -m"),
             _section("sysctl", _sysctls(HOST_SYSCTLS)),
             _section("ctstat", "cat /proc/net/stat/nf_conntrack 2>/dev/null"),
             _section("tcp", tcp.format("/proc")),
@@ -103,6 +104,7 @@ class NetworkHealth(FactBase):
             "time": _float(sections.get("time")),
             "end": _float(sections.get("end")),
             "boot_id": (sections.get("boot") or [""])[0].strip(),
+            "arch": (sections.get("arch") or [""])[0].strip(),
             "sysctl": _keyed(sections.get("sysctl", [])),
             "conntrack_stat": conntrack_stat(sections.get("ctstat", [])),
             "tcp": tcp_counters(sections.get("tcp", [])),
@@ -213,7 +215,7 @@ def _docker(sections: dict, containers: list[dict]) -> "dict | dockerd.Down":
             "mtu": int(opts[MTU_OPT]) if str(opts.get(MTU_OPT, "")).isdigit() else None,
             "bridge": opts.get(BRIDGE_OPT) or (("docker0" if raw["Name"] == "bridge" else "br-" + raw.get("Id", "")[:12])
                                                if raw.get("Driver") == "bridge" else None),
-            "encrypted": "encrypted" in opts,
+            "encrypted": "encrypted" in opts, "internal": bool(raw.get("Internal")),
             "peers": sorted(p.get("IP", "") for p in raw.get("Peers") or [] if p.get("IP")),
         }
     found = []

@@ -197,7 +197,7 @@ def ssh(name: str, command: str, check: bool = True) -> str:
 def probe_image(name: str) -> str:
     """The verification's probe image on a lab VM, imported when missing: e2e's own containers
     run it (`sleep`, `serve`, steps), as the VMs have no other image."""
-    from tests.verify import probe
+    from dockwright import probe
     ssh(name, probe.ensure_command("x86_64"))
     return probe.image("x86_64")
 

@@ -40,7 +40,7 @@ PROBE_IMAGES = "docker images dockwright-probe --format '{{.Repository}}:{{.Tag}
 def test_a_host_without_the_probe_image_gets_it_and_runs_every_behavioural_check():
     # Production-shaped: lab1 has no probe image (and no other image at all). Verification
     # builds nothing there, imports the probe, and every behavioural check runs and passes.
-    from tests.verify import probe
+    from dockwright import probe
     ssh("lab1", f"{PROBE_IMAGES} | xargs -r docker rmi -f >/dev/null; docker rm -f $(docker ps -aq) >/dev/null 2>&1; "
                 "docker rmi -f $(docker images -q) >/dev/null 2>&1; true")
     assert ssh("lab1", "docker images -q").strip() == ""

@@ -198,3 +198,28 @@ def test_merge_needs_every_shard_once_and_judges_clock_skew_across_them():
     assert fleet["exit_code"] == diagnose.EXIT_FOUND
     assert diagnose.merge([a])["exit_code"] == diagnose.EXIT_FAILURE
     assert diagnose.merge([a, copy.deepcopy(a), b])["exit_code"] == diagnose.EXIT_FAILURE
+
+
+def test_active_checks_cover_each_user_bridge_and_each_container_namespace_on_it():
+    from dockwright.diagnosis import active
+    reading = fact.NetworkHealth().process(raw(containers=[{"id": "c1", "name": "web"},
+                                                           {"id": "c2", "name": "h", "mode": "host"}]))
+    reading["arch"] = "x86_64"
+    assert active.user_bridges(reading) == {"backend": ["web"]}
+    cmd = active.command(reading, MANAGER)
+    assert "--network container:web " in cmd and "--network container:h " not in cmd
+    assert f"--label {active.LABEL}" in cmd and "docker rm -f dw-diag-active-0" in cmd
+    assert "fetch:10.99.0.11:$port:" in cmd  # the published port, on the host's data address
+    assert active.command(fact.NetworkHealth().process(raw(docker_up=False)), MANAGER) is None
+
+
+def test_active_results_become_findings_only_when_a_step_fails():
+    from dockwright.diagnosis import active
+    out = [f"{active.MARK} backend - resolve:dw-diag-active-0=10.5.0.3",
+           f"{active.MARK} backend - fetch:dw-diag-active-0:8080:10=hello",
+           f"{active.MARK} backend - fetch:10.99.0.11:32768:10=timeout",
+           f"{active.MARK} backend web resolve:dw-diag-active-0=unresolved",
+           f"{active.MARK} backend api resolve:dw-diag-active-0=10.5.0.3"]
+    found = active.judge("lab1", active.results(out))
+    assert sorted((f.scope, f.check) for f in found) == [("container web", "dns"), ("network backend", "published_port")]
+    assert active.judge("lab1", active.results(out[:2] + out[4:])) == []

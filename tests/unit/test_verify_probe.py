@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tests.verify import probe, snapshot
+from dockwright import probe
+from tests.verify import snapshot
 
 ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import testinfra
 
-from dockwright import model
+from dockwright import model, probe
 
-from . import probe, replay, snapshot
+from . import replay, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 CONNECT_TIMEOUT = 60  # seconds for the TCP connection and the server's banner

@@ -12,7 +12,9 @@ import shlex
 
 from dockwright import model
 
-from . import expect, probe
+from dockwright import probe
+
+from . import expect
 
 MARK = "@@dw-verify:"
 FILES = {"daemon.json": "/etc/docker/daemon.json"}
