@@ -6,7 +6,7 @@ PYINFRA := $(VENV)/bin/pyinfra
 # python3-venv for make setup; the probe is built with zig (no C toolchain needed here).
 LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python3-venv
 
-.PHONY: setup lab-packages lab lab-down unit e2e test verify drift bench bench-scale bench-record soak clean
+.PHONY: setup lab-packages lab lab-down unit e2e test verify drift bench bench-scale bench-record soak netbench clean
 
 $(VPY): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,15 @@ clean: lab-down
 # Cost of a run on the lab (fresh VMs twice; about 15 minutes on 2 cores under TCG).
 bench: setup lab-packages
 	$(VPY) -m lab watch -- $(VPY) -m bench.run
+
+# The network cost of each Docker network mode, and what the tuning buys, on the lab's VMs
+# (converged first: the overlays need the swarm). docs/bench.md has the figures.
+netbench: setup lab-packages
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(VPY) -m lab build
+	$(VPY) -m lab up
+	$(VPY) -m lab watch -- $(PYINFRA) inventories/lab.py deploy.py -y --data 'verify={"after_deploy": false}'
+	$(VPY) -m lab watch -- $(VPY) -m dockwright.netbench inventories/lab.py
 
 # The controller's cost as the fleet grows: simulated hosts replaying recorded lab answers
 # (no VMs needed). bench-record refreshes the recording from the lab.

@@ -365,7 +365,8 @@ OVERLAY = Struct({
 
 # The concerns dockwright manages, in deploy order: each has a switch in `concerns` and a section
 # of its own (group_data/all.py sets every switch).
-CONCERNS = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify", "diagnose")
+CONCERNS = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify", "diagnose",
+            "netbench")
 
 SCHEMA = Struct({
     "concerns": Struct({c: Bool() for c in CONCERNS}),
@@ -431,6 +432,13 @@ SCHEMA = Struct({
         "conntrack_drops": Int(1), "conntrack_entries_per_bucket": Int(1, 1 << 20),
         "listen_overflows": Int(1), "retrans_ratio": Ratio(), "retrans_min_segments": Int(1),
         "container_nofile_min": Int(1, 1 << 30), "clock_skew_seconds": Ratio(3600.0),
+    }),
+    "netbench": Struct({
+        "allowed": Bool(),
+        "subnets": Struct({"bridge": Net(4), "overlay": Net(4), "encrypted": Net(4)},
+                          required=("bridge", "overlay", "encrypted")),
+        "data_subnet": Optional(Net(4)), "parent": Optional(Name("interface name")), "address": Optional(Addr()),
+        "seconds": Int(1, 600), "repetitions": Int(1, 100),
     }),
 })
 
@@ -596,5 +604,13 @@ def _rule_diagnose(state, report):
                f"above diagnose.conntrack_used_critical ({t['conntrack_used_critical']})")
 
 
-RULES = [_rule_diagnose, _rule_port_policy, _rule_docker_needs, _rule_conntrack_keys_in_sysctl, _rule_live_restore_swarm,
+def _rule_netbench_subnets(state, report):
+    mine = {k: ipaddress.ip_network(v) for k, v in state["netbench"]["subnets"].items()}
+    for key, net in sorted(mine.items()):
+        for name, other in declared_networks(state):
+            if net.overlaps(other):
+                report(f"netbench.subnets.{key}", str(net), f"overlaps network {name} ({other})")
+
+
+RULES = [_rule_diagnose, _rule_netbench_subnets, _rule_port_policy, _rule_docker_needs, _rule_conntrack_keys_in_sysctl, _rule_live_restore_swarm,
          _rule_passthrough, _rule_overlaps, _rule_network_fields, _rule_swarm]

@@ -21,6 +21,7 @@ concerns = {
     "networks": True,
     "swarm": True,
     "verify": True,
+    "netbench": True,  # considered by python -m dockwright.netbench (which also needs netbench.allowed)
     "diagnose": True,  # read by diagnose.py (read-only; off leaves the host out of its runs)
 }
 
@@ -159,4 +160,21 @@ diagnose = {
     "retrans_min_segments": 5000,  # fewer segments than this: too few to judge a ratio
     "container_nofile_min": 4096,  # soft RLIMIT_NOFILE of each container's PID 1
     "clock_skew_seconds": 2.0,  # a swarm node off the others' median by more than this
+}
+
+netbench = {
+    # python -m dockwright.netbench loads the hosts' links with benchmark traffic: only hosts
+    # whose data says True take part (a group or host opts in).
+    "allowed": False,
+    # Networks the benchmark creates (labelled dockwright.netbench, removed afterwards); they
+    # must not overlap the data's networks.
+    "subnets": {"bridge": "10.231.0.0/24", "overlay": "10.231.1.0/24", "encrypted": "10.231.2.0/24"},
+    # macvlan and ipvlan L2 on the data network: its subnet, the parent interface (None: the
+    # one holding swarm.advertise_addr), and for each host a spare address on it (host data).
+    # Without them those two modes are left out and the report says so.
+    "data_subnet": None,
+    "parent": None,
+    "address": None,
+    "seconds": 10,  # each measurement
+    "repetitions": 5,  # interleaved: every mode once per round
 }

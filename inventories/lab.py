@@ -31,6 +31,8 @@ def _host(name: str, info: dict) -> tuple[str, dict]:
         "ssh_connect_retries": 2,
         "data_ip": info["data_ip"],
         "swarm": {"advertise_addr": info["data_ip"]},
+        # A spare address on the data network for the benchmark's macvlan/ipvlan containers.
+        "netbench": {"address": info["data_ip"].rsplit(".", 1)[0] + "." + str(100 + int(info["data_ip"].rsplit(".", 1)[1]))},
     }
     if _user != "root":
         data["_sudo"] = True  # every operation and fact through sudo, as on many real fleets

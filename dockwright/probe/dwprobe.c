@@ -14,6 +14,14 @@
  *     fetch:HOST:PORT[:S]    GET / over HTTP/1.0 within S (10) seconds: the body's first line, or why not
  *     ping:HOST              one ICMP echo within 5 s: ok, timeout or an errno name
  *   dwprobe serve PORT [S] answers every HTTP request on PORT with "hello" (for S seconds at most)
+ *     stream:HOST:PORT:S    TCP_STREAM for S seconds: "MBIT_PER_S BYTES"
+ *     rr:HOST:PORT:S        TCP_RR (1-byte request and answer on one connection) for S seconds:
+ *                           "TRANSACTIONS_PER_S P50_US P99_US"
+ *     crr:HOST:PORT:S       TCP_CRR (connect, 1-byte request and answer, close) for S seconds:
+ *                           "CONNECTIONS_PER_S P50_US P99_US"
+ *     burst:HOST:PORT:N     N connections opened at once (non-blocking), each given 5 s:
+ *                           "CONNECTED FAILED P99_CONNECT_US"
+ *   dwprobe bench PORT [S] the server of stream, rr and crr (the first byte says which), and of burst
  *   dwprobe hold PORT [S]  listens on PORT with a backlog of 1 and never accepts (for S seconds at
  *                          most): a listen queue that overflows, for diagnose's e2e test
  *   dwprobe sleep          waits for a signal (a container to exec into or to keep a network busy)
@@ -28,6 +36,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -217,6 +226,168 @@ static void ping(const char *host) {
     puts("timeout");
 }
 
+
+/* ---- network benchmark (dockwright.netbench): netperf's TCP_STREAM, TCP_RR and TCP_CRR ---- */
+
+static double now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(double *v, long n, double p) {
+    if (n <= 0) return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    long i = (long)(p * (n - 1) + 0.5);
+    return v[i];
+}
+
+/* HOST:PORT:NUMBER -> address and number; 0 on success. */
+static int bench_target(char *spec, struct sockaddr_in *addr, long *number) {
+    char *port = strchr(spec, ':');
+    if (!port) return -1;
+    *port++ = 0;
+    char *num = strchr(port, ':');
+    if (!num) return -1;
+    *num++ = 0;
+    if (resolve4(spec, addr)) return -1;
+    addr->sin_port = htons(atoi(port));
+    *number = atol(num);
+    return *number > 0 ? 0 : -1;
+}
+
+static int connect_to(struct sockaddr_in *addr, char mode) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (fd < 0) return -1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)addr, sizeof *addr) < 0 || write(fd, &mode, 1) != 1) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+#define MAX_SAMPLES 2000000
+static double samples[MAX_SAMPLES];
+
+static void bench_client(char kind, char *spec) {
+    struct sockaddr_in addr;
+    long seconds;
+    if (bench_target(spec, &addr, &seconds)) { puts("bad-spec"); return; }
+    double start = now_us(), end = start + seconds * 1e6;
+    long n = 0;
+    char byte = 'x';
+    if (kind == 'S') {
+        int fd = connect_to(&addr, 'S');
+        if (fd < 0) { puts(errno_name(errno)); return; }
+        static char buf[65536];
+        memset(buf, 'd', sizeof buf);
+        double bytes = 0;
+        while (now_us() < end) {
+            ssize_t w = write(fd, buf, sizeof buf);
+            if (w <= 0) break;
+            bytes += w;
+        }
+        shutdown(fd, SHUT_WR);
+        (void)!read(fd, &byte, 1);  /* the server's end: everything sent was received */
+        close(fd);
+        double took = (now_us() - start) / 1e6;
+        printf("%.1f %.0f\n", bytes * 8 / took / 1e6, bytes);
+        return;
+    }
+    int fd = kind == 'R' ? connect_to(&addr, 'R') : -1;
+    if (kind == 'R' && fd < 0) { puts(errno_name(errno)); return; }
+    while (now_us() < end && n < MAX_SAMPLES) {
+        double t0 = now_us();
+        if (kind == 'C' && (fd = connect_to(&addr, 'C')) < 0) { puts(errno_name(errno)); return; }
+        if (write(fd, &byte, 1) != 1 || read(fd, &byte, 1) != 1) { puts("broken"); return; }
+        if (kind == 'C') close(fd);
+        samples[n++] = now_us() - t0;
+    }
+    if (kind == 'R') close(fd);
+    double took = (now_us() - start) / 1e6;
+    double rate = n / took, p50 = percentile(samples, n, 0.50), p99 = percentile(samples, n, 0.99);
+    printf("%.1f %.0f %.0f\n", rate, p50, p99);
+}
+
+static void burst_client(char *spec) {
+    struct sockaddr_in addr;
+    long count;
+    if (bench_target(spec, &addr, &count) || count > 60000) { puts("bad-spec"); return; }
+    struct rlimit r = {count + 64, count + 64};
+    setrlimit(RLIMIT_NOFILE, &r);
+    int *fds = calloc(count, sizeof *fds);
+    double *start = calloc(count, sizeof *start), *took = calloc(count, sizeof *took);
+    long connected = 0, failed = 0, waiting = count;
+    for (long i = 0; i < count; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        start[i] = now_us();
+        if (fds[i] < 0) { failed++; waiting--; continue; }
+        if (connect(fds[i], (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
+            close(fds[i]);
+            fds[i] = -1;
+            failed++;
+            waiting--;
+        }
+    }
+    double deadline = now_us() + 5e6;
+    struct pollfd *p = calloc(count, sizeof *p);
+    long *index = calloc(count, sizeof *index);
+    while (waiting > 0 && now_us() < deadline) {
+        long m = 0;
+        for (long i = 0; i < count; i++)
+            if (fds[i] >= 0) { p[m].fd = fds[i]; p[m].events = POLLOUT; p[m].revents = 0; index[m++] = i; }
+        if (poll(p, m, 100) < 0) break;
+        for (long j = 0; j < m; j++) {
+            if (!p[j].revents) continue;
+            long i = index[j];
+            int err = 0;
+            socklen_t len = sizeof err;
+            getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err) failed++;
+            else took[connected++] = now_us() - start[i];
+            close(fds[i]);
+            fds[i] = -1;
+            waiting--;
+        }
+    }
+    failed += waiting;  /* still not connected after 5 s: a SYN the server dropped */
+    printf("%ld %ld %.0f\n", connected, failed, percentile(took, connected, 0.99));
+}
+
+static int bench_server(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    /* The backlog asked is the kernel's maximum: what the namespace's somaxconn allows is used. */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 65535) < 0) {
+        fprintf(stderr, "bench %d: %s\n", port, strerror(errno));
+        return 1;
+    }
+    signal(SIGCHLD, SIG_IGN);
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        if (c < 0) continue;
+        if (fork() > 0) { close(c); continue; }
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        char mode = 0, byte;
+        if (read(c, &mode, 1) != 1) _exit(0);
+        if (mode == 'S') {
+            static char buf[65536];
+            while (read(c, buf, sizeof buf) > 0) {}
+            (void)!write(c, "e", 1);
+        } else {
+            while (read(c, &byte, 1) == 1 && write(c, &byte, 1) == 1) {}
+        }
+        _exit(0);
+    }
+}
+
 static void step(char *s) {
     char *arg = strchr(s, ':');
     if (arg) *arg++ = 0;
@@ -240,6 +411,10 @@ static void step(char *s) {
         puts(rc ? "unresolved" : inet_ntoa(addr.sin_addr));
     } else if (!strcmp(s, "fetch") && arg) fetch(arg);
     else if (!strcmp(s, "ping") && arg) ping(arg);
+    else if (!strcmp(s, "stream") && arg) bench_client('S', arg);
+    else if (!strcmp(s, "rr") && arg) bench_client('R', arg);
+    else if (!strcmp(s, "crr") && arg) bench_client('C', arg);
+    else if (!strcmp(s, "burst") && arg) burst_client(arg);
     else puts("unknown-step");
 }
 
@@ -293,13 +468,17 @@ int main(int argc, char **argv) {
         if (argc == 4) alarm(atoi(argv[3]));  /* a server left behind by a killed run ends by itself */
         return serve(atoi(argv[2]));
     }
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "bench")) {
+        if (argc == 4) alarm(atoi(argv[3]));
+        return bench_server(atoi(argv[2]));
+    }
     if ((argc == 3 || argc == 4) && !strcmp(argv[1], "hold")) {
         if (argc == 4) alarm(atoi(argv[3]));
         return hold(atoi(argv[2]));
     }
     if (argc == 2 && !strcmp(argv[1], "sleep")) for (;;) pause();
     if (argc < 2) {
-        fputs("usage: dwprobe STEP... | dwprobe serve|hold PORT [SECONDS] | dwprobe sleep\n", stderr);
+        fputs("usage: dwprobe STEP... | dwprobe serve|hold|bench PORT [SECONDS] | dwprobe sleep\n", stderr);
         return 2;
     }
     int n = argc - 1, fds[n];
