@@ -295,6 +295,11 @@ def record_faults() -> int:
             res = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                                  env=dict(os.environ, DOCKWRIGHT_REPLAY_AS="fault-"))
             print(f"  exit {res.returncode} (lab3 refuses: 1 expected)")
+        argv = [sys.executable, "diagnose.py", rec, "--lock", str(RESULTS / "record-faults.lock")]
+        print("bench-scale record-faults: diagnose.py", flush=True)
+        res = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                             env=dict(os.environ, DOCKWRIGHT_REPLAY_AS="fault-"))
+        print(f"  exit {res.returncode} (lab2's dockerd stopped is a finding: 2 expected)")
     finally:
         for name, (_, undo) in LAB_FAULTS.items():
             vm.run(name, undo, check=False)
@@ -317,10 +322,12 @@ def faults(n: int, share: float, latency_ms: float) -> int:
     rows, ok = [], True
     for label, argv in (("drift.py", [sys.executable, "drift.py", SIM]),
                         ("drift.py again", [sys.executable, "drift.py", SIM]),
-                        ("deploy --dry (no -y)", pyinfra(SIM, "deploy.py", "--dry", "--json", *NO_VERIFY))):
+                        ("deploy --dry (no -y)", pyinfra(SIM, "deploy.py", "--dry", "--json", *NO_VERIFY)),
+                        ("diagnose.py", [sys.executable, "diagnose.py", SIM])):
         report = RESULTS / "faults-report.tmp.json"
         report.unlink(missing_ok=True)
-        full = argv + (["--json", str(report), "--lock", str(RESULTS / "faults.lock")] if "drift.py" in argv else [])
+        reporting = "drift.py" in argv or "diagnose.py" in argv
+        full = argv + (["--json", str(report), "--lock", str(RESULTS / "faults.lock")] if reporting else [])
         start = time.monotonic()
         proc = subprocess.Popen(full, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 stdin=subprocess.DEVNULL)
@@ -329,7 +336,16 @@ def faults(n: int, share: float, latency_ms: float) -> int:
         _, status, usage = os.wait4(proc.pid, 0)
         row = {"run": label, "n": n, "rc": os.waitstatus_to_exitcode(status), "wall_s": round(time.monotonic() - start, 1),
                "cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "tree_peak_rss_mb": round(tree.close(), 1)}
-        if report.exists():
+        if report.exists() and "diagnose.py" in argv:
+            r = json.loads(report.read_text())
+            down = sorted({f["host"] for f in r["findings"] if f["check"] == "dockerd"})
+            judged = set(r["readings"])
+            row.update(unreachable=len(r["unreachable"]), failed=len(r["failed"]), drifted=len(down))
+            row["checks"] = {"unreachable named": sorted(r["unreachable"]) == want["unreachable"],
+                             "dockerd stopped found": down == want["dockerd-stopped"],
+                             "every other host diagnosed": judged == {name(h) for h in inv} - set(want["unreachable"]),
+                             "exit 1": row["rc"] == 1}
+        elif report.exists():
             r = json.loads(report.read_text())
             row.update(unreachable=len(r["unreachable"]), failed=len(r["failed"]), drifted=len(r["drift"]))
             named = {"unreachable": sorted(r["unreachable"]), "refused": sorted(h for h, why in r["failed"].items()

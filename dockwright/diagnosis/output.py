@@ -28,7 +28,10 @@ def table(report: dict) -> str:
         lines.append(f"  FAILED    {host}: unreachable (not diagnosed)")
     for host, why in sorted(report["failed"].items()):
         lines.append(f"  FAILED    {host}: {why}")
-    judged = [h for h in report["hosts"] if h not in report["unreachable"] and h not in report["failed"]]
+    for host in report.get("skipped") or []:
+        lines.append(f"  SKIPPED   {host}: concerns.diagnose is off in its data")
+    judged = [h for h in report["hosts"] if h not in report["unreachable"] and h not in report["failed"]
+              and h not in (report.get("skipped") or [])]
     clean = [h for h in judged if not any(f["host"] == h for f in found)]
     lines.append(f"  {len(judged)} host(s) diagnosed, {len(clean)} without findings, "
                  f"{len(found)} finding(s), {len(report['unreachable']) + len(report['failed'])} failed")

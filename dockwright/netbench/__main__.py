@@ -158,15 +158,25 @@ def run(args) -> int:
         print(f"{WHO}: client {a.name}, server {b.name}; modes {', '.join(m.name for m in chosen)}; "
               f"{reps} round(s) of {seconds} s per workload" + "".join(f"; {m}: left out ({why})" for m, why in left.items()),
               flush=True)
-        for m in chosen:
+        def set_up(m):
             for side, cmd in sorted(m.setup.items()):
                 sh(a if side == "A" else b, cmd)
             sh(b, m.server)
+
+        for m in chosen:
+            if not m.teardown:
+                set_up(m)
         rounds = []
         for r in range(1, reps + 1):
             for m in chosen:
                 started = time.monotonic()
-                got = measure(a, b, m, ma.image, seconds)
+                if m.teardown:
+                    set_up(m)
+                try:
+                    got = measure(a, b, m, ma.image, seconds)
+                finally:
+                    for side, cmd in sorted((m.teardown or {}).items()):
+                        sh(a if side == "A" else b, cmd, check=False)
                 rounds.append({"round": r, "mode": m.name, **got})
                 print(f"  round {r}/{reps} {m.name:<18} {report.brief(got)} ({time.monotonic() - started:.0f} s)",
                       flush=True)

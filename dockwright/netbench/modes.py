@@ -36,6 +36,9 @@ class Mode:
     client_net: str  # docker run's network arguments for the client on A
     target: str  # "HOST:PORT" the client connects to ("$IP" is filled from B)
     target_from: str | None = None  # a command on B printing the server's address, when it is Docker's to give
+    # Set up just before its measurement and removed right after (macvlan and ipvlan on one
+    # parent and subnet cannot exist side by side: "pool overlaps").
+    teardown: dict | None = None
 
     def client(self, image: str, step: str) -> str:
         return f"docker run --rm --pull never --label {LABEL} {self.client_net} {image} {step}"
@@ -78,8 +81,10 @@ def modes(a: Host, b: Host, subnets: dict, data_subnet: str | None, swarm: bool)
         make = {side: (f"docker network inspect {net} >/dev/null 2>&1 || docker network create {driver} "
                        f"-o parent={shlex.quote(h.parent)} --subnet {shlex.quote(data_subnet)} --label {LABEL} "
                        f"{net} >/dev/null") for side, h in (("A", a), ("B", b))}
+        gone = f"docker rm -f {srv(mode)} >/dev/null 2>&1; docker network rm {net} >/dev/null 2>&1; true"
         out.append(Mode(mode, make, _run(srv(mode), b.image, f"--network {net} --ip {shlex.quote(b.spare)}"),
-                        f"--network {net} --ip {shlex.quote(a.spare)}", f"{b.spare}:{PORT}"))
+                        f"--network {net} --ip {shlex.quote(a.spare)}", f"{b.spare}:{PORT}",
+                        teardown={"A": gone, "B": gone}))
     return out, left
 
 

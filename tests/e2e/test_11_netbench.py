@@ -1,0 +1,49 @@
+"""The network benchmark's safety on the lab: a host whose data does not opt in is refused
+before anything runs, and a run killed in the middle leaves no container or network behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from .conftest import INVENTORY, REPO, lab_env, ssh
+
+LEFT = "docker ps -aq --filter label=dockwright.netbench=1; docker network ls -q --filter label=dockwright.netbench=1"
+
+
+def _netbench(*args, host_data=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dockwright.netbench", INVENTORY, *args], cwd=REPO,
+                            env=lab_env(host_data), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def test_refused_without_opt_in_and_nothing_left_after_a_kill():
+    res = _netbench("--hosts", "lab1,lab3", "--no-tuning", host_data={"lab3": {"netbench": {"allowed": False}}})
+    out, _ = res.communicate(timeout=300)
+    print(out[-2000:])
+    assert res.returncode == 1 and "lab3: netbench.allowed = False" in out
+    assert ssh("lab1", LEFT).strip() == "" and ssh("lab3", LEFT).strip() == ""
+
+    # Killed (SIGTERM, as a CI runner cancels a job) once its objects exist on both hosts.
+    run = _netbench("--hosts", "lab1,lab2", "--repetitions", "3", "--seconds", "2", "--no-tuning")
+    deadline = time.monotonic() + 600
+    seen = ""
+    try:
+        while time.monotonic() < deadline:
+            if ssh("lab2", "docker ps -aq --filter label=dockwright.netbench=1").strip() and \
+                    ssh("lab1", "docker network ls -q --filter label=dockwright.netbench=1").strip():
+                break
+            time.sleep(2)
+        else:
+            raise AssertionError("the benchmark never had its objects on both hosts")
+        seen = ssh("lab2", LEFT)
+        os.killpg(run.pid, signal.SIGTERM)
+        out, _ = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    print(out[-3000:])
+    assert seen.strip(), "objects existed when the run was killed"
+    assert run.returncode == 128 + signal.SIGTERM and "removed every container and network" in out
+    assert ssh("lab1", LEFT).strip() == "" and ssh("lab2", LEFT).strip() == ""
