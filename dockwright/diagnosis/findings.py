@@ -237,13 +237,22 @@ def _container(host, reading, c, before, t) -> list[Finding]:
 
 
 def clock_skew(offsets: dict[str, float], threshold: float) -> list[Finding]:
-    """Swarm nodes whose clock is off the others' median by more than threshold seconds
-    (offsets: each node's clock minus the controller's, taken as its reading arrived)."""
+    """Swarm nodes whose clock disagrees with the others' by more than threshold seconds
+    (offsets: each node's clock minus the controller's as its reading arrived). From three
+    nodes on, the median is the reference (a majority that agrees outvotes one that does not);
+    two nodes that disagree are both named, as nothing says which of them is right."""
+    fix = ("timedatectl set-ntp true (or chrony/systemd-timesyncd): swarm's raft and certificates "
+           "need agreeing clocks")
     if len(offsets) < 2:
         return []
+    if len(offsets) == 2:
+        (a, x), (b, y) = sorted(offsets.items())
+        if abs(x - y) <= threshold:
+            return []
+        return [Finding(h, "host", "clock_skew", "critical", f"{off - other:+.1f} s from {peer}", f"{threshold} s", fix)
+                for h, off, peer, other in ((a, x, b, y), (b, y, a, x))]
     ordered = sorted(offsets.values())
     median = ordered[len(ordered) // 2]
     return [Finding(h, "host", "clock_skew", "critical", f"{off - median:+.1f} s from the swarm's median",
-                    f"{threshold} s", "timedatectl set-ntp true (or chrony/systemd-timesyncd): swarm's raft "
-                    "and certificates need agreeing clocks")
+                    f"{threshold} s", fix)
             for h, off in sorted(offsets.items()) if abs(off - median) > threshold]

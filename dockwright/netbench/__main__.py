@@ -130,6 +130,19 @@ def burst(a, b, ma: M.Host, mb: M.Host, count: int, tuned: dict, conntrack_max: 
             "conntrack_drops_since_boot": report.conntrack_drops(drops)}
 
 
+def remove(hosts) -> list[str]:
+    """Everything labelled, on every host: containers first, then networks (a swarm network
+    goes from a manager once no host has an endpoint on it); what is still there after."""
+    containers, networks = M.cleanup_commands()
+    for h in hosts:
+        sh(h, containers, check=False)
+    for h in (*hosts, *hosts):  # the second pass: a network another host held a moment ago
+        sh(h, networks, check=False)
+    return [f"{h.name}: {' '.join(left)}" for h in hosts
+            if (left := sh(h, f"docker ps -aq --filter label={M.LABEL}; docker network ls -q --filter label={M.LABEL}",
+                           check=False))]
+
+
 def run(args) -> int:
     state, (a, b), (da, db) = load(args.inventory, args.hosts.split(",") if args.hosts else None)
     cleaned = {"done": False}
@@ -137,16 +150,17 @@ def run(args) -> int:
     def cleanup(*_):
         if not cleaned["done"]:
             cleaned["done"] = True
-            for h in (a, b):
-                sh(h, M.cleanup_command(), check=False)
-            print(f"{WHO}: removed every container and network labelled {M.LABEL} on {a.name}, {b.name}")
+            left = remove((a, b))
+            print(f"{WHO}: " + (f"NOT removed, run `cleanup`: {'; '.join(left)}" if left else
+                                f"removed every container and network labelled {M.LABEL} on {a.name}, {b.name}"),
+                  file=sys.stderr if left else sys.stdout, flush=True)
 
-    def interrupted(signum, _frame):
-        cleanup()
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGINT, interrupted)
+    # SIGTERM (a cancelled CI job, systemd stopping a unit) ends the run like Ctrl-C does: as an
+    # exception in this greenlet, whose finally removes everything (pyinfra's SSH runs on gevent:
+    # a plain signal handler would run inside gevent's loop, where no command can be sent).
+    import gevent
+    main_greenlet = gevent.getcurrent()
+    gevent.signal_handler(signal.SIGTERM, lambda: main_greenlet.throw(SystemExit(128 + signal.SIGTERM)))
     try:
         (ma, env_a), (mb, env_b) = describe(a, da), describe(b, db)
         seconds = args.seconds or da["netbench"]["seconds"]
@@ -230,10 +244,10 @@ def main(argv=None) -> int:
     try:
         if args.action == "cleanup":
             _, hosts, _ = load(args.inventory, args.hosts.split(",") if args.hosts else None)
-            for h in hosts:
-                sh(h, M.cleanup_command(), check=False)
-                print(f"{WHO}: {h.name}: removed everything labelled {M.LABEL}")
-            return 0
+            left = remove(hosts)
+            print(f"{WHO}: " + (f"still there: {'; '.join(left)}" if left else
+                                f"removed everything labelled {M.LABEL} on {', '.join(h.name for h in hosts)}"))
+            return 1 if left else 0
         return run(args)
     except Refused as e:
         print(f"{WHO}: refused: {e}", file=sys.stderr)

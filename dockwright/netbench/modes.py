@@ -1,7 +1,7 @@
 """The network modes the benchmark compares, as commands: pure, host facts in, shell out.
 
 The server runs on host B and the client on host A, in the mode's network; every object made
-carries LABEL, and ``cleanup_command`` removes whatever carries it (an interrupted run too).
+carries LABEL, and ``cleanup_commands`` remove whatever carries it (an interrupted run too).
 """
 
 import shlex
@@ -92,9 +92,10 @@ def _ip_of(container: str, net: str) -> str:
     return f"docker inspect -f '{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}' {container}"
 
 
-def cleanup_command() -> str:
-    """Removes every container and network the benchmark made on a host (by its label)."""
-    return (f"docker rm -f $(docker ps -aq --filter label={LABEL}) >/dev/null 2>&1; "
+def cleanup_commands() -> tuple[str, str]:
+    """(containers, networks) removal by label, each to run on every host of the run, in that
+    order: a swarm network can only go once no host has an endpoint on it any more."""
+    return (f"docker rm -f $(docker ps -aq --filter label={LABEL}) >/dev/null 2>&1; true",
             f"docker network rm $(docker network ls -q --filter label={LABEL}) >/dev/null 2>&1; true")
 
 

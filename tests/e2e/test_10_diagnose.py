@@ -14,6 +14,7 @@ LOSS = "tc qdisc {} dev eth1 root netem loss 30%"  # loss on lab1's data network
 NOTRACK = ("iptables -t raw -{} PREROUTING -p tcp --dport 22 -j NOTRACK; "
            "iptables -t raw -{} OUTPUT -p tcp --sport 22 -j NOTRACK")
 CONTAINERS = "docker rm -f dw-diag-srv dw-diag-hold dw-diag-default dw-diag-flood >/dev/null 2>&1; true"
+CLOCK_MOVED = "/run/dw-diag-clock-moved"  # lab2's clock was put 10 s ahead (taken back only then)
 # lab1's probe traffic is a few hundred segments: judged from 20 on for this run only.
 FEW_SEGMENTS = {"lab1": {"diagnose": {"retrans_min_segments": 20}}}
 
@@ -36,7 +37,10 @@ def _restore() -> None:
     for name in ("lab1", "lab2", "lab3"):
         ssh(name, CONTAINERS, check=False)
     ssh("lab1", f"docker network rm {JUMBO} >/dev/null 2>&1; {LOSS.format('del')} 2>/dev/null; true", check=False)
-    ssh("lab3", f"sysctl -q --system; {NOTRACK.format('D', 'D')} 2>/dev/null; true", check=False)
+    ssh("lab3", f"sysctl -q --system; sysctl -q -w net.ipv4.ip_forward=1; {NOTRACK.format('D', 'D')} 2>/dev/null; "
+                "iptables -C FORWARD -j DOCKER-USER 2>/dev/null || iptables -I FORWARD 1 -j DOCKER-USER", check=False)
+    ssh("lab2", f"[ -e {CLOCK_MOVED} ] && date -s @$(( $(date +%s) - 10 )) >/dev/null && rm -f {CLOCK_MOVED}; true",
+        check=False)
 
 
 def _tuned(name: str) -> str:
@@ -86,6 +90,10 @@ def test_each_failure_is_found_where_it_is_with_its_fix_and_a_healthy_lab_has_no
                     f"{run} --name dw-diag-flood --network host {image['lab3']} sleep >/dev/null; "
                     f"ip={ip}; sysctl -q -w net.netfilter.nf_conntrack_max=64; "
                     f"for i in 1 2; do docker exec dw-diag-flood /dwprobe {' '.join(['fetch:$ip:8080:3'] * 100)} >/dev/null; done")
+        # lab3: Docker's FORWARD jump gone (a firewall reload) and forwarding off; lab2's clock
+        # 10 s ahead of lab1's (two swarm nodes: both are named).
+        ssh("lab3", "iptables -D FORWARD -j DOCKER-USER; sysctl -q -w net.ipv4.ip_forward=0")
+        ssh("lab2", f"touch {CLOCK_MOVED} && date -s @$(( $(date +%s) + 10 )) >/dev/null")
         res, faulted = diagnose("--previous", str(tmp_path / "healthy.json"), host_data=FEW_SEGMENTS)
         got = found(faulted)
         expected = {
@@ -95,6 +103,10 @@ def test_each_failure_is_found_where_it_is_with_its_fix_and_a_healthy_lab_has_no
             ("lab2", "container dw-diag-hold", "ListenOverflows"),
             ("lab3", "host", "conntrack_used"),
             ("lab3", "host", "conntrack_drop"),
+            ("lab3", "host", "docker_chains"),
+            ("lab3", "host", "ip_forward"),
+            ("lab1", "host", "clock_skew"),
+            ("lab2", "host", "clock_skew"),
         }
         assert res.returncode == 2 and expected <= got, sorted(got)
         fixes = {(f["host"], f["check"]): f["fix"] for f in faulted["findings"]}

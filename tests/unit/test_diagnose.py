@@ -144,6 +144,9 @@ def test_clock_skew_names_the_node_off_the_median():
     found = findings.clock_skew({"a": 0.1, "b": -0.2, "c": 9.0}, T["clock_skew_seconds"])
     assert [(f.host, f.check) for f in found] == [("c", "clock_skew")]
     assert findings.clock_skew({"a": 0.0}, T["clock_skew_seconds"]) == []
+    two = findings.clock_skew({"a": 0.0, "b": 10.0}, T["clock_skew_seconds"])
+    assert [(f.host, f.value) for f in two] == [("a", "-10.0 s from b"), ("b", "+10.0 s from a")]
+    assert findings.clock_skew({"a": 0.0, "b": 0.5}, T["clock_skew_seconds"]) == []
 
 
 def test_thresholds_are_validated_like_everything_else():
