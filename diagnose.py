@@ -17,15 +17,14 @@ Exit codes: 0 healthy; 2 a finding at or above the data's ``diagnose.fail_on``; 
 missing or repeated shard); 64 a usage error.
 """
 
-import argparse
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND, EXIT_OK, Parser, held_lock, limit_args, lock_path,
-                                      parse_shard, shard_hosts, shard_problems, version, write_atomic)
+from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND, EXIT_OK, Parser, fleet_parser, limit_args, pyinfra_flags,
+                                      read_reports, run_locked, shard_hosts, shard_problems, write_atomic)
 
 WHO = "dockwright diagnose"
 DEPLOY = "dockwright/diagnosis/read.py"
@@ -111,7 +110,7 @@ def run(args) -> int:
             print(f"{WHO}: cannot read --previous {args.previous}: {e}", file=sys.stderr)
             return EXIT_FAILURE
     print(f"{WHO}: {args.inventory}: reading the hosts (read-only)", flush=True)
-    collected = collect(args.inventory, args.limit, flags(args), args.active)
+    collected = collect(args.inventory, args.limit, pyinfra_flags(args), args.active)
     found, skew = diagnose(collected, previous) if not collected["error"] else ([], None)
     report = {
         "inventory": args.inventory, "started": started, "findings": found,
@@ -144,12 +143,6 @@ def write(args, report: dict) -> None:
         write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
     if args.metrics:
         write_atomic(Path(args.metrics), output.metrics_text(report), 0o644)
-
-
-def flags(args) -> list[str]:
-    out = [arg for kv in args.data for arg in ("--data", kv)]
-    out += ["--sudo"] if args.sudo else []
-    return out + (["--parallel", str(args.parallel)] if args.parallel else [])
 
 
 def merge(reports: list[dict]) -> dict:
@@ -190,14 +183,8 @@ def merge_main(argv: list[str]) -> int:
     parser.add_argument("--json")
     parser.add_argument("--metrics")
     args = parser.parse_args(argv)
-    reports, unreadable = [], []
-    for f in args.reports:
-        try:
-            reports.append(json.loads(Path(f).read_text()))
-        except (OSError, ValueError) as e:
-            unreadable.append(f"{f}: {e}")
-    if unreadable:
-        print(f"{WHO}: unreadable shard report(s): " + "; ".join(unreadable), file=sys.stderr)
+    reports = read_reports(args.reports, WHO)
+    if reports is None:
         return EXIT_FAILURE
     from dockwright.diagnosis import output
     fleet = merge(reports)
@@ -213,35 +200,12 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
-    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"dockwright {version()}")
-    parser.add_argument("inventory")
-    parser.add_argument("--limit", help="only these hosts (groups or globs, as pyinfra --limit)")
-    parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
+    parser = fleet_parser(__doc__, "for the read")
     parser.add_argument("--active", action="store_true",
                         help="also run probe containers on each user bridge (DNS through 127.0.0.11 in every "
                              "container's namespace, a published port); they are removed afterwards")
     parser.add_argument("--previous", help="the last run's --json: counters are judged since then")
-    parser.add_argument("--json", help="write the report (findings and readings) as JSON here")
-    parser.add_argument("--metrics", help="write a Prometheus textfile here")
-    parser.add_argument("--lock", help="lock file (default: one per inventory and shard)")
-    parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE", help="passed on to pyinfra")
-    parser.add_argument("--sudo", action="store_true", help="passed on to pyinfra")
-    parser.add_argument("--parallel", type=int, help="passed on to pyinfra")
-    args = parser.parse_args(argv)
-    for name in ("json", "metrics", "lock", "previous"):
-        if getattr(args, name):
-            setattr(args, name, os.path.abspath(getattr(args, name)))
-    if os.path.exists(args.inventory):
-        args.inventory = os.path.abspath(args.inventory)
-    try:
-        args.lock = args.lock or str(lock_path(args.inventory, args.shard)).replace(".lock", ".diagnose.lock")
-    except OSError as e:
-        print(f"{WHO}: cannot open the lock directory: {e}; not starting", file=sys.stderr)
-        return EXIT_FAILURE
-    with held_lock(args.lock, WHO) as held:
-        return run(args) if held else EXIT_FAILURE
-
+    return run_locked(parser.parse_args(argv), WHO, run, kind="diagnose")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,19 +13,16 @@ fix or verification, another run holding the lock, or (merge) a missing or repea
 64 a usage error (never 2, which a scheduler counts as "drift").
 """
 
-import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, EXIT_USAGE, REPO, Parser,  # noqa: F401
-                                      error_text, held_lock, hosts_outcome, label as _label, limit_args, lock_dir, lock_path,
-                                      parse_shard, run_pyinfra, shard_hosts, shard_of, shard_problems, version,
-                                      write_atomic as _write_atomic)
+from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, REPO, Parser, fleet_parser,
+                                      hosts_outcome, label as _label, limit_args, pyinfra_flags, read_reports, run_locked,
+                                      run_pyinfra, shard_hosts, shard_problems, write_atomic as _write_atomic)
 
 PYINFRA = [sys.executable, "-m", "pyinfra"]
 
@@ -72,14 +69,6 @@ def merge(reports: list[dict]) -> dict:
         "fixed": all(r.get("fixed") for r in reports if r["exit_code"] == EXIT_DRIFT) and EXIT_DRIFT in codes,
         "exit_code": EXIT_FAILURE if EXIT_FAILURE in codes or missing else EXIT_DRIFT if EXIT_DRIFT in codes else EXIT_OK,
     }
-
-
-def pyinfra_flags(args) -> list[str]:
-    """The pyinfra flags drift.py passes on to both the plan and the fix."""
-    flags = [arg for kv in args.data for arg in ("--data", kv)]
-    flags += ["--sudo"] if args.sudo else []
-    flags += ["--parallel", str(args.parallel)] if args.parallel else []
-    return flags
 
 
 def outcome(state, plan_json: list[dict], items: list[dict], error: str | None,
@@ -246,14 +235,8 @@ def merge_main(argv: list[str]) -> int:
     parser.add_argument("--json", help="write the fleet report here")
     parser.add_argument("--metrics", help="write the fleet's Prometheus textfile here")
     args = parser.parse_args(argv)
-    reports, unreadable = [], []
-    for f in args.reports:
-        try:
-            reports.append(json.loads(Path(f).read_text()))
-        except (OSError, ValueError) as e:
-            unreadable.append(f"{f}: {e}")
-    if unreadable:  # a shard that wrote nothing, or half a file: the fleet's result is a failure
-        print("dockwright drift: unreadable shard report(s): " + "; ".join(unreadable), file=sys.stderr)
+    reports = read_reports(args.reports, "dockwright drift")
+    if reports is None:
         return EXIT_FAILURE
     fleet = merge(reports)
     _write_outputs(args, fleet)
@@ -268,35 +251,9 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
-    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"dockwright {version()}")
-    parser.add_argument("inventory")
-    parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
+    parser = fleet_parser(__doc__, "for the plan and the fix")
     parser.add_argument("--fix", action="store_true", help="apply and verify when drift is found")
-    parser.add_argument("--json", help="write the report as JSON here")
-    parser.add_argument("--metrics", help="write a Prometheus textfile here")
-    parser.add_argument("--limit", help="only these hosts (pyinfra --limit)")
-    parser.add_argument("--lock", help="lock file (default: one per inventory and shard, see lock_path)")
-    parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
-                        help="passed on to pyinfra (override host data), for the plan and the fix")
-    parser.add_argument("--sudo", action="store_true", help="passed on to pyinfra")
-    parser.add_argument("--parallel", type=int, help="passed on to pyinfra")
-    args = parser.parse_args(argv)
-    # Paths are the caller's, whatever directory pyinfra runs in (the checkout).
-    for name in ("json", "metrics", "lock"):
-        if getattr(args, name):
-            setattr(args, name, os.path.abspath(getattr(args, name)))
-    if os.path.exists(args.inventory):
-        args.inventory = os.path.abspath(args.inventory)
-    # Shards of one inventory may run side by side; the same shard twice may not.
-    try:
-        args.lock = args.lock or str(lock_path(args.inventory, args.shard))
-    except OSError as e:  # the lock directory is not this user's alone
-        print(f"dockwright drift: cannot open the lock directory: {e}; not starting", file=sys.stderr)
-        return EXIT_FAILURE
-    with held_lock(args.lock, "dockwright drift") as held:
-        return run(args) if held else EXIT_FAILURE
-
+    return run_locked(parser.parse_args(argv), "dockwright drift", run)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import hashlib
 import io
+import json
 import os
 import re
 import stat
@@ -148,12 +149,13 @@ def lock_dir() -> Path:
     return d
 
 
-def lock_path(inventory: str, shard: tuple[int, int] | None) -> Path:
-    """One lock per inventory (by its absolute path) and shard: shards of one inventory may run
-    side by side, the same shard twice may not, and other inventories never wait."""
+def lock_path(inventory: str, shard: tuple[int, int] | None, kind: str = "") -> Path:
+    """One lock per inventory (by its absolute path), shard and kind of run: shards of one
+    inventory may run side by side, the same shard twice may not, other inventories never wait,
+    and a diagnosis (kind "diagnose") never waits for a drift run."""
     key = hashlib.sha256(str(Path(inventory).resolve()).encode()).hexdigest()[:12]
     name = f"{Path(inventory).stem}-{key}" + (f"-shard-{shard[0]}-of-{shard[1]}" if shard else "")
-    return lock_dir() / f"{name}.lock"
+    return lock_dir() / (f"{name}.{kind}.lock" if kind else f"{name}.lock")
 
 
 @contextlib.contextmanager
@@ -215,3 +217,62 @@ def hosts_outcome(state, reasons: dict[str, str] | None = None) -> tuple[list[st
     failed = {h.name: reasons.get(h.name, "failed while planning (pyinfra's output says why)")
               for h in sorted(state.failed_hosts, key=lambda h: h.name) if h.name not in unreachable}
     return in_run, unreachable, failed
+
+
+def fleet_parser(doc: str, pass_on: str) -> "Parser":
+    """The arguments drift.py and diagnose.py share: the inventory, which hosts, where the
+    reports go, the lock, and what is passed on to pyinfra (pass_on says for what)."""
+    parser = Parser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"dockwright {version()}")
+    parser.add_argument("inventory")
+    parser.add_argument("--limit", help="only these hosts (host names, groups or globs, as pyinfra --limit)")
+    parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
+    parser.add_argument("--json", help="write the report as JSON here")
+    parser.add_argument("--metrics", help="write a Prometheus textfile here")
+    parser.add_argument("--lock", help="lock file (default: one per inventory and shard, see lock_path)")
+    parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"passed on to pyinfra (override host data), {pass_on}")
+    parser.add_argument("--sudo", action="store_true", help="passed on to pyinfra")
+    parser.add_argument("--parallel", type=int, help="passed on to pyinfra")
+    return parser
+
+
+def pyinfra_flags(args) -> list[str]:
+    """The pyinfra flags a fleet command passes on (--data, --sudo, --parallel)."""
+    flags = [arg for kv in args.data for arg in ("--data", kv)]
+    flags += ["--sudo"] if args.sudo else []
+    flags += ["--parallel", str(args.parallel)] if args.parallel else []
+    return flags
+
+
+def run_locked(args, who: str, run, kind: str = "") -> int:
+    """run(args) under the inventory's (and shard's) lock, with the caller's paths made
+    absolute first (pyinfra runs in the checkout); EXIT_FAILURE when the lock is not ours."""
+    for name in ("json", "metrics", "lock", "previous"):
+        if getattr(args, name, None):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
+    if os.path.exists(args.inventory):
+        args.inventory = os.path.abspath(args.inventory)
+    # Shards of one inventory may run side by side; the same shard twice may not.
+    try:
+        args.lock = args.lock or str(lock_path(args.inventory, args.shard, kind))
+    except OSError as e:  # the lock directory is not this user's alone
+        print(f"{who}: cannot open the lock directory: {e}; not starting", file=sys.stderr)
+        return EXIT_FAILURE
+    with held_lock(args.lock, who) as held:
+        return run(args) if held else EXIT_FAILURE
+
+
+def read_reports(paths: list[str], who: str) -> list[dict] | None:
+    """The shards' JSON reports, or None (and why, on stderr) when one cannot be read: a shard
+    that wrote nothing, or half a file, makes the fleet's result a failure."""
+    reports, unreadable = [], []
+    for f in paths:
+        try:
+            reports.append(json.loads(Path(f).read_text()))
+        except (OSError, ValueError) as e:
+            unreadable.append(f"{f}: {e}")
+    if unreadable:
+        print(f"{who}: unreadable shard report(s): " + "; ".join(unreadable), file=sys.stderr)
+        return None
+    return reports

@@ -4,6 +4,7 @@ exit codes and metrics."""
 import pytest
 
 import drift
+from dockwright.plumbing import runs
 
 
 class H:
@@ -73,20 +74,20 @@ def test_limit_is_passed_one_host_per_flag():
 
 def test_shards_are_stable_and_cover_every_host_once():
     names = [f"web-{i:03d}.example.net" for i in range(500)]
-    shards = {n: drift.shard_of(n, 4) for n in names}
+    shards = {n: runs.shard_of(n, 4) for n in names}
     assert set(shards.values()) == {1, 2, 3, 4}
     assert all(80 < list(shards.values()).count(k) < 170 for k in (1, 2, 3, 4))  # roughly even
     # A host keeps its shard when others come and go: it depends on its own name only.
-    assert {n: drift.shard_of(n, 4) for n in names[:10]} == {n: shards[n] for n in names[:10]}
+    assert {n: runs.shard_of(n, 4) for n in names[:10]} == {n: shards[n] for n in names[:10]}
 
 
 def test_parse_shard_refuses_nonsense():
     import argparse
     import pytest
-    assert drift.parse_shard("2/4") == (2, 4)
+    assert runs.parse_shard("2/4") == (2, 4)
     for bad in ("0/4", "5/4", "x/4"):
         with pytest.raises((argparse.ArgumentTypeError, ValueError)):
-            drift.parse_shard(bad)
+            runs.parse_shard(bad)
 
 
 def _shard_report(hosts, drift_hosts=(), unreachable=(), code=0, error=None, t=100.0, shard=(1, 1)):
@@ -138,7 +139,7 @@ def test_a_usage_error_never_reads_as_drift(capsys):
     for argv in (["--bogus", "x"], [], ["inv.py", "--shard", "5/4"], ["merge"]):
         with pytest.raises(SystemExit) as exit_:
             drift.main(argv)
-        assert exit_.value.code == drift.EXIT_USAGE != drift.EXIT_DRIFT, argv
+        assert exit_.value.code == runs.EXIT_USAGE != drift.EXIT_DRIFT, argv
 
 
 def _closed_port() -> int:
@@ -179,17 +180,17 @@ def test_error_text_survives_pyinfra_internal_error_wrapper():
         raise EOFError("EOF when reading a line")
     except EOFError as e:
         wrapped = UnexpectedInternalError(e)
-    assert drift.error_text(wrapped) == "EOF when reading a line"
+    assert runs.error_text(wrapped) == "EOF when reading a line"
 
 
 def test_the_lock_is_per_inventory_private_and_never_follows_a_link(tmp_path, monkeypatch, capsys):
     import fcntl
     import os
-    monkeypatch.setattr(drift.os.path, "isdir", lambda p: False if p == "/run/lock" else os.path.isdir(p))
+    monkeypatch.setattr(runs.os.path, "isdir", lambda p: False if p == "/run/lock" else os.path.isdir(p))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    prod, staging = drift.lock_path("inventories/prod.py", None), drift.lock_path("inventories/staging.py", None)
+    prod, staging = runs.lock_path("inventories/prod.py", None), runs.lock_path("inventories/staging.py", None)
     assert prod != staging and prod.parent == staging.parent == tmp_path / "dockwright"
-    assert drift.lock_path("inventories/prod.py", (1, 4)) != drift.lock_path("inventories/prod.py", (2, 4))
+    assert runs.lock_path("inventories/prod.py", (1, 4)) != runs.lock_path("inventories/prod.py", (2, 4))
     assert oct(os.stat(tmp_path / "dockwright").st_mode & 0o777) == "0o700"
 
     # Held by another run of the same inventory: exit 1, not 2.
