@@ -127,6 +127,9 @@ def burst(a, b, ma: M.Host, mb: M.Host, count: int, tuned: dict, conntrack_max: 
     connected, failed, p99 = (line.partition("=")[2].split() + ["0", "0", "0"])[:3]
     return {"connected": int(connected), "failed": int(failed), "p99_connect_us": float(p99),
             "listen_overflows": after.get("ListenOverflows", 0) - before.get("ListenOverflows", 0),
+            # SYNs dropped or answered with a cookie because the SYN queue was full.
+            "listen_drops": after.get("ListenDrops", 0) - before.get("ListenDrops", 0),
+            "syn_queue_full": sum(after.get(k, 0) - before.get(k, 0) for k in ("TCPReqQFullDrop", "TCPReqQFullDoCookies")),
             "conntrack_drops_since_boot": report.conntrack_drops(drops)}
 
 

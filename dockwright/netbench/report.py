@@ -83,7 +83,8 @@ def table(result: dict) -> str:
                            ("conntrack_tuned", "conntrack limit as tuned")):
             b = t[key]
             lines.append(f"    {label:<48} connected {b['connected']:>6}, failed {b['failed']:>6}, "
-                         f"p99 connect {b['p99_connect_us'] / 1000:.0f} ms, listen overflows {b['listen_overflows']}")
+                         f"p99 connect {b['p99_connect_us'] / 1000:.0f} ms, listen overflows {b['listen_overflows']}, "
+                         f"listen drops {b.get('listen_drops', '-')}, SYN queue full {b.get('syn_queue_full', '-')}")
     return "\n".join(lines)
 
 
