@@ -155,8 +155,9 @@ def conntrack_stat(lines: list[str]) -> dict:
     return totals
 
 
-def tcp_counters(lines: list[str]) -> dict:
-    """``Tcp:`` (snmp) and ``TcpExt:`` (netstat) header/value line pairs -> {name: int}."""
+def tcp_counters(lines: list[str], keep: tuple[str, ...] | None = TCP_COUNTERS) -> dict:
+    """``Tcp:`` (snmp) and ``TcpExt:`` (netstat) header/value line pairs -> {name: int}, the
+    names in keep (None: every one)."""
     out, header = {}, {}
     for line in lines:
         prefix, _, rest = line.partition(":")
@@ -165,7 +166,7 @@ def tcp_counters(lines: list[str]) -> dict:
             header[prefix] = words
             continue
         for name, value in zip(header[prefix], words):
-            if name in TCP_COUNTERS and (number := _number(value)) is not None:
+            if (keep is None or name in keep) and (number := _number(value)) is not None:
                 out[name] = number
         header[prefix] = None  # the next line of this prefix is a header again
     return out

@@ -8,6 +8,7 @@ when its reading of the same boot is given, else since boot; both are shown.
 from dataclasses import asdict, dataclass
 
 from .. import dockerd
+from .fact import MTU_OPT
 
 SEVERITIES = ("critical", "warning", "info")
 # VXLAN's outer headers: IPv4 20 + UDP 8 + VXLAN 8 + the inner Ethernet header 14.
@@ -191,8 +192,6 @@ def _mtu(host, reading, docker, desired) -> list[Finding]:
                                    f"{swarm_uplink}", f"<= {swarm_uplink}", key))
     return out
 
-
-MTU_OPT = "com.docker.network.driver.mtu"
 
 
 def _esp(host, reading, docker) -> list[Finding]:

@@ -1,10 +1,8 @@
 """What a diagnosis prints and writes: the fleet table, worst first, and the Prometheus textfile.
-Standard library only (``diagnose.py merge`` runs without the venv); findings are dicts here
-(as read back from the JSON report)."""
+Findings are dicts here (as read back from the JSON report, for merge)."""
 
 from ..plumbing.runs import label
-
-SEVERITIES = ("critical", "warning", "info")
+from .findings import SEVERITIES
 
 
 def ordered(findings: list[dict]) -> list[dict]:

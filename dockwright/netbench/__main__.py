@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..diagnosis.fact import conntrack_stat, tcp_counters
 from ..plumbing.runs import REPO
 from . import modes as M
 from . import report
@@ -112,7 +113,7 @@ def burst(a, b, ma: M.Host, mb: M.Host, count: int, tuned: dict, conntrack_max: 
     sh(b, f"docker rm -f {name} >/dev/null 2>&1; docker run -d --pull never --label {M.LABEL} --name {name} "
           f"{flags} -p 15299:{M.PORT} {mb.image} bench {M.PORT} 600 >/dev/null")
     overflows = f"grep '^TcpExt:' /proc/$(docker inspect -f '{{{{.State.Pid}}}}' {name})/net/netstat"
-    before = report.netstat(sh(b, overflows))
+    before = tcp_counters(sh(b, overflows), keep=None)
     previous = sh(b, "sysctl -n net.netfilter.nf_conntrack_max")[0].strip()
     try:
         if conntrack_max:
@@ -122,7 +123,7 @@ def burst(a, b, ma: M.Host, mb: M.Host, count: int, tuned: dict, conntrack_max: 
         drops = sh(b, "cat /proc/net/stat/nf_conntrack")
     finally:
         sh(b, f"sysctl -q -w net.netfilter.nf_conntrack_max={previous}", check=False)
-    after = report.netstat(sh(b, overflows))
+    after = tcp_counters(sh(b, overflows), keep=None)
     sh(b, f"docker rm -f {name} >/dev/null 2>&1", check=False)
     connected, failed, p99 = (line.partition("=")[2].split() + ["0", "0", "0"])[:3]
     return {"connected": int(connected), "failed": int(failed), "p99_connect_us": float(p99),
@@ -130,7 +131,8 @@ def burst(a, b, ma: M.Host, mb: M.Host, count: int, tuned: dict, conntrack_max: 
             # SYNs dropped or answered with a cookie because the SYN queue was full.
             "listen_drops": after.get("ListenDrops", 0) - before.get("ListenDrops", 0),
             "syn_queue_full": sum(after.get(k, 0) - before.get(k, 0) for k in ("TCPReqQFullDrop", "TCPReqQFullDoCookies")),
-            "conntrack_drops_since_boot": report.conntrack_drops(drops)}
+            "conntrack_drops_since_boot": sum(conntrack_stat(drops).get(k, 0)
+                                              for k in ("insert_failed", "drop", "early_drop"))}
 
 
 def remove(hosts) -> list[str]:

@@ -114,22 +114,3 @@ def chart(result: dict, path: Path) -> Path | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def netstat(lines: list[str]) -> dict:
-    """The TcpExt header/value pair -> {name: int}."""
-    rows = [ln.split()[1:] for ln in lines if ln.startswith("TcpExt:")]
-    return {k: int(v) for k, v in zip(rows[0], rows[1])} if len(rows) >= 2 else {}
-
-
-def conntrack_drops(lines: list[str]) -> int:
-    """insert_failed + drop + early_drop over CPUs from /proc/net/stat/nf_conntrack."""
-    if len(lines) < 2:
-        return 0
-    names = lines[0].split()
-    total = 0
-    for row in lines[1:]:
-        for name, value in zip(names, row.split()):
-            if name in ("insert_failed", "drop", "early_drop"):
-                total += int(value, 16)
-    return total

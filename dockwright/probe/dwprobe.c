@@ -227,6 +227,19 @@ static void ping(const char *host) {
 }
 
 
+/* A TCP socket listening on PORT with BACKLOG (the kernel caps it at the namespace's somaxconn);
+   -1, said on stderr, when it cannot be had. */
+static int listener(const char *who, int port, int backlog) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, backlog) < 0) {
+        fprintf(stderr, "%s %d: %s\n", who, port, strerror(errno));
+        return -1;
+    }
+    return fd;
+}
+
 /* ---- network benchmark (dockwright.netbench): netperf's TCP_STREAM, TCP_RR and TCP_CRR ---- */
 
 static double now_us(void) {
@@ -361,14 +374,9 @@ static void burst_client(char *spec) {
 }
 
 static int bench_server(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
     /* The backlog asked is the kernel's maximum: what the namespace's somaxconn allows is used. */
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 65535) < 0) {
-        fprintf(stderr, "bench %d: %s\n", port, strerror(errno));
-        return 1;
-    }
+    int fd = listener("bench", port, 65535), one = 1;
+    if (fd < 0) return 1;
     signal(SIGCHLD, SIG_IGN);
     for (;;) {
         int c = accept(fd, NULL, NULL);
@@ -421,13 +429,8 @@ static void step(char *s) {
 static void quit(int sig) { (void)sig; _exit(0); }
 
 static int serve(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 64) < 0) {
-        fprintf(stderr, "serve %d: %s\n", port, strerror(errno));
-        return 1;
-    }
+    int fd = listener("serve", port, 64);
+    if (fd < 0) return 1;
     const char reply[] = "HTTP/1.0 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n";
     signal(SIGCHLD, SIG_IGN);  /* children are reaped by the kernel */
     for (;;) {
@@ -449,13 +452,7 @@ static int serve(int port) {
 }
 
 static int hold(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 1) < 0) {
-        fprintf(stderr, "hold %d: %s\n", port, strerror(errno));
-        return 1;
-    }
+    if (listener("hold", port, 1) < 0) return 1;
     for (;;) pause();
 }
 
