@@ -16,7 +16,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, operation
 
 from dockwright import dockerd, factcache, model, refusal, remote, secrets, templating
-from dockwright.plans.docker import daemon_plan, engine_plan, needs_swarm_state
+from dockwright.plans.docker import daemon_plan, engine_plan, interrupted, needs_swarm_state
 from dockwright.plumbing import report
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -154,7 +154,9 @@ SCRIPT = f"{STATE_DIR}/daemon-apply.sh"
 ROLLOUT_STATE = f"{STATE_DIR}/rollout.state"
 ROLLOUT_LOG = f"{STATE_DIR}/rollout.log"
 FAILED = f"{STATE_DIR}/daemon.json.failed"
+ROLLOUT_PID = f"{STATE_DIR}/rollout.pid"
 UNIT = "dockwright-daemon-apply"
+SYSTEMD_DIR = "/etc/systemd/system"  # the recovery unit and docker.service's OnFailure drop-in
 
 # Controller-side coordination of one run's rollout, keyed by the run's state object (weakly:
 # it goes with the run).
@@ -217,6 +219,7 @@ def rollout_script(content: str, health_timeout: int, path: str = DAEMON_JSON,
     return templating.render(
         "docker/daemon-apply.sh.j2", path=shlex.quote(path), timeout=int(health_timeout), mode=mode,
         dir=STATE_DIR, candidate=CANDIDATE, state=ROLLOUT_STATE, log=ROLLOUT_LOG, failed=FAILED,
+        script=SCRIPT, systemd_dir=SYSTEMD_DIR,
         sha=hashlib.sha256(content.encode()).hexdigest(),
         new_live_restore=str(bool(json.loads(content).get("live-restore"))).lower(),
         allow_stop=str(bool(allow_container_stop)).lower())
@@ -242,44 +245,60 @@ def parse_kv(lines: list[str]) -> dict:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
+def start_and_wait(script: str, run_id: str, timeout: int, mode: str = "apply") -> str:
+    """The command that writes the rollout script, starts it detached (a transient unit where
+    systemd-run can reach systemd, else its own session: if this SSH session drops, the rollout
+    runs on to its end) and waits, with a bound, for this run's outcome. A rollout that dies
+    without one (its unit stopped, an OOM kill) is recovered from its journal by the waiter, once."""
+    result_file = f"{STATE_DIR}/result.{run_id}"
+
+    def launch(what: str) -> str:
+        unit = f"{UNIT}-{run_id[:12]}" if what == "apply" else f"{UNIT}-{what}-{run_id[:12]}"
+        return (f"rm -f {ROLLOUT_PID}; {{ systemd-run --unit={unit} --collect --quiet "
+                f"-p RuntimeMaxSec={2 * timeout + 600} /bin/sh {SCRIPT} {run_id} {what} 2>/dev/null || "
+                f"setsid -f /bin/sh {SCRIPT} {run_id} {what} >/dev/null 2>&1 </dev/null; }}")
+    # Gone: its pid file names a process that has ended, or none appeared within 60 s.
+    gone = (f"{{ p=$(cat {ROLLOUT_PID} 2>/dev/null); if [ -n \"$p\" ]; then ! kill -0 \"$p\" 2>/dev/null; "
+            f"else [ $(date +%s) -ge $(( t0 + 60 )) ]; fi; }}")
+    return (
+        f"umask 077 && printf '%s' {shlex.quote(script)} > {SCRIPT} && {launch(mode)} && "
+        f"t0=$(date +%s); end=$(( t0 + {2 * timeout + 660} )); again={'no' if mode == 'apply' else 'done'}; "
+        f"while [ ! -f {result_file} ] && [ $(date +%s) -lt $end ]; do sleep 1; "
+        f"if [ ! -f {result_file} ] && [ $again = no ] && {gone}; then again=done; "
+        f"echo 'log the rollout ended without an outcome: recovering it from its journal'; "
+        f"{launch('recover')}; t0=$(date +%s); fi; done; "
+        f"sed 's/^/log /' {ROLLOUT_LOG} 2>/dev/null; sed 's/^/state /' {result_file} 2>/dev/null; "
+        f"rm -f {result_file}; true")
+
+
 def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, manager: bool,
-           timeout: int, conn: dict):
+           timeout: int, conn: dict, mode: str = "apply"):
     """Hands the rollout to the host (a detached systemd unit), waits for it and reports.
 
     At most ``slot[1]`` hosts sharing ``slot[0]`` restart at once; managers one at a time and
     only while the other managers hold quorum. After the first host that ends unhealthy or
-    rolled back, no further host is restarted."""
+    rolled back, no further host is restarted. ``mode="recover"`` finishes a rollout that ended
+    without an outcome, from its journal (no quorum check: it only ever brings dockerd back)."""
     run = _run(state)
     with _slot(state, *slot):
-        if run["halted"]:
+        if run["halted"] and mode == "apply":
             host.log_styled(f"daemon.json not applied: the rollout stopped after {run['halted']} failed",
                             fg="red")
             return False
-        if manager:
+        if manager and mode == "apply":
             # Only a manager of an active swarm has a quorum to keep (a new node joins later).
             ok, out = remote.run(host, QUORUM_QUERY, conn)
             problem = quorum_problem(out.stdout_lines if ok else [])
             if problem:
                 host.log_styled(f"daemon.json not applied: {problem}", fg="red")
                 return False
-        ok, out = remote.run(host, f"{space_check(len(content.encode()))} && install -d -m 0700 {STATE_DIR} && umask 077 && "
-                                   f"cat > {CANDIDATE}", conn, stdin=content)
-        if not ok:
-            host.log_styled(f"daemon.json: cannot stage the candidate: {' '.join(out.stderr_lines)}", fg="red")
-            return False
-        # Started detached (a transient unit where systemd-run can reach systemd, else its own
-        # session): if this SSH session drops, the rollout runs on to its end. This command
-        # only waits for the outcome of this run, with a bound.
-        result_file = f"{STATE_DIR}/result.{run_id}"
-        ok, out = remote.run(host, (
-            f"umask 077 && printf '%s' {shlex.quote(script)} > {SCRIPT} && "
-            f"{{ systemd-run --unit={UNIT}-{run_id[:12]} --collect --quiet "
-            f"-p RuntimeMaxSec={2 * timeout + 600} /bin/sh {SCRIPT} {run_id} 2>/dev/null || "
-            f"setsid -f /bin/sh {SCRIPT} {run_id} >/dev/null 2>&1 </dev/null; }} && "
-            f"end=$(( $(date +%s) + {2 * timeout + 660} )); "
-            f"while [ ! -f {result_file} ] && [ $(date +%s) -lt $end ]; do sleep 1; done; "
-            f"sed 's/^/log /' {ROLLOUT_LOG} 2>/dev/null; sed 's/^/state /' {result_file} 2>/dev/null; "
-            f"rm -f {result_file}; true"), conn)
+        if mode == "apply":
+            ok, out = remote.run(host, f"{space_check(len(content.encode()))} && install -d -m 0700 {STATE_DIR} && "
+                                       f"umask 077 && cat > {CANDIDATE}", conn, stdin=content)
+            if not ok:
+                host.log_styled(f"daemon.json: cannot stage the candidate: {' '.join(out.stderr_lines)}", fg="red")
+                return False
+        ok, out = remote.run(host, start_and_wait(script, run_id, timeout, mode), conn)
         if ok and any(x == f"state run={run_id}" for x in out.stdout_lines):
             # Seen by a controller only once it has the outcome in hand: this waiting command
             # goes on without us when the session drops, and must not mark anything then.
@@ -289,12 +308,13 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
     result = outcome.get("result", "unknown") if outcome.get("run") == run_id else "unknown"
     if result == "unknown":
         host.log_styled("daemon.json: the rollout gave no outcome in time; dockwright stops the "
-                        "rollout here (the next run reports how it ended)", fg="red")
+                        "rollout here (its journal on the host is recovered at the next run, boot or "
+                        "dockerd failure)", fg="red")
     if result != "busy":
         for line in lines:
             if line.startswith("log ") and not line.startswith("log dockwright-result:"):
                 host.log(f"daemon.json: {line[4:]}")
-    if result == "applied":
+    if result in ("applied", "none"):  # none: a recovery found nothing left to recover
         return True
     if result == "busy":
         host.log_styled("daemon.json not applied: another rollout is running on this host", fg="red")
@@ -337,12 +357,25 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
         docker.daemon_config(name="daemon.json", content=docker.render(state), batch=2)
     """
     engine_state = factcache.get(host, DockerEngine)
-    swarm_state = swarm_state_if_needed(host, content)
+    swarm_state = None if interrupted(engine_state) else swarm_state_if_needed(host, content)
     if isinstance(swarm_state, dockerd.Down):  # live-restore depends on it: no guess
         yield from dockerd.unavailable(host, "daemon.json (live-restore needs the swarm state)", swarm_state)
         return
     decided = daemon_plan(content, engine_state, swarm_state, secret_keys, retry_failed)
     report.record(host, "docker", decided)
+    slot = ("managers", 1) if manager else (f"batch-{batch}", batch)
+    script = rollout_script(content, health_timeout, path, allow_container_stop, secret_keys)
+    if decided.recover:
+        # Its rollout died after the journal (a reboot, an OOM kill, its unit stopped) and
+        # nothing on the host has recovered it yet: judged and rolled back if unhealthy, now.
+        host.log_styled(f"the daemon.json rollout started at {decided.recover.get('at')} ended without an "
+                        "outcome: recovering it from its journal", fg="yellow")
+        yield FunctionCommand(_apply, (script, content, uuid.uuid4().hex, slot, manager, health_timeout,
+                                       remote.connector_args(host), "recover"), {})
+        from .networks import DockerNetworks
+        from .swarm import SwarmState
+        yield factcache.forget_after(DockerEngine, DockerNetworks, SwarmState)
+        return
     last = decided.acknowledge
     if last:
         # The controller of that rollout went away before it ended: say how it ended.
@@ -356,7 +389,5 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
     if not decided.apply:
         host.noop("daemon.json is up to date")
         return
-    script = rollout_script(content, health_timeout, path, allow_container_stop, secret_keys)
-    slot = ("managers", 1) if manager else (f"batch-{batch}", batch)
     yield FunctionCommand(_apply, (script, content, uuid.uuid4().hex, slot, manager, health_timeout,
                                    remote.connector_args(host)), {})

@@ -59,9 +59,20 @@ class EnginePlan(Plan):
     start: bool = False
 
 
+def interrupted(engine: dict) -> dict | None:
+    """The journal of a rollout that swapped (or was about to swap) daemon.json and ended
+    without an outcome (rollout.state still says ``result=started``), else None."""
+    last = engine.get("rollout") or {}
+    return last if last.get("result") == "started" else None
+
+
 def engine_plan(engine: dict) -> EnginePlan:
-    """The engine installed, enabled and running, against the DockerEngine fact."""
-    p = EnginePlan(install=engine["package"] is None, enable=not engine["enabled"], start=not engine["active"])
+    """The engine installed, enabled and running, against the DockerEngine fact. A dockerd
+    stopped by a rollout that ended without an outcome is left to that rollout's recovery
+    (daemon_plan), which judges it and rolls back: starting it here could start it on the
+    candidate that stopped it."""
+    p = EnginePlan(install=engine["package"] is None, enable=not engine["enabled"],
+                   start=not engine["active"] and not interrupted(engine))
     if p.install:
         p.differs("package", "installed", "absent")
     if p.enable:
@@ -74,6 +85,7 @@ def engine_plan(engine: dict) -> EnginePlan:
 @dataclass
 class DaemonPlan(Plan):
     acknowledge: dict | None = None  # the last rollout, which ended while no run was watching
+    recover: dict | None = None  # the journal of a rollout that ended without an outcome
     apply: bool = False  # roll the content out
 
 
@@ -86,6 +98,12 @@ def daemon_plan(content: str, engine: dict, swarm_state: dict | None, secret_key
     ``retry_failed``.
     """
     p, data = DaemonPlan(), json.loads(content)
+    journal = interrupted(engine)
+    if journal:  # recovered first; the content is planned by the run after that
+        p.recover = journal
+        p.differs("daemon.json: rollout ended without an outcome", "finished",
+                  f"started at {journal.get('at')}")
+        return p
     last = engine.get("rollout") or {}
     if last.get("seen") == "0":
         p.acknowledge = last

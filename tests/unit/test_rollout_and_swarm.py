@@ -332,3 +332,39 @@ def test_a_full_disk_fails_the_staging_at_once_naming_the_place(tmp_path):
     room = subprocess.run(["sh", "-c", docker_ops.space_check(2, (str(tmp_path / "state"),))],
                           capture_output=True, text=True, timeout=10)
     assert room.returncode == 0, room.stderr
+
+
+JOURNAL = {"result": "started", "sha256": "ab" * 32, "previous": "cd" * 32, "swarm": "inactive",
+           "at": "2026-11-30T21:00:00Z", "run": "r0", "seen": "0"}
+
+
+def test_an_unfinished_rollout_is_recovered_first_and_its_dockerd_is_not_started_on_the_candidate():
+    engine = dict(ENGINE, daemon_json='{\n  "storage-driver": "btrfs"\n}\n', rollout=JOURNAL,
+                  package="docker.io", enabled=True, active=False)
+    commands, _ = run(docker.engine, {"DockerEngine": engine})
+    assert commands == []  # left to the recovery: starting it would start it on the candidate
+    commands, _ = run(docker.daemon_config, {"DockerEngine": engine}, content="{}\n", batch=2)
+    recover, forget = commands
+    assert recover.args[-1] == "recover" and recover.args[3] == ("batch-2", 2)
+    assert forget.function is not docker._apply  # the later operations read dockerd again
+    decided = docker.daemon_plan("{}\n", engine, None)
+    assert decided.recover == JOURNAL and not decided.apply
+    assert decided.items == [
+        ("daemon.json: rollout ended without an outcome", "finished", "started at 2026-11-30T21:00:00Z")]
+
+
+def test_a_recovery_asks_no_quorum_stages_nothing_and_waits_for_the_recover_mode():
+    host = _host("lab1", "rolled-back")
+    assert docker._apply(RunState(), host, "script", "{}", "r1", ("managers", 1), True, 30, {}, "recover") is False
+    (start, _), (seen, _) = host.ran
+    assert "QUORUM" not in start and "docker node ls" not in start and "cat > " not in start
+    assert "/var/lib/dockwright/daemon-apply.sh r1 recover" in start and "again=done" in start
+    assert seen.startswith("sed -i 's/^seen=0$/seen=1/'")
+    assert docker._apply(RunState(), _host("lab1", "none"), "s", "{}", "r1", ("managers", 1), True, 30, {}, "recover")
+
+
+def test_the_waiter_recovers_a_rollout_that_died_once():
+    command = docker.start_and_wait("script", "r1" * 8, 30)
+    assert command.count("daemon-apply.sh r1r1r1r1r1r1r1r1 apply") == 2  # systemd-run, else setsid
+    assert command.count("daemon-apply.sh r1r1r1r1r1r1r1r1 recover") == 2 and "again=no" in command
+    assert "kill -0" in command and "--unit=dockwright-daemon-apply-recover-r1r1r1r1r1r1" in command

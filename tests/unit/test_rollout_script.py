@@ -7,7 +7,9 @@ daemon.json and comes up unless it asks for btrfs; `dockerd --validate` rejects 
 
 import hashlib
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,13 @@ FAKES = {
     "systemctl": """#!/bin/sh
 case "$1" in
   restart) echo restart >> "$FAKE/restarts"
+           cp "$FAKE/rollout.state" "$FAKE/state-at-restart" 2>/dev/null
+           [ ! -f "$FAKE/hang" ] || { echo $$ > "$FAKE/hang.pid"; exec sleep 30; }
            if grep -q btrfs "$FAKE/daemon.json" 2>/dev/null; then echo failed > "$FAKE/state"; else echo up > "$FAKE/state"; fi ;;
-  is-active) [ "$(cat "$FAKE/state")" = up ] ;;
+  is-active) case "$(cat "$FAKE/state")" in up) [ "$2" = -q ] || echo active ;;
+               down) [ "$2" = -q ] || echo inactive; exit 3 ;; *) [ "$2" = -q ] || echo failed; exit 3 ;; esac ;;
+  start) echo start >> "$FAKE/restarts"
+         if grep -q btrfs "$FAKE/daemon.json" 2>/dev/null; then echo failed > "$FAKE/state"; else echo up > "$FAKE/state"; fi ;;
   is-failed) [ "$(cat "$FAKE/state")" = failed ] ;;
   *) true ;;
 esac
@@ -58,18 +65,33 @@ def host(tmp_path):
     return tmp_path
 
 
-def rollout(host: Path, content: str, allow_stop=False, live_restore=False, run_id="r1"):
+def script(host: Path, content: str, allow_stop=False, live_restore=False) -> Path:
     (host / "candidate").write_text(content)
-    script = templating.render(
+    path = host / "daemon-apply.sh"
+    path.write_text(templating.render(
         "docker/daemon-apply.sh.j2", path=host / "daemon.json", timeout=4, dir=host,
         candidate=host / "candidate", state=host / "rollout.state", log=host / "rollout.log",
-        failed=host / "failed", sha=hashlib.sha256(content.encode()).hexdigest(),
-        new_live_restore=str(live_restore).lower(), allow_stop=str(allow_stop).lower(), mode="0644")
-    env = dict(os.environ, FAKE=str(host), PATH=f"{host / 'bin'}:{os.environ['PATH']}")
-    res = subprocess.run(["sh", "-c", script, "sh", run_id], env=env, capture_output=True, text=True, timeout=60)
-    state = dict(line.split("=", 1) for line in (host / "rollout.state").read_text().splitlines()) \
-        if (host / "rollout.state").exists() else {}
-    return res, state
+        failed=host / "failed", sha=sha(content), script=path, systemd_dir=host / "systemd",
+        new_live_restore=str(live_restore).lower(), allow_stop=str(allow_stop).lower(), mode="0644"))
+    return path
+
+
+def env(host: Path) -> dict:
+    return dict(os.environ, FAKE=str(host), PATH=f"{host / 'bin'}:{os.environ['PATH']}")
+
+
+def kv(path: Path) -> dict:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()) if path.exists() else {}
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def rollout(host: Path, content: str, allow_stop=False, live_restore=False, run_id="r1", mode="apply"):
+    path = script(host, content, allow_stop, live_restore)
+    res = subprocess.run(["sh", str(path), run_id, mode], env=env(host), capture_output=True, text=True, timeout=60)
+    return res, kv(host / "rollout.state")
 
 
 def restarts(host):
@@ -91,8 +113,7 @@ def test_unhealthy_is_rolled_back_and_remembered(host):
     _, state = rollout(host, content)
     assert state["result"] == "rolled-back" and "not healthy within 4 s" in state["reason"]
     assert (host / "daemon.json").read_text() == '{"old": true}\n'
-    failed = dict(line.split("=", 1) for line in (host / "failed").read_text().splitlines())
-    assert failed["sha256"] == hashlib.sha256(content.encode()).hexdigest()
+    assert kv(host / "failed")["sha256"] == sha(content)
     assert (host / "daemon.json.dockwright-failed").read_text() == content
     assert restarts(host) == 2 and (host / "state").read_text().strip() == "up"
 
@@ -150,3 +171,90 @@ def test_a_second_rollout_on_the_same_host_is_busy(host):
         assert "result=busy" in (host / "result.r2").read_text()
     finally:
         holder.kill()
+
+
+def test_the_journal_is_on_disk_before_the_swap_with_its_recovery_installed(host):
+    _, state = rollout(host, '{"new": true}\n')
+    journal = kv(host / "state-at-restart")  # rollout.state when dockerd was restarted
+    assert journal["result"] == "started" and journal["run"] == "r1" and journal["seen"] == "0"
+    assert journal["sha256"] == sha('{"new": true}\n') and journal["previous"] == sha('{"old": true}\n')
+    unit = (host / "systemd" / "dockwright-rollout-recover.service").read_text()
+    assert f"ExecStart=/bin/sh {host / 'daemon-apply.sh'} - recover" in unit
+    assert (host / "systemd" / "docker.service.d" / "dockwright-recover.conf").read_text() == \
+        "[Unit]\nOnFailure=dockwright-rollout-recover.service\n"
+    assert state["result"] == "applied" and "previous" not in state  # the outcome replaces the journal
+
+
+def _killed_mid_restart(host, content):
+    """The rollout's own process killed while dockerd restarts (a reboot, an OOM kill, its
+    unit stopped): the journal is what is left."""
+    (host / "hang").write_text("")
+    proc = subprocess.Popen(["sh", str(script(host, content)), "r1", "apply"], env=env(host),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(200):
+        if (host / "hang.pid").exists() and (host / "hang.pid").read_text().strip():
+            break
+        time.sleep(0.05)
+    # All of it, as systemd kills a unit's cgroup: `timeout` runs the restart in a group of its own.
+    hung = int((host / "hang.pid").read_text())
+    timeout_pid = int(Path(f"/proc/{hung}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    for pid in (hung, timeout_pid):
+        os.kill(pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (host / "hang").unlink()
+    assert kv(host / "rollout.state")["result"] == "started"
+    assert (host / "daemon.json").read_text() == content  # swapped, never judged
+
+
+def test_killed_after_the_swap_with_dockerd_down_is_rolled_back_by_whatever_finds_it(host):
+    content = '{"storage-driver": "btrfs"}\n'
+    _killed_mid_restart(host, content)
+    (host / "state").write_text("failed\n")  # dockerd failed on the candidate meanwhile
+    res, state = rollout(host, '{"unrelated": 1}\n', run_id="-", mode="recover")  # the boot's unit
+    assert state["result"] == "rolled-back" and state["sha256"] == sha(content), res.stdout
+    assert "interrupted" in state["reason"] and state["seen"] == "0" and state["run"] == ""
+    assert (host / "daemon.json").read_text() == '{"old": true}\n' and (host / "state").read_text() == "up\n"
+    assert kv(host / "failed")["sha256"] == sha(content)  # not retried on its own
+    # A later recovery (the waiting run, the next run) finds nothing left and reports that outcome.
+    res, state = rollout(host, '{"unrelated": 1}\n', run_id="r2", mode="recover")
+    assert kv(host / "result.r2")["result"] == "rolled-back" and kv(host / "result.r2")["run"] == "r2"
+
+
+def test_killed_after_the_swap_with_dockerd_healthy_is_finished_as_applied(host):
+    content = '{"new": true}\n'
+    _killed_mid_restart(host, content)
+    (host / "failed").write_text("sha256=old\n")
+    _, state = rollout(host, content, run_id="r2", mode="recover")
+    assert state["result"] == "applied" and state["run"] == "r2" and state["sha256"] == sha(content)
+    assert (host / "daemon.json").read_text() == content and not (host / "failed").exists()
+
+
+def test_a_stopped_dockerd_is_started_once_before_it_is_judged(host):
+    _killed_mid_restart(host, '{"new": true}\n')
+    (host / "state").write_text("down\n")
+    _, state = rollout(host, '{"new": true}\n', run_id="r2", mode="recover")
+    assert state["result"] == "applied" and (host / "restarts").read_text().split() == ["restart", "start"]
+
+
+def test_interrupted_before_the_swap_changes_nothing(host):
+    old = (host / "daemon.json").read_text()
+    (host / "rollout.state").write_text(f"result=started\nsha256={sha('{}')}\nprevious={sha(old)}\n"
+                                       "swarm=inactive\nat=x\nrun=r0\nseen=0\n")
+    _, state = rollout(host, '{"new": true}\n', run_id="r2", mode="recover")
+    assert state["result"] == "failed" and "nothing changed" in state["reason"] and restarts(host) == 0
+    assert (host / "daemon.json").read_text() == '{"old": true}\n' and not (host / "failed").exists()
+
+
+def test_a_new_rollout_recovers_an_unfinished_one_first_and_leaves_its_own_candidate(host):
+    _killed_mid_restart(host, '{"storage-driver": "btrfs"}\n')
+    (host / "state").write_text("failed\n")
+    res, state = rollout(host, '{"next": true}\n', run_id="r2")
+    assert state["result"] == "rolled-back" and "left to the next run" in res.stdout
+    assert (host / "daemon.json").read_text() == '{"old": true}\n'
+
+
+def test_a_recovery_with_nothing_to_recover_says_none(host):
+    res, state = rollout(host, '{"new": true}\n', run_id="r2", mode="recover")
+    assert "dockwright-result: none" in res.stdout and kv(host / "result.r2")["result"] == "none"
+    assert state == {} and restarts(host) == 0
