@@ -54,6 +54,54 @@ def test_controller_killed_during_the_restart_leaves_the_host_healthy():
     assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # back to the data
 
 
+def _kill_the_rollout_after_its_journal(waiter_too: bool) -> None:
+    """Plants, on lab3, a watcher that kills the rollout's own unit 2 s after it journals
+    itself (mid-restart: standing in for a reboot, an OOM kill or `systemctl stop`), and with
+    waiter_too the run's waiting command as well, so that no run is left watching. The
+    journal as it was at the kill is kept in /run/dw-journal."""
+    kill_waiter = "pkill -KILL -f 'dockwright/result[.]'; " if waiter_too else ""
+    ssh("lab3", "rm -f /run/dw-journal; nohup sh -c \"for i in \\$(seq 3000); do grep -q '^result=started' "
+                f"{STATE} && break; sleep 0.2; done; cp {STATE} /run/dw-journal; sleep 2; "
+                f"systemctl kill -s KILL 'dockwright-daemon-apply-*'; {kill_waiter}\" >/dev/null 2>&1 &")
+
+
+def _state(host="lab3") -> dict:
+    return dict(x.split("=", 1) for x in ssh(host, f"cat {STATE}").split("\n") if "=" in x)
+
+
+def test_a_rollout_killed_after_the_swap_is_recovered_from_its_journal():
+    """The rollout's own unit is killed mid-restart. A candidate that stops dockerd, with no run
+    left watching: the host rolls itself back (the recovery unit, on dockerd's failure), and
+    the next run says so. A healthy candidate, the run still waiting: that run recovers it."""
+    before = ssh("lab3", "cat /etc/docker/daemon.json")
+    bad = {"lab3": {"docker": {"daemon": {"storage-driver": "btrfs"}, "retry_failed": True}}}
+    _kill_the_rollout_after_its_journal(waiter_too=True)
+    res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=bad)
+    assert res.returncode != 0 and "gave no outcome" in res.stdout + res.stderr
+    journal = dict(x.split("=", 1) for x in ssh("lab3", "cat /run/dw-journal").split("\n") if "=" in x)
+    assert journal["result"] == "started"
+    assert journal["previous"] == ssh("lab3", "sha256sum < /etc/docker/daemon.json.dockwright-bak").split()[0]
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and _state()["result"] == "started":
+        time.sleep(3)
+    state = _state()
+    assert state["result"] == "rolled-back" and "interrupted" in state["reason"] and state["seen"] == "0", state
+    assert state["sha256"] == journal["sha256"] and state["run"] == ""  # by the host's own recovery unit
+    assert ssh("lab3", "cat /etc/docker/daemon.json") == before
+    assert ssh("lab3", "systemctl is-active docker; docker info --format '{{.Driver}}'").split() == ["active", "overlay2"]
+    res = pyinfra("--limit", "lab3", *NO_VERIFY)
+    assert res.returncode == 0 and "ended while no run was watching: rolled-back" in res.stdout + res.stderr
+
+    value = "9" if _daemon_json("lab3")["log-opts"]["max-file"] == "6" else "6"
+    _kill_the_rollout_after_its_journal(waiter_too=False)
+    res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data={"lab3": {"docker": {"daemon": {"log-opts": {"max-file": value}}}}})
+    out = res.stdout + res.stderr
+    assert "recovering it from its journal" in out and res.returncode == 0, out[-2000:]
+    assert _state()["result"] == "applied" and _state()["seen"] == "1"
+    assert _daemon_json("lab3")["log-opts"]["max-file"] == value
+    assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # back to the data
+
+
 def test_a_rolled_back_config_is_not_retried_by_drift_fix():
     data = {"lab3": {"docker": {"daemon": {"storage-driver": "btrfs"}}}}
     res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=data)
