@@ -173,8 +173,12 @@ def drift(*args, timeout: int = 1800, host_data: dict | None = None, env: dict |
 
 def verify(*args, timeout: int = 1800, env: dict | None = None, host_data: dict | None = None
            ) -> subprocess.CompletedProcess:
+    """The verification suite on the lab; several hosts are verified side by side (one xdist
+    worker each), as the deploy's own verification does."""
+    limit = args[args.index("--limit") + 1].split(",") if "--limit" in args else ["lab1", "lab2", "lab3"]
+    side_by_side = ["-n", str(len(limit)), "--dist", "loadgroup"] if len(limit) > 1 else []
     res = run_watched([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
-                       "--inventory", INVENTORY, *args], timeout, lab_env(host_data, **(env or {})))
+                       "--inventory", INVENTORY, *side_by_side, *args], timeout, lab_env(host_data, **(env or {})))
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
 
