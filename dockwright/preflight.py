@@ -95,6 +95,8 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
         state = get(swarm.SwarmState)
         if not isinstance(state, dockerd.Down):
             found += swarm_plans.host_problems(desired["swarm"]["role"], state, get(docker.DockerEngine)["version"])
+    if on("docker") or (on("swarm") and desired["swarm"]["role"]):
+        found += docker_plans.engine_plan(get(docker.DockerEngine)).problems  # the platform
     content = docker.render(desired) if on("docker") else None
     swarm_state = docker.swarm_state_if_needed(h, content) if content else None
     if content and not isinstance(swarm_state, dockerd.Down):

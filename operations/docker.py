@@ -43,7 +43,8 @@ class DockerEngine(FactBase):
     The engine's state in one command: package, version, service, unit flags, daemon.json.
 
     Returns ``{"package", "version", "enabled", "active", "exec_start", "docker_opts",
-    "daemon_json", "rollout", "failed"}``; ``daemon_json`` is the file's text or None,
+    "daemon_json", "rollout", "failed", "os"}``; ``daemon_json`` is the file's text or None,
+    ``os`` the ID, ID_LIKE and VERSION_ID of /etc/os-release,
     ``rollout`` the outcome of the last rollout and ``failed`` the last rolled-back candidate
     (``{"sha256", "at", "reason"}``), both ``{}`` when there are none.
     """
@@ -61,7 +62,8 @@ class DockerEngine(FactBase):
             "echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' /etc/default/docker 2>/dev/null; "
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
             "echo @@rollout; cat /var/lib/dockwright/rollout.state 2>/dev/null; "
-            "echo @@failed; cat /var/lib/dockwright/daemon.json.failed 2>/dev/null; true"
+            "echo @@failed; cat /var/lib/dockwright/daemon.json.failed 2>/dev/null; "
+            "echo @@os; grep -E '^(ID|ID_LIKE|VERSION_ID)=' /etc/os-release 2>/dev/null; true"
         )
 
     def process(self, output):
@@ -84,6 +86,7 @@ class DockerEngine(FactBase):
             "daemon_json": base64.b64decode(raw).decode() if raw else None,
             "rollout": parse_kv(sections.get("rollout", [])),
             "failed": parse_kv(sections.get("failed", [])),
+            "os": {k: v.strip().strip("\"'") for k, v in parse_kv(sections.get("os", [])).items()},
         }
 
 
@@ -133,6 +136,9 @@ def engine(package: str = "docker.io"):
     """
     decided = engine_plan(factcache.get(host, DockerEngine))
     report.record(host, "docker", decided)
+    if decided.error():
+        yield from refusal.refuse(host, f"docker engine: {decided.error()}")
+        return
     if decided.install:
         pkgs = "docker.io docker-cli" if package == "docker.io" else "docker-ce docker-ce-cli containerd.io"
         yield f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {pkgs}"

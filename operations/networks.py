@@ -30,8 +30,9 @@ class DockerNetworks(FactBase):
 
     def command(self):
         ls = dockerd.call("docker network ls -q")
-        return (f"ids=$({ls}) && case \"$ids\" in {dockerd.MARK}*) echo \"$ids\";; '') ;; "
-                f"*) {dockerd.call('docker network inspect $ids')};; esac")
+        return dockerd.api_or_cli("networks", (
+            f"ids=$({ls}) && case \"$ids\" in {dockerd.MARK}*) echo \"$ids\";; '') ;; "
+            f"*) {dockerd.call('docker network inspect $ids')};; esac"))
 
     def process(self, output):
         if down := dockerd.down(output):

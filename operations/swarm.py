@@ -29,7 +29,7 @@ class SwarmState(FactBase):
         mods = " ".join(OVERLAY_MODULES)
         info = dockerd.call(f"docker info --format '{dockerd.INFO_SERVER_ERRORS}{{{{json .Swarm}}}}{{{{end}}}}' 2>/dev/null")
         return (
-            f"{info}; "
+            f"{dockerd.api_or_cli('swarm', info)}; "
             f"for m in {mods}; do modprobe -n -q $m 2>/dev/null || [ -d /sys/module/$m ] "
             "|| echo missing-module $m; done"
         )

@@ -11,6 +11,9 @@ import yaml
 from pyinfra.api import FunctionCommand, StringCommand
 from pyinfra.context import ctx_host
 
+# /etc/os-release of a Debian host, as the DockerEngine fact reads it.
+DEBIAN = {"ID": "debian", "VERSION_ID": "12"}
+
 SPECS = Path(__file__).resolve().parent / "specs"
 
 

@@ -74,9 +74,11 @@ def test_docker_engine_fact():
            "@@enabled", "enabled", "@@active", "active", "@@exec_start",
            "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
            "@@docker_opts", '"--dns 8.8.8.8"', "@@swarm", "inactive",
-           "@@daemon_json", base64.b64encode(daemon.encode()).decode()]
+           "@@daemon_json", base64.b64encode(daemon.encode()).decode(),
+           "@@os", "ID=ubuntu", 'VERSION_ID="24.04"', "ID_LIKE=debian"]
     state = docker.DockerEngine().process(out)
     assert state["version"] == (26, 1, 5) and state["enabled"] and state["active"]
+    assert state["os"] == {"ID": "ubuntu", "VERSION_ID": "24.04", "ID_LIKE": "debian"}
     assert state["daemon_json"] == daemon and "swarm" not in state  # docker info: SwarmState only
     flags = docker_plan.unit_flags(state["exec_start"], state["docker_opts"])
     assert flags == {"hosts": "-H", "containerd": "--containerd=/run/containerd/containerd.sock",

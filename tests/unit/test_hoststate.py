@@ -74,8 +74,8 @@ def test_an_operation_that_changes_a_fact_makes_later_operations_read_it_again()
     # daemon_config, run again by pyinfra at execute time, must see the installed engine.
     from operations import docker
 
-    from .harness import FakeHost, run
-    engine = {"package": None, "enabled": False, "active": False}
+    from .harness import DEBIAN, FakeHost, run
+    engine = {"package": None, "enabled": False, "active": False, "os": DEBIAN}
     fake = FakeHost({"DockerEngine": lambda: dict(engine)})
     assert factcache.get(fake, docker.DockerEngine)["package"] is None
     commands, _ = run(docker.engine, {}, fake=fake, package="docker.io")

@@ -3,7 +3,11 @@ decisions out. Pure functions, so each case is the decision alone, with nothing 
 
 import ipaddress
 
+import pytest
+
 from dockwright.plans import conntrack, docker, firewall, networks, profiles, sha256, swarm, sysctl
+
+from .harness import DEBIAN
 
 OWN = "/etc/sysctl.d/90-dockwright.conf"
 
@@ -77,7 +81,8 @@ def test_conntrack_fresh_host_needs_everything_and_a_converged_one_nothing():
 
 def engine(daemon_json=None, **kw):
     return dict({"package": "docker.io", "enabled": True, "active": True, "exec_start": "/usr/sbin/dockerd",
-                 "docker_opts": "", "daemon_json": daemon_json, "rollout": {}, "failed": {}, "version": (26, 1, 5)},
+                 "docker_opts": "", "daemon_json": daemon_json, "rollout": {}, "failed": {}, "version": (26, 1, 5),
+                 "os": DEBIAN},
                 **kw)
 
 
@@ -252,3 +257,19 @@ def test_an_apparmor_name_another_profile_holds_is_a_problem_never_overwritten()
     for name in ("tunables", "docker-default", "usr.sbin.cupsd", "abstractions"):
         found = schema.validate("h1", deep_merge(group_data("all"), {"apparmor": {"name": name}}))
         assert [p for p in found if p.key == "apparmor.name"], name
+
+
+@pytest.mark.parametrize("os_release,refused", [
+    ({"ID": "debian", "VERSION_ID": "13"}, None),
+    ({"ID": "ubuntu", "VERSION_ID": "24.04", "ID_LIKE": "debian"}, None),
+    ({"ID": "linuxmint", "VERSION_ID": "22", "ID_LIKE": "ubuntu debian"}, None),
+    ({"ID": "rocky", "VERSION_ID": "9.4", "ID_LIKE": "rhel centos fedora"}, "rocky 9.4"),
+    ({}, "unknown (no /etc/os-release)"),
+])
+def test_a_host_that_is_not_debian_like_is_refused_by_name_before_any_change(os_release, refused):
+    p = docker.engine_plan(engine(os=os_release, package=None, active=False))
+    if refused is None:
+        assert p.problems == [] and p.install and p.start
+    else:
+        assert [(k, v) for k, v, _ in p.problems] == [("platform", refused)]
+        assert not (p.install or p.enable or p.start) and "apt/dpkg" in p.problems[0][2]

@@ -3,7 +3,7 @@
 from dockwright import preflight
 from dockwright.model import deep_merge
 
-from .harness import FakeHost
+from .harness import DEBIAN, FakeHost
 from .test_model import group_data
 
 ALL = group_data("all")
@@ -22,7 +22,7 @@ def facts(**changes):
                        "modules_missing": [], "node_addr": None},
         "DockerEngine": {"package": "docker.io", "version": (26, 1, 5), "enabled": True, "active": True,
                          "exec_start": "/usr/sbin/dockerd -H fd://", "docker_opts": "", "daemon_json": None,
-                         "rollout": {}, "failed": {}},
+                         "rollout": {}, "failed": {}, "os": DEBIAN},
         "DaemonConfigCheck": {"ok": True, "message": ""},
     }
     for name, change in changes.items():

@@ -10,12 +10,12 @@ from pyinfra.api import FunctionCommand, OperationError
 from operations import docker, swarm
 from dockwright.plans import swarm as swarm_plan
 
-from .harness import run
+from .harness import DEBIAN, run
 
 UNIT = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
 
 
-ENGINE = {"exec_start": UNIT, "docker_opts": "", "rollout": {}, "failed": {}}
+ENGINE = {"exec_start": UNIT, "docker_opts": "", "rollout": {}, "failed": {}, "os": DEBIAN}
 
 
 def test_changed_daemon_json_is_one_gated_rollout_step():

@@ -6,7 +6,7 @@ from operations import docker
 from dockwright import schema, secrets
 from dockwright.plumbing import report
 
-from .harness import run
+from .harness import DEBIAN, run
 from .test_rollout_and_swarm import UNIT
 
 TOKEN = "00000000-aaaa-bbbb-cccc-123456789abc"
@@ -49,7 +49,7 @@ MARKER = "S3CR3T-MARKER-7f3a"
 
 
 def _engine(daemon_json):
-    return {"DockerEngine": {"daemon_json": daemon_json, "exec_start": UNIT, "docker_opts": ""}}
+    return {"DockerEngine": {"daemon_json": daemon_json, "exec_start": UNIT, "docker_opts": "", "os": DEBIAN}}
 
 
 def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path):
