@@ -36,7 +36,7 @@ def reads(desired: dict) -> list[tuple[type, dict]]:
     if on("apparmor"):
         wanted.append((apparmor.AppArmorState, {"profile_name": desired["apparmor"]["name"]}))
     if on("networks"):
-        wanted += [(networks.DockerNetworks, {}), (firewall.PortPolicy, {})]
+        wanted += [(networks.DockerNetworks, {}), (networks.NetworkJournals, {}), (firewall.PortPolicy, {})]
         if schema.declared_networks(desired):
             wanted.append((networks.HostRoutes, {}))
     if on("swarm") or (on("docker") and desired["docker"]["daemon"].get("live-restore")):

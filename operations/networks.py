@@ -6,6 +6,7 @@ All networks of a host are read in one fact call (`docker network inspect` of ev
 import ipaddress
 import json
 import shlex
+import time
 
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, operation
@@ -41,6 +42,40 @@ class DockerNetworks(FactBase):
         for raw in json.loads("\n".join(output) or "[]"):
             nets[raw["Name"]] = normalise(raw)
         return nets
+
+
+# Where a recreate journals the endpoints it is about to disconnect (root only), one file per
+# network: an interrupted recreate is finished by the next run from it.
+JOURNALS = "/var/lib/dockwright/networks"
+
+
+class NetworkJournals(FactBase):
+    """
+    The endpoints journaled by network recreates that did not finish (the run died between
+    disconnecting the containers and reconnecting them).
+
+    Returns ``{network: {"at": str, "endpoints": {container: {"aliases", "ipv4", "ipv6"}}}}``,
+    ``{}`` when there is none.
+    """
+
+    def command(self):
+        return (f"for f in {JOURNALS}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; "
+                "printf '%s ' \"${n%.json}\"; tr -d '\\n' < \"$f\"; echo; done; true")
+
+    @staticmethod
+    def default():
+        return {}
+
+    def process(self, output):
+        found = {}
+        for line in output:
+            name, _, text = line.partition(" ")
+            try:
+                journal = json.loads(text)
+            except ValueError:  # a torn write: nothing to reconnect from, and said so
+                journal = {"at": "?", "endpoints": {}, "unreadable": True}
+            found[name] = journal
+        return found
 
 
 class HostRoutes(FactBase):
@@ -127,23 +162,30 @@ def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, conce
         yield from dockerd.unavailable(host, f"network {name}", networks)
         return
     current = networks.get(name)
-    decided = network_plan(name, driver, spec, current, allow_disconnect)
+    journal = factcache.get(host, NetworkJournals).get(name)
+    decided = network_plan(name, driver, spec, current, allow_disconnect, journal)
     report.record(host, concern, decided)
     if decided.error():
         yield from refusal.refuse(host, decided.error())
         return
+    conn = remote.connector_args(host)
     if decided.create:
         yield create_command(name, driver, spec)
-    elif not decided.recreate:
+    elif decided.recreate:
+        # Through the journal even with no running container: stopped ones are attached too.
+        host.log(f"network {name} differs ({decided.fields}): recreating")
+        yield FunctionCommand(_recreate, (name, driver, spec, current_spec(current), decided.attached, conn,
+                                          decided.reconnect), {})
+        return
+    if journal and not decided.reconnect:  # torn or empty: nothing to go on
+        host.log(f"network {name}: its recreate journal holds no readable endpoint; removed")
+        yield f"rm -f {shlex.quote(journal_path(name))}"
+    elif decided.reconnect:
+        host.log(f"network {name}: reconnecting {', '.join(sorted(decided.reconnect))} from the journal of "
+                 f"a recreate that did not finish ({journal.get('at')})")
+        yield FunctionCommand(_reconnect, (name, spec, decided.reconnect, conn), {})
+    elif not decided.create:
         host.noop(f"network {name} matches")
-    elif not decided.attached:
-        host.log(f"network {name} differs ({decided.fields}): recreating")
-        yield f"docker network rm {shlex.quote(name)}"
-        yield create_command(name, driver, spec)
-    else:
-        host.log(f"network {name} differs ({decided.fields}): recreating")
-        yield FunctionCommand(_recreate, (name, driver, spec, current_spec(current), decided.attached,
-                                          remote.connector_args(host)), {})
 
 
 # Fields of a network as create_command takes them, from the fact's normalised view.
@@ -170,31 +212,89 @@ def endpoint_configs(inspect_json: str, network: str) -> dict[str, dict]:
     return out
 
 
-def connect_command(network: str, container: str, conf: dict, subnet: str | None) -> str:
+def connect_command(network: str, container: str, conf: dict, subnet: str | None, ipv6: bool = False) -> str:
+    """Connects with the container's own aliases; a static address only where the network can
+    hold it (inside its subnet; IPv6 only on a network with IPv6): else Docker assigns one."""
     args = ["docker", "network", "connect"]
     for alias in conf.get("aliases", []):
         args += ["--alias", alias]
     if conf.get("ipv4") and subnet and ipaddress.ip_address(conf["ipv4"]) in ipaddress.ip_network(subnet):
         args += ["--ip", conf["ipv4"]]
-    if conf.get("ipv6"):
+    if conf.get("ipv6") and ipv6:
         args += ["--ip6", conf["ipv6"]]
     return " ".join(shlex.quote(a) for a in [*args, network, container])
 
 
-def _recreate(state, host, name: str, driver: str, spec: dict, old: dict, attached: list[str],
-              conn: dict | None = None):
-    """Disconnect, recreate, reconnect with each container's aliases and static addresses.
-    If the new network cannot be created, the old one is created again and the containers
-    go back to it as they were."""
-    def sh(cmd: str):
-        return remote.run(host, cmd, conn)
+def journal_path(network: str) -> str:
+    return f"{JOURNALS}/{network}.json"
 
-    ok, out = sh("docker inspect " + " ".join(shlex.quote(c) for c in attached))
+
+def _sh(host, conn):
+    return lambda cmd, stdin=None: remote.run(host, cmd, conn, stdin=stdin)
+
+
+def _reconnect_all(host, sh, name: str, spec: dict, confs: dict, containers) -> bool:
+    """Each container back on the network (one already there, or gone, is said and skipped);
+    the journal is removed once every one is back."""
+    done = True
+    for c in sorted(containers):
+        ok, out = sh(f"docker inspect --format '{{{{json .NetworkSettings.Networks}}}}' {shlex.quote(c)}")
+        if not ok:
+            host.log(f"network {name}: {c} no longer exists; not reconnected")
+            continue
+        if name in json.loads("\n".join(out.stdout_lines) or "{}"):
+            continue
+        conf = confs.get(c, {})
+        if conf.get("ipv4") and spec.get("subnet") and \
+                ipaddress.ip_address(conf["ipv4"]) not in ipaddress.ip_network(spec["subnet"]):
+            host.log(f"network {name}: {c}'s static address {conf['ipv4']} is outside the new subnet; "
+                     "reconnected with a dynamic address")
+        ok, out = sh(connect_command(name, c, conf, spec.get("subnet"), bool(spec.get("ipv6"))))
+        if not ok:
+            host.log_styled(f"network {name}: reconnect {c} failed: {' '.join(out.stderr_lines)}", fg="red")
+            done = False
+    if done:
+        sh(f"rm -f {shlex.quote(journal_path(name))}")
+    return done
+
+
+def _reconnect(state, host, name: str, spec: dict, endpoints: dict, conn: dict | None = None):
+    """Finishes a recreate that did not: the journaled containers back on the network."""
+    return _reconnect_all(host, _sh(host, conn), name, spec, endpoints, endpoints)
+
+
+def _recreate(state, host, name: str, driver: str, spec: dict, old: dict, attached: list[str],
+              conn: dict | None = None, pending: dict | None = None):
+    """Disconnect, recreate, reconnect with each container's aliases and static addresses:
+    the running containers the plan saw, the stopped ones configured for the network, and
+    those a recreate that did not finish left in ``pending`` (its journal). Their settings are
+    journaled on the host before the first disconnect, and the journal removed once every one is
+    back: a run that dies in between is finished by the next. If the new network cannot be
+    created, the old one is created again and the containers go back to it as they were."""
+    sh = _sh(host, conn)
+    ok, out = sh(f"docker ps -a --filter network={shlex.quote(name)} --format '{{{{.Names}}}}'")
     if not ok:
-        host.log_styled(f"network {name}: cannot read the attached containers' settings", fg="red")
+        host.log_styled(f"network {name}: cannot list the containers attached to it", fg="red")
         return False
-    confs = endpoint_configs("\n".join(out.stdout_lines), name)
-    for c in attached:
+    members = sorted(set(attached) | {c for c in out.stdout_lines if c.strip()})
+    confs = dict(pending or {})
+    if members:
+        ok, out = sh("docker inspect " + " ".join(shlex.quote(c) for c in members))
+        if not ok:
+            host.log_styled(f"network {name}: cannot read the attached containers' settings", fg="red")
+            return False
+        confs.update(endpoint_configs("\n".join(out.stdout_lines), name))
+    if confs:
+        journal = json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "endpoints": confs},
+                             sort_keys=True)
+        path = shlex.quote(journal_path(name))
+        ok, out = sh(f"install -d -m 0700 {JOURNALS} && umask 077 && cat > {path}.tmp && mv -fT {path}.tmp {path}",
+                     stdin=journal)
+        if not ok:
+            host.log_styled(f"network {name}: cannot journal its endpoints ({' '.join(out.stderr_lines)}); "
+                            "not recreated", fg="red")
+            return False
+    for c in members:
         ok, out = sh(f"docker network disconnect --force {shlex.quote(name)} {shlex.quote(c)}")
         if not ok:
             host.log_styled(f"network {name}: disconnect {c} failed: {' '.join(out.stderr_lines)}", fg="red")
@@ -211,16 +311,8 @@ def _recreate(state, host, name: str, driver: str, spec: dict, old: dict, attach
             if not restored:
                 host.log_styled(f"network {name}: restore failed too: {' '.join(out.stderr_lines)}", fg="red")
                 return False
-    for c in attached:
-        conf = confs.get(c, {})
-        if conf.get("ipv4") and created and not ipaddress.ip_address(conf["ipv4"]) in ipaddress.ip_network(used["subnet"]):
-            host.log(f"network {name}: {c}'s static address {conf['ipv4']} is outside the new subnet; "
-                     "reconnected with a dynamic address")
-        ok, out = sh(connect_command(name, c, conf, used.get("subnet")))
-        if not ok:
-            host.log_styled(f"network {name}: reconnect {c} failed: {' '.join(out.stderr_lines)}", fg="red")
-            created = False
-    return created
+    back = _reconnect_all(host, sh, name, used, confs, confs) if confs else True
+    return created and back
 
 
 @operation()

@@ -21,12 +21,20 @@ class NetworkPlan(Plan):
     recreate: bool = False  # differs: remove and create again
     attached: list = field(default_factory=list)  # containers to disconnect and reconnect around it
     fields: str = ""  # what differs, for the log
+    reconnect: dict = field(default_factory=dict)  # journaled endpoints of a recreate that did not finish
 
 
-def network_plan(name: str, driver: str, spec: dict, current: dict | None, allow_disconnect: bool) -> NetworkPlan:
+def network_plan(name: str, driver: str, spec: dict, current: dict | None, allow_disconnect: bool,
+                 journal: dict | None = None) -> NetworkPlan:
     """The network ``name`` against its entry in the DockerNetworks fact (None: absent). A network
-    that differs while containers are attached is refused unless ``allow_disconnect``."""
+    that differs while containers are attached is refused unless ``allow_disconnect``. The
+    containers of a recreate's journal (NetworkJournals) that did not finish go back on it."""
     p = NetworkPlan()
+    if journal:
+        p.reconnect = dict(journal.get("endpoints") or {})
+        p.differs(f"{name}.endpoints", "reconnected",
+                  f"{', '.join(sorted(p.reconnect)) or 'none readable'} left out by a recreate that did not "
+                  f"finish ({journal.get('at')})")
     if current is None:
         p.create = True
         p.differs(name, "present", "absent")

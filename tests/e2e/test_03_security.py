@@ -1,9 +1,14 @@
 """What must not reach a host: injected names, the join token in a process list, a deleted
 declared network, a write through a symlink, a lost alias."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
-from .conftest import NO_VERIFY, probe_image, pyinfra, ssh
+from .conftest import INVENTORY, NO_VERIFY, REPO, lab_env, probe_image, pyinfra, ssh
 from .test_01_validation import HOSTS, SNAPSHOT
 
 MARKERS = "ls /tmp/PWNED* /tmp/pwned* 2>/dev/null | wc -l"
@@ -126,4 +131,57 @@ def test_recreate_keeps_aliases_and_addresses_and_restores_on_failure():
         assert (ip, addr) == ("10.5.0.50", "10.5.0.50") and "api" in aliases.split(",")
     finally:
         ssh("lab3", "docker rm -f svc1 >/dev/null 2>&1; docker network rm rogue >/dev/null 2>&1", check=False)
+    assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # back to the data (mtu 1500)
+
+
+# A docker that hangs on `network create` (and never creates): the window in which to kill the run.
+HANG_CREATE = ("printf '#!/bin/sh\\nif [ \"$1 $2\" = \"network create\" ]; then echo $$ > /run/dw-create-hang; "
+               "sleep 300; exit 1; fi\\nexec /usr/bin/docker \"$@\"\\n' > /usr/local/bin/docker && "
+               "chmod 755 /usr/local/bin/docker && rm -f /run/dw-create-hang")
+JOURNAL = "/var/lib/dockwright/networks/backend.json"
+
+
+def test_a_recreate_killed_midway_is_finished_from_its_journal():
+    """The run dies after disconnecting the containers (a running one with a static address and
+    an alias, a stopped one with an alias) and removing the network: the next run creates the
+    network and puts both back as they were, from the journal the recreate left on the host."""
+    image = probe_image("lab3")
+    ssh("lab3", "docker rm -f svc1 svc2 >/dev/null 2>&1; "
+                "docker run -d --pull never --name svc1 --network backend --network-alias api "
+                f"--ip 10.5.0.50 {image} sleep >/dev/null && "
+                f"docker create --pull never --name svc2 --network backend --network-alias db {image} sleep >/dev/null")
+    data = {"lab3": {"networks": {"allow_disconnect": True, "bridges": {"backend": {"mtu": 1400}}}}}
+    ssh("lab3", HANG_CREATE)
+    proc = subprocess.Popen([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", "--limit", "lab3",
+                             *NO_VERIFY], cwd=REPO, env=lab_env(data), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not ssh("lab3", "cat /run/dw-create-hang 2>/dev/null", check=False).strip():
+            time.sleep(1)
+        assert proc.poll() is None, "the run ended before the create"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the controller, between the disconnects and the create
+        proc.wait()
+        ssh("lab3", "kill $(cat /run/dw-create-hang) 2>/dev/null; rm -f /usr/local/bin/docker /run/dw-create-hang",
+            check=False)
+    try:
+        assert ssh("lab3", "docker network inspect backend >/dev/null 2>&1 || echo absent").strip() == "absent"
+        journal = json.loads(ssh("lab3", f"cat {JOURNAL}"))["endpoints"]
+        assert journal == {"svc1": {"aliases": ["api"], "ipv4": "10.5.0.50", "ipv6": None},
+                           "svc2": {"aliases": ["db"], "ipv4": None, "ipv6": None}}, journal
+        assert ssh("lab3", f"stat -c %a {JOURNAL}").strip() == "600"
+        res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=data)
+        out = res.stdout + res.stderr
+        assert res.returncode == 0 and "reconnecting svc1, svc2 from the journal" in out, out[-3000:]
+        ip, addr, aliases = _endpoint("svc1").split(" ")
+        assert (ip, addr) == ("10.5.0.50", "10.5.0.50") and "api" in aliases.split(",")
+        assert "db" in ssh("lab3", "docker inspect -f '{{with index .NetworkSettings.Networks \"backend\"}}"
+                                   "{{join .Aliases \",\"}}{{end}}' svc2")
+        assert ssh("lab3", "docker network inspect -f '{{index .Options \"com.docker.network.driver.mtu\"}}' backend"
+                   ).strip() == "1400"
+        assert ssh("lab3", f"[ -e {JOURNAL} ] && echo kept || echo removed").strip() == "removed"
+        ssh("lab3", "docker start svc2 >/dev/null")  # the stopped one starts on the new network
+    finally:
+        ssh("lab3", "docker rm -f svc1 svc2 >/dev/null 2>&1", check=False)
     assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # back to the data (mtu 1500)
