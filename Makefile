@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
-# python3-venv for make setup; the probe is built with zig (no C toolchain needed here).
+# python3-venv for make setup; the probe ships prebuilt (no C toolchain needed here).
 LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python3-venv
 
 .PHONY: setup lab-packages lab lab-down unit e2e test verify drift bench bench-scale bench-record soak netbench clean

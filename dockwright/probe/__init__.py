@@ -1,6 +1,11 @@
-"""The probe image: dwprobe (dwprobe.c) built here on the controller for each host architecture
-with zig's C compiler (the `ziglang` package), and brought to a host as a one-file image made
-with `docker import`. Nothing is pulled from a registry and nothing must be on the host first.
+"""The probe image: dwprobe (dwprobe.c), a static binary for each host architecture, brought to
+a host as a one-file image made with `docker import`. Nothing is pulled from a registry and
+nothing must be on the host first.
+
+The binaries ship prebuilt (prebuilt/, with the hash of the source they were built from): a
+controller needs no compiler. Where dwprobe.c differs from that source (someone is changing the
+probe), it is built here with zig's C compiler (the `probe` extra: `ziglang`), which gives the
+same bytes on any machine; `python -m dockwright.probe build` refreshes prebuilt/.
 
 The image's tag is the hash of what it holds, so a host that has the tag has this very probe;
 `ensure_command` imports it only when it is missing and removes older probe images.
@@ -10,6 +15,7 @@ import base64
 import functools
 import gzip
 import hashlib
+import importlib.util
 import io
 import os
 import shlex
@@ -19,6 +25,7 @@ import tarfile
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent / "dwprobe.c"
+PREBUILT = Path(__file__).resolve().parent / "prebuilt"
 REPOSITORY = "dockwright-probe"
 # `uname -m` -> zig's target architecture.
 ARCHES = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
@@ -31,22 +38,43 @@ def _cache() -> Path:
     return base / "dockwright" / "probe"
 
 
+def source_hash() -> str:
+    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+
+
+def prebuilt_source_hash() -> str | None:
+    """The hash of the dwprobe.c the prebuilt binaries were built from (None: there are none)."""
+    path = PREBUILT / "SOURCE.sha256"
+    return path.read_text().split()[0] if path.exists() else None
+
+
+def build(target: str, out: Path) -> None:
+    """dwprobe.c built for zig's target architecture into out (static, musl, stripped)."""
+    if importlib.util.find_spec("ziglang") is None:
+        raise RuntimeError("dwprobe.c differs from the source of the prebuilt probe, and building it needs "
+                           "zig's C compiler: pip install 'dockwright[probe]' (or restore dwprobe.c)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # test workers may build it side by side
+    res = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", f"{target}-linux-musl",
+                          "-static", "-Os", "-s", "-Wall", "-o", str(tmp), str(SOURCE)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"building the probe for {target} failed: {res.stderr.strip()[-2000:]}")
+    tmp.rename(out)
+
+
 def binary(arch: str) -> bytes:
-    """The static probe for `uname -m` arch, built once per source and kept in the user's cache."""
+    """The static probe for `uname -m` arch: the prebuilt one while dwprobe.c is its source, else
+    built once per source and kept in the user's cache."""
     target = ARCHES.get(arch)
     if not target:
         raise RuntimeError(f"no probe build for architecture {arch!r} (known: {', '.join(sorted(ARCHES))})")
-    src = SOURCE.read_bytes()
-    out = _cache() / f"dwprobe-{hashlib.sha256(src).hexdigest()[:16]}-{target}"
+    digest = source_hash()
+    if prebuilt_source_hash() == digest and (PREBUILT / f"dwprobe-{target}").exists():
+        return (PREBUILT / f"dwprobe-{target}").read_bytes()
+    out = _cache() / f"dwprobe-{digest[:16]}-{target}"
     if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".{os.getpid()}.tmp")  # test workers may build it side by side
-        res = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", f"{target}-linux-musl",
-                              "-static", "-Os", "-s", "-Wall", "-o", str(tmp), str(SOURCE)],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"building the probe for {target} failed: {res.stderr.strip()[-2000:]}")
-        tmp.rename(out)
+        build(target, out)
     return out.read_bytes()
 
 
