@@ -15,7 +15,7 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, operation
 
-from dockwright import dockerd, factcache, model, refusal, remote, secrets, templating
+from dockwright import dockerd, factcache, model, refusal, remote, restart_lease, secrets, templating
 from dockwright.plans.docker import daemon_plan, engine_plan, interrupted, needs_swarm_state
 from dockwright.plumbing import report
 
@@ -281,8 +281,9 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
            timeout: int, conn: dict, mode: str = "apply"):
     """Hands the rollout to the host (a detached systemd unit), waits for it and reports.
 
-    At most ``slot[1]`` hosts sharing ``slot[0]`` restart at once; managers one at a time and
-    only while the other managers hold quorum. After the first host that ends unhealthy or
+    At most ``slot[1]`` hosts sharing ``slot[0]`` restart at once; managers one at a time, only
+    while the other managers hold quorum, and only under the swarm's manager-restart lease (one
+    manager at a time across controllers too: dockwright.restart_lease). After the first host that ends unhealthy or
     rolled back, no further host is restarted. ``mode="recover"`` finishes a rollout that ended
     without an outcome, from its journal (no quorum check: it only ever brings dockerd back)."""
     run = _run(state)
@@ -291,24 +292,40 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
             host.log_styled(f"daemon.json not applied: the rollout stopped after {run['halted']} failed",
                             fg="red")
             return False
+        leased = False
         if manager and mode == "apply":
             # Only a manager of an active swarm has a quorum to keep (a new node joins later).
             ok, out = remote.run(host, QUORUM_QUERY, conn)
             problem = quorum_problem(out.stdout_lines if ok else [])
+            if not problem and ok and "state active true" in out.stdout_lines:
+                # ... and other controllers may be restarting its peers: one lease for the swarm.
+                ok, out = remote.run(host, restart_lease.acquire_command(run_id, 2 * timeout + 600), conn)
+                problem = restart_lease.problem(out.stdout_lines if ok else [])
+                leased = problem is None
             if problem:
                 host.log_styled(f"daemon.json not applied: {problem}", fg="red")
                 return False
-        if mode == "apply":
-            ok, out = remote.run(host, f"{space_check(len(content.encode()))} && install -d -m 0700 {STATE_DIR} && "
-                                       f"umask 077 && cat > {CANDIDATE}", conn, stdin=content)
-            if not ok:
-                host.log_styled(f"daemon.json: cannot stage the candidate: {' '.join(out.stderr_lines)}", fg="red")
-                return False
-        ok, out = remote.run(host, start_and_wait(script, run_id, timeout, mode), conn)
-        if ok and any(x == f"state run={run_id}" for x in out.stdout_lines):
-            # Seen by a controller only once it has the outcome in hand: this waiting command
-            # goes on without us when the session drops, and must not mark anything then.
-            remote.run(host, f"sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE}", conn)
+        try:
+            return _roll(state, host, script, content, run_id, timeout, conn, mode)
+        finally:
+            if leased:  # a manager that did not come back cannot answer: its lease lapses instead
+                remote.run(host, restart_lease.release_command(run_id), conn)
+
+
+def _roll(state, host, script: str, content: str, run_id: str, timeout: int, conn: dict, mode: str):
+    """Stages the candidate, starts the rollout on the host, waits for it and judges the outcome."""
+    run = _run(state)
+    if mode == "apply":
+        ok, out = remote.run(host, f"{space_check(len(content.encode()))} && install -d -m 0700 {STATE_DIR} && "
+                                   f"umask 077 && cat > {CANDIDATE}", conn, stdin=content)
+        if not ok:
+            host.log_styled(f"daemon.json: cannot stage the candidate: {' '.join(out.stderr_lines)}", fg="red")
+            return False
+    ok, out = remote.run(host, start_and_wait(script, run_id, timeout, mode), conn)
+    if ok and any(x == f"state run={run_id}" for x in out.stdout_lines):
+        # Seen by a controller only once it has the outcome in hand: this waiting command
+        # goes on without us when the session drops, and must not mark anything then.
+        remote.run(host, f"sed -i 's/^seen=0$/seen=1/' {ROLLOUT_STATE}", conn)
     lines = out.stdout_lines if ok else []
     outcome = parse_kv([x[6:] for x in lines if x.startswith("state ")])
     result = outcome.get("result", "unknown") if outcome.get("run") == run_id else "unknown"
@@ -351,7 +368,8 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
     + path: the daemon.json path
     + secret_keys: dotted keys whose values are never shown (known credential keys always are)
     + batch: hosts with the same batch size restart at most this many at a time
-    + manager: a swarm manager (restarted one at a time, only while the others hold quorum)
+    + manager: a swarm manager (restarted one at a time, only while the others hold quorum, and
+      under a swarm-wide lease so that two controllers never restart two managers at once)
     + allow_container_stop: restart even when running containers without a restart policy
       would stop (live-restore off before or after)
     + retry_failed: try again a candidate that was rolled back before

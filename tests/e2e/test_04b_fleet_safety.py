@@ -137,6 +137,30 @@ def _windows(hosts):
     return out
 
 
+LEASE = "dockwright-manager-restart"
+
+
+def _plant_lease(holder: str, seconds: int) -> None:
+    """The swarm's manager-restart lease as another controller would hold it (on lab1)."""
+    ssh("lab1", f"docker config rm {LEASE} >/dev/null 2>&1; echo lease | docker config create "
+                f"--label dockwright.holder={holder} --label dockwright.expires=$(( $(date +%s) + {seconds} )) "
+                f"{LEASE} - >/dev/null")
+
+
+def test_a_manager_is_not_restarted_while_another_controller_holds_the_lease():
+    """Another controller (a scheduled fix, a colleague) is restarting a manager: this run
+    leaves the swarm's managers alone, and says who holds the lease."""
+    _plant_lease("other-controller", 3600)
+    started = dockerd_started("lab1")
+    try:
+        res = pyinfra("--limit", "lab1", *NO_VERIFY, host_data={"lab1": {"docker": {"daemon": {"log-opts": {"max-file": "5"}}}}})
+        out = res.stdout + res.stderr
+        assert res.returncode != 0 and "another controller (other-controller) holds the swarm's manager-restart lease" in out
+        assert dockerd_started("lab1") == started and _daemon_json("lab1")["log-opts"]["max-file"] != "5"
+    finally:
+        ssh("lab1", f"docker config rm {LEASE} >/dev/null 2>&1", check=False)
+
+
 def test_batches_per_group_hold_even_with_no_wait():
     """Different restart_batch per group (pyinfra's _parallel would crash) and --no-wait: the
     two non-managers share batch 1 and are never down together; the manager goes alone."""
@@ -145,9 +169,12 @@ def test_batches_per_group_hold_even_with_no_wait():
     data["lab2"]["docker"]["restart_batch"] = 1
     data["lab3"]["docker"]["restart_batch"] = 1
     started = {h: dockerd_started(h) for h in data}
+    # A lease left by a controller that died (its time is up): taken over, then released.
+    _plant_lease("dead-controller", -60)
     res = pyinfra("--no-wait", *NO_VERIFY, host_data=data)
     assert res.returncode == 0, res.stdout[-3000:]
     assert all(dockerd_started(h) != started[h] for h in data), "every host restarts once"
+    assert ssh("lab1", f"docker config ls -q --filter name={LEASE}").strip() == ""
     windows = _windows(["lab2", "lab3"])
     (_, a0, a1), (_, b0, b1) = windows
     print("restart windows (controller clock):", windows)
