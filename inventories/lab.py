@@ -2,7 +2,8 @@
 
 Groups match the data model: swarm_managers, swarm_workers, standalone.
 DOCKWRIGHT_HOST_DATA (JSON: {"lab2": {...}}) layers per-run host data on top, for tests.
-DOCKWRIGHT_LAB_USER=dw connects as the VMs' non-root user and runs everything through sudo.
+DOCKWRIGHT_LAB_USER=dw connects as the VMs' non-root user and runs everything through sudo
+(`_sudo` in host data; with DOCKWRIGHT_LAB_SUDO=flag, no such data: the run passes --sudo).
 """
 
 import json
@@ -34,7 +35,7 @@ def _host(name: str, info: dict) -> tuple[str, dict]:
         # A spare address on the data network for the benchmark's macvlan/ipvlan containers.
         "netbench": {"address": info["data_ip"].rsplit(".", 1)[0] + "." + str(100 + int(info["data_ip"].rsplit(".", 1)[1]))},
     }
-    if _user != "root":
+    if _user != "root" and os.environ.get("DOCKWRIGHT_LAB_SUDO", "data") == "data":
         data["_sudo"] = True  # every operation and fact through sudo, as on many real fleets
     name = _names.get(name, name)
     for key, value in _extra.get(name, {}).items():  # one level deep: swarm.role keeps the address

@@ -215,10 +215,12 @@ def test_live_restore_off_and_on_on_the_standalone_host():
 
 
 def test_deploy_verify_and_drift_through_sudo():
+    """As a non-root user: the deploy and its verification through pyinfra's --sudo flag alone
+    (no _sudo in the host data), drift and the standalone verification through _sudo data."""
     sudo = {"DOCKWRIGHT_LAB_USER": "dw"}
     assert ssh("lab2", "id -u dw && sudo -n -u dw id -u").split()[1] != "0"
-    res = pyinfra("--limit", "lab2", host_data={"lab2": {"docker": {"daemon": {"log-opts": {"max-file": "8"}}}}},
-                  env=sudo)
+    res = pyinfra("--limit", "lab2", "--sudo", host_data={"lab2": {"docker": {"daemon": {"log-opts": {"max-file": "8"}}}}},
+                  env=dict(sudo, DOCKWRIGHT_LAB_SUDO="flag"))
     out = res.stdout + res.stderr
     assert res.returncode == 0 and "dockerd healthy with the new daemon.json" in out, failed_checks()
     assert "lab2: " in out and "0 failed" in out.split("  lab2: ", 1)[1].splitlines()[0]
