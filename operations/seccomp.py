@@ -1,5 +1,6 @@
 """The daemon's default seccomp profile, generated from templates/seccomp/spec.yaml and data."""
 
+import functools
 import json
 
 import yaml
@@ -29,7 +30,15 @@ def path_for(name: str) -> str:
 
 
 def spec() -> dict:
-    return yaml.safe_load((templating.TEMPLATES / "seccomp" / "spec.yaml").read_text())
+    """The spec (templates/seccomp/spec.yaml), parsed once per content: every host of a run asks
+    for it twice (preflight and the operation), and parsing it costs more than all else per host.
+    The dict is shared: read it, never change it."""
+    return _parse((templating.TEMPLATES / "seccomp" / "spec.yaml").read_text())
+
+
+@functools.cache
+def _parse(text: str) -> dict:
+    return yaml.safe_load(text)
 
 
 def build(conf: dict, base: dict | None = None) -> dict:
