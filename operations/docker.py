@@ -15,7 +15,7 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, operation
 
-from dockwright import dockerd, factcache, model, refusal, remote, restart_lease, secrets, templating
+from dockwright import dockerd, factcache, model, platform, refusal, remote, restart_lease, secrets, templating
 from dockwright.plans.docker import daemon_plan, engine_plan, interrupted, needs_swarm_state
 from dockwright.plumbing import report
 
@@ -53,13 +53,12 @@ class DockerEngine(FactBase):
         return (
             # The package's version is the engine's; `dockerd --version` (a large Go binary,
             # slow to start) only for an engine installed without a package.
-            "p=$(dpkg-query -W -f='${Package} ${Version} ${Status}\\n' docker.io docker-ce 2>/dev/null "
-            "| awk '/install ok installed/ {print $1, $2}'); echo @@package; echo \"$p\"; "
+            f"p=$({platform.DEBIAN.package_query}); echo @@package; echo \"$p\"; "
             "echo @@version; [ -n \"$p\" ] || dockerd --version 2>/dev/null; "
             "echo @@enabled; systemctl is-enabled docker.service 2>/dev/null; "
             "echo @@active; systemctl is-active docker.service 2>/dev/null; "
             "echo @@exec_start; systemctl cat docker.service 2>/dev/null | sed -n 's/^ExecStart=//p'; "
-            "echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' /etc/default/docker 2>/dev/null; "
+            f"echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' {platform.DEBIAN.service_defaults} 2>/dev/null; "
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
             "echo @@rollout; cat /var/lib/dockwright/rollout.state 2>/dev/null; "
             "echo @@failed; cat /var/lib/dockwright/daemon.json.failed 2>/dev/null; "
@@ -134,14 +133,14 @@ def engine(package: str = "docker.io"):
 
         docker.engine(name="Docker engine", package="docker.io")
     """
-    decided = engine_plan(factcache.get(host, DockerEngine))
+    engine_state = factcache.get(host, DockerEngine)
+    decided = engine_plan(engine_state)
     report.record(host, "docker", decided)
     if decided.error():
         yield from refusal.refuse(host, f"docker engine: {decided.error()}")
         return
     if decided.install:
-        pkgs = "docker.io docker-cli" if package == "docker.io" else "docker-ce docker-ce-cli containerd.io"
-        yield f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {pkgs}"
+        yield platform.of(engine_state["os"]).install(package)
     if decided.enable:
         yield "systemctl enable docker.service"
     if decided.start:

@@ -6,7 +6,7 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from .. import secrets
+from .. import platform, secrets
 from . import Plan, dict_diff
 
 # dockerd flags whose daemon.json key is not simply the flag's long name.
@@ -66,26 +66,13 @@ def interrupted(engine: dict) -> dict | None:
     return last if last.get("result") == "started" else None
 
 
-def platform_problem(engine: dict) -> tuple[str, str, str] | None:
-    """(key, value, why) when the host is not one dockwright manages: it installs through
-    apt/dpkg and orders sysctl files as Debian's systemd-sysctl does. Debian, Ubuntu and their
-    derivatives (ID_LIKE debian) are; anything else is refused before any change, by name."""
-    os_release = engine.get("os") or {}
-    family = {os_release.get("ID", "")} | set(os_release.get("ID_LIKE", "").split())
-    if family & {"debian", "ubuntu"}:
-        return None
-    shown = " ".join(x for x in (os_release.get("ID"), os_release.get("VERSION_ID")) if x) or "unknown (no /etc/os-release)"
-    return ("platform", shown, "dockwright installs Docker with apt/dpkg and orders sysctl files as Debian "
-                               "does; this host is not Debian or Ubuntu (nor ID_LIKE=debian)")
-
-
 def engine_plan(engine: dict) -> EnginePlan:
     """The engine installed, enabled and running, against the DockerEngine fact. A dockerd
     stopped by a rollout that ended without an outcome is left to that rollout's recovery
     (daemon_plan), which judges it and rolls back: starting it here could start it on the
     candidate that stopped it."""
     p = EnginePlan()
-    if problem := platform_problem(engine):
+    if problem := platform.problem(engine.get("os") or {}):
         p.problem(*problem)
         return p
     p.install, p.enable = engine["package"] is None, not engine["enabled"]
