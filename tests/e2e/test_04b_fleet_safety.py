@@ -38,11 +38,9 @@ def test_controller_killed_during_the_restart_leaves_the_host_healthy():
         os.killpg(proc.pid, signal.SIGKILL)  # the controller and its SSH session, mid-restart
         proc.wait()
         ssh("lab3", f"rm -f {SLOW} && systemctl daemon-reload")
-    # The rollout goes on without its controller; wait for its outcome on the host.
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and "seen=0" not in ssh("lab3", f"cat {STATE} 2>/dev/null", check=False):
-        time.sleep(2)
-    state = dict(x.split("=", 1) for x in ssh("lab3", f"cat {STATE}").split("\n") if "=" in x)
+    # The rollout goes on without its controller; wait for its outcome on the host (its journal,
+    # result=started, is not one).
+    state = _settled()
     assert state["seen"] == "0" and state["result"] in ("applied", "rolled-back"), state
     assert ssh("lab3", "systemctl is-active docker; docker info --format '{{.ServerVersion}}' >/dev/null && echo ok"
                ).split() == ["active", "ok"]
@@ -55,18 +53,29 @@ def test_controller_killed_during_the_restart_leaves_the_host_healthy():
 
 
 def _kill_the_rollout_after_its_journal(waiter_too: bool) -> None:
-    """Plants, on lab3, a watcher that kills the rollout's own unit 2 s after it journals
-    itself (mid-restart: standing in for a reboot, an OOM kill or `systemctl stop`), and with
-    waiter_too the run's waiting command as well, so that no run is left watching. The
-    journal as it was at the kill is kept in /run/dw-journal."""
+    """Plants, on lab3, a watcher that kills the rollout's own unit 2 s after the next rollout
+    journals itself (mid-restart: standing in for a reboot, an OOM kill or `systemctl stop`),
+    and with waiter_too the run's waiting command as well, so that no run is left watching.
+    The journal as it was at the kill is kept in /run/dw-journal."""
+    _settled()  # no rollout of an earlier scenario still running: the watcher waits for a new one
+    before = _state().get("run", "")
     kill_waiter = "pkill -KILL -f 'dockwright/result[.]'; " if waiter_too else ""
     ssh("lab3", "rm -f /run/dw-journal; nohup sh -c \"for i in \\$(seq 3000); do grep -q '^result=started' "
-                f"{STATE} && break; sleep 0.2; done; cp {STATE} /run/dw-journal; sleep 2; "
+                f"{STATE} && ! grep -qx 'run={before}' {STATE} && break; sleep 0.2; done; "
+                f"cp {STATE} /run/dw-journal; sleep 2; "
                 f"systemctl kill -s KILL 'dockwright-daemon-apply-*'; {kill_waiter}\" >/dev/null 2>&1 &")
 
 
 def _state(host="lab3") -> dict:
-    return dict(x.split("=", 1) for x in ssh(host, f"cat {STATE}").split("\n") if "=" in x)
+    return dict(x.split("=", 1) for x in ssh(host, f"cat {STATE} 2>/dev/null", check=False).split("\n") if "=" in x)
+
+
+def _settled(host="lab3", bound=400) -> dict:
+    """The host's last rollout outcome once no rollout is under way (its journal is not one)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline and _state(host).get("result") == "started":
+        time.sleep(2)
+    return _state(host)
 
 
 def test_a_rollout_killed_after_the_swap_is_recovered_from_its_journal():

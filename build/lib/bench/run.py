@@ -1,0 +1,124 @@
+"""make bench: what a run costs on the lab, dockwright vs a naive pyinfra baseline.
+
+Measures, per variant: cold converge on fresh VMs, a converged no-op deploy, and for dockwright
+also drift.py with no drift and the standalone verification. For each: wall time, the time of
+each phase and the remote commands per host (bench.timed, through pyinfra's API), controller CPU
+time and peak memory of the process tree. Prints a table with ratios and writes
+bench/results/<timestamp>.json.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+INV = "inventories/lab.py"
+# Compared runs manage the same concerns: swarm/overlays and verification are left out.
+SCOPE = ["--data", 'concerns={"swarm": false, "verify": false}']
+
+
+def measure(label: str, argv: list[str]) -> dict:
+    """Runs argv once, timed, under bench.timed: its phases and remote commands per host come
+    from pyinfra's own API; the verification suite counts its own commands."""
+    results = REPO / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    count_file, phase_file = results / "count.tmp", results / "phases.tmp"
+    count_file.unlink(missing_ok=True)
+    phase_file.unlink(missing_ok=True)
+    env = dict(os.environ, DOCKWRIGHT_COUNT_FILE=str(count_file), DOCKWRIGHT_PHASES=str(phase_file))
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            stdin=subprocess.DEVNULL)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - start
+    timed = json.loads(phase_file.read_text()) if phase_file.exists() else {}
+    per_host: dict[str, int] = dict(timed.get("commands_per_host", {}))
+    if count_file.exists():
+        for host in count_file.read_text().split():
+            per_host[host] = per_host.get(host, 0) + 1
+    result = {"label": label, "wall_s": round(wall, 1), "rc": proc.returncode,
+              "cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+              "phases_s": timed.get("phases", {}), "commands_per_host": per_host,
+              "commands_per_host_mean": round(sum(per_host.values()) / len(per_host), 1) if per_host else None}
+    phases = ", ".join(f"{k} {v}" for k, v in result["phases_s"].items())
+    print(f"  {label}: {result['wall_s']} s, {result['commands_per_host_mean']} commands/host, rc {proc.returncode}"
+          f"{'; phases: ' + phases if phases else ''}", flush=True)
+    (results / f"{label.replace(' ', '_')}.log").write_text(out)
+    if proc.returncode not in (0, 2):
+        print(out[-3000:])
+    return result
+
+
+TIMED = [sys.executable, "-m", "bench.timed"]
+
+
+def pyinfra(deploy: str, *extra, scope=SCOPE) -> list[str]:
+    return [*TIMED, "pyinfra", INV, deploy, "-y", *scope, *extra]
+
+
+ALL = ["--data", 'verify={"after_deploy": false}']
+
+
+def fresh_lab() -> None:
+    subprocess.run([sys.executable, "-m", "lab", "down"], cwd=REPO, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True, capture_output=True)
+
+
+def main() -> int:
+    results = {}
+    print("bench: fresh lab for dockwright", flush=True)
+    fresh_lab()
+    results["dockwright cold converge"] = measure("dockwright cold converge", pyinfra("deploy.py"))
+    results["dockwright no-op deploy"] = measure("dockwright no-op deploy", pyinfra("deploy.py"))
+    # The rest covers every concern: swarm and overlays join in (not measured), then no-op.
+    subprocess.run(pyinfra("deploy.py", scope=ALL), cwd=REPO, check=True, capture_output=True)
+    results["dockwright no-op, all concerns"] = measure("dockwright no-op, all concerns",
+                                                        pyinfra("deploy.py", scope=ALL))
+    results["dockwright drift (no drift)"] = measure("dockwright drift (no drift)", [*TIMED, "drift", INV])
+    results["dockwright verification"] = measure(
+        "dockwright verification", [sys.executable, "-m", "pytest", "tests/verify", "-q", "-p",
+                                    "no:cacheprovider", "--inventory", INV, "-n", "3", "--dist", "loadgroup"])
+    print("bench: fresh lab for the naive baseline", flush=True)
+    fresh_lab()
+    results["naive cold converge"] = measure("naive cold converge", pyinfra("bench/naive_deploy.py"))
+    results["naive no-op deploy"] = measure("naive no-op deploy", pyinfra("bench/naive_deploy.py"))
+    subprocess.run([sys.executable, "-m", "lab", "down"], cwd=REPO, check=True, capture_output=True)
+
+    print("\n  run                          wall s   cmds/host   CPU s   peak MB   vs naive (wall / cmds)")
+    for name, r in results.items():
+        base = results.get(name.replace("dockwright", "naive"))
+        ratio = ""
+        if base and base is not r and r["commands_per_host_mean"]:
+            ratio = (f"{base['wall_s'] / r['wall_s']:.2f}x / "
+                     f"{base['commands_per_host_mean'] / r['commands_per_host_mean']:.2f}x fewer")
+        print(f"  {name:28} {r['wall_s']:7}   {r['commands_per_host_mean']!s:>9}   {r['cpu_s']:5}   "
+              f"{r['peak_rss_mb']:7}   {ratio}")
+    mine, base = results.get("dockwright no-op deploy"), results.get("naive no-op deploy")
+    if mine and base:
+        print("\n  no-op deploy, same scope, by phase: dockwright s / naive s (ratio)")
+        # Every phase either run has (the naive one has no preflight or plan), in run order.
+        for phase in dict.fromkeys([*mine["phases_s"], *base["phases_s"]]):
+            a, b = mine["phases_s"].get(phase, 0.0), base["phases_s"].get(phase, 0.0)
+            print(f"    {phase:10} {a:7.2f} / {b:7.2f}   {a / b if b else float('nan'):.2f}x")
+        print(f"    {'total':10} {mine['wall_s']:7.2f} / {base['wall_s']:7.2f}   {mine['wall_s'] / base['wall_s']:.2f}x wall, "
+              f"{mine['cpu_s'] / base['cpu_s']:.2f}x controller CPU")
+    verify, cold = results.get("dockwright verification"), results.get("dockwright cold converge")
+    if verify and cold:
+        # #17's targets: verification no longer than a cold converge, at most 12 commands a host.
+        print(f"\n  verification {verify['wall_s']} s vs cold converge {cold['wall_s']} s "
+              f"({verify['wall_s'] / cold['wall_s']:.2f}x); {max(verify['commands_per_host'].values())} commands on the busiest host")
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / time.strftime("%Y%m%dT%H%M%S.json")
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\nbench: results in {path.relative_to(REPO)}")
+    return 0 if all(r["rc"] in (0, 2) for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

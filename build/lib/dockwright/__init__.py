@@ -1,0 +1,35 @@
+"""What the operations stand on, one module each:
+
+    model       the merged desired state of a host, and what it resolves to on that host
+    schema      typed validation of that state (the list of concerns lives here)
+    preflight   fleet-wide checks before the first remote change; a host that fails there, fails alone
+    factcache   the run's reads: one read of each fact per host and run, in one round trip
+    liveness    SSH keepalives that want a reply: a silent host is declared unreachable
+    dockerd     docker reads that are bounded and say "dockerd is not answering", never "nothing"
+    refusal     how an operation stops on one host, alone, while pyinfra plans or executes
+    secrets     which values are secrets, and how they are masked at every depth
+    files       the one way a managed file is written (and shown under --diff)
+    templating  the templates/ directory
+    remote      commands run from Python callbacks, with the operation's connector arguments
+
+plans/ holds one pure plan per concern (desired values and facts in; drift items, problems,
+refusal and decisions out), shared by the operations, preflight and drift.py.
+
+plumbing/ connects runs to their consumers: report (the plans' drift items and the hosts that
+failed alone, for drift.py), verification (hands the fleet to the testinfra suite), fleet (an
+inventory as JSON, for the suite).
+
+Glossary: the words of the model, each with one meaning.
+
+    data         what group_data/ and host data declare, as pyinfra holds it (host.data)
+    desired      a host's merged data (model.desired): the concerns only, every layer applied
+    resolved     what the desired state comes to on one host (conntrack sizing from its cores)
+    fact         a host's current state as one read returns it (a FactBase class)
+    host state   the one remote shell that reads every fact a host needs (factcache.HostState)
+    plan         one concern's pure decision from desired values and facts (plans/)
+    item         one thing that differs: (key, desired, actual), what drift.py lists
+    problem      data this host cannot take: the run stops before any change, naming it
+    refusal      valid data not to apply to this host now: that host fails, the others go on
+    run          one pyinfra invocation (deploy, --dry, or drift.py's plan), with its State
+    snapshot     the verification suite's own batched read of a host (tests/verify)
+"""

@@ -1,0 +1,232 @@
+"""The one read a diagnosis makes of a host: everything the findings judge, in one round trip."""
+
+import json
+
+from pyinfra.api import FactBase
+
+from .. import dockerd
+
+MARK = "@@dw-diag"
+# /proc/sys paths read on the host; the per-namespace ones are read inside each container too.
+HOST_SYSCTLS = ("net/netfilter/nf_conntrack_count", "net/netfilter/nf_conntrack_max",
+                "net/netfilter/nf_conntrack_buckets", "net/ipv4/ip_forward",
+                "net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables",
+                "net/core/somaxconn", "net/ipv4/tcp_max_syn_backlog")
+NETNS_SYSCTLS = ("net/core/somaxconn", "net/ipv4/tcp_max_syn_backlog")
+# The TCP counters kept (of /proc/net/snmp's Tcp: and /proc/net/netstat's TcpExt:).
+TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "RetransSegs", "OutSegs", "TCPSynRetrans")
+# Docker's network options (the Engine's names).
+MTU_OPT, BRIDGE_OPT = "com.docker.network.driver.mtu", "com.docker.network.bridge.name"
+# What each running container is: id, PID 1 on the host, network mode, name, its networks.
+CONTAINER_FORMAT = ("{{.Id}} {{.State.Pid}} {{.HostConfig.NetworkMode}} {{.Name}} "
+                    "{{range $k, $v := .NetworkSettings.Networks}}{{$k}},{{end}}")
+
+
+def _sysctls(paths: tuple[str, ...]) -> str:
+    return ("for k in " + " ".join(paths) + "; do "
+            "printf '%s %s\\n' \"$k\" \"$(cat /proc/sys/$k 2>/dev/null || echo -)\"; done")
+
+
+def _section(name: str, command: str) -> str:
+    return f"echo '{MARK} {name}'; {command}"
+
+
+class NetworkHealth(FactBase):
+    """
+    What a diagnosis judges on one host, read once: conntrack's count, limit, hash size and
+    per-CPU statistics; the TCP counters (``ListenOverflows``, ``ListenDrops``, ``RetransSegs``,
+    ``OutSegs``); links and their MTUs, the default route, the IPv4 addresses; the filter
+    table's chains and FORWARD's jumps; the IPsec SAs; Docker's networks; and for each running
+    container its own network namespace's TCP counters and sysctls and PID 1's ``nofile`` limit.
+
+    Returns a dict (see ``process``); ``"docker"`` is ``dockerd.Down`` when dockerd does not
+    answer (the host's own readings still stand).
+
+    .. code:: python
+
+        host.get_fact(NetworkHealth)
+    """
+
+    def command(self):
+        tcp = "grep -h -e '^TcpExt:' -e '^Tcp:' {0}/net/netstat {0}/net/snmp 2>/dev/null"
+        each = (
+            f"echo \"{MARK} container $id $pid $mode $name $nets\"; "
+            + tcp.format("/proc/$pid") + "; "
+            + "nsenter -t \"$pid\" -n sh -c " + "'" + _sysctls(NETNS_SYSCTLS).replace("'", "'\"'\"'") + "'"
+            + " 2>/dev/null | sed 's/^/sysctl /'; "
+            + "grep '^Max open files' /proc/$pid/limits 2>/dev/null"
+        )
+        version = dockerd.call("docker version --format '{{.Server.Version}}'")
+        inspect = dockerd.call(f"docker inspect --format '{CONTAINER_FORMAT}' $ids")
+        nets = dockerd.call("docker network inspect --format '{{json .}}' $ids")
+        down = f'{dockerd.MARK}) echo "$id $pid";;'  # a failed docker call, passed on as said
+        return "; ".join([
+            _section("time", "date +%s.%N"),
+            _section("boot", "cat /proc/sys/kernel/random/boot_id"),
+            _section("arch", "uname -m"),
+            _section("sysctl", _sysctls(HOST_SYSCTLS)),
+            _section("ctstat", "cat /proc/net/stat/nf_conntrack 2>/dev/null"),
+            _section("tcp", tcp.format("/proc")),
+            _section("links", "ip -o link show"),
+            _section("route", "ip -4 route show default"),
+            _section("addrs", "ip -o -4 addr show"),
+            _section("iptables", "timeout -k 5 30 iptables -w 5 -S 2>/dev/null | grep -e '^-N' -e '^-A FORWARD'"),
+            _section("xfrm", "ip xfrm state 2>/dev/null | grep '^src'"),
+            # dockerd: one bounded call says whether it answers; the others run only when it does.
+            _section("docker", f'v=$({version}); echo "$v"'),
+            f'case "$v" in *{dockerd.MARK}*) ;; *) '
+            + _section("containers", f"ids=$({dockerd.call('docker ps -q')}); "
+                       f'case "$ids" in *{dockerd.MARK}*) echo "$ids";; "") ;; *) {{ {inspect}; }} | '
+                       f'while read -r id pid mode name nets; do case "$id" in {down} *) {each};; esac; done;; esac')
+            + "; " + _section("networks", f"ids=$({dockerd.call('docker network ls -q')}); "
+                              f'case "$ids" in *{dockerd.MARK}*) echo "$ids";; *) {nets};; esac') + ";; esac",
+            _section("end", "date +%s.%N"),
+        ])
+
+    def process(self, output):
+        sections: dict[str, list[str]] = {}
+        containers: list[dict] = []
+        current: list[str] = []
+        for line in output:
+            if line.startswith(MARK + " "):
+                words = line.split()
+                if words[1] == "container" and len(words) >= 6:
+                    current = []
+                    containers.append({"id": words[2], "pid": int(words[3]) if words[3].isdigit() else 0,
+                                       "mode": words[4], "name": words[5].lstrip("/"),
+                                       "networks": [n for n in (words[6] if len(words) > 6 else "").split(",") if n],
+                                       "lines": current})
+                else:
+                    current = sections.setdefault(words[1], [])
+                continue
+            current.append(line)
+        return {
+            "time": _float(sections.get("time")),
+            "end": _float(sections.get("end")),
+            "boot_id": (sections.get("boot") or [""])[0].strip(),
+            "arch": (sections.get("arch") or [""])[0].strip(),
+            "sysctl": _keyed(sections.get("sysctl", [])),
+            "conntrack_stat": conntrack_stat(sections.get("ctstat", [])),
+            "tcp": tcp_counters(sections.get("tcp", [])),
+            "links": links(sections.get("links", [])),
+            "default_dev": default_dev(sections.get("route", [])),
+            "addrs": addrs(sections.get("addrs", [])),
+            "iptables": [line.strip() for line in sections.get("iptables", [])],
+            "xfrm_peers": sorted({w for line in sections.get("xfrm", []) for w in line.split()[1:4:2]}),
+            "docker": _docker(sections, containers),
+        }
+
+
+def _float(lines) -> float | None:
+    try:
+        return float(lines[0])
+    except (TypeError, IndexError, ValueError):
+        return None
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.strip().lstrip("-").isdigit() else None
+
+
+def _keyed(lines: list[str]) -> dict:
+    """``path value`` lines -> {sysctl name with dots: int or None when missing}."""
+    out = {}
+    for line in lines:
+        path, _, value = line.strip().partition(" ")
+        if path:
+            out[path.replace("/", ".")] = _number(value)
+    return out
+
+
+def conntrack_stat(lines: list[str]) -> dict:
+    """/proc/net/stat/nf_conntrack (a header, then one row of hex counters per CPU) summed over
+    the CPUs, by the header's names (the columns differ between kernels)."""
+    if len(lines) < 2:
+        return {}
+    names = lines[0].split()
+    totals = dict.fromkeys(names, 0)
+    for row in lines[1:]:
+        for name, value in zip(names, row.split()):
+            try:
+                totals[name] += int(value, 16)
+            except ValueError:
+                pass
+    totals.pop("entries", None)  # a gauge, the same on every row: the count is read on its own
+    return totals
+
+
+def tcp_counters(lines: list[str], keep: tuple[str, ...] | None = TCP_COUNTERS) -> dict:
+    """``Tcp:`` (snmp) and ``TcpExt:`` (netstat) header/value line pairs -> {name: int}, the
+    names in keep (None: every one)."""
+    out, header = {}, {}
+    for line in lines:
+        prefix, _, rest = line.partition(":")
+        words = rest.split()
+        if prefix not in header or header[prefix] is None:
+            header[prefix] = words
+            continue
+        for name, value in zip(header[prefix], words):
+            if (keep is None or name in keep) and (number := _number(value)) is not None:
+                out[name] = number
+        header[prefix] = None  # the next line of this prefix is a header again
+    return out
+
+
+def links(lines: list[str]) -> dict:
+    """``ip -o link`` -> {interface: mtu} (``veth0@if5`` named ``veth0``)."""
+    out = {}
+    for line in lines:
+        words = line.split()
+        if len(words) > 2 and "mtu" in words:
+            out[words[1].rstrip(":").split("@")[0]] = int(words[words.index("mtu") + 1])
+    return out
+
+
+def default_dev(lines: list[str]) -> str | None:
+    for line in lines:
+        words = line.split()
+        if words[:1] == ["default"] and "dev" in words:
+            return words[words.index("dev") + 1]
+    return None
+
+
+def addrs(lines: list[str]) -> dict:
+    """``ip -o -4 addr`` -> {address: interface}."""
+    out = {}
+    for line in lines:
+        words = line.split()
+        if "inet" in words:
+            out[words[words.index("inet") + 1].split("/")[0]] = words[1]
+    return out
+
+
+def _docker(sections: dict, containers: list[dict]) -> "dict | dockerd.Down":
+    if down := dockerd.down([*sections.get("docker", []), *sections.get("containers", []),
+                             *sections.get("networks", [])]):
+        return down
+    nets = {}
+    for line in sections.get("networks", []):
+        try:
+            raw = json.loads(line)
+        except ValueError:
+            continue
+        opts = raw.get("Options") or {}
+        nets[raw["Name"]] = {
+            "id": raw.get("Id", ""), "driver": raw.get("Driver"),
+            "mtu": int(opts[MTU_OPT]) if str(opts.get(MTU_OPT, "")).isdigit() else None,
+            "bridge": opts.get(BRIDGE_OPT) or (("docker0" if raw["Name"] == "bridge" else "br-" + raw.get("Id", "")[:12])
+                                               if raw.get("Driver") == "bridge" else None),
+            "encrypted": "encrypted" in opts, "internal": bool(raw.get("Internal")),
+            "peers": sorted(p.get("IP", "") for p in raw.get("Peers") or [] if p.get("IP")),
+        }
+    found = []
+    for c in containers:
+        lines = c.pop("lines")
+        tcp_lines = [line for line in lines if line.startswith(("Tcp:", "TcpExt:"))]
+        nofile = next((line.split()[3] for line in lines if line.startswith("Max open files")), None)
+        c.update(tcp=tcp_counters(tcp_lines),
+                 sysctl=_keyed([line[len("sysctl "):] for line in lines if line.startswith("sysctl ")]),
+                 nofile=_number(nofile) if nofile not in (None, "unlimited") else None)
+        found.append(c)
+    version = next((line.strip() for line in sections.get("docker", []) if line.strip()), "")
+    return {"version": version, "networks": nets, "containers": found}

@@ -1,0 +1,33 @@
+"""The pyinfra deploy file diagnose.py runs (with --dry): it changes nothing and adds no
+operation. Once per run every host's data is validated (preflight.check_data, the ``diagnose``
+thresholds included); then each host is read once (``fact.NetworkHealth``), and the reading is
+kept for diagnose.py in ``plumbing.report``. A host whose read fails has failed alone, with its reason."""
+
+import os
+import time
+
+from pyinfra import host, logger
+from pyinfra.api import StringCommand
+
+from dockwright import factcache, model, preflight
+from dockwright.diagnosis import active
+from dockwright.diagnosis.fact import NetworkHealth
+from dockwright.plumbing import report
+
+# diagnose.py --active (a switch, the same for every host of the run)
+ACTIVE_ENV = "DOCKWRIGHT_DIAGNOSE_ACTIVE"
+
+
+preflight.check_data()  # once per run (this file runs once per host): the data alone
+if model.enabled(model.desired(host), "diagnose"):
+    try:
+        value = factcache.get(host, NetworkHealth)
+        received = time.time()
+        if os.environ.get(ACTIVE_ENV) == "1" and (cmd := active.command(value, model.desired(host))):
+            # Probe containers, created and removed by this one command (--active is opt-in).
+            ok, out = host.run_shell_command(StringCommand(cmd))
+            value = {**value, "active": out.stdout_lines if ok else ["@@dw-active - - run=failed"]}
+        report.reading(host.name, value, received)
+    except factcache.ReadFailed as e:
+        logger.error(f"{host.print_prefix}not diagnosed: {e.why}")
+        report.fail(host.name, f"cannot read {e.fact}: {e.why}")

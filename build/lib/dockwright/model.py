@@ -1,0 +1,96 @@
+"""The desired state of one host: group_data layers deep-merged in a documented order, and the
+values that depend on the host (conntrack's sizing, the owned sysctl file) resolved once."""
+
+import weakref
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any
+
+from .plans import conntrack, sysctl
+from .schema import CONCERNS
+
+CONCERN_KEYS = ("concerns", *CONCERNS)
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """Dicts merge key by key at every depth; anything else in override replaces base whole."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = {k: deepcopy(v) for k, v in base.items()}
+        for key, value in override.items():
+            out[key] = deep_merge(out[key], value) if key in out else deepcopy(value)
+        return out
+    return deepcopy(override)
+
+
+def layers(host) -> list[tuple[str, dict]]:
+    """(source name, data) from lowest to highest precedence, as README "Data model" says."""
+    inv = host.inventory
+    found = [("all", inv.get_data())]
+    # Environment groups (group_data/all.py: environment_groups) are broad: before role groups.
+    environments = inv.get_data().get("environment_groups") or ()
+    env = [g for g in host.groups if g in environments]
+    roles = [g for g in host.groups if g not in env and g != "all"]
+    for group in env + roles:
+        found.append((f"group {group}", inv.get_group_data(group)))
+    found.append((f"host {host.name}", inv.get_host_data(host.name)))
+    found.append(("override", inv.get_override_data() or {}))
+    found.append(("override", host.data.override_datas))
+    return found
+
+
+def merge_layers(datas: list[dict]) -> dict:
+    merged: dict = {}
+    for data in datas:
+        for key in CONCERN_KEYS:
+            if key in data:
+                merged[key] = deep_merge(merged[key], data[key]) if key in merged else deepcopy(data[key])
+    return merged
+
+
+# Merged state per host object, for as long as the host exists (weakly: nothing is hung on
+# pyinfra's objects).
+_DESIRED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def desired(host) -> dict:
+    """Merged desired state for host (merged once per host object)."""
+    from .factcache import real
+    host = real(host)
+    if host not in _DESIRED:
+        _DESIRED[host] = merge_layers([data for _, data in layers(host)])
+    return _DESIRED[host]
+
+
+def enabled(state: dict, concern: str) -> bool:
+    """Whether the data switches concern on. group_data/all.py names every concern (a unit test
+    holds it to that), so the default here is never what decides."""
+    return bool(state.get("concerns", {}).get(concern, False))
+
+
+def managed_sysctl_names(state: dict) -> tuple:
+    """The names the SysctlState fact reads (the owned file's keys, without "-"): they do not
+    depend on the host, only conntrack's values do."""
+    names = set(state.get("sysctl", {}).get("settings", {}))
+    if enabled(state, "conntrack"):
+        names |= set(conntrack.sysctl_settings(state["conntrack"], 0))
+    return sysctl.fact_keys(names)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a host's desired state comes to on that host: conntrack's limit and hash buckets
+    (None when conntrack is off) and every key of the owned sysctl file."""
+    conntrack_limit: int | None
+    conntrack_buckets: int | None
+    sysctls: dict
+
+
+def resolve(state: dict, conntrack_facts: dict | None) -> Resolved:
+    """The host-derived values, from the data and the ConntrackState fact (cores, RAM): the
+    one place conntrack's "auto" sizing is computed for the deploy, preflight and the bench."""
+    settings = dict(state.get("sysctl", {}).get("settings", {}))
+    limit = buckets = None
+    if enabled(state, "conntrack") and conntrack_facts is not None:
+        limit, buckets = conntrack.sizing(state["conntrack"], conntrack_facts["cores"], conntrack_facts["mem_bytes"])
+        settings.update(conntrack.sysctl_settings(state["conntrack"], limit))
+    return Resolved(limit, buckets, settings)

@@ -1,0 +1,137 @@
+"""The docker plans: the engine installed and running; daemon.json against the file, the
+service's own flags, the swarm and the last rollout."""
+
+import hashlib
+import json
+import shlex
+from dataclasses import dataclass
+
+from .. import platform, secrets
+from . import Plan, dict_diff
+
+# dockerd flags whose daemon.json key is not simply the flag's long name.
+FLAG_KEYS = {
+    "-H": "hosts", "--host": "hosts", "-D": "debug", "-l": "log-level", "-b": "bridge",
+    "-G": "group", "-g": "data-root", "-p": "pidfile", "-s": "storage-driver",
+    "--dns": "dns", "--label": "labels", "--log-opt": "log-opts", "--exec-opt": "exec-opts",
+    "--storage-opt": "storage-opts", "--default-ulimit": "default-ulimits",
+    "--registry-mirror": "registry-mirrors", "--insecure-registry": "insecure-registries",
+    "--add-runtime": "runtimes", "--authorization-plugin": "authorization-plugins",
+}
+
+
+def unit_flags(exec_start: str, docker_opts: str) -> dict[str, str]:
+    """daemon.json key -> the flag that the service already passes to dockerd."""
+    found = {}
+    for token in shlex.split(exec_start.replace("$DOCKER_OPTS", "")) + shlex.split(docker_opts):
+        if not token.startswith("-") or token == "-":
+            continue
+        flag = token.split("=", 1)[0]
+        key = FLAG_KEYS.get(flag) or (flag[2:] if flag.startswith("--") else None)
+        if key and key != "dockerd":
+            found[key] = token
+    return found
+
+
+def host_problems(data: dict, engine: dict, swarm_state: dict | None) -> list[tuple[str, str]]:
+    """(key, why) for a candidate daemon.json (parsed) that this host's dockerd would refuse;
+    swarm_state (the SwarmState fact) is needed only for a candidate with live-restore on."""
+    problems = []
+    flags = unit_flags(engine["exec_start"], engine["docker_opts"])
+    for key in sorted(set(data) & set(flags)):
+        problems.append((key, f"the docker service already passes {flags[key]} on its command "
+                              "line; dockerd refuses a setting given both ways"))
+    if data.get("live-restore") and swarm_state and swarm_state["state"] == "active":
+        problems.append(("live-restore", "this host is a swarm node; dockerd refuses live-restore "
+                                         "in swarm mode"))
+    return problems
+
+
+def needs_swarm_state(content: str) -> bool:
+    """dockerd refuses live-restore on a swarm node: only then is the swarm's state needed."""
+    return bool(json.loads(content).get("live-restore"))
+
+
+@dataclass
+class EnginePlan(Plan):
+    install: bool = False
+    enable: bool = False
+    start: bool = False
+
+
+def interrupted(engine: dict) -> dict | None:
+    """The journal of a rollout that swapped (or was about to swap) daemon.json and ended
+    without an outcome (rollout.state still says ``result=started``), else None."""
+    last = engine.get("rollout") or {}
+    return last if last.get("result") == "started" else None
+
+
+def engine_plan(engine: dict) -> EnginePlan:
+    """The engine installed, enabled and running, against the DockerEngine fact. A dockerd
+    stopped by a rollout that ended without an outcome is left to that rollout's recovery
+    (daemon_plan), which judges it and rolls back: starting it here could start it on the
+    candidate that stopped it."""
+    p = EnginePlan()
+    if problem := platform.problem(engine.get("os") or {}):
+        p.problem(*problem)
+        return p
+    p.install, p.enable = engine["package"] is None, not engine["enabled"]
+    p.start = not engine["active"] and not interrupted(engine)
+    if p.install:
+        p.differs("package", "installed", "absent")
+    if p.enable:
+        p.differs("service enabled", True, False)
+    if p.start:
+        p.differs("service active", True, False)
+    return p
+
+
+@dataclass
+class DaemonPlan(Plan):
+    acknowledge: dict | None = None  # the last rollout, which ended while no run was watching
+    recover: dict | None = None  # the journal of a rollout that ended without an outcome
+    apply: bool = False  # roll the content out
+
+
+def daemon_plan(content: str, engine: dict, swarm_state: dict | None, secret_keys: tuple = (),
+                retry_failed: bool = False) -> DaemonPlan:
+    """
+    daemon.json ``content`` against the DockerEngine fact (and SwarmState when
+    ``needs_swarm_state``): every differing key (secrets masked), what dockerd would refuse on
+    this host, and a candidate rolled back before, which is not tried again unless
+    ``retry_failed``.
+    """
+    p, data = DaemonPlan(), json.loads(content)
+    journal = interrupted(engine)
+    if journal:  # recovered first; the content is planned by the run after that
+        p.recover = journal
+        p.differs("daemon.json: rollout ended without an outcome", "finished",
+                  f"started at {journal.get('at')}")
+        return p
+    last = engine.get("rollout") or {}
+    if last.get("seen") == "0":
+        p.acknowledge = last
+        p.differs("daemon.json: unwatched rollout", "seen", last.get("result"))
+    for key, why in host_problems(data, engine, swarm_state):
+        value = data.get(key)
+        p.problem(key, secrets.shown(value, key, secret_keys), why)
+    if engine["daemon_json"] == content:
+        return p
+    sha = hashlib.sha256(content.encode()).hexdigest()
+    failed = engine.get("failed") or {}
+    if failed.get("sha256") == sha and not retry_failed:
+        p.differs("daemon.json: candidate rolled back before, not retried", f"sha256:{sha[:12]}", failed.get("reason"))
+        p.refusal = (f"this daemon.json (sha256 {sha[:12]}) was rolled back at {failed.get('at')}: "
+                     f"{failed.get('reason')}; not tried again. Change the data, or retry it with "
+                     "--data 'docker={\"retry_failed\": true}'")
+        return p
+    try:
+        current = json.loads(engine["daemon_json"]) if engine["daemon_json"] else {}
+    except ValueError as e:  # summarised, never echoed: the file may hold secrets
+        p.differs("daemon.json", "(valid JSON)", secrets.summary(engine["daemon_json"], str(e)))
+        p.apply = not p.problems
+        return p
+    for key, want, have in dict_diff(data, current):
+        p.differs(f"daemon.json: {key}", *secrets.masked_item(key, want, have, secret_keys))
+    p.apply = not p.problems
+    return p

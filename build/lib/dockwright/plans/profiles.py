@@ -1,0 +1,55 @@
+"""The plans of the two container profiles: seccomp (a file dockerd reads) and AppArmor (a file
+the kernel loads, checked by its parser first)."""
+
+from dataclasses import dataclass
+
+from . import Plan, sha256
+
+
+@dataclass
+class FilePlan(Plan):
+    write: bool = False
+
+
+def seccomp_plan(path: str, content: str, file_sha256: str | None) -> FilePlan:
+    """The profile file against its sha256 on the host (None: absent)."""
+    p = FilePlan(write=file_sha256 != sha256(content))
+    if p.write:
+        p.differs(f"{path} sha256", sha256(content), file_sha256)
+    return p
+
+
+@dataclass
+class AppArmorPlan(FilePlan):
+    check: bool = False  # the parser must see the candidate before it replaces the file
+    load: bool = False  # apparmor_parser -r: the file changed or it is not loaded in enforce mode
+
+
+def apparmor_plan(name: str, path: str, content: str, state: dict, check: dict | None = None,
+                  source=None) -> AppArmorPlan:
+    """
+    The profile against the AppArmorState fact. A changed file needs the parser's verdict on the
+    candidate (the ProfileCheck fact): without ``check`` the plan asks for it (``check=True``)
+    and is decided again with it. ``source``: the data the profile was rendered from, shown
+    with a rejection (default: the name).
+    """
+    p = AppArmorPlan()
+    if not state["enabled"] or not state["parser"]:
+        p.problem("concerns.apparmor", True, "AppArmor is not enabled on this host (or apparmor_parser is "
+                  "missing); switch the concern off for it")
+        return p
+    if state.get("foreign"):
+        p.problem("apparmor.name", name, f"{path} is a {state['foreign']} that dockwright did not write "
+                  "(another package's profile, or AppArmor's own); choose another name")
+        return p
+    p.write = state["file_sha256"] != sha256(content)
+    if p.write:
+        p.differs(f"{path} sha256", sha256(content), state["file_sha256"])
+    if state["loaded"] != "enforce":
+        p.differs(f"{name} loaded mode", "enforce", state["loaded"])
+    p.load = p.write or state["loaded"] != "enforce"
+    if p.write and check is None:
+        p.check = True
+    elif p.write and not check["ok"]:
+        p.problem("apparmor", name if source is None else source, f"apparmor_parser rejects the rendered profile: {check['message']}")
+    return p

@@ -1,0 +1,55 @@
+"""What differs between Linux distributions, in one place. dockwright manages the Debian family
+(Debian, Ubuntu, and what names them in ID_LIKE); a port to another family is one more
+``Platform`` here, chosen by ``of(os_release)``, and a host of a family not listed is refused
+before any change (``problem``).
+
+What the Debian family fixes: how the engine's package is asked for and installed (dpkg, apt),
+where the service's own flags live (/etc/default/docker), and the names of the engine packages.
+The rest is common to systemd hosts (systemd-sysctl's directories, docker.service).
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Platform:
+    family: str
+    package_query: str  # prints "PACKAGE VERSION" of the installed engine package, if any
+    service_defaults: str  # the file a packaged docker.service reads extra flags from
+    packages: dict  # engine flavour -> the packages that install it
+
+    def install(self, flavour: str) -> str:
+        raise NotImplementedError
+
+
+class Debian(Platform):
+    def install(self, flavour: str) -> str:
+        return f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {self.packages[flavour]}"
+
+
+DEBIAN = Debian(
+    family="debian",
+    package_query=("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' docker.io docker-ce 2>/dev/null "
+                   "| awk '/install ok installed/ {print $1, $2}'"),
+    service_defaults="/etc/default/docker",
+    packages={"docker.io": "docker.io docker-cli", "docker-ce": "docker-ce docker-ce-cli containerd.io"},
+)
+
+FAMILIES = {"debian": DEBIAN, "ubuntu": DEBIAN}
+
+
+def of(os_release: dict) -> Platform | None:
+    """The platform of a host from its /etc/os-release (ID, then ID_LIKE), None when unsupported."""
+    for name in [os_release.get("ID", ""), *os_release.get("ID_LIKE", "").split()]:
+        if name in FAMILIES:
+            return FAMILIES[name]
+    return None
+
+
+def problem(os_release: dict) -> tuple[str, str, str] | None:
+    """(key, value, why) for a host dockwright does not manage, else None."""
+    if of(os_release):
+        return None
+    shown = " ".join(x for x in (os_release.get("ID"), os_release.get("VERSION_ID")) if x) or "unknown (no /etc/os-release)"
+    return ("platform", shown, "dockwright installs Docker with apt/dpkg and orders sysctl files as Debian "
+                               "does; this host is not Debian or Ubuntu (nor ID_LIKE=debian)")

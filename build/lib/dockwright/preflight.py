@@ -1,0 +1,251 @@
+"""Checks the whole fleet's desired state before the first remote change.
+
+Runs once per pyinfra run, from the top of deploy.py (which pyinfra executes once per host while
+it plans): schema and cross-key rules for every host in the inventory, then the checks that need
+the host (kernel keys, dockerd's own validation, flags the service already sets) for every active
+host. Any problem stops the run: no operation has been executed yet, so every host is as it was.
+"""
+
+import json
+import weakref
+
+import gevent.event
+import gevent.pool
+
+from pyinfra import logger
+from pyinfra.api.exceptions import ConnectError
+from pyinfra.context import inventory, state as pyinfra_state
+
+from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
+from . import dockerd, factcache, liveness, model, schema, secrets
+from .plumbing import report
+from .plans import docker as docker_plans, networks as network_plans, swarm as swarm_plans, sysctl as sysctl_plans
+
+
+def reads(desired: dict) -> list[tuple[type, dict]]:
+    """Every fact a run asks a host for, with its arguments, for the concerns enabled there:
+    preflight sends them all in one round trip (factcache.prefetch)."""
+    on = lambda concern: model.enabled(desired, concern)  # noqa: E731
+    wanted = [(conntrack.ConntrackState, {})] if on("conntrack") else []
+    if on("sysctl"):
+        wanted.append((sysctl.SysctlState, {"keys": model.managed_sysctl_names(desired)}))
+    if on("docker") or (on("swarm") and desired["swarm"]["role"]):
+        wanted.append((docker.DockerEngine, {}))
+    if on("seccomp"):
+        wanted.append((seccomp.Sha256File, {"path": seccomp.path_for(desired["seccomp"]["name"])}))
+    if on("apparmor"):
+        wanted.append((apparmor.AppArmorState, {"profile_name": desired["apparmor"]["name"]}))
+    if on("networks"):
+        wanted += [(networks.DockerNetworks, {}), (networks.NetworkJournals, {}), (firewall.PortPolicy, {})]
+        if schema.declared_networks(desired):
+            wanted.append((networks.HostRoutes, {}))
+    if on("swarm") or (on("docker") and desired["docker"]["daemon"].get("live-restore")):
+        wanted.append((swarm.SwarmState, {}))
+    return wanted
+
+
+def host_side(h, desired: dict) -> list[schema.Problem]:
+    """Problems only the host can reveal, from the concerns' plans. The facts are read in one
+    round trip, and cached for the operations. A host whose read fails has failed alone
+    (pyinfra failed it): it has no problems to judge and the others go on."""
+    try:
+        factcache.prefetch(h, reads(desired))
+        return [schema.Problem(h.name, key, value, why) for key, value, why in plan_problems(h, desired)]
+    except factcache.ReadFailed as e:
+        logger.error(f"{h.print_prefix}left out of this run: {e.why} ({e.fact})")
+        report.fail(h.name, f"cannot read {e.fact}: {e.why}")
+        return []
+
+
+def failed(h) -> bool:
+    """True once pyinfra has failed h in this run (unreachable, silent, a failed read): the
+    deploy adds nothing for it."""
+    return factcache.real(h) in pyinfra_state.failed_hosts
+
+
+def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
+    """(data key, value, why) from every enabled concern's plan on h, as the operations will
+    decide it, plus the candidate checks only the host's own tools can make (apparmor_parser,
+    dockerd --validate), for a file that would change."""
+    on = lambda concern: model.enabled(desired, concern)  # noqa: E731
+    get = lambda fact, **kwargs: factcache.get(h, fact, **kwargs)  # noqa: E731
+    found = []
+    if on("sysctl"):
+        settings = resolved(h, desired).sysctls
+        decided = sysctl_plans.plan(settings, desired["sysctl"]["file"], desired["sysctl"]["on_override"],
+                                   get(sysctl.SysctlState, keys=model.managed_sysctl_names(desired)),
+                                   late_ok=on("conntrack"))
+        # Only a key of sysctl.settings can be missing: conntrack's are loaded by the run.
+        found += [(f"sysctl.settings.{key}", value, why) for key, value, why in decided.problems]
+    if on("seccomp"):
+        try:
+            seccomp.build(desired["seccomp"])
+        except seccomp.SeccompProfileError as e:
+            found.append(("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}"))
+    if on("apparmor"):
+        conf = desired["apparmor"]
+        found += apparmor.decide(h, conf["name"], apparmor.render(conf),
+                                 source={k: conf[k] for k in ("name", "network_rules") if k in conf}).problems
+    declared = schema.declared_networks(desired) if on("networks") else []
+    if declared:
+        found += network_plans.route_problems(declared, get(networks.HostRoutes))
+    # A dockerd that does not answer leaves its checks to the operations: the engine operation
+    # may start it, and they read again then (dockwright.dockerd).
+    if on("swarm") and desired["swarm"]["role"]:
+        state = get(swarm.SwarmState)
+        if not isinstance(state, dockerd.Down):
+            found += swarm_plans.host_problems(desired["swarm"]["role"], state, get(docker.DockerEngine)["version"])
+    if on("docker") or (on("swarm") and desired["swarm"]["role"]):
+        found += docker_plans.engine_plan(get(docker.DockerEngine)).problems  # the platform
+    content = docker.render(desired) if on("docker") else None
+    swarm_state = docker.swarm_state_if_needed(h, content) if content else None
+    if content and not isinstance(swarm_state, dockerd.Down):
+        engine = get(docker.DockerEngine)
+        secret_keys = tuple(desired["docker"].get("secret_keys", ()))
+        decided = docker_plans.daemon_plan(content, engine, swarm_state, secret_keys)
+        found += [(f"docker.daemon.{key}", value, why) for key, value, why in decided.problems]
+        # dockerd --validate starts the daemon binary (slow): only for a file that would change.
+        # Secrets are replaced by placeholders: the check needs the shape, not the credential.
+        if engine["daemon_json"] != content:
+            shown = json.dumps(secrets.redact(json.loads(content), secret_keys), indent=2, sort_keys=True) + "\n"
+            check = get(docker.DaemonConfigCheck, content=shown)
+            if not check["ok"]:
+                found.append(("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}"))
+    return found
+
+
+def resolved(h, desired: dict) -> "model.Resolved":
+    """h's host-derived values (conntrack's sizing, the owned sysctl file's keys) from its facts."""
+    facts = factcache.get(h, conntrack.ConntrackState) if model.enabled(desired, "conntrack") else None
+    return model.resolve(desired, facts)
+
+
+def managers() -> list:
+    return sorted((h for h in inventory if model.enabled(model.desired(h), "swarm")
+                   and model.desired(h)["swarm"]["role"] == "manager"), key=lambda h: h.name)
+
+
+def first_manager():
+    """The first manager by name (the swarm's founder when no swarm exists yet)."""
+    found = managers()
+    return found[0] if found else None
+
+
+# The swarm leader of each run (keyed weakly by the run's state), decided once in check_fleet.
+_LEADERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def choose_leader(states: dict) -> tuple[object | None, list[str]]:
+    """(leader, problems) from {manager host: SwarmState or None when unreachable}, managers
+    in name order. The leader is the first manager already managing a swarm, so that a
+    --limit run with a new manager that sorts first joins it instead of founding a second one;
+    with no swarm anywhere, the first manager by name founds it."""
+    active = [(h, st) for h, st in states.items() if st and st["state"] == "active" and st["manager"]]
+    clusters = {st["cluster_id"] for _, st in active if st["cluster_id"]}
+    problems = []
+    if len(clusters) > 1:
+        problems.append("managers lead different swarms: " + ", ".join(
+            f"{h.name} ({st['cluster_id'][:12]})" for h, st in active))
+    if active:
+        return active[0][0], problems
+    unreachable = [h.name for h, st in states.items() if st is None]
+    if unreachable:
+        problems.append(f"cannot ask manager(s) {', '.join(unreachable)} (unreachable, or dockerd not "
+                        "answering) whether a swarm exists; dockwright will not found one that could be "
+                        "a second swarm")
+    return (next(iter(states), None), problems)
+
+
+def leader():
+    """The manager that leads (or founds) the swarm of this inventory."""
+    return _LEADERS.get(pyinfra_state._get_module())
+
+
+def _swarm_states() -> dict:
+    """SwarmState of every manager in the inventory, in name order: hosts outside --limit are
+    asked too (connected for this); None for a manager that cannot be reached."""
+    def ask(h):
+        try:
+            state = factcache.get(h, swarm.SwarmState)
+        except (ConnectError, factcache.ReadFailed):
+            return None
+        return None if isinstance(state, dockerd.Down) else state  # cannot say: never "no swarm"
+    found = managers()
+    return dict(zip(found, gevent.pool.Pool(pyinfra_state.config.PARALLEL or None).imap(ask, found)))
+
+
+# One fleet check per run. pyinfra loads deploy.py for every host at once (greenlets), so the
+# first host runs the check and the others wait for its outcome, whatever it is.
+_CHECKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def check_fleet() -> None:
+    """Raise InvalidDesiredState listing every problem on every host; once per run, and no
+    host's deploy goes past this point before the check has finished."""
+    _once(_CHECKS, _check_fleet)
+
+
+_DATA_CHECKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def check_data() -> None:
+    """The data alone (no host is read): every host's merged state and the inventory's own
+    data, once per run. For runs that change nothing (diagnose.py)."""
+    _once(_DATA_CHECKS, _check_data)
+
+
+def _check_data() -> None:
+    problems = schema.validate_inventory_data(inventory.get_data())
+    for h in sorted(inventory, key=lambda x: x.name):
+        problems += schema.validate(h.name, model.desired(h))
+    for h in inventory.get_active_hosts():
+        liveness.watch(h)  # a host that goes silent fails alone within a minute
+    if problems:
+        raise schema.InvalidDesiredState(problems)
+
+
+def _once(table, check) -> None:
+    """check() once per run: the first host runs it, the others wait for its outcome."""
+    run = pyinfra_state._get_module()
+    if run in table:
+        error = table[run].get()  # waits while the first host is still checking
+        if error:
+            raise error
+        return
+    table[run] = gevent.event.AsyncResult()
+    try:
+        check()
+    except Exception as e:
+        table[run].set(e)
+        raise
+    table[run].set(None)
+
+
+def _check_fleet() -> None:
+    problems = schema.validate_inventory_data(inventory.get_data())
+    desired = {h: model.desired(h) for h in inventory}
+    for h in inventory.get_active_hosts():
+        liveness.watch(h)  # from here on, a host that stops answering fails alone within a minute
+    valid = []
+    for h in sorted(desired, key=lambda x: x.name):
+        found = schema.validate(h.name, desired[h])
+        problems += found
+        # Host-side checks need well-typed data; hosts left out by --limit are not connected.
+        if not found and h in inventory.get_active_hosts():
+            valid.append(h)
+    # Every host's reads at once (as pyinfra runs hosts), not one host after another: on a
+    # large fleet the round trips, not the checks, are the cost. Problems stay in name order.
+    pool = gevent.pool.Pool(pyinfra_state.config.PARALLEL or None)
+    for found in pool.imap(lambda h: host_side(h, desired[h]), valid):
+        problems += found
+    swarm_hosts = [h for h in desired if model.enabled(desired[h], "swarm") and desired[h]["swarm"]["role"]]
+    if swarm_hosts and first_manager() is None:
+        problems.append(schema.Problem(swarm_hosts[0].name, "swarm.role", desired[swarm_hosts[0]]["swarm"]["role"],
+                                       "no host in the inventory is a swarm manager"))
+    elif swarm_hosts and not problems and any(h in inventory.get_active_hosts() for h in swarm_hosts):
+        chosen, why = choose_leader(_swarm_states())
+        _LEADERS[pyinfra_state._get_module()] = chosen
+        problems += [schema.Problem(chosen.name if chosen else "-", "swarm.role", "manager", w) for w in why]
+    if problems:
+        raise schema.InvalidDesiredState(problems)
+    logger.info(f"dockwright: desired state of {len(desired)} host(s) is valid")

@@ -1,0 +1,45 @@
+"""How an operation stops on one host, alone: the host fails with the reason, every other host
+goes on, with or without -y.
+
+pyinfra 3.10 runs an operation's generator twice: while it plans (without -y, to detect changes)
+and when it executes. An OperationError raised while it plans is caught by deploy.py
+(refusal.planned fails that host); raised while it executes, pyinfra ends the whole run
+("Operation error"). So when executing, ``refuse`` yields a step that fails instead: pyinfra
+then fails that host the usual way.
+"""
+
+from pyinfra.api import FunctionCommand, OperationError
+
+from .plumbing import report
+
+
+def executing(host) -> bool:
+    """Whether pyinfra executes the operation now (else it plans: the generator runs in both)."""
+    return bool(getattr(host.state, "is_executing", False))
+
+
+def _say(host, why) -> None:
+    host.log_styled(f"refused, nothing changed on this host: {why}", fg="red")
+    report.fail(host.name, f"refused: {why}")
+
+
+def _refused(state, host, why: str) -> bool:
+    _say(host, why)
+    return False
+
+
+def refuse(host, why: str):
+    """Yielded from by an operation that must not act on host (then it returns)."""
+    if executing(host):
+        yield FunctionCommand(_refused, (why,), {})
+        return
+    raise OperationError(why)
+
+
+def planned(host, error: Exception) -> None:
+    """What deploy.py does with a refusal raised while pyinfra plans: that host fails alone,
+    with the reason, and the others go on."""
+    from pyinfra.context import state
+    from .factcache import real
+    _say(host, error)
+    state.fail_hosts({real(host)})

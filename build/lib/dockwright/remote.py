@@ -1,0 +1,38 @@
+"""Running commands from Python callbacks (FunctionCommand) as the operation would.
+
+pyinfra 3.10's FunctionCommand drops the connector arguments (``_sudo``, ``_su_user``,
+``_env``, ...) of its operation: a ``host.run_shell_command`` inside the callback runs as the
+SSH user with only what it is given. Operations capture their arguments while they are
+planned and pass them on, so ``--sudo`` reaches every command dockwright runs.
+"""
+
+from pyinfra.api import StringCommand
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+
+
+def connector_args(host) -> dict:
+    """The connector arguments of the operation being planned on host (empty outside one)."""
+    args = getattr(host, "current_op_global_arguments", None) or {}
+    return {k: v for k, v in args.items() if k in CONNECTOR_ARGUMENT_KEYS and k != "_stdin"}
+
+
+def run(host, command: str, conn: dict | None = None, stdin: str | None = None):
+    """(ok, output) of one shell command on host with the operation's connector arguments;
+    stdin, when given, is sent to the command (never on its command line)."""
+    kwargs = dict(conn or {})
+    if stdin is not None:
+        kwargs["_stdin"] = stdin
+    return host.run_shell_command(StringCommand(command), print_output=False, **kwargs)
+
+
+def sections(output: list[str]) -> dict[str, list[str]]:
+    """The lines of a combined fact command, by the ``@@name`` marker that precedes each part."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in output:
+        if line.startswith("@@"):
+            current = line[2:]
+            found[current] = []
+        elif current:
+            found[current].append(line)
+    return found
