@@ -17,6 +17,7 @@ def test_the_prebuilt_probes_are_built_from_this_dwprobe_c():
         assert data[:4] == b"\x7fELF" and probe.binary(target if target != "aarch64" else "arm64") == data
 
 
+@pytest.mark.rebuild  # zig compiles musl for each target on a cold cache (minutes): make test, not make unit
 @pytest.mark.skipif(importlib.util.find_spec("ziglang") is None, reason="needs the probe extra (ziglang)")
 @pytest.mark.parametrize("target", sorted(set(probe.ARCHES.values())))
 def test_zig_rebuilds_the_prebuilt_probe_to_the_same_bytes(tmp_path, target):
