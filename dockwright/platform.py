@@ -16,22 +16,19 @@ class Platform:
     family: str
     package_query: str  # prints "PACKAGE VERSION" of the installed engine package, if any
     service_defaults: str  # the file a packaged docker.service reads extra flags from
+    install_command: str  # installs {packages}
     packages: dict  # engine flavour -> the packages that install it
 
     def install(self, flavour: str) -> str:
-        raise NotImplementedError
+        return self.install_command.format(packages=self.packages[flavour])
 
 
-class Debian(Platform):
-    def install(self, flavour: str) -> str:
-        return f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {self.packages[flavour]}"
-
-
-DEBIAN = Debian(
+DEBIAN = Platform(
     family="debian",
     package_query=("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' docker.io docker-ce 2>/dev/null "
                    "| awk '/install ok installed/ {print $1, $2}'"),
     service_defaults="/etc/default/docker",
+    install_command="DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}",
     packages={"docker.io": "docker.io docker-cli", "docker-ce": "docker-ce docker-ce-cli containerd.io"},
 )
 
