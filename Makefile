@@ -42,7 +42,7 @@ probe-check: setup
 
 # End-to-end scenarios on the lab; the lab is torn down even when a test fails.
 e2e: setup lab-packages
-	$(VPY) -m pytest -q -rP tests/e2e -p no:cacheprovider --durations=0; rc=$$?; $(VPY) -m lab down; exit $$rc
+	$(VPY) -m pytest -q -rfE tests/e2e -p no:cacheprovider --durations=0; rc=$$?; $(VPY) -m lab down; exit $$rc
 
 test: unit probe-check e2e
 
