@@ -16,6 +16,7 @@ from pyinfra.api import OperationError
 
 from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
 from dockwright import model, preflight, refusal
+from dockwright.plans import apparmor as apparmor_plans, docker as docker_plans, seccomp as seccomp_plans
 from dockwright.plumbing import verification
 
 
@@ -41,12 +42,12 @@ def converge(desired: dict) -> None:
 
     if model.enabled(desired, "seccomp"):
         seccomp.profile(name="seccomp: profile", profile_name=desired["seccomp"]["name"],
-                        content=seccomp.render(desired["seccomp"]))
+                        content=seccomp_plans.render(desired["seccomp"]))
 
     if model.enabled(desired, "docker"):
         docker.daemon_config(
             name="docker: daemon.json (rolling restart with health gate)",
-            content=docker.render(desired),
+            content=docker_plans.render(desired),
             health_timeout=desired["docker"]["health_timeout"],
             secret_keys=tuple(desired["docker"]["secret_keys"]),
             # Batches are enforced by dockwright (pyinfra's _parallel is one value per operation):
@@ -60,7 +61,7 @@ def converge(desired: dict) -> None:
     # ---- security profiles
     if model.enabled(desired, "apparmor"):
         apparmor.profile(name="apparmor: container profile", profile_name=desired["apparmor"]["name"],
-                         content=apparmor.render(desired["apparmor"]))
+                         content=apparmor_plans.render(desired["apparmor"]))
 
     # ---- networks
     if model.enabled(desired, "networks"):
@@ -69,7 +70,7 @@ def converge(desired: dict) -> None:
             networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
                             allow_disconnect=net["allow_disconnect"])
         firewall.port_policy(name="firewall: port policy for published ports", policy=net["port_policy"],
-                             daemon=json.loads(docker.render(desired)))
+                             daemon=json.loads(docker_plans.render(desired)))
         if net["prune"]:
             networks.prune(name="networks: prune undeclared", keep=sorted({*net["bridges"], *net["overlays"]}))
 

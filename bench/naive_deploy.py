@@ -8,11 +8,13 @@ from pyinfra import host
 from pyinfra.operations import docker as pdocker
 from pyinfra.operations import files, server, systemd
 
-from operations import apparmor, conntrack, docker, seccomp
 from dockwright import model
+from dockwright.facts.engine import DAEMON_JSON
+from dockwright.facts.kernel import ConntrackState
+from dockwright.plans import apparmor, docker, seccomp
 
 d = model.desired(host)
-resolved = model.resolve(d, host.get_fact(conntrack.ConntrackState))
+resolved = model.resolve(d, host.get_fact(ConntrackState))
 buckets = resolved.conntrack_buckets
 
 for key, value in sorted(resolved.sysctls.items()):
@@ -27,7 +29,7 @@ server.modprobe(name="conntrack loaded", module="nf_conntrack")
 files.directory(name="seccomp dir", path="/etc/docker/seccomp")
 files.put(name="seccomp profile", src=StringIO(seccomp.render(d["seccomp"])),
           dest=seccomp.path_for(d["seccomp"]["name"]))
-daemon = files.put(name="daemon.json", src=StringIO(docker.render(d)), dest=docker.DAEMON_JSON)
+daemon = files.put(name="daemon.json", src=StringIO(docker.render(d)), dest=DAEMON_JSON)
 systemd.service(name="restart docker", service="docker", restarted=True, _if=daemon.did_change)
 
 profile = files.put(name="apparmor profile", src=StringIO(apparmor.render(d["apparmor"])),

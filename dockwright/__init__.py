@@ -12,8 +12,12 @@
     templating  the templates/ directory
     remote      commands run from Python callbacks, with the operation's connector arguments
 
+facts/ holds what is read from a host (one FactBase class per read) and the one list of the
+reads a run makes, each declared once with its arguments (facts.reads).
+
 plans/ holds one pure plan per concern (desired values and facts in; drift items, problems,
-refusal and decisions out), shared by the operations, preflight and drift.py.
+refusal and decisions out) and the files it renders, shared by the operations, preflight and
+drift.py.
 
 plumbing/ connects runs to their consumers: report (the plans' drift items and the hosts that
 failed alone, for drift.py), verification (hands the fleet to the testinfra suite), fleet (an
@@ -24,7 +28,8 @@ Glossary: the words of the model, each with one meaning.
     data         what group_data/ and host data declare, as pyinfra holds it (host.data)
     desired      a host's merged data (model.desired): the concerns only, every layer applied
     resolved     what the desired state comes to on one host (conntrack sizing from its cores)
-    fact         a host's current state as one read returns it (a FactBase class)
+    fact         a host's current state as one read returns it (a FactBase class, facts/)
+    read         a fact with its arguments (facts.Read): what the fact cache keys an answer by
     host state   the one remote shell that reads every fact a host needs (factcache.HostState)
     plan         one concern's pure decision from desired values and facts (plans/)
     item         one thing that differs: (key, desired, actual), what drift.py lists

@@ -16,32 +16,12 @@ from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
-from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
-from . import dockerd, factcache, liveness, model, schema, secrets
+from . import dockerd, facts, factcache, liveness, model, schema, secrets
+from .facts.engine import DaemonConfigCheck
+from .facts.profiles import APPARMOR_DIR, ProfileCheck
 from .plumbing import report
-from .plans import docker as docker_plans, networks as network_plans, swarm as swarm_plans, sysctl as sysctl_plans
-
-
-def reads(desired: dict) -> list[tuple[type, dict]]:
-    """Every fact a run asks a host for, with its arguments, for the concerns enabled there:
-    preflight sends them all in one round trip (factcache.prefetch)."""
-    on = lambda concern: model.enabled(desired, concern)  # noqa: E731
-    wanted = [(conntrack.ConntrackState, {})] if on("conntrack") else []
-    if on("sysctl"):
-        wanted.append((sysctl.SysctlState, {"keys": model.managed_sysctl_names(desired)}))
-    if on("docker") or (on("swarm") and desired["swarm"]["role"]):
-        wanted.append((docker.DockerEngine, {}))
-    if on("seccomp"):
-        wanted.append((seccomp.Sha256File, {"path": seccomp.path_for(desired["seccomp"]["name"])}))
-    if on("apparmor"):
-        wanted.append((apparmor.AppArmorState, {"profile_name": desired["apparmor"]["name"]}))
-    if on("networks"):
-        wanted += [(networks.DockerNetworks, {}), (networks.NetworkJournals, {}), (firewall.PortPolicy, {})]
-        if schema.declared_networks(desired):
-            wanted.append((networks.HostRoutes, {}))
-    if on("swarm") or (on("docker") and desired["docker"]["daemon"].get("live-restore")):
-        wanted.append((swarm.SwarmState, {}))
-    return wanted
+from .plans import (apparmor as apparmor_plans, docker as docker_plans, networks as network_plans,
+                    seccomp as seccomp_plans, swarm as swarm_plans, sysctl as sysctl_plans)
 
 
 def host_side(h, desired: dict) -> list[schema.Problem]:
@@ -49,7 +29,7 @@ def host_side(h, desired: dict) -> list[schema.Problem]:
     round trip, and cached for the operations. A host whose read fails has failed alone
     (pyinfra failed it): it has no problems to judge and the others go on."""
     try:
-        factcache.prefetch(h, reads(desired))
+        factcache.prefetch(h, facts.reads(desired))
         return [schema.Problem(h.name, key, value, why) for key, value, why in plan_problems(h, desired)]
     except factcache.ReadFailed as e:
         logger.error(f"{h.print_prefix}left out of this run: {e.why} ({e.fact})")
@@ -68,39 +48,40 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
     decide it, plus the candidate checks only the host's own tools can make (apparmor_parser,
     dockerd --validate), for a file that would change."""
     on = lambda concern: model.enabled(desired, concern)  # noqa: E731
-    get = lambda fact, **kwargs: factcache.get(h, fact, **kwargs)  # noqa: E731
     found = []
     if on("sysctl"):
         settings = resolved(h, desired).sysctls
         decided = sysctl_plans.plan(settings, desired["sysctl"]["file"], desired["sysctl"]["on_override"],
-                                   get(sysctl.SysctlState, keys=model.managed_sysctl_names(desired)),
+                                   facts.sysctls(model.managed_sysctl_names(desired)).get(h),
                                    late_ok=on("conntrack"))
         # Only a key of sysctl.settings can be missing: conntrack's are loaded by the run.
         found += [(f"sysctl.settings.{key}", value, why) for key, value, why in decided.problems]
     if on("seccomp"):
         try:
-            seccomp.build(desired["seccomp"])
-        except seccomp.SeccompProfileError as e:
+            seccomp_plans.build(desired["seccomp"])
+        except seccomp_plans.SeccompProfileError as e:
             found.append(("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}"))
     if on("apparmor"):
         conf = desired["apparmor"]
-        found += apparmor.decide(h, conf["name"], apparmor.render(conf),
-                                 source={k: conf[k] for k in ("name", "network_rules") if k in conf}).problems
+        found += apparmor_plans.decide(
+            conf["name"], f"{APPARMOR_DIR}/{conf['name']}", apparmor_plans.render(conf), facts.apparmor(conf["name"]).get(h),
+            lambda candidate: factcache.get(h, ProfileCheck, content=candidate),
+            source={k: conf[k] for k in ("name", "network_rules") if k in conf}).problems
     declared = schema.declared_networks(desired) if on("networks") else []
     if declared:
-        found += network_plans.route_problems(declared, get(networks.HostRoutes))
+        found += network_plans.route_problems(declared, facts.routes().get(h))
     # A dockerd that does not answer leaves its checks to the operations: the engine operation
     # may start it, and they read again then (dockwright.dockerd).
     if on("swarm") and desired["swarm"]["role"]:
-        state = get(swarm.SwarmState)
+        state = facts.swarm().get(h)
         if not isinstance(state, dockerd.Down):
-            found += swarm_plans.host_problems(desired["swarm"]["role"], state, get(docker.DockerEngine)["version"])
+            found += swarm_plans.host_problems(desired["swarm"]["role"], state, facts.docker_engine().get(h)["version"])
     if on("docker") or (on("swarm") and desired["swarm"]["role"]):
-        found += docker_plans.engine_plan(get(docker.DockerEngine)).problems  # the platform
-    content = docker.render(desired) if on("docker") else None
-    swarm_state = docker.swarm_state_if_needed(h, content) if content else None
+        found += docker_plans.engine_plan(facts.docker_engine().get(h)).problems  # the platform
+    content = docker_plans.render(desired) if on("docker") else None
+    swarm_state = facts.swarm_if_needed(h, content) if content else None
     if content and not isinstance(swarm_state, dockerd.Down):
-        engine = get(docker.DockerEngine)
+        engine = facts.docker_engine().get(h)
         secret_keys = tuple(desired["docker"].get("secret_keys", ()))
         decided = docker_plans.daemon_plan(content, engine, swarm_state, secret_keys)
         found += [(f"docker.daemon.{key}", value, why) for key, value, why in decided.problems]
@@ -108,7 +89,7 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
         # Secrets are replaced by placeholders: the check needs the shape, not the credential.
         if engine["daemon_json"] != content:
             shown = json.dumps(secrets.redact(json.loads(content), secret_keys), indent=2, sort_keys=True) + "\n"
-            check = get(docker.DaemonConfigCheck, content=shown)
+            check = factcache.get(h, DaemonConfigCheck, content=shown)
             if not check["ok"]:
                 found.append(("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}"))
     return found
@@ -116,8 +97,8 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
 
 def resolved(h, desired: dict) -> "model.Resolved":
     """h's host-derived values (conntrack's sizing, the owned sysctl file's keys) from its facts."""
-    facts = factcache.get(h, conntrack.ConntrackState) if model.enabled(desired, "conntrack") else None
-    return model.resolve(desired, facts)
+    read = facts.conntrack().get(h) if model.enabled(desired, "conntrack") else None
+    return model.resolve(desired, read)
 
 
 def managers() -> list:
@@ -166,7 +147,7 @@ def _swarm_states() -> dict:
     asked too (connected for this); None for a manager that cannot be reached."""
     def ask(h):
         try:
-            state = factcache.get(h, swarm.SwarmState)
+            state = facts.swarm().get(h)
         except (ConnectError, factcache.ReadFailed):
             return None
         return None if isinstance(state, dockerd.Down) else state  # cannot say: never "no swarm"

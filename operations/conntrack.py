@@ -7,51 +7,12 @@ modules-load.d: systemd-modules-load runs before systemd-sysctl.
 
 
 from pyinfra import host
-from pyinfra.api import FactBase, operation
+from pyinfra.api import operation
 
-from dockwright import factcache, files
-from operations.sysctl import SysctlState
+from dockwright import facts, factcache, files
+from dockwright.facts.kernel import HASHSIZE, SysctlState
 from dockwright.plans.conntrack import LOAD_CONF, MODPROBE, MODULES_LOAD, plan, probe_conf
 from dockwright.plumbing import report
-
-HASHSIZE = "/sys/module/nf_conntrack/parameters/hashsize"
-
-
-class ConntrackState(FactBase):
-    """
-    Host size and conntrack's module state in one command.
-
-    Returns ``{"cores", "mem_bytes", "loaded", "hashsize", "modules_load", "modprobe"}``.
-    """
-
-    def command(self):
-        return (
-            # KiB as the kernel gives them: awk would print a product above 2^31 as 2.4e+10.
-            "echo cores $(nproc); awk '/^MemTotal:/ {print \"mem_kib\", $2}' /proc/meminfo; "
-            "[ -d /sys/module/nf_conntrack ] && echo loaded; "
-            f"[ -r {HASHSIZE} ] && echo hashsize $(cat {HASHSIZE}); "
-            f"[ -f {MODULES_LOAD} ] && sed 's/^/modules-load /' {MODULES_LOAD}; "
-            f"[ -f {MODPROBE} ] && sed 's/^/modprobe /' {MODPROBE}; true"
-        )
-
-    def process(self, output):
-        state = {"cores": 1, "mem_bytes": 0, "loaded": False, "hashsize": None,
-                 "modules_load": None, "modprobe": None}
-        for line in output:
-            word, _, rest = line.partition(" ")
-            if word == "cores":
-                state["cores"] = int(rest)
-            elif word == "mem_kib":
-                state["mem_bytes"] = int(rest) * 1024
-            elif word == "loaded":
-                state["loaded"] = True
-            elif word == "hashsize":
-                state["hashsize"] = int(rest)
-            elif word == "modules-load":
-                state["modules_load"] = (state["modules_load"] or "") + rest + "\n"
-            elif word == "modprobe":
-                state["modprobe"] = (state["modprobe"] or "") + rest + "\n"
-        return state
 
 
 @operation()
@@ -67,7 +28,7 @@ def module(buckets: int):
 
         conntrack.module(name="conntrack module", buckets=65536)
     """
-    decided = plan(buckets, factcache.get(host, ConntrackState))
+    decided = plan(buckets, facts.conntrack().get(host))
     report.record(host, "conntrack", decided)
     if decided.write_load:
         files.show_diff(host, MODULES_LOAD, LOAD_CONF)

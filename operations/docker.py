@@ -1,11 +1,9 @@
 """The Docker engine and /etc/docker/daemon.json: validated, restarted only on change, a few
 hosts at a time, and rolled back when the daemon does not come back healthy."""
 
-import base64
 import hashlib
 import json
 import posixpath
-import re
 import shlex
 import uuid
 import weakref
@@ -13,110 +11,13 @@ import weakref
 import gevent.lock
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, operation
+from pyinfra.api import FunctionCommand, operation
 
-from dockwright import dockerd, factcache, model, platform, refusal, remote, restart_lease, secrets, templating
-from dockwright.plans.docker import daemon_plan, engine_plan, interrupted, needs_swarm_state
+from dockwright import dockerd, facts, factcache, platform, refusal, remote, restart_lease, secrets, templating
+from dockwright.facts.engine import DAEMON_JSON, DockerEngine, SwarmState, parse_kv
+from dockwright.facts.networks import DockerNetworks
+from dockwright.plans.docker import daemon_plan, engine_plan, interrupted
 from dockwright.plumbing import report
-
-DAEMON_JSON = "/etc/docker/daemon.json"
-
-
-def render(state: dict) -> str:
-    """daemon.json from the merged data: modelled keys, pass-through keys, the seccomp default."""
-    docker = state.get("docker", {})
-    content = dict(docker.get("daemon", {}))
-    content.update(docker.get("passthrough", {}))
-    seccomp = state.get("seccomp", {})
-    if model.enabled(state, "seccomp") and seccomp.get("default"):
-        content["seccomp-profile"] = f"/etc/docker/seccomp/{seccomp['name']}.json"
-    return json.dumps(content, indent=2, sort_keys=True) + "\n"
-
-
-def parse_version(text: str | None) -> tuple[int, ...] | None:
-    m = re.search(r"(\d+)\.(\d+)\.(\d+)", text or "")
-    return tuple(int(x) for x in m.groups()) if m else None
-
-
-class DockerEngine(FactBase):
-    """
-    The engine's state in one command: package, version, service, unit flags, daemon.json.
-
-    Returns ``{"package", "version", "enabled", "active", "exec_start", "docker_opts",
-    "daemon_json", "rollout", "failed", "os"}``; ``daemon_json`` is the file's text or None,
-    ``os`` the ID, ID_LIKE and VERSION_ID of /etc/os-release,
-    ``rollout`` the outcome of the last rollout and ``failed`` the last rolled-back candidate
-    (``{"sha256", "at", "reason"}``), both ``{}`` when there are none.
-    """
-
-    def command(self):
-        return (
-            # The package's version is the engine's; `dockerd --version` (a large Go binary,
-            # slow to start) only for an engine installed without a package.
-            f"p=$({platform.DEBIAN.package_query}); echo @@package; echo \"$p\"; "
-            "echo @@version; [ -n \"$p\" ] || dockerd --version 2>/dev/null; "
-            "echo @@enabled; systemctl is-enabled docker.service 2>/dev/null; "
-            "echo @@active; systemctl is-active docker.service 2>/dev/null; "
-            "echo @@exec_start; systemctl cat docker.service 2>/dev/null | sed -n 's/^ExecStart=//p'; "
-            f"echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' {platform.DEBIAN.service_defaults} 2>/dev/null; "
-            f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
-            "echo @@rollout; cat /var/lib/dockwright/rollout.state 2>/dev/null; "
-            "echo @@failed; cat /var/lib/dockwright/daemon.json.failed 2>/dev/null; "
-            "echo @@os; grep -E '^(ID|ID_LIKE|VERSION_ID)=' /etc/os-release 2>/dev/null; true"
-        )
-
-    def process(self, output):
-        sections = remote.sections(output)
-
-        def one(name):
-            lines = [x for x in sections.get(name, []) if x.strip()]
-            return lines[-1].strip() if lines else None
-
-        raw = one("daemon_json")
-        package = (one("package") or "").split()
-        exec_lines = [x for x in sections.get("exec_start", []) if x.strip()]
-        return {
-            "package": package[0] if package else None,
-            "version": parse_version(one("version")) or parse_version(package[1] if len(package) > 1 else None),
-            "enabled": one("enabled") == "enabled",
-            "active": one("active") == "active",
-            "exec_start": exec_lines[-1] if exec_lines else "",
-            "docker_opts": (one("docker_opts") or "").strip("\"'"),
-            "daemon_json": base64.b64decode(raw).decode() if raw else None,
-            "rollout": parse_kv(sections.get("rollout", [])),
-            "failed": parse_kv(sections.get("failed", [])),
-            "os": {k: v.strip().strip("\"'") for k, v in parse_kv(sections.get("os", [])).items()},
-        }
-
-
-class DaemonConfigCheck(FactBase):
-    """
-    ``dockerd --validate`` on a candidate daemon.json, in a temporary file that is removed.
-
-    Returns ``{"ok": bool, "message": str}`` (ok when dockerd has no --validate: Engine < 23).
-    """
-
-    def command(self, content: str):
-        b64 = base64.b64encode(content.encode()).decode()
-        return (
-            "if ! dockerd --help 2>&1 | grep -q -- --validate; then echo unsupported; exit 0; fi; "
-            "f=$(mktemp); printf '%s' " + shlex.quote(b64) + " | base64 -d > \"$f\"; "
-            "if out=$(dockerd --validate --config-file \"$f\" 2>&1); then echo ok; "
-            "else echo rejected; printf '%s\\n' \"$out\"; fi; rm -f \"$f\""
-        )
-
-    def process(self, output):
-        first = output[0].strip() if output else "unsupported"
-        return {"ok": first in ("ok", "unsupported"),
-                "message": " ".join(x.strip() for x in output[1:])}
-
-
-def swarm_state_if_needed(h, content: str) -> dict | None:
-    """The swarm state, read only when the plan needs it: the engine fact does not call
-    `docker info`, so the run calls it once, for SwarmState."""
-    from .swarm import SwarmState
-
-    return factcache.get(h, SwarmState) if needs_swarm_state(content) else None
 
 
 @operation()
@@ -133,7 +34,7 @@ def engine(package: str = "docker.io"):
 
         docker.engine(name="Docker engine", package="docker.io")
     """
-    engine_state = factcache.get(host, DockerEngine)
+    engine_state = facts.docker_engine().get(host)
     decided = engine_plan(engine_state)
     report.record(host, "docker", decided)
     if decided.error():
@@ -146,8 +47,6 @@ def engine(package: str = "docker.io"):
     if decided.start:
         yield "systemctl start docker.service"
     if decided.items:  # the later operations read the installed unit and a started dockerd again
-        from .networks import DockerNetworks
-        from .swarm import SwarmState
         yield factcache.forget_after(*((DockerEngine, DockerNetworks, SwarmState) if decided.start else (DockerEngine,)))
 
 
@@ -244,10 +143,6 @@ def space_check(size: int, paths: tuple = (STATE_DIR, DAEMON_JSON)) -> str:
                       f"{{ echo \"no space for the rollout in $d ({shlex.quote(path)}): ${{a:-?}} KiB free, "
                       f"{need} KiB needed\" >&2; exit 28; }}")
     return "{ " + "; ".join(checks) + "; }"
-
-
-def parse_kv(lines: list[str]) -> dict:
-    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def start_and_wait(script: str, run_id: str, timeout: int, mode: str = "apply") -> str:
@@ -379,8 +274,8 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
 
         docker.daemon_config(name="daemon.json", content=docker.render(state), batch=2)
     """
-    engine_state = factcache.get(host, DockerEngine)
-    swarm_state = None if interrupted(engine_state) else swarm_state_if_needed(host, content)
+    engine_state = facts.docker_engine().get(host)
+    swarm_state = None if interrupted(engine_state) else facts.swarm_if_needed(host, content)
     if isinstance(swarm_state, dockerd.Down):  # live-restore depends on it: no guess
         yield from dockerd.unavailable(host, "daemon.json (live-restore needs the swarm state)", swarm_state)
         return
@@ -395,8 +290,6 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
                         "outcome: recovering it from its journal", fg="yellow")
         yield FunctionCommand(_apply, (script, content, uuid.uuid4().hex, slot, manager, health_timeout,
                                        remote.connector_args(host), "recover"), {})
-        from .networks import DockerNetworks
-        from .swarm import SwarmState
         yield factcache.forget_after(DockerEngine, DockerNetworks, SwarmState)
         return
     last = decided.acknowledge

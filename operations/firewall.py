@@ -14,26 +14,12 @@ apply is kept, so later runs compare in iptables' own canonical form.
 import ipaddress
 
 from pyinfra import host
-from pyinfra.api import FactBase, operation
+from pyinfra.api import operation
 
-from dockwright import factcache, files, refusal, remote
+from dockwright import facts, files, refusal
+from dockwright.facts.firewall import FAMILIES, RULES_DIR, UNIT, UNIT_NAME, applied_file, rules_file
 from dockwright.plans.firewall import backend_problem, engine_firewall, families, plan
 from dockwright.plumbing import report
-
-from .docker import DockerEngine
-
-RULES_DIR = "/etc/dockwright"
-FAMILIES = {"ipv4": ("iptables", 4), "ipv6": ("ip6tables", 6)}
-UNIT = "/etc/systemd/system/dockwright-port-policy.service"
-UNIT_NAME = "dockwright-port-policy.service"
-
-
-def rules_file(family: str) -> str:
-    return f"{RULES_DIR}/port-policy.{family}.rules"
-
-
-def applied_file(family: str) -> str:
-    return f"{RULES_DIR}/port-policy.{family}.applied"
 
 
 UNIT_TEXT = f"""# Managed by dockwright: the port policy, applied atomically after dockerd starts.
@@ -51,7 +37,6 @@ ExecStart=/bin/sh -c '[ ! -f {RULES_DIR}/port-policy.ipv6.rules ] || ip6tables-r
 [Install]
 WantedBy=docker.service
 """
-
 
 
 def _sources(cidrs: list[str], version: int) -> list[str]:
@@ -88,38 +73,6 @@ def render(policy: list[dict], family: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class PortPolicy(FactBase):
-    """
-    Per family: the live DOCKER-USER rules (``iptables -S``), the rules file and what
-    iptables printed right after the last apply; and the unit's hash and whether it is enabled.
-
-    Returns ``{"ipv4": {"live", "file", "applied"}, "ipv6": {...}, "unit": str|None,
-    "enabled": bool}``; each value a text or None.
-    """
-
-    def command(self):
-        parts = []
-        for family, (tool, _) in FAMILIES.items():
-            parts.append(f"echo @@{family}.live; {tool} -S DOCKER-USER 2>/dev/null")
-            parts.append(f"echo @@{family}.file; cat {rules_file(family)} 2>/dev/null")
-            parts.append(f"echo @@{family}.applied; cat {applied_file(family)} 2>/dev/null")
-        parts.append(f"echo @@unit; [ -f {UNIT} ] && sha256sum {UNIT} | cut -d' ' -f1")
-        parts.append(f"echo @@enabled; systemctl is-enabled {UNIT_NAME} 2>/dev/null; true")
-        return "; ".join(parts)
-
-    def process(self, output):
-        sections = remote.sections(output)
-
-        def text(name):
-            lines = sections.get(name) or []
-            return "\n".join(lines) + "\n" if lines else None
-
-        state = {f: {k: text(f"{f}.{k}") for k in ("live", "file", "applied")} for f in FAMILIES}
-        state["unit"] = (sections.get("unit") or [None])[0]
-        state["enabled"] = (sections.get("enabled") or [""])[0].strip() == "enabled"
-        return state
-
-
 def apply_command(family: str) -> str:
     """One transaction, then the canonical readback kept for the next run's comparison."""
     tool, _ = FAMILIES[family]
@@ -148,13 +101,13 @@ def port_policy(policy: list[dict], daemon: dict):
                              policy=[{"port": 8080, "allow_from": ["10.99.0.11/32"]}],
                              daemon={"iptables": True})
     """
-    engine = factcache.get(host, DockerEngine)
+    engine = facts.docker_engine().get(host)
     effective = engine_firewall(daemon, f"{engine['exec_start']} {engine['docker_opts']}", engine["version"])
     if problem := backend_problem(effective, bool(policy)):
         yield from refusal.refuse(host, f"networks.port_policy: {problem}")
         return
     wanted = {family: (rules_file(family), render(policy, family)) for family in families(effective)}
-    decided = plan((UNIT, UNIT_TEXT), wanted, bool(policy), factcache.get(host, PortPolicy))
+    decided = plan((UNIT, UNIT_TEXT), wanted, bool(policy), facts.port_policy().get(host))
     report.record(host, "firewall", decided)
     if decided.nothing:
         host.noop("no port policy declared, none installed")

@@ -9,122 +9,12 @@ import shlex
 import time
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, operation
+from pyinfra.api import FunctionCommand, operation
 
-from dockwright import dockerd, factcache, refusal, remote
+from dockwright import dockerd, facts, refusal, remote
+from dockwright.facts.networks import BRIDGE_NAME, ICC, JOURNALS, MTU
 from dockwright.plans.networks import network_plan, prune_plan
 from dockwright.plumbing import report
-
-MTU = "com.docker.network.driver.mtu"
-ICC = "com.docker.network.bridge.enable_icc"
-BRIDGE_NAME = "com.docker.network.bridge.name"
-
-
-class DockerNetworks(FactBase):
-    """
-    Every Docker network on the host, normalised to the fields dockwright manages.
-
-    Returns ``{name: {"driver", "scope", "subnet", "gateway", "ip_range", "aux_addresses", "mtu",
-    "icc", "internal", "ipv6", "labels", "bridge_name", "encrypted", "attachable", "containers"}}``,
-    or ``dockerd.Down`` when dockerd does not answer (never an empty answer then).
-    """
-
-    def command(self):
-        ls = dockerd.call("docker network ls -q")
-        return dockerd.api_or_cli("networks", (
-            f"ids=$({ls}) && case \"$ids\" in {dockerd.MARK}*) echo \"$ids\";; '') ;; "
-            f"*) {dockerd.call('docker network inspect $ids')};; esac"))
-
-    def process(self, output):
-        if down := dockerd.down(output):
-            return down
-        nets = {}
-        for raw in json.loads("\n".join(output) or "[]"):
-            nets[raw["Name"]] = normalise(raw)
-        return nets
-
-
-# Where a recreate journals the endpoints it is about to disconnect (root only), one file per
-# network: an interrupted recreate is finished by the next run from it.
-JOURNALS = "/var/lib/dockwright/networks"
-
-
-class NetworkJournals(FactBase):
-    """
-    The endpoints journaled by network recreates that did not finish (the run died between
-    disconnecting the containers and reconnecting them).
-
-    Returns ``{network: {"at": str, "endpoints": {container: {"aliases", "ipv4", "ipv6"}}}}``,
-    ``{}`` when there is none.
-    """
-
-    def command(self):
-        return (f"for f in {JOURNALS}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; "
-                "printf '%s ' \"${n%.json}\"; tr -d '\\n' < \"$f\"; echo; done; true")
-
-    @staticmethod
-    def default():
-        return {}
-
-    def process(self, output):
-        found = {}
-        for line in output:
-            name, _, text = line.partition(" ")
-            try:
-                journal = json.loads(text)
-            except ValueError:  # a torn write: nothing to reconnect from, and said so
-                journal = {"at": "?", "endpoints": {}, "unreadable": True}
-            found[name] = journal
-        return found
-
-
-class HostRoutes(FactBase):
-    """
-    The host's own IPv4 routes, without Docker's bridges (their subnets are Docker's networks).
-
-    Returns ``[(destination CIDR, device)]``.
-    """
-
-    command = "ip -4 -o route show table main"
-
-    def process(self, output):
-        routes = []
-        for line in output:
-            words = line.split()
-            if not words or words[0] == "default":
-                continue
-            dev = words[words.index("dev") + 1] if "dev" in words else ""
-            if dev == "docker0" or dev.startswith(("br-", "docker_gwbridge")):
-                continue
-            dest = words[0] if "/" in words[0] else f"{words[0]}/32"
-            routes.append((dest, dev))
-        return routes
-
-
-def normalise(raw: dict) -> dict:
-    ipam = (raw.get("IPAM") or {}).get("Config") or [{}]
-    v4 = next((c for c in ipam if ":" not in c.get("Subnet", "")), ipam[0])
-    opts = raw.get("Options") or {}
-    return {
-        "driver": raw.get("Driver"),
-        "scope": raw.get("Scope"),
-        "subnet": v4.get("Subnet"),
-        "gateway": v4.get("Gateway"),
-        "ip_range": v4.get("IPRange") or None,
-        "aux_addresses": v4.get("AuxiliaryAddresses") or {},
-        "mtu": int(opts[MTU]) if opts.get(MTU) else None,
-        "icc": opts.get(ICC, "true") == "true",
-        "internal": bool(raw.get("Internal")),
-        "ipv6": bool(raw.get("EnableIPv6")),
-        "labels": raw.get("Labels") or {},
-        "bridge_name": opts.get(BRIDGE_NAME),
-        "encrypted": "encrypted" in opts,
-        "attachable": bool(raw.get("Attachable")),
-        "containers": sorted(c.get("Name", cid[:12]) for cid, c in (raw.get("Containers") or {}).items()
-                             if not cid.startswith("lb-") and not c.get("Name", "").endswith("-endpoint")),
-        # Every endpoint the Engine reports, whatever its name: "in use" is the Engine's word.
-        "endpoints": len(raw.get("Containers") or {}),
-    }
 
 
 def create_command(name: str, driver: str, spec: dict) -> str:
@@ -157,12 +47,12 @@ def create_command(name: str, driver: str, spec: dict) -> str:
 
 
 def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, concern: str):
-    networks = factcache.get(host, DockerNetworks)
+    networks = facts.docker_networks().get(host)
     if isinstance(networks, dockerd.Down):
         yield from dockerd.unavailable(host, f"network {name}", networks)
         return
     current = networks.get(name)
-    journal = factcache.get(host, NetworkJournals).get(name)
+    journal = facts.network_journals().get(host).get(name)
     decided = network_plan(name, driver, spec, current, allow_disconnect, journal)
     report.record(host, concern, decided)
     if decided.error():
@@ -372,7 +262,7 @@ def prune(keep: list[str]):
 
         networks.prune(name="prune undeclared networks", keep=["backend", "secure-net"])
     """
-    networks = factcache.get(host, DockerNetworks)
+    networks = facts.docker_networks().get(host)
     if isinstance(networks, dockerd.Down):
         yield from dockerd.unavailable(host, "networks to prune", networks)
         return

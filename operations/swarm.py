@@ -6,47 +6,12 @@ import json
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, operation
+from pyinfra.api import FunctionCommand, operation
 
-from dockwright import dockerd, factcache, model, refusal, remote
+from dockwright import dockerd, facts, factcache, model, refusal, remote
+from dockwright.facts.engine import SwarmState
 from dockwright.plans.swarm import init_plan, join_plan, standalone_plan
 from dockwright.plumbing import report
-
-# Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
-OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
-
-
-class SwarmState(FactBase):
-    """
-    ``docker info``'s swarm section plus the kernel modules overlays need, in one command.
-
-    Returns ``{"state", "node_id", "manager", "cluster_id", "node_addr", "remote_managers",
-    "modules_missing"}``, or ``dockerd.Down`` when dockerd does not answer (a stopped or hung
-    daemon is never "not in a swarm").
-    """
-
-    def command(self):
-        mods = " ".join(OVERLAY_MODULES)
-        info = dockerd.call(f"docker info --format '{dockerd.INFO_SERVER_ERRORS}{{{{json .Swarm}}}}{{{{end}}}}' 2>/dev/null")
-        return (
-            f"{dockerd.api_or_cli('swarm', info)}; "
-            f"for m in {mods}; do modprobe -n -q $m 2>/dev/null || [ -d /sys/module/$m ] "
-            "|| echo missing-module $m; done"
-        )
-
-    def process(self, output):
-        if down := dockerd.down(output):
-            return down
-        info = json.loads(output[0]) if output and output[0].startswith("{") else {}
-        return {
-            "state": info.get("LocalNodeState") or "inactive",
-            "node_id": info.get("NodeID") or None,
-            "manager": bool(info.get("ControlAvailable")),
-            "cluster_id": (info.get("Cluster") or {}).get("ID"),
-            "node_addr": info.get("NodeAddr") or None,
-            "remote_managers": sorted(m.get("Addr") for m in info.get("RemoteManagers") or []),
-            "modules_missing": [line.split()[1] for line in output if line.startswith("missing-module ")],
-        }
 
 
 @operation()
@@ -62,7 +27,7 @@ def init(advertise_addr: str):
 
         swarm.init(name="swarm init", advertise_addr="10.99.0.11")
     """
-    state = factcache.get(host, SwarmState)
+    state = facts.swarm().get(host)
     if isinstance(state, dockerd.Down):
         yield from dockerd.unavailable(host, "swarm state", state)
         return
@@ -131,7 +96,7 @@ def _join(state, host, manager, role: str, advertise_addr: str, conn: dict | Non
     if not ok or not token:
         host.log_styled(f"could not read the {role} join token from {manager.name}", fg="red")
         return False
-    addr = _advertised(manager) or factcache.get(manager, SwarmState)["node_addr"]
+    addr = _advertised(manager) or facts.swarm().get(manager)["node_addr"]
     ok, out = remote.run(host, JOIN_VIA_API, conn, stdin=join_body(token, advertise_addr, addr))
     if not ok:
         for line in out.stderr_lines:
@@ -156,7 +121,7 @@ def join(manager, role: str, advertise_addr: str):
                    advertise_addr="10.99.0.12")
     """
     # The leader's state through the run's cache: every joiner asks for the same manager's.
-    mine, leader = factcache.get(host, SwarmState), factcache.get(manager, SwarmState)
+    mine, leader = facts.swarm().get(host), facts.swarm().get(manager)
     for who, state in ((host.name, mine), (manager.name, leader)):
         if isinstance(state, dockerd.Down):
             yield from dockerd.unavailable(host, f"swarm state of {who}", state)
@@ -184,7 +149,7 @@ def standalone():
 
         swarm.standalone(name="standalone: not in a swarm")
     """
-    state = factcache.get(host, SwarmState)
+    state = facts.swarm().get(host)
     if isinstance(state, dockerd.Down):
         yield from dockerd.unavailable(host, "swarm state", state)
         return

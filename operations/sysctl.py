@@ -7,93 +7,17 @@ file in order, so a key can be right now and wrong after a reboot; both are chec
 import shlex
 
 from pyinfra import host
-from pyinfra.api import FactBase, operation
+from pyinfra.api import operation
 
-from dockwright import factcache, files, refusal, templating
-from dockwright.plans.sysctl import fact_keys, normalize, plan
+from dockwright import facts, files, refusal, templating
+from dockwright.plans.sysctl import normalize, plan
 from dockwright.plumbing import report
 
-# systemd-sysctl's search path, highest precedence first: a file name found in an earlier
-# directory masks the same name in a later one.
-SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
-               "/lib/sysctl.d")
 
 def render(settings: dict) -> str:
     """The owned sysctl.d file; "-key" keeps systemd-sysctl quiet when the key is missing."""
     ordered = [(k, normalize(settings[k])) for k in sorted(settings, key=lambda k: k.lstrip("-"))]
     return templating.render("sysctl/dockwright.conf.j2", settings=ordered)
-
-
-class SysctlState(FactBase):
-    """
-    Live values of the given keys, plus every sysctl.d line that sets one of them.
-
-    Returns ``{"live": {key: value}, "missing": [key], "paths": [path], "files": [(path, key,
-    value)], "links": {path: target}}`` where paths and files are in the order systemd-sysctl
-    applies them at boot; a masked name (a symlink to /dev/null) hides the files of that name
-    in later directories and sets nothing.
-    """
-
-    def command(self, keys):
-        names = " ".join(shlex.quote(k) for k in sorted(keys))
-        dirs = " ".join(SYSCTL_DIRS)
-        return (
-            f"for k in {names}; do p=/proc/sys/$(echo \"$k\" | tr . /); "
-            "if [ -r \"$p\" ]; then printf 'live %s %s\\n' \"$k\" \"$(tr '\\t' ' ' < \"$p\")\"; "
-            "else printf 'missing %s\\n' \"$k\"; fi; done; "
-            # Each file with its kind: a symlink to /dev/null is systemd's mask of that name,
-            # another symlink is read through but must never be written through.
-            f"for d in {dirs}; do for f in \"$d\"/*.conf; do if [ -L \"$f\" ]; then "
-            "t=$(readlink -f \"$f\"); if [ \"$t\" = /dev/null ]; then printf 'mask %s\\n' \"$f\"; "
-            "else printf 'link %s %s\\n' \"$f\" \"$t\"; fi; "
-            "elif [ -f \"$f\" ]; then printf 'file %s\\n' \"$f\"; fi; done; done; "
-            "[ -f /etc/sysctl.conf ] && printf 'file /etc/sysctl.conf\\n'; "
-            # One grep prints every assignment line with its file name.
-            f"grep -sH -E '^[[:space:]]*-?[a-z]' {' '.join(d + '/*.conf' for d in SYSCTL_DIRS)} "
-            "/etc/sysctl.conf 2>/dev/null; true"
-        )
-
-    def process(self, output):
-        live, missing, present, lines, links = {}, [], [], [], {}
-        for line in output:
-            if line.startswith("live "):
-                _, key, *value = line.split(" ")
-                live[key] = normalize(" ".join(value))
-            elif line.startswith("missing "):
-                missing.append(line.split(" ", 1)[1])
-            elif line.startswith(("file ", "mask ")):
-                present.append(line[5:])
-            elif line.startswith("link "):
-                path, _, target = line[5:].partition(" ")
-                present.append(path)
-                links[path] = target
-            elif ":" in line and "=" in line:
-                path, _, assignment = line.partition(":")
-                key, _, value = assignment.partition("=")
-                lines.append((path, key.strip().lstrip("-").replace("/", "."), normalize(value)))
-        return {"live": live, "missing": missing, "paths": boot_order(present),
-                "files": boot_lines(present, lines), "links": links}
-
-
-def boot_order(paths: list[str]) -> list[str]:
-    """The files systemd-sysctl reads, in the order it applies them."""
-    winners: dict[str, str] = {}
-    for path in paths:
-        if path == "/etc/sysctl.conf":
-            continue
-        name = path.rsplit("/", 1)[1]
-        winners.setdefault(name, path)  # paths arrive in directory precedence order
-    order = [winners[name] for name in sorted(winners)]
-    if "/etc/sysctl.conf" in paths:
-        order.append("/etc/sysctl.conf")  # Debian reads it last (99-sysctl.conf, sysctl --system)
-    return order
-
-
-def boot_lines(paths: list[str], lines: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """The assignment lines of those files, in the order they are applied."""
-    rank = {path: i for i, path in enumerate(boot_order(paths))}
-    kept = [line for line in lines if line[0] in rank]
-    return sorted(kept, key=lambda line: rank[line[0]])  # stable: keeps line order within a file
 
 
 def takeover_command(path: str, keys: list[str], own_file: str) -> str:
@@ -140,7 +64,7 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
             path="/etc/sysctl.d/90-dockwright.conf",
         )
     """
-    state = factcache.get(host, SysctlState, keys=fact_keys(settings))
+    state = facts.sysctls(settings).get(host)
     decided = plan(settings, path, on_override, state)  # before the first command: a dry run stops there
     report.record(host, "sysctl", decided)
     if decided.error():

@@ -36,6 +36,12 @@ class Plan:
         return "; ".join(reasons) or None
 
 
+@dataclass
+class FilePlan(Plan):
+    """A file the operation writes whole (a profile): write it when its sha256 differs."""
+    write: bool = False
+
+
 def sha256(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 

@@ -6,8 +6,8 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from .. import platform, secrets
-from . import Plan, dict_diff
+from .. import model, platform, secrets
+from . import Plan, dict_diff, seccomp as seccomp_plans
 
 # dockerd flags whose daemon.json key is not simply the flag's long name.
 FLAG_KEYS = {
@@ -135,3 +135,14 @@ def daemon_plan(content: str, engine: dict, swarm_state: dict | None, secret_key
         p.differs(f"daemon.json: {key}", *secrets.masked_item(key, want, have, secret_keys))
     p.apply = not p.problems
     return p
+
+
+def render(state: dict) -> str:
+    """daemon.json from the merged data: modelled keys, pass-through keys, the seccomp default."""
+    docker = state.get("docker", {})
+    content = dict(docker.get("daemon", {}))
+    content.update(docker.get("passthrough", {}))
+    seccomp = state.get("seccomp", {})
+    if model.enabled(state, "seccomp") and seccomp.get("default"):
+        content["seccomp-profile"] = seccomp_plans.path_for(seccomp["name"])
+    return json.dumps(content, indent=2, sort_keys=True) + "\n"

@@ -3,6 +3,7 @@
 import json
 
 from .conftest import NO_VERIFY, dockerd_started, probe_image, pyinfra, ssh
+from dockwright.facts import engine as fengine
 
 
 def test_live_restore_keeps_running_container_through_restart():
@@ -63,8 +64,7 @@ def test_engine_with_validate_refuses_before_any_change():
 
 def test_cleartext_overlay_check_reads_real_engine_versions():
     from dockwright.plans import swarm
-    from operations import docker
-    versions = {h: docker.parse_version(ssh(h, "dockerd --version")) for h in ("lab1", "lab3")}
+    versions = {h: fengine.parse_version(ssh(h, "dockerd --version")) for h in ("lab1", "lab3")}
     assert versions["lab3"][:2] == (20, 10) and versions["lab1"][0] >= 26, versions
     assert all(swarm.engine_problem(v) is None for v in versions.values()), versions
     assert swarm.engine_problem((20, 10, 23))  # the last 20.10 with CVE-2023-28841

@@ -46,7 +46,7 @@ def test_a_stopped_dockerd_a_refusal_and_a_drift_each_handled_alone():
         report = json.loads((REPO / "reports" / "drift-faults.json").read_text())
         assert res.returncode == 1 and report["exit_code"] == 1
         assert list(report["failed"]) == ["lab3"] and "a later sysctl file overrides dockwright" in report["failed"]["lab3"]
-        assert f"lab3: FAILED: refused" in res.stdout
+        assert "lab3: FAILED: refused" in res.stdout
         assert sorted(report["drift"]) == ["lab1", "lab2"]
         assert {"key": "service active", "desired": True, "actual": False} in [
             {k: i[k] for k in ("key", "desired", "actual")} for i in report["drift"]["lab2"]]

@@ -12,7 +12,8 @@ import threading
 import pytest
 
 from dockwright import dockerd
-from operations import networks, swarm
+from dockwright.facts import engine as fengine
+from dockwright.facts import networks as fnetworks
 
 NET = {"Name": "backend", "Id": "n1", "Driver": "bridge", "Scope": "local", "Internal": False,
        "Attachable": False, "EnableIPv6": False, "Options": {"com.docker.network.driver.mtu": "1450"},
@@ -59,7 +60,7 @@ def test_networks_are_listed_then_each_inspected_and_one_gone_meanwhile_is_left_
         "/networks/n1": (200, NET)})
     out = ask(tmp_path / "d.sock", "networks")
     assert json.loads(out[0]) == [NET] and fake.asked == ["/networks", "/networks/n1", "/networks/n2"]
-    view = networks.DockerNetworks().process(out)
+    view = fnetworks.DockerNetworks().process(out)
     assert view["backend"]["subnet"] == "10.5.0.0/16" and view["backend"]["mtu"] == 1450
 
 
@@ -68,7 +69,7 @@ def test_the_swarm_section_is_what_docker_info_prints(tmp_path):
                "Cluster": {"ID": "c9"}, "NodeAddr": "10.99.0.11", "RemoteManagers": [{"Addr": "10.99.0.11:2377"}]}
     FakeDockerd(tmp_path / "d.sock", {"/info": (200, {"ServerVersion": "26.1.5", "Swarm": section})})
     out = ask(tmp_path / "d.sock", "swarm")
-    state = swarm.SwarmState().process(out)
+    state = fengine.SwarmState().process(out)
     assert state["state"] == "active" and state["cluster_id"] == "c9" and state["manager"] is True
 
 
@@ -79,7 +80,7 @@ def test_the_swarm_section_is_what_docker_info_prints(tmp_path):
 def test_a_daemon_that_does_not_answer_is_down_never_empty(tmp_path, answers, why):
     if answers is not None:
         FakeDockerd(tmp_path / "d.sock", answers)
-    for what, fact in (("swarm", swarm.SwarmState), ("networks", networks.DockerNetworks)):
+    for what, fact in (("swarm", fengine.SwarmState), ("networks", fnetworks.DockerNetworks)):
         if what == "networks" and answers is not None:
             answers["/networks"] = (500, {})
             why = "HTTP 500 to GET /networks"
@@ -88,7 +89,7 @@ def test_a_daemon_that_does_not_answer_is_down_never_empty(tmp_path, answers, wh
 
 
 def test_the_cli_stands_in_where_there_is_no_python3_or_another_daemon_is_named():
-    command = networks.DockerNetworks().command()
+    command = fnetworks.DockerNetworks().command()
     assert command.startswith('if [ -z "${DOCKER_HOST:-}" ] && command -v python3')
     assert "else ids=$(timeout -k 5 60 docker network ls -q" in command
-    assert "docker info --format" in swarm.SwarmState().command().split("; else ", 1)[1]
+    assert "docker info --format" in fengine.SwarmState().command().split("; else ", 1)[1]

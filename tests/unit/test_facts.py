@@ -2,15 +2,19 @@
 
 import json
 
-from operations import apparmor, conntrack, docker, sysctl
 from dockwright.plans import conntrack as conntrack_plan, docker as docker_plan, sysctl as sysctl_plan
 from dockwright import factcache
 
 from .harness import FakeHost
+from dockwright.facts import engine as fengine
+from dockwright.facts import kernel as fkernel
+from dockwright.facts import networks as fnetworks
+from dockwright.facts import profiles as fprofiles
+from dockwright.plans import docker as docker_plans
 
 
 def test_sysctl_fact_reads_all_keys_in_one_command():
-    cmd = sysctl.SysctlState().command(keys=("net.core.somaxconn", "net.core.netdev_max_backlog"))
+    cmd = fkernel.SysctlState().command(keys=("net.core.somaxconn", "net.core.netdev_max_backlog"))
     assert cmd.count("for k in") == 1 and "net.core.somaxconn" in cmd and "netdev_max_backlog" in cmd
 
 
@@ -34,7 +38,7 @@ def test_sysctl_fact_boot_order_follows_systemd():
         "/lib/sysctl.d/50-default.conf:net.core.somaxconn = 3",
         "/etc/sysctl.conf:kernel.panic = 10",
     ]
-    state = sysctl.SysctlState().process(out)
+    state = fkernel.SysctlState().process(out)
     assert state["live"] == {"net.core.somaxconn": "4096", "net.ipv4.tcp_rmem": "4096 131072 6291456"}
     assert state["missing"] == ["net.core.nosuch"]
     assert state["paths"] == ["/usr/lib/sysctl.d/50-default.conf", "/etc/sysctl.d/90-dockwright.conf",
@@ -48,7 +52,7 @@ def test_sysctl_fact_boot_order_follows_systemd():
 
 
 def test_conntrack_fact_and_sizing():
-    state = conntrack.ConntrackState().process([
+    state = fkernel.ConntrackState().process([
         "cores 2", "mem_kib 24683992", "loaded", "hashsize 65536",
         "modules-load nf_conntrack", "modprobe options nf_conntrack hashsize=65536"])
     assert state["cores"] == 2 and state["loaded"] and state["hashsize"] == 65536
@@ -76,7 +80,7 @@ def test_docker_engine_fact():
            "@@docker_opts", '"--dns 8.8.8.8"', "@@swarm", "inactive",
            "@@daemon_json", base64.b64encode(daemon.encode()).decode(),
            "@@os", "ID=ubuntu", 'VERSION_ID="24.04"', "ID_LIKE=debian"]
-    state = docker.DockerEngine().process(out)
+    state = fengine.DockerEngine().process(out)
     assert state["version"] == (26, 1, 5) and state["enabled"] and state["active"]
     assert state["os"] == {"ID": "ubuntu", "VERSION_ID": "24.04", "ID_LIKE": "debian"}
     assert state["daemon_json"] == daemon and "swarm" not in state  # docker info: SwarmState only
@@ -88,24 +92,24 @@ def test_docker_engine_fact():
 def test_docker_engine_version_comes_from_the_package_when_there_is_one():
     for line, version in (("docker.io 20.10.24+dfsg1-1+deb12u1", (20, 10, 24)),
                           ("docker-ce 5:27.3.1-1~debian.12~bookworm", (27, 3, 1))):
-        state = docker.DockerEngine().process(["@@package", line, "@@version", "@@daemon_json"])
+        state = fengine.DockerEngine().process(["@@package", line, "@@version", "@@daemon_json"])
         assert (state["package"], state["version"]) == (line.split()[0], version)
     # No package: the daemon binary says (the command runs `dockerd --version` only then).
-    state = docker.DockerEngine().process(["@@package", "", "@@version", "Docker version 24.0.7, build afdd53b"])
+    state = fengine.DockerEngine().process(["@@package", "", "@@version", "Docker version 24.0.7, build afdd53b"])
     assert (state["package"], state["version"]) == (None, (24, 0, 7))
-    assert '[ -n "$p" ] || dockerd --version' in docker.DockerEngine().command()
+    assert '[ -n "$p" ] || dockerd --version' in fengine.DockerEngine().command()
 
 
 def test_docker_engine_fact_without_daemon_json():
-    state = docker.DockerEngine().process(["@@package", "@@daemon_json"])
+    state = fengine.DockerEngine().process(["@@package", "@@daemon_json"])
     assert state["daemon_json"] is None and state["package"] is None
 
 
 def test_daemon_render_is_stable_and_adds_seccomp_default():
     state = {"concerns": {"seccomp": True}, "seccomp": {"name": "dw", "default": True},
              "docker": {"daemon": {"log-level": "info", "icc": False}, "passthrough": {"x-y": 1}}}
-    text = docker.render(state)
-    assert text == docker.render(state) and text.endswith("}\n")
+    text = docker_plans.render(state)
+    assert text == docker_plans.render(state) and text.endswith("}\n")
     data = json.loads(text)
     assert data == {"icc": False, "log-level": "info", "seccomp-profile": "/etc/docker/seccomp/dw.json",
                     "x-y": 1}
@@ -113,16 +117,15 @@ def test_daemon_render_is_stable_and_adds_seccomp_default():
 
 
 def test_apparmor_fact():
-    state = apparmor.AppArmorState().process(["enabled Y", "parser", "sha256 abc",
+    state = fprofiles.AppArmorState().process(["enabled Y", "parser", "sha256 abc",
                                               "loaded dockwright-default (enforce)"])
     assert state == {"enabled": True, "parser": True, "file_sha256": "abc", "loaded": "enforce", "foreign": None}
-    held = apparmor.AppArmorState().process(["enabled Y", "parser", "foreign directory"])
+    held = fprofiles.AppArmorState().process(["enabled Y", "parser", "foreign directory"])
     assert held["foreign"] == "directory"
 
 
 def test_host_routes_fact_skips_default_and_docker_bridges():
-    from operations import networks
-    routes = networks.HostRoutes().process([
+    routes = fnetworks.HostRoutes().process([
         "default via 10.0.2.2 dev eth0",
         "10.0.2.0/24 dev eth0 proto kernel scope link src 10.0.2.15",
         "10.99.0.0/24 dev eth1 proto kernel scope link src 10.99.0.11",
@@ -139,9 +142,9 @@ def test_fact_cache_reads_each_fact_once_per_host_and_arguments():
     from .harness import FakeHost
     calls = []
     fake = FakeHost({"SysctlState": lambda **kw: calls.append(kw) or {"keys": kw.get("keys")}})
-    a = factcache.get(fake, sysctl.SysctlState, keys=("a",))
-    b = factcache.get(fake, sysctl.SysctlState, keys=("a",))
-    c = factcache.get(fake, sysctl.SysctlState, keys=("b",))
+    a = factcache.get(fake, fkernel.SysctlState, keys=("a",))
+    b = factcache.get(fake, fkernel.SysctlState, keys=("a",))
+    c = factcache.get(fake, fkernel.SysctlState, keys=("b",))
     assert a is b and c["keys"] == ("b",) and len(calls) == 2
 
 
@@ -156,7 +159,7 @@ def test_sysctl_fact_mask_hides_the_vendor_file_and_links_are_named():
         "/etc/sysctl.d/98-linked.conf:net.core.somaxconn = 2048",
         "/usr/lib/sysctl.d/99-vendor.conf:net.core.somaxconn = 4096",
     ]
-    state = sysctl.SysctlState().process(out)
+    state = fkernel.SysctlState().process(out)
     assert state["paths"] == ["/etc/sysctl.d/90-dockwright.conf", "/etc/sysctl.d/98-linked.conf",
                               "/etc/sysctl.d/99-vendor.conf"]
     assert state["links"] == {"/etc/sysctl.d/98-linked.conf": "/opt/x.conf"}
@@ -172,9 +175,9 @@ def test_fact_cache_is_per_real_host_behind_pyinfra_host_proxy():
     a = FakeHost({"SysctlState": {"who": "a"}}, name="a")
     b = FakeHost({"SysctlState": {"who": "b"}}, name="b")
     with ctx_host.use(a):
-        assert factcache.get(proxy, sysctl.SysctlState, keys=("k",)) == {"who": "a"}
+        assert factcache.get(proxy, fkernel.SysctlState, keys=("k",)) == {"who": "a"}
     with ctx_host.use(b):
-        assert factcache.get(proxy, sysctl.SysctlState, keys=("k",)) == {"who": "b"}
+        assert factcache.get(proxy, fkernel.SysctlState, keys=("k",)) == {"who": "b"}
 
 
 def test_a_docker_read_that_fails_is_down_never_an_empty_answer():
@@ -182,15 +185,14 @@ def test_a_docker_read_that_fails_is_down_never_an_empty_answer():
     Engine 26's `docker info` exits 0 with an empty swarm section when the daemon is stopped;
     Engine 20.10's exits 1)."""
     from dockwright import dockerd
-    from operations import networks, swarm
     stopped = "@@dockerd-down error [Cannot connect to the Docker daemon at unix:///var/run/docker.sock.]"
-    assert swarm.SwarmState().process([stopped, "missing-module esp4"]) == \
+    assert fengine.SwarmState().process([stopped, "missing-module esp4"]) == \
         dockerd.Down("Cannot connect to the Docker daemon at unix:///var/run/docker.sock.")
-    assert swarm.SwarmState().process(["@@dockerd-down 1"]) == dockerd.Down("docker exited 1")
-    assert networks.DockerNetworks().process(["@@dockerd-down 124"]) == dockerd.Down("timed out after 60 s")
+    assert fengine.SwarmState().process(["@@dockerd-down 1"]) == dockerd.Down("docker exited 1")
+    assert fnetworks.DockerNetworks().process(["@@dockerd-down 124"]) == dockerd.Down("timed out after 60 s")
     # Control: a daemon that answers "no swarm" is inactive, not down.
-    assert swarm.SwarmState().process(['{"LocalNodeState":"inactive"}'])["state"] == "inactive"
-    assert networks.DockerNetworks().process(["[]"]) == {}
+    assert fengine.SwarmState().process(['{"LocalNodeState":"inactive"}'])["state"] == "inactive"
+    assert fnetworks.DockerNetworks().process(["[]"]) == {}
     # Every docker call in those reads is bounded and marks its failure.
-    for fact in (swarm.SwarmState(), networks.DockerNetworks()):
+    for fact in (fengine.SwarmState(), fnetworks.DockerNetworks()):
         assert "timeout -k 5 60 docker" in fact.command() and "|| echo @@dockerd-down $?" in fact.command()

@@ -3,9 +3,11 @@ handed to its own fact. The commands run here in a local shell, as the host woul
 
 import subprocess
 
-from operations import conntrack, networks
 from dockwright import factcache
 from dockwright.factcache import HostState
+from dockwright.facts import engine as fengine
+from dockwright.facts import kernel as fkernel
+from dockwright.facts import networks as fnetworks
 
 
 def run_locally(command: str) -> tuple[int, list[str]]:
@@ -52,9 +54,9 @@ class LocalHost:
 
 def test_prefetch_reads_every_fact_in_one_round_trip_with_the_same_result():
     alone = LocalHost()
-    expected = {cls: alone.get_fact(cls) for cls in (networks.HostRoutes, conntrack.ConntrackState)}
+    expected = {cls: alone.get_fact(cls) for cls in (fnetworks.HostRoutes, fkernel.ConntrackState)}
     host = LocalHost()
-    factcache.prefetch(host, [(networks.HostRoutes, {}), (conntrack.ConntrackState, {})])
+    factcache.prefetch(host, [(fnetworks.HostRoutes, {}), (fkernel.ConntrackState, {})])
     assert host.reads == ["HostState"]
     assert {cls: factcache.get(host, cls) for cls in expected} == expected
     assert host.reads == ["HostState"]  # served from the one read
@@ -62,10 +64,10 @@ def test_prefetch_reads_every_fact_in_one_round_trip_with_the_same_result():
 
 def test_a_part_that_fails_is_read_again_on_its_own():
     host = LocalHost(fail=["ip -4 -o route"])  # HostRoutes' part exits 7 inside the host-state read
-    factcache.prefetch(host, [(networks.HostRoutes, {}), (conntrack.ConntrackState, {})])
+    factcache.prefetch(host, [(fnetworks.HostRoutes, {}), (fkernel.ConntrackState, {})])
     # pyinfra itself reads it again (and would report its failure); the other part is served.
     assert host.reads == ["HostState", "HostRoutes"]
-    factcache.get(host, conntrack.ConntrackState)
+    factcache.get(host, fkernel.ConntrackState)
     assert host.reads == ["HostState", "HostRoutes"]
 
 
@@ -77,10 +79,10 @@ def test_an_operation_that_changes_a_fact_makes_later_operations_read_it_again()
     from .harness import DEBIAN, FakeHost, run
     engine = {"package": None, "enabled": False, "active": False, "os": DEBIAN}
     fake = FakeHost({"DockerEngine": lambda: dict(engine)})
-    assert factcache.get(fake, docker.DockerEngine)["package"] is None
+    assert factcache.get(fake, fengine.DockerEngine)["package"] is None
     commands, _ = run(docker.engine, {}, fake=fake, package="docker.io")
     engine.update(package="docker.io", enabled=True, active=True)  # what the commands did
-    assert factcache.get(fake, docker.DockerEngine)["package"] is None  # not executed yet: the first read
+    assert factcache.get(fake, fengine.DockerEngine)["package"] is None  # not executed yet: the first read
     commands[-1].function(None, fake, *commands[-1].args)  # pyinfra executes the forget step
-    assert factcache.get(fake, docker.DockerEngine)["package"] == "docker.io"
+    assert factcache.get(fake, fengine.DockerEngine)["package"] == "docker.io"
     assert [name for name, _ in fake.asked] == ["DockerEngine", "DockerEngine"]

@@ -19,6 +19,12 @@ from hypothesis import strategies as st
 
 from operations import apparmor, docker, networks, seccomp, sysctl
 from dockwright import model, schema
+from dockwright.facts import engine as fengine
+from dockwright.facts import kernel as fkernel
+from dockwright.facts import profiles as fprofiles
+from dockwright.plans import apparmor as apparmor_plans
+from dockwright.plans import docker as docker_plans
+from dockwright.plans import seccomp as seccomp_plans
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = model.merge_layers([runpy.run_path(str(REPO / "group_data" / "all.py"))])
@@ -134,17 +140,17 @@ def commands_for(state: dict) -> list[str]:
     """Every command string the operations and facts would build from this state."""
     cmds = []
     aa = state["apparmor"]
-    profile = apparmor.render(aa)
-    cmds += [apparmor.AppArmorState().command(profile_name=aa["name"]),
-             apparmor.ProfileCheck().command(content=profile)]
+    profile = apparmor_plans.render(aa)
+    cmds += [fprofiles.AppArmorState().command(profile_name=aa["name"]),
+             fprofiles.ProfileCheck().command(content=profile)]
     cmds += _op(apparmor.profile, {"AppArmorState": {"enabled": True, "parser": True, "file_sha256": None,
                                                      "loaded": None},
                                    "ProfileCheck": {"ok": True, "message": ""}},
                 profile_name=aa["name"], content=profile)
     cmds += _op(seccomp.profile, {"Sha256File": None}, profile_name=state["seccomp"]["name"],
-                content=seccomp.render(state["seccomp"]))
-    content = docker.render(state)
-    cmds.append(docker.DaemonConfigCheck().command(content=content))
+                content=seccomp_plans.render(state["seccomp"]))
+    content = docker_plans.render(state)
+    cmds.append(fengine.DaemonConfigCheck().command(content=content))
     cmds.append(docker.rollout_script(content, 10))
     for name, spec in state["networks"]["bridges"].items():
         cmds.append(networks.create_command(name, "bridge", spec))
@@ -152,7 +158,7 @@ def commands_for(state: dict) -> list[str]:
     for name, spec in state["networks"]["overlays"].items():
         cmds.append(networks.create_command(name, "overlay", spec))
     keys = tuple(k.lstrip("-") for k in state["sysctl"]["settings"])
-    cmds.append(sysctl.SysctlState().command(keys=keys))
+    cmds.append(fkernel.SysctlState().command(keys=keys))
     cmds.append(sysctl.takeover_command("/etc/sysctl.d/99-x.conf", list(keys), state["sysctl"]["file"]))
     return cmds
 

@@ -5,9 +5,11 @@ import ipaddress
 
 import pytest
 
-from dockwright.plans import conntrack, docker, firewall, networks, profiles, sha256, swarm, sysctl
+from dockwright.plans import conntrack, docker, firewall, networks, sha256, swarm, sysctl
 
 from .harness import DEBIAN
+from dockwright.plans import apparmor as apparmor_plans
+from dockwright.plans import seccomp as seccomp_plans
 
 OWN = "/etc/sysctl.d/90-dockwright.conf"
 
@@ -128,21 +130,21 @@ def test_engine_plan_installs_enables_and_starts_what_is_missing():
 
 def test_apparmor_plan_asks_the_parser_for_a_changed_profile_and_names_the_source():
     state = {"enabled": True, "parser": True, "file_sha256": None, "loaded": None}
-    first = profiles.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", state)
+    first = apparmor_plans.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", state)
     assert first.check and first.write and first.load
-    bad = profiles.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", state,
+    bad = apparmor_plans.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", state,
                                  {"ok": False, "message": "syntax error"}, source={"name": "dw"})
     assert bad.problems == [("apparmor", {"name": "dw"}, "apparmor_parser rejects the rendered profile: syntax error")]
     same = dict(state, file_sha256=sha256("profile dw {}\n"), loaded="complain")
-    reload = profiles.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", same)
+    reload = apparmor_plans.apparmor_plan("dw", "/etc/apparmor.d/dw", "profile dw {}\n", same)
     assert not reload.write and not reload.check and reload.load
-    off = profiles.apparmor_plan("dw", "/etc/apparmor.d/dw", "x", dict(state, enabled=False))
+    off = apparmor_plans.apparmor_plan("dw", "/etc/apparmor.d/dw", "x", dict(state, enabled=False))
     assert off.problems[0][0] == "concerns.apparmor" and not off.write
 
 
 def test_seccomp_plan_compares_the_hash():
-    assert profiles.seccomp_plan("/p.json", "{}", sha256("{}")).items == []
-    p = profiles.seccomp_plan("/p.json", "{}", None)
+    assert seccomp_plans.seccomp_plan("/p.json", "{}", sha256("{}")).items == []
+    p = seccomp_plans.seccomp_plan("/p.json", "{}", None)
     assert p.write and p.items == [("/p.json sha256", sha256("{}"), None)]
 
 
@@ -247,7 +249,7 @@ def test_the_port_policy_covers_every_family_dockerd_filters_as_it_runs():
 def test_an_apparmor_name_another_profile_holds_is_a_problem_never_overwritten():
     from dockwright import schema
     from dockwright.model import deep_merge
-    from dockwright.plans.profiles import apparmor_plan
+    from dockwright.plans.apparmor import apparmor_plan
     state = {"enabled": True, "parser": True, "file_sha256": None, "loaded": None, "foreign": "directory"}
     p = apparmor_plan("tunables", "/etc/apparmor.d/tunables", "profile x {}\n", state)
     assert not p.write and not p.load and p.problems[0][:2] == ("apparmor.name", "tunables")

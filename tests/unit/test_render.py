@@ -7,9 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dockwright.model import deep_merge
-from operations import apparmor, docker, seccomp, sysctl
+from operations import docker, sysctl
 
 from .test_model import group_data
+from dockwright.plans import apparmor as apparmor_plans
+from dockwright.plans import docker as docker_plans
+from dockwright.plans import seccomp as seccomp_plans
 
 ALL = group_data("all")
 
@@ -20,7 +23,7 @@ def test_sysctl_file():
 
 
 def test_apparmor_profile_from_data():
-    text = apparmor.render(dict(ALL["apparmor"], network_rules=[{"access": "allow", "family": "inet", "type": "tcp"}]))
+    text = apparmor_plans.render(dict(ALL["apparmor"], network_rules=[{"access": "allow", "family": "inet", "type": "tcp"}]))
     assert f"profile {ALL['apparmor']['name']} flags=" in text
     for kind in ALL["apparmor"]["deny_network"]:
         assert f"  deny network {kind.replace('-', ' ')},\n" in text
@@ -38,7 +41,7 @@ def test_daemon_apply_script_renders_with_values():
 
 
 def test_seccomp_profile_denies_af_packet_only_by_single_condition_rules():
-    profile = seccomp.build(ALL["seccomp"])
+    profile = seccomp_plans.build(ALL["seccomp"])
     assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile["defaultErrnoRet"] == 1
     socket_rules = [r for r in profile["syscalls"] if r["names"] == ["socket"]]
     families = {r["args"][0]["value"] for r in socket_rules}
@@ -56,7 +59,7 @@ def test_seccomp_profile_denies_af_packet_only_by_single_condition_rules():
 
 
 def test_seccomp_data_can_deny_more():
-    profile = seccomp.build({"deny_socket_families": [17, 10], "deny_syscalls": ["chroot"]})
+    profile = seccomp_plans.build({"deny_socket_families": [17, 10], "deny_syscalls": ["chroot"]})
     assert "chroot" not in profile["syscalls"][0]["names"]
     assert 10 not in {r["args"][0]["value"] for r in profile["syscalls"] if r["names"] == ["socket"]}
 
@@ -65,17 +68,17 @@ def test_seccomp_check_refuses_same_index_conditions():
     bad = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["socket"], "action": "SCMP_ACT_ALLOW",
            "args": [{"index": 0, "op": "SCMP_CMP_GT", "value": 17},
                     {"index": 0, "op": "SCMP_CMP_LT", "value": 38}]}]}
-    with pytest.raises(seccomp.SeccompProfileError, match="ORed by runc"):
-        seccomp.check(bad)
+    with pytest.raises(seccomp_plans.SeccompProfileError, match="ORed by runc"):
+        seccomp_plans.check(bad)
 
 
 def test_seccomp_render_is_json_and_stable():
-    a, b = seccomp.render(ALL["seccomp"]), seccomp.render(ALL["seccomp"])
+    a, b = seccomp_plans.render(ALL["seccomp"]), seccomp_plans.render(ALL["seccomp"])
     assert a == b and json.loads(a)["archMap"]
 
 
 def test_daemon_json_from_shipped_data():
-    data = json.loads(docker.render(ALL))
+    data = json.loads(docker_plans.render(ALL))
     assert data["log-opts"] == {"max-size": "10m", "max-file": "3"}
     assert all(isinstance(v, str) for v in data["log-opts"].values())
     assert data["default-ulimits"]["nofile"]["Soft"] == 65535
@@ -92,7 +95,7 @@ def test_apparmor_network_rules_are_words_of_a_grammar_never_free_lines():
         assert [p for p in found if p.key.startswith("apparmor.network_rules[0]")], bad
     ok = deep_merge(ALL, {"apparmor": {"network_rules": [{"access": "deny", "family": "inet6", "type": "udp"}]}})
     assert [p for p in schema.validate("h1", ok) if p.key.startswith("apparmor")] == []  # control
-    assert "  deny network inet6 udp,\n" in apparmor.render(ok["apparmor"])
+    assert "  deny network inet6 udp,\n" in apparmor_plans.render(ok["apparmor"])
 
 
 @settings(max_examples=200, deadline=None)
@@ -111,7 +114,7 @@ def test_any_accepted_apparmor_data_renders_one_profile_block(rules):
         assert any(r not in ({"access": a, "family": f, "type": t} for a in ("allow", "deny")
                              for f in schema.AA_FAMILIES for t in schema.AA_TYPES) for r in rules)
         return
-    text = apparmor.render(state["apparmor"])
+    text = apparmor_plans.render(state["apparmor"])
     assert len(re.findall(r"^profile ", text, re.M)) == 1 and text.count("{") == text.count("}")
     body = text.split("{", 1)[1]
     assert all(re.fullmatch(r"  (deny )?network( [a-z0-9]+){0,2},", line)

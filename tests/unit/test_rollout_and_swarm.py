@@ -11,6 +11,7 @@ from operations import docker, swarm
 from dockwright.plans import swarm as swarm_plan
 
 from .harness import DEBIAN, run
+from dockwright.facts import engine as fengine
 
 UNIT = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
 
@@ -314,11 +315,11 @@ def test_the_runs_fact_cache_sends_one_read_for_concurrent_askers_and_forgets_on
             return super().get_fact(cls, **kwargs)
 
     leader = Slow({}, {"cluster_id": "abc"})
-    askers = [gevent.spawn(factcache.get, leader, swarm.SwarmState) for _ in range(20)]
+    askers = [gevent.spawn(factcache.get, leader, fengine.SwarmState) for _ in range(20)]
     gevent.joinall(askers)
     assert [a.value for a in askers] == [{"cluster_id": "abc"}] * 20 and leader.asked == 1
-    factcache.forget(leader, swarm.SwarmState)
-    assert factcache.get(leader, swarm.SwarmState) == {"cluster_id": "abc"} and leader.asked == 2
+    factcache.forget(leader, fengine.SwarmState)
+    assert factcache.get(leader, fengine.SwarmState) == {"cluster_id": "abc"} and leader.asked == 2
 
 
 def test_a_full_disk_fails_the_staging_at_once_naming_the_place(tmp_path):

@@ -1,22 +1,16 @@
-"""The plans of the two container profiles: seccomp (a file dockerd reads) and AppArmor (a file
-the kernel loads, checked by its parser first)."""
+"""The container AppArmor profile: rendered from the data, planned against the AppArmorState
+fact, and judged by the host's own parser before it replaces the file."""
 
 from dataclasses import dataclass
 
-from . import Plan, sha256
+from .. import templating
+from . import FilePlan, sha256
 
 
-@dataclass
-class FilePlan(Plan):
-    write: bool = False
-
-
-def seccomp_plan(path: str, content: str, file_sha256: str | None) -> FilePlan:
-    """The profile file against its sha256 on the host (None: absent)."""
-    p = FilePlan(write=file_sha256 != sha256(content))
-    if p.write:
-        p.differs(f"{path} sha256", sha256(content), file_sha256)
-    return p
+def render(conf: dict) -> str:
+    return templating.render("apparmor/container.j2", name=conf["name"],
+                             deny_network=conf.get("deny_network", []),
+                             network_rules=conf.get("network_rules", []))
 
 
 @dataclass
@@ -53,3 +47,12 @@ def apparmor_plan(name: str, path: str, content: str, state: dict, check: dict |
     elif p.write and not check["ok"]:
         p.problem("apparmor", name if source is None else source, f"apparmor_parser rejects the rendered profile: {check['message']}")
     return p
+
+
+def decide(name: str, path: str, content: str, state: dict, parser, source=None) -> AppArmorPlan:
+    """The plan, with the parser's verdict when the file would change: ``parser(content)`` reads
+    it (the ProfileCheck fact) only then. The operation and preflight both decide here."""
+    decided = apparmor_plan(name, path, content, state, source=source)
+    if decided.check:
+        decided = apparmor_plan(name, path, content, state, parser(content), source)
+    return decided

@@ -1,0 +1,133 @@
+"""The Docker engine's side: the package, service and daemon.json in one read, dockerd's own
+check of a candidate daemon.json, and the swarm as `docker info` reports it."""
+
+import base64
+import json
+import re
+import shlex
+
+from pyinfra.api import FactBase
+
+from .. import dockerd, platform, remote
+
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+
+
+def parse_version(text: str | None) -> tuple[int, ...] | None:
+    m = re.search(r"(\d+)\.(\d+)\.(\d+)", text or "")
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+class DockerEngine(FactBase):
+    """
+    The engine's state in one command: package, version, service, unit flags, daemon.json.
+
+    Returns ``{"package", "version", "enabled", "active", "exec_start", "docker_opts",
+    "daemon_json", "rollout", "failed", "os"}``; ``daemon_json`` is the file's text or None,
+    ``os`` the ID, ID_LIKE and VERSION_ID of /etc/os-release,
+    ``rollout`` the outcome of the last rollout and ``failed`` the last rolled-back candidate
+    (``{"sha256", "at", "reason"}``), both ``{}`` when there are none.
+    """
+
+    def command(self):
+        return (
+            # The package's version is the engine's; `dockerd --version` (a large Go binary,
+            # slow to start) only for an engine installed without a package.
+            f"p=$({platform.DEBIAN.package_query}); echo @@package; echo \"$p\"; "
+            "echo @@version; [ -n \"$p\" ] || dockerd --version 2>/dev/null; "
+            "echo @@enabled; systemctl is-enabled docker.service 2>/dev/null; "
+            "echo @@active; systemctl is-active docker.service 2>/dev/null; "
+            "echo @@exec_start; systemctl cat docker.service 2>/dev/null | sed -n 's/^ExecStart=//p'; "
+            f"echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' {platform.DEBIAN.service_defaults} 2>/dev/null; "
+            f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
+            "echo @@rollout; cat /var/lib/dockwright/rollout.state 2>/dev/null; "
+            "echo @@failed; cat /var/lib/dockwright/daemon.json.failed 2>/dev/null; "
+            "echo @@os; grep -E '^(ID|ID_LIKE|VERSION_ID)=' /etc/os-release 2>/dev/null; true"
+        )
+
+    def process(self, output):
+        sections = remote.sections(output)
+
+        def one(name):
+            lines = [x for x in sections.get(name, []) if x.strip()]
+            return lines[-1].strip() if lines else None
+
+        raw = one("daemon_json")
+        package = (one("package") or "").split()
+        exec_lines = [x for x in sections.get("exec_start", []) if x.strip()]
+        return {
+            "package": package[0] if package else None,
+            "version": parse_version(one("version")) or parse_version(package[1] if len(package) > 1 else None),
+            "enabled": one("enabled") == "enabled",
+            "active": one("active") == "active",
+            "exec_start": exec_lines[-1] if exec_lines else "",
+            "docker_opts": (one("docker_opts") or "").strip("\"'"),
+            "daemon_json": base64.b64decode(raw).decode() if raw else None,
+            "rollout": parse_kv(sections.get("rollout", [])),
+            "failed": parse_kv(sections.get("failed", [])),
+            "os": {k: v.strip().strip("\"'") for k, v in parse_kv(sections.get("os", [])).items()},
+        }
+
+
+class DaemonConfigCheck(FactBase):
+    """
+    ``dockerd --validate`` on a candidate daemon.json, in a temporary file that is removed.
+
+    Returns ``{"ok": bool, "message": str}`` (ok when dockerd has no --validate: Engine < 23).
+    """
+
+    def command(self, content: str):
+        b64 = base64.b64encode(content.encode()).decode()
+        return (
+            "if ! dockerd --help 2>&1 | grep -q -- --validate; then echo unsupported; exit 0; fi; "
+            "f=$(mktemp); printf '%s' " + shlex.quote(b64) + " | base64 -d > \"$f\"; "
+            "if out=$(dockerd --validate --config-file \"$f\" 2>&1); then echo ok; "
+            "else echo rejected; printf '%s\\n' \"$out\"; fi; rm -f \"$f\""
+        )
+
+    def process(self, output):
+        first = output[0].strip() if output else "unsupported"
+        return {"ok": first in ("ok", "unsupported"),
+                "message": " ".join(x.strip() for x in output[1:])}
+
+
+def parse_kv(lines: list[str]) -> dict:
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+# Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
+OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
+
+
+class SwarmState(FactBase):
+    """
+    ``docker info``'s swarm section plus the kernel modules overlays need, in one command.
+
+    Returns ``{"state", "node_id", "manager", "cluster_id", "node_addr", "remote_managers",
+    "modules_missing"}``, or ``dockerd.Down`` when dockerd does not answer (a stopped or hung
+    daemon is never "not in a swarm").
+    """
+
+    def command(self):
+        mods = " ".join(OVERLAY_MODULES)
+        info = dockerd.call(f"docker info --format '{dockerd.INFO_SERVER_ERRORS}{{{{json .Swarm}}}}{{{{end}}}}' 2>/dev/null")
+        return (
+            f"{dockerd.api_or_cli('swarm', info)}; "
+            f"for m in {mods}; do modprobe -n -q $m 2>/dev/null || [ -d /sys/module/$m ] "
+            "|| echo missing-module $m; done"
+        )
+
+    def process(self, output):
+        if down := dockerd.down(output):
+            return down
+        info = json.loads(output[0]) if output and output[0].startswith("{") else {}
+        return {
+            "state": info.get("LocalNodeState") or "inactive",
+            "node_id": info.get("NodeID") or None,
+            "manager": bool(info.get("ControlAvailable")),
+            "cluster_id": (info.get("Cluster") or {}).get("ID"),
+            "node_addr": info.get("NodeAddr") or None,
+            "remote_managers": sorted(m.get("Addr") for m in info.get("RemoteManagers") or []),
+            "modules_missing": [line.split()[1] for line in output if line.startswith("missing-module ")],
+        }

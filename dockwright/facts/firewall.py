@@ -1,0 +1,57 @@
+"""The port policy's side: the live DOCKER-USER rules, the rules files and the boot unit."""
+
+from pyinfra.api import FactBase
+
+from .. import remote
+
+
+RULES_DIR = "/etc/dockwright"
+
+
+FAMILIES = {"ipv4": ("iptables", 4), "ipv6": ("ip6tables", 6)}
+
+
+UNIT = "/etc/systemd/system/dockwright-port-policy.service"
+
+
+UNIT_NAME = "dockwright-port-policy.service"
+
+
+def rules_file(family: str) -> str:
+    return f"{RULES_DIR}/port-policy.{family}.rules"
+
+
+def applied_file(family: str) -> str:
+    return f"{RULES_DIR}/port-policy.{family}.applied"
+
+
+class PortPolicy(FactBase):
+    """
+    Per family: the live DOCKER-USER rules (``iptables -S``), the rules file and what
+    iptables printed right after the last apply; and the unit's hash and whether it is enabled.
+
+    Returns ``{"ipv4": {"live", "file", "applied"}, "ipv6": {...}, "unit": str|None,
+    "enabled": bool}``; each value a text or None.
+    """
+
+    def command(self):
+        parts = []
+        for family, (tool, _) in FAMILIES.items():
+            parts.append(f"echo @@{family}.live; {tool} -S DOCKER-USER 2>/dev/null")
+            parts.append(f"echo @@{family}.file; cat {rules_file(family)} 2>/dev/null")
+            parts.append(f"echo @@{family}.applied; cat {applied_file(family)} 2>/dev/null")
+        parts.append(f"echo @@unit; [ -f {UNIT} ] && sha256sum {UNIT} | cut -d' ' -f1")
+        parts.append(f"echo @@enabled; systemctl is-enabled {UNIT_NAME} 2>/dev/null; true")
+        return "; ".join(parts)
+
+    def process(self, output):
+        sections = remote.sections(output)
+
+        def text(name):
+            lines = sections.get(name) or []
+            return "\n".join(lines) + "\n" if lines else None
+
+        state = {f: {k: text(f"{f}.{k}") for k in ("live", "file", "applied")} for f in FAMILIES}
+        state["unit"] = (sections.get("unit") or [None])[0]
+        state["enabled"] = (sections.get("enabled") or [""])[0].strip() == "enabled"
+        return state

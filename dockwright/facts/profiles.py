@@ -1,0 +1,67 @@
+"""The container profiles' side: AppArmor's state and the parser's verdict on a candidate
+profile. The seccomp profile file is read with pyinfra's own ``Sha256File``."""
+
+import shlex
+
+from pyinfra.api import FactBase
+from pyinfra.facts.files import Sha256File
+
+__all__ = ["APPARMOR_DIR", "AppArmorState", "ProfileCheck", "Sha256File"]
+
+
+APPARMOR_DIR = "/etc/apparmor.d"
+
+
+class AppArmorState(FactBase):
+    """
+    Whether AppArmor is enabled, the profile file's sha256 and the profile's loaded mode.
+
+    Returns ``{"enabled": bool, "parser": bool, "file_sha256": str|None, "loaded": mode|None,
+    "foreign": str|None}``; ``foreign`` names what holds the profile's path when it is not a
+    file dockwright wrote (a directory, another package's profile).
+    """
+
+    def command(self, profile_name: str):
+        name = profile_name
+        path = shlex.quote(f"{APPARMOR_DIR}/{name}")
+        return (
+            "echo enabled $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo N); "
+            "command -v apparmor_parser >/dev/null && echo parser; "
+            f"[ -f {path} ] && echo sha256 $(sha256sum {path} | cut -d' ' -f1); "
+            f"if [ -L {path} ] || [ -e {path} ] && ! {{ [ -f {path} ] && head -n 1 {path} | grep -q '^# Managed by dockwright'; }}; "
+            f"then echo foreign $(stat -c %F {path}); fi; "
+            # Lines that start with "NAME (", as a fixed string: the name is never a regex.
+            f"awk -v n={shlex.quote(name + ' (')} 'index($0, n) == 1 {{print \"loaded \" $0}}' "
+            "/sys/kernel/security/apparmor/profiles 2>/dev/null; true"
+        )
+
+    def process(self, output):
+        state = {"enabled": False, "parser": False, "file_sha256": None, "loaded": None, "foreign": None}
+        for line in output:
+            word, _, rest = line.partition(" ")
+            if word == "enabled":
+                state["enabled"] = rest.strip() == "Y"
+            elif word == "parser":
+                state["parser"] = True
+            elif word == "sha256":
+                state["file_sha256"] = rest.strip()
+            elif word == "foreign":
+                state["foreign"] = rest.strip() or "something"
+            elif word == "loaded":
+                state["loaded"] = rest.rsplit("(", 1)[-1].rstrip(")")
+        return state
+
+
+class ProfileCheck(FactBase):
+    """``apparmor_parser -Q -K`` (parse only, load nothing) on a candidate profile.
+
+    Returns ``{"ok": bool, "message": str}``."""
+
+    def command(self, content: str):
+        return ("f=$(mktemp); printf '%s' " + shlex.quote(content) + " > \"$f\"; "
+                "if out=$(apparmor_parser -Q -K \"$f\" 2>&1); then echo ok; "
+                "else echo rejected; printf '%s\\n' \"$out\"; fi; rm -f \"$f\"")
+
+    def process(self, output):
+        return {"ok": bool(output) and output[0] == "ok",
+                "message": " ".join(x.strip() for x in output[1:])}
