@@ -18,6 +18,9 @@ from pyinfra.api import FunctionCommand
 from . import refusal
 
 MARK = "@@dockerd-down"
+# Whether this dockerd can check a config file (Engine 23+): the candidate check and the rollout
+# script both ask it this way.
+HAS_VALIDATE = "dockerd --help 2>&1 | grep -q -- --validate"
 BOUND = 60  # seconds a docker CLI call in a read may take (a hung dockerd never answers)
 
 

@@ -352,16 +352,63 @@ AA_FAMILIES = ("unix", "inet", "inet6", "netlink", "packet", "key", "alg", "vsoc
                "xdp", "mctp", "appletalk", "ax25", "ipx", "x25", "rds", "tipc", "llc", "ib", "mpls")
 AA_TYPES = ("stream", "dgram", "seqpacket", "rdm", "raw", "packet", "tcp", "udp", "icmp")
 
-BRIDGE = Struct({
-    "subnet": Net(), "gateway": Addr(), "ip_range": Net(), "aux_addresses": MapOf(Addr()),
-    "mtu": Int(68, 65535), "icc": Bool(), "internal": Bool(), "ipv6": Bool(),
-    "labels": MapOf(Line(), Name("label key")), "bridge_name": Name("interface name"),
-}, required=("subnet",))
+# Docker's option names for the fields that `docker network create` takes as --opt.
+MTU_OPT = "com.docker.network.driver.mtu"
+ICC_OPT = "com.docker.network.bridge.enable_icc"
+BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 
-OVERLAY = Struct({
-    "subnet": Net(), "gateway": Addr(), "mtu": Int(68, 65535), "encrypted": Bool(),
-    "attachable": Bool(), "labels": MapOf(Line(), Name("label key")),
-}, required=("subnet",))
+
+@dataclass(frozen=True)
+class NetworkField:
+    """One field of a declared network, in one place: its type in the data, the drivers that take
+    it, the arguments `docker network create` is given for a value, and where `docker network
+    inspect` shows it, ``(network, its IPv4 IPAM config, its options) -> value`` as the data
+    writes it. Validation, the DockerNetworks fact, the create command and the recreate all read
+    NETWORK_FIELDS."""
+    type: Any
+    drivers: tuple
+    create: Any
+    inspect: Any
+
+
+def _flag(flag: str):
+    return lambda v: [flag] if v else []
+
+
+BOTH, BRIDGE_ONLY, OVERLAY_ONLY = ("bridge", "overlay"), ("bridge",), ("overlay",)
+# In the order `docker network create` is given them.
+NETWORK_FIELDS = {
+    "subnet": NetworkField(Net(), BOTH, lambda v: ["--subnet", v], lambda n, v4, o: v4.get("Subnet")),
+    "gateway": NetworkField(Addr(), BOTH, lambda v: ["--gateway", v] if v else [], lambda n, v4, o: v4.get("Gateway")),
+    "ip_range": NetworkField(Net(), BRIDGE_ONLY, lambda v: ["--ip-range", v] if v else [],
+                             lambda n, v4, o: v4.get("IPRange") or None),
+    "aux_addresses": NetworkField(
+        MapOf(Addr()), BRIDGE_ONLY, lambda v: [a for k, addr in sorted(v.items()) for a in ("--aux-address", f"{k}={addr}")],
+        lambda n, v4, o: v4.get("AuxiliaryAddresses") or {}),
+    "mtu": NetworkField(Int(68, 65535), BOTH, lambda v: ["--opt", f"{MTU_OPT}={v}"] if v else [],
+                        lambda n, v4, o: int(o[MTU_OPT]) if o.get(MTU_OPT) else None),
+    # Docker's default is true: an explicit false is the only value that matters, so it is always sent.
+    "icc": NetworkField(Bool(), BRIDGE_ONLY, lambda v: ["--opt", f"{ICC_OPT}={'true' if v else 'false'}"],
+                        lambda n, v4, o: o.get(ICC_OPT, "true") == "true"),
+    "bridge_name": NetworkField(Name("interface name"), BRIDGE_ONLY,
+                                lambda v: ["--opt", f"{BRIDGE_NAME_OPT}={v}"] if v else [],
+                                lambda n, v4, o: o.get(BRIDGE_NAME_OPT)),
+    "encrypted": NetworkField(Bool(), OVERLAY_ONLY, lambda v: ["--opt", "encrypted"] if v else [],
+                              lambda n, v4, o: "encrypted" in o),
+    "attachable": NetworkField(Bool(), OVERLAY_ONLY, _flag("--attachable"), lambda n, v4, o: bool(n.get("Attachable"))),
+    "internal": NetworkField(Bool(), BRIDGE_ONLY, _flag("--internal"), lambda n, v4, o: bool(n.get("Internal"))),
+    "ipv6": NetworkField(Bool(), BRIDGE_ONLY, _flag("--ipv6"), lambda n, v4, o: bool(n.get("EnableIPv6"))),
+    "labels": NetworkField(MapOf(Line(), Name("label key")), BOTH,
+                           lambda v: [a for k, val in sorted(v.items()) for a in ("--label", f"{k}={val}")],
+                           lambda n, v4, o: n.get("Labels") or {}),
+}
+
+
+def _network(driver: str):
+    return Struct({k: f.type for k, f in NETWORK_FIELDS.items() if driver in f.drivers}, required=("subnet",))
+
+
+BRIDGE, OVERLAY = _network("bridge"), _network("overlay")
 
 # The concerns dockwright manages, in deploy order: each has a switch in `concerns` and a section
 # of its own (group_data/all.py sets every switch).

@@ -1,7 +1,6 @@
 """The Docker engine and /etc/docker/daemon.json: validated, restarted only on change, a few
 hosts at a time, and rolled back when the daemon does not come back healthy."""
 
-import hashlib
 import json
 import posixpath
 import shlex
@@ -16,7 +15,8 @@ from pyinfra.api import FunctionCommand, operation
 from dockwright import dockerd, facts, factcache, platform, refusal, remote, restart_lease, secrets, templating
 from dockwright.facts.engine import DAEMON_JSON, DockerEngine, SwarmState, parse_kv
 from dockwright.facts.networks import DockerNetworks
-from dockwright.plans.docker import daemon_plan, engine_plan, interrupted
+from dockwright.plans import sha256
+from dockwright.plans.docker import daemon_plan, engine_plan, interrupted, live_restore
 from dockwright.plumbing import report
 
 
@@ -124,8 +124,8 @@ def rollout_script(content: str, health_timeout: int, path: str = DAEMON_JSON,
         "docker/daemon-apply.sh.j2", path=shlex.quote(path), timeout=int(health_timeout), mode=mode,
         dir=STATE_DIR, candidate=CANDIDATE, state=ROLLOUT_STATE, log=ROLLOUT_LOG, failed=FAILED,
         script=SCRIPT, systemd_dir=SYSTEMD_DIR,
-        sha=hashlib.sha256(content.encode()).hexdigest(),
-        new_live_restore=str(bool(json.loads(content).get("live-restore"))).lower(),
+        sha=sha256(content), has_validate=dockerd.HAS_VALIDATE,
+        new_live_restore=str(live_restore(content)).lower(),
         allow_stop=str(bool(allow_container_stop)).lower())
 
 
@@ -272,7 +272,9 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
 
     .. code:: python
 
-        docker.daemon_config(name="daemon.json", content=docker.render(state), batch=2)
+        from dockwright.plans import docker as docker_plans
+
+        docker.daemon_config(name="daemon.json", content=docker_plans.render(model.desired(host)), batch=2)
     """
     engine_state = facts.docker_engine().get(host)
     swarm_state = None if interrupted(engine_state) else facts.swarm_if_needed(host, content)

@@ -12,36 +12,18 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
 from dockwright import dockerd, facts, refusal, remote
-from dockwright.facts.networks import BRIDGE_NAME, ICC, JOURNALS, MTU
+from dockwright.facts.networks import JOURNALS
+from dockwright.schema import NETWORK_FIELDS
 from dockwright.plans.networks import network_plan, prune_plan
 from dockwright.plumbing import report
 
 
 def create_command(name: str, driver: str, spec: dict) -> str:
-    args = ["docker", "network", "create", "--driver", driver, "--subnet", spec["subnet"]]
-    if spec.get("gateway"):
-        args += ["--gateway", spec["gateway"]]
-    if spec.get("ip_range"):
-        args += ["--ip-range", spec["ip_range"]]
-    for aux, addr in sorted(spec.get("aux_addresses", {}).items()):
-        args += ["--aux-address", f"{aux}={addr}"]
-    if spec.get("mtu"):
-        args += ["--opt", f"{MTU}={spec['mtu']}"]
-    if driver == "bridge":
-        if "icc" in spec:
-            args += ["--opt", f"{ICC}={'true' if spec['icc'] else 'false'}"]
-        if spec.get("bridge_name"):
-            args += ["--opt", f"{BRIDGE_NAME}={spec['bridge_name']}"]
-    if spec.get("encrypted"):
-        args += ["--opt", "encrypted"]
-    if spec.get("attachable"):
-        args.append("--attachable")
-    if spec.get("internal"):
-        args.append("--internal")
-    if spec.get("ipv6"):
-        args.append("--ipv6")
-    for key, value in sorted(spec.get("labels", {}).items()):
-        args += ["--label", f"{key}={value}"]
+    """`docker network create` for this spec, each field as schema.NETWORK_FIELDS says."""
+    args = ["docker", "network", "create", "--driver", driver]
+    for field, declared in NETWORK_FIELDS.items():
+        if field in spec and driver in declared.drivers:
+            args += declared.create(spec[field])
     args.append(name)
     return " ".join(shlex.quote(a) for a in args)
 
@@ -78,13 +60,8 @@ def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, conce
         host.noop(f"network {name} matches")
 
 
-# Fields of a network as create_command takes them, from the fact's normalised view.
-SPEC_FIELDS = ("subnet", "gateway", "ip_range", "aux_addresses", "mtu", "icc", "internal", "ipv6",
-               "labels", "bridge_name", "encrypted", "attachable")
-
-
 def current_spec(current: dict) -> dict:
-    return {k: current[k] for k in SPEC_FIELDS if current.get(k) not in (None, {}, False)} | \
+    return {k: current[k] for k in NETWORK_FIELDS if current.get(k) not in (None, {}, False)} | \
         ({"icc": False} if current.get("icc") is False else {})
 
 

@@ -80,7 +80,7 @@ class DaemonConfigCheck(FactBase):
     def command(self, content: str):
         b64 = base64.b64encode(content.encode()).decode()
         return (
-            "if ! dockerd --help 2>&1 | grep -q -- --validate; then echo unsupported; exit 0; fi; "
+            f"if ! {dockerd.HAS_VALIDATE}; then echo unsupported; exit 0; fi; "
             "f=$(mktemp); printf '%s' " + shlex.quote(b64) + " | base64 -d > \"$f\"; "
             "if out=$(dockerd --validate --config-file \"$f\" 2>&1); then echo ok; "
             "else echo rejected; printf '%s\\n' \"$out\"; fi; rm -f \"$f\""

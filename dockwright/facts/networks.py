@@ -5,16 +5,13 @@ import json
 
 from pyinfra.api import FactBase
 
-from .. import dockerd
+from .. import dockerd, schema
 
 
-MTU = "com.docker.network.driver.mtu"
 
 
-ICC = "com.docker.network.bridge.enable_icc"
 
 
-BRIDGE_NAME = "com.docker.network.bridge.name"
 
 
 class DockerNetworks(FactBase):
@@ -99,24 +96,15 @@ class HostRoutes(FactBase):
 
 
 def normalise(raw: dict) -> dict:
+    """A network as `docker network inspect` shows it, in the data's fields (schema.NETWORK_FIELDS),
+    with the driver, the scope and who is attached."""
     ipam = (raw.get("IPAM") or {}).get("Config") or [{}]
     v4 = next((c for c in ipam if ":" not in c.get("Subnet", "")), ipam[0])
     opts = raw.get("Options") or {}
     return {
         "driver": raw.get("Driver"),
         "scope": raw.get("Scope"),
-        "subnet": v4.get("Subnet"),
-        "gateway": v4.get("Gateway"),
-        "ip_range": v4.get("IPRange") or None,
-        "aux_addresses": v4.get("AuxiliaryAddresses") or {},
-        "mtu": int(opts[MTU]) if opts.get(MTU) else None,
-        "icc": opts.get(ICC, "true") == "true",
-        "internal": bool(raw.get("Internal")),
-        "ipv6": bool(raw.get("EnableIPv6")),
-        "labels": raw.get("Labels") or {},
-        "bridge_name": opts.get(BRIDGE_NAME),
-        "encrypted": "encrypted" in opts,
-        "attachable": bool(raw.get("Attachable")),
+        **{name: f.inspect(raw, v4, opts) for name, f in schema.NETWORK_FIELDS.items()},
         "containers": sorted(c.get("Name", cid[:12]) for cid, c in (raw.get("Containers") or {}).items()
                              if not cid.startswith("lb-") and not c.get("Name", "").endswith("-endpoint")),
         # Every endpoint the Engine reports, whatever its name: "in use" is the Engine's word.

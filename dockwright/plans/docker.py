@@ -1,13 +1,12 @@
 """The docker plans: the engine installed and running; daemon.json against the file, the
 service's own flags, the swarm and the last rollout."""
 
-import hashlib
 import json
 import shlex
 from dataclasses import dataclass
 
 from .. import model, platform, secrets
-from . import Plan, dict_diff, seccomp as seccomp_plans
+from . import Plan, dict_diff, seccomp as seccomp_plans, sha256
 
 # dockerd flags whose daemon.json key is not simply the flag's long name.
 FLAG_KEYS = {
@@ -47,9 +46,14 @@ def host_problems(data: dict, engine: dict, swarm_state: dict | None) -> list[tu
     return problems
 
 
+def live_restore(content: str) -> bool:
+    """Whether this daemon.json turns live-restore on."""
+    return bool(json.loads(content).get("live-restore"))
+
+
 def needs_swarm_state(content: str) -> bool:
     """dockerd refuses live-restore on a swarm node: only then is the swarm's state needed."""
-    return bool(json.loads(content).get("live-restore"))
+    return live_restore(content)
 
 
 @dataclass
@@ -117,7 +121,7 @@ def daemon_plan(content: str, engine: dict, swarm_state: dict | None, secret_key
         p.problem(key, secrets.shown(value, key, secret_keys), why)
     if engine["daemon_json"] == content:
         return p
-    sha = hashlib.sha256(content.encode()).hexdigest()
+    sha = sha256(content)  # the rollout script records a rolled-back candidate by this same hash
     failed = engine.get("failed") or {}
     if failed.get("sha256") == sha and not retry_failed:
         p.differs("daemon.json: candidate rolled back before, not retried", f"sha256:{sha[:12]}", failed.get("reason"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dockwright import templating
+from dockwright import dockerd, templating
 
 FAKES = {
     "systemctl": """#!/bin/sh
@@ -73,6 +73,7 @@ def script(host: Path, content: str, allow_stop=False, live_restore=False) -> Pa
         "docker/daemon-apply.sh.j2", path=host / "daemon.json", timeout=4, dir=host,
         candidate=host / "candidate", state=host / "rollout.state", log=host / "rollout.log",
         failed=host / "failed", sha=sha(content), script=path, systemd_dir=host / "systemd",
+        has_validate=dockerd.HAS_VALIDATE,
         new_live_restore=str(live_restore).lower(), allow_stop=str(allow_stop).lower(), mode="0644"))
     return path
 
