@@ -31,8 +31,7 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     """Plans a deploy without changing anything, with pyinfra's own CLI in this process, and
     reads the outcome from pyinfra's state (never from its log text):
     {"plan": [...], "items": [...], "hosts": [...], "unreachable": [...], "error": str|None}."""
-    from pyinfra_cli.prints import build_plan_json
-
+    from dockwright import pyinfra_internals
     from dockwright.plumbing import report
 
     report.reset()
@@ -44,7 +43,7 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     if state is None:
         return {"plan": [], "items": [], "hosts": [], "unreachable": [], "failed": {},
                 "error": error or "pyinfra did not start"}
-    return outcome(state, build_plan_json(state), report.collected(), error, report.failures())
+    return outcome(state, pyinfra_internals.plan_json(state), report.collected(), error, report.failures())
 
 
 def merge(reports: list[dict]) -> dict:

@@ -1,6 +1,8 @@
-"""Runs pyinfra's CLI (or drift.py) in this process and records, through pyinfra's own API (state
-callbacks, the Host methods that reach a host), where the run's time goes and how many remote
-commands each host received. Nothing is read from pyinfra's log text.
+"""Runs pyinfra's CLI (or drift.py) in this process and records where the run's time goes and how
+many remote commands each host received: pyinfra's state callbacks for the phases, and wrappers
+around State.init, the Host methods that reach a host and dockwright's fleet check (internals,
+named in dockwright/pyinfra_internals.py; a benchmark only). Nothing is read from pyinfra's log
+text.
 
     DOCKWRIGHT_PHASES=out.json python -m bench.timed pyinfra INVENTORY deploy.py -y ...
     DOCKWRIGHT_PHASES=out.json python -m bench.timed drift INVENTORY
@@ -115,9 +117,9 @@ def main() -> None:
     if tool == "drift":
         import drift
         sys.exit(drift.main(args))
-    from pyinfra_cli.main import main as pyinfra_main
+    from dockwright import pyinfra_internals
     sys.argv = ["pyinfra", *args]
-    pyinfra_main()
+    pyinfra_internals.cli_entry()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@
     files       the one way a managed file is written (and shown under --diff)
     templating  the templates/ directory
     remote      commands run from Python callbacks, with the operation's connector arguments
+    run         one run's shared state (reads, merged data, fleet checks, swarm leader, rollout),
+                one object per pyinfra State: run.of(host), run.current()
+    pyinfra_internals  every pyinfra internal used, with the reason and the version checked
 
 facts/ holds what is read from a host (one FactBase class per read) and the one list of the
 reads a run makes, each declared once with its arguments (facts.reads).
@@ -35,6 +38,7 @@ Glossary: the words of the model, each with one meaning.
     item         one thing that differs: (key, desired, actual), what drift.py lists
     problem      data this host cannot take: the run stops before any change, naming it
     refusal      valid data not to apply to this host now: that host fails, the others go on
-    run          one pyinfra invocation (deploy, --dry, or drift.py's plan), with its State
+    run          one pyinfra invocation (deploy, --dry, or drift.py's plan), with its State and
+                 dockwright's Run (dockwright.run)
     snapshot     the verification suite's own batched read of a host (tests/verify)
 """

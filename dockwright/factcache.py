@@ -12,15 +12,12 @@ a converged run costs one round trip per host, not one per concern.
 """
 
 
-import weakref
-
 import gevent.event
 from pyinfra.api import FactBase, FunctionCommand
 
-from . import liveness
+from . import liveness, run
+from .pyinfra_internals import unwrap
 
-# Per host object, weakly: nothing is hung on pyinfra's objects.
-_FACTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 MARK = "@@dockwright-part"
 
 
@@ -74,8 +71,11 @@ def _read(host, fact_cls, **kwargs):
 
 def real(obj):
     """The object behind pyinfra's context proxies (``pyinfra.host`` is one proxy for all)."""
-    unwrap = getattr(type(obj), "_get_module", None)
-    return unwrap(obj) if unwrap else obj
+    return unwrap(obj)
+
+
+def _cache(host) -> dict:
+    return run.of(host).reads.setdefault(host, {})
 
 
 def _key(fact_cls, kwargs) -> tuple:
@@ -86,7 +86,7 @@ def get(host, fact_cls, **kwargs):
     """The fact, read once per host and run. A read already in flight (another host's
     greenlet asking for the same manager's state, or a prefetch) is waited for, not sent again."""
     host = real(host)
-    cache = _FACTS.setdefault(host, {})
+    cache = _cache(host)
     key = _key(fact_cls, kwargs)
     if key not in cache:
         cache[key] = pending = gevent.event.AsyncResult()
@@ -103,7 +103,7 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
     """Reads every (fact, arguments) in ``wanted`` not read yet in one round trip. A fact whose
     command fails there is read again on its own, so pyinfra reports the failure as usual."""
     host = real(host)
-    cache = _FACTS.setdefault(host, {})
+    cache = _cache(host)
     todo = []
     for fact_cls, kwargs in wanted:
         fact = fact_cls()
@@ -137,7 +137,7 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
 
 def forget(host, fact_cls) -> None:
     """Drops a fact that an operation has just changed (every argument set of it)."""
-    cache = _FACTS.get(real(host), {})
+    cache = _cache(real(host))
     for key in [k for k in cache if k[0] == fact_cls.__name__]:
         del cache[key]
 

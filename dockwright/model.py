@@ -1,7 +1,6 @@
 """The desired state of one host: group_data layers deep-merged in a documented order, and the
 values that depend on the host (conntrack's sizing, the owned sysctl file) resolved once."""
 
-import weakref
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -47,18 +46,15 @@ def merge_layers(datas: list[dict]) -> dict:
     return merged
 
 
-# Merged state per host object, for as long as the host exists (weakly: nothing is hung on
-# pyinfra's objects).
-_DESIRED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def desired(host) -> dict:
     """Merged desired state for host (merged once per host object)."""
-    from .factcache import real
-    host = real(host)
-    if host not in _DESIRED:
-        _DESIRED[host] = merge_layers([data for _, data in layers(host)])
-    return _DESIRED[host]
+    from . import run
+    from .pyinfra_internals import unwrap
+    host = unwrap(host)
+    merged = run.of(host).desired
+    if host not in merged:
+        merged[host] = merge_layers([data for _, data in layers(host)])
+    return merged[host]
 
 
 def enabled(state: dict, concern: str) -> bool:

@@ -7,7 +7,6 @@ host. Any problem stops the run: no operation has been executed yet, so every ho
 """
 
 import json
-import weakref
 
 import gevent.event
 import gevent.pool
@@ -16,7 +15,7 @@ from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import dockerd, facts, factcache, liveness, model, schema, secrets
+from . import dockerd, facts, factcache, liveness, model, run, schema, secrets
 from .facts.engine import DaemonConfigCheck
 from .facts.profiles import APPARMOR_DIR, ProfileCheck
 from .plumbing import report
@@ -112,10 +111,6 @@ def first_manager():
     return found[0] if found else None
 
 
-# The swarm leader of each run (keyed weakly by the run's state), decided once in check_fleet.
-_LEADERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def choose_leader(states: dict) -> tuple[object | None, list[str]]:
     """(leader, problems) from {manager host: SwarmState or None when unreachable}, managers
     in name order. The leader is the first manager already managing a swarm, so that a
@@ -139,7 +134,7 @@ def choose_leader(states: dict) -> tuple[object | None, list[str]]:
 
 def leader():
     """The manager that leads (or founds) the swarm of this inventory."""
-    return _LEADERS.get(pyinfra_state._get_module())
+    return run.current().leader  # decided once, in check_fleet
 
 
 def _swarm_states() -> dict:
@@ -157,22 +152,16 @@ def _swarm_states() -> dict:
 
 # One fleet check per run. pyinfra loads deploy.py for every host at once (greenlets), so the
 # first host runs the check and the others wait for its outcome, whatever it is.
-_CHECKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def check_fleet() -> None:
     """Raise InvalidDesiredState listing every problem on every host; once per run, and no
     host's deploy goes past this point before the check has finished."""
-    _once(_CHECKS, _check_fleet)
-
-
-_DATA_CHECKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+    _once("fleet", _check_fleet)
 
 
 def check_data() -> None:
     """The data alone (no host is read): every host's merged state and the inventory's own
     data, once per run. For runs that change nothing (diagnose.py)."""
-    _once(_DATA_CHECKS, _check_data)
+    _once("data", _check_data)
 
 
 def _check_data() -> None:
@@ -185,21 +174,21 @@ def _check_data() -> None:
         raise schema.InvalidDesiredState(problems)
 
 
-def _once(table, check) -> None:
+def _once(name: str, check) -> None:
     """check() once per run: the first host runs it, the others wait for its outcome."""
-    run = pyinfra_state._get_module()
-    if run in table:
-        error = table[run].get()  # waits while the first host is still checking
+    checks = run.current().checks
+    if name in checks:
+        error = checks[name].get()  # waits while the first host is still checking
         if error:
             raise error
         return
-    table[run] = gevent.event.AsyncResult()
+    checks[name] = outcome = gevent.event.AsyncResult()
     try:
         check()
     except Exception as e:
-        table[run].set(e)
+        outcome.set(e)
         raise
-    table[run].set(None)
+    outcome.set(None)
 
 
 def _check_fleet() -> None:
@@ -225,7 +214,7 @@ def _check_fleet() -> None:
                                        "no host in the inventory is a swarm manager"))
     elif swarm_hosts and not problems and any(h in inventory.get_active_hosts() for h in swarm_hosts):
         chosen, why = choose_leader(_swarm_states())
-        _LEADERS[pyinfra_state._get_module()] = chosen
+        run.current().leader = chosen
         problems += [schema.Problem(chosen.name if chosen else "-", "swarm.role", "manager", w) for w in why]
     if problems:
         raise schema.InvalidDesiredState(problems)

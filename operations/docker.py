@@ -5,14 +5,13 @@ import json
 import posixpath
 import shlex
 import uuid
-import weakref
 
 import gevent.lock
 
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from dockwright import dockerd, facts, factcache, platform, refusal, remote, restart_lease, secrets, templating
+from dockwright import dockerd, facts, factcache, platform, refusal, remote, restart_lease, run, secrets, templating
 from dockwright.facts.engine import DAEMON_JSON, DockerEngine, SwarmState, parse_kv
 from dockwright.facts.networks import DockerNetworks
 from dockwright.plans import sha256
@@ -62,20 +61,9 @@ ROLLOUT_PID = f"{STATE_DIR}/rollout.pid"
 UNIT = "dockwright-daemon-apply"
 SYSTEMD_DIR = "/etc/systemd/system"  # the recovery unit and docker.service's OnFailure drop-in
 
-# Controller-side coordination of one run's rollout, keyed by the run's state object (weakly:
-# it goes with the run).
-_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _run(state) -> dict:
-    if state not in _RUNS:
-        _RUNS[state] = {"halted": None, "slots": {}}
-    return _RUNS[state]
-
-
 def _slot(state, key: str, size: int):
     """A semaphore shared by every host of this run that restarts under the same key."""
-    slots = _run(state)["slots"]
+    slots = run.of_state(state).slots
     if key not in slots:
         slots[key] = gevent.lock.BoundedSemaphore(size)
     return slots[key]
@@ -180,10 +168,10 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
     manager at a time across controllers too: dockwright.restart_lease). After the first host that ends unhealthy or
     rolled back, no further host is restarted. ``mode="recover"`` finishes a rollout that ended
     without an outcome, from its journal (no quorum check: it only ever brings dockerd back)."""
-    run = _run(state)
+    this_run = run.of_state(state)
     with _slot(state, *slot):
-        if run["halted"] and mode == "apply":
-            host.log_styled(f"daemon.json not applied: the rollout stopped after {run['halted']} failed",
+        if this_run.halted and mode == "apply":
+            host.log_styled(f"daemon.json not applied: the rollout stopped after {this_run.halted} failed",
                             fg="red")
             return False
         leased = False
@@ -208,7 +196,6 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
 
 def _roll(state, host, script: str, content: str, run_id: str, timeout: int, conn: dict, mode: str):
     """Stages the candidate, starts the rollout on the host, waits for it and judges the outcome."""
-    run = _run(state)
     if mode == "apply":
         ok, out = remote.run(host, f"{space_check(len(content.encode()))} && install -d -m 0700 {STATE_DIR} && "
                                    f"umask 077 && cat > {CANDIDATE}", conn, stdin=content)
@@ -237,7 +224,7 @@ def _roll(state, host, script: str, content: str, run_id: str, timeout: int, con
         host.log_styled("daemon.json not applied: another rollout is running on this host", fg="red")
     elif result not in ("rejected", "refused", "failed"):
         # Unhealthy after the restart (rolled back or not): restart no further host.
-        run["halted"] = host.name
+        run.of_state(state).halted = host.name
     return False
 
 

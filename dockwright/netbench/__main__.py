@@ -38,14 +38,12 @@ class Refused(Exception):
 def load(inventory: str, names: list[str] | None):
     """(state, [client host, server host]) through pyinfra's API, connected; hosts whose data
     does not opt in are refused, naming the host and the key."""
-    from pyinfra.api import Config, Inventory, State
+    from pyinfra.api import Config, State
     from pyinfra.context import ctx_state
-    from pyinfra_cli.inventory import make_inventory
 
-    from dockwright import model
+    from dockwright import model, pyinfra_internals
 
-    with ctx_state.use(State(Inventory.empty(), Config())):
-        inv = make_inventory(inventory, cwd=str(REPO))
+    inv = pyinfra_internals.make_inventory(inventory, cwd=str(REPO))
     state = State(inv, Config())
     hosts = {h.name: h for h in inv}
     wanted = names or sorted(hosts)

@@ -7,16 +7,11 @@ loader monkey-patches the process with gevent, which pytest-xdist cannot run und
 import json
 import sys
 
-from pyinfra.api import Config, Inventory, State
-from pyinfra.context import ctx_state
-from pyinfra_cli.inventory import make_inventory
-
-from dockwright import model
+from dockwright import model, pyinfra_internals
 
 
 def dump(inventory_path: str, cwd: str) -> dict:
-    with ctx_state.use(State(Inventory.empty(), Config())):
-        inv = make_inventory(inventory_path, cwd=cwd)
+    inv = pyinfra_internals.make_inventory(inventory_path, cwd=cwd)
     out = {}
     for h in inv:
         data = {k: v for k, v in h.data.dict().items() if isinstance(v, (str, int, bool, type(None)))}

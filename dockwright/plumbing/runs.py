@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
-import io
 import json
 import os
 import re
@@ -74,13 +73,10 @@ def shard_hosts(inventory: str, index: int, count: int, limit: str | None = None
     each pattern a group name, else a glob over host names."""
     from fnmatch import fnmatch
 
-    from pyinfra.api import Config, Inventory, State
     from pyinfra.api.exceptions import NoGroupError
-    from pyinfra.context import ctx_state
-    from pyinfra_cli.inventory import make_inventory
+    from dockwright import pyinfra_internals
 
-    with ctx_state.use(State(Inventory.empty(), Config())):
-        inv = make_inventory(inventory, cwd=str(REPO))
+    inv = pyinfra_internals.make_inventory(inventory, cwd=str(REPO))
     hosts = {h.name for h in inv}
     if limit:
         wanted = set()
@@ -186,23 +182,14 @@ def run_pyinfra(args: list[str]):
     """pyinfra's CLI with args, in this process, from the checkout: (its State or None, the
     error it raised or None). Its output is not read (never parse its log): the caller reads
     the state."""
-    import pyinfra
-    from pyinfra.context import ctx_state
-    from pyinfra_cli.cli import cli
+    from dockwright import pyinfra_internals
 
     os.chdir(REPO)
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    pyinfra.is_cli = True
-    error = None
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            cli.main(args=args, prog_name="pyinfra", standalone_mode=False)
-    except SystemExit:
-        pass
-    except Exception as e:  # invalid data, a failed fact...: pyinfra's own error, as it says it
-        error = error_text(e)
-    return (ctx_state.get() if ctx_state.isset() else None), error
+    state, raised = pyinfra_internals.run_cli(args)
+    # invalid data, a failed fact...: pyinfra's own error, as it says it
+    return state, (error_text(raised) if raised is not None else None)
 
 
 def hosts_outcome(state, reasons: dict[str, str] | None = None) -> tuple[list[str], list[str], dict[str, str]]:

@@ -17,13 +17,20 @@ DEBIAN = {"ID": "debian", "VERSION_ID": "12"}
 SPECS = Path(__file__).resolve().parent / "specs"
 
 
+class FakeState(SimpleNamespace):
+    """The parts of pyinfra's State a fake host needs (a run is keyed by it, weakly, by identity
+    as a State is)."""
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+
+
 class FakeHost:
     def __init__(self, facts: dict, name: str = "testhost", diff: bool = False, executing: bool = False):
         self.name = name
         self.facts = facts
         # pyinfra's --diff, and the hosts it has failed (a failed read fails its host)
         # and whether pyinfra executes (else it plans: a generator runs in both)
-        self.state = SimpleNamespace(config=SimpleNamespace(DIFF=diff), failed_hosts=set(), is_executing=executing)
+        self.state = FakeState(config=SimpleNamespace(DIFF=diff), failed_hosts=set(), is_executing=executing)
         self.noops: list[str] = []
         self.asked: list[tuple[str, dict]] = []
 

@@ -42,3 +42,23 @@ def test_the_operations_define_no_fact_of_their_own():
     # Every fact of the deploy is in dockwright/facts (diagnose's one read is its own concern).
     assert {str(p.relative_to(REPO)): fact_classes(p) for p in (REPO / "operations").glob("*.py")
             if fact_classes(p)} == {}
+
+
+def test_pyinfra_internals_are_used_in_one_module():
+    # pyinfra_cli and the context proxies' private unwrapping are named, with the reason, in
+    # dockwright/pyinfra_internals.py; everything else uses pyinfra's API.
+    allowed = {REPO / "dockwright" / "pyinfra_internals.py"}
+    found = {}
+    for top in ("dockwright", "operations", "bench", "lab"):
+        for p in (REPO / top).rglob("*.py"):
+            if p in allowed:
+                continue
+            text = p.read_text()
+            hits = [m for m in imports(p) if m.startswith("pyinfra_cli")]
+            hits += [w for w in ("_get_module", "is_cli") if w in text]
+            if hits:
+                found[str(p.relative_to(REPO))] = hits
+    for p in (REPO / "deploy.py", REPO / "drift.py", REPO / "diagnose.py"):
+        if [m for m in imports(p) if m.startswith("pyinfra_cli")]:
+            found[p.name] = ["pyinfra_cli"]
+    assert found == {}

@@ -1,0 +1,56 @@
+"""One run's shared state, in one object.
+
+pyinfra operations are stateless generators, and pyinfra executes deploy.py once per host. What
+the hosts of one run must share lives in that run's ``Run``, and nowhere else:
+
+- ``reads``: the answers of each host's facts, read once per run (dockwright.factcache);
+- ``desired``: each host's merged desired state (dockwright.model);
+- ``checks``: the outcome of the fleet checks, run by the first host, awaited by the others
+  (dockwright.preflight);
+- ``leader``: the manager that leads or founds the swarm, chosen once (dockwright.preflight);
+- ``halted`` and ``slots``: the rolling restart's stop and its batches (operations/docker.py).
+
+A Run belongs to one pyinfra State (a ``pyinfra`` command, or a drift.py/diagnose.py plan in
+this process) and goes with it. It is reached one way: ``run.of(host)`` for a host's run,
+``run.current()`` for the run whose deploy file pyinfra is executing. Hosts outside any run
+(an inventory loaded to export its data, unit tests) share one Run of their own.
+"""
+
+import weakref
+
+
+class Run:
+    def __init__(self):
+        # Per host object, weakly: a value that held its host would keep the run alive.
+        self.reads: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self.desired: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self.checks: dict = {}  # check name -> gevent AsyncResult of its outcome
+        self.leader = None
+        self.halted: str | None = None  # why the rollout stopped starting restarts
+        self.slots: dict = {}  # restart batch key -> semaphore
+
+
+_BY_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_OUTSIDE = Run()
+
+
+def of_state(state) -> Run:
+    if state is None:
+        return _OUTSIDE
+    if state not in _BY_STATE:
+        _BY_STATE[state] = Run()
+    return _BY_STATE[state]
+
+
+def of(host) -> Run:
+    """The run host belongs to."""
+    from .pyinfra_internals import unwrap
+
+    return of_state(getattr(unwrap(host), "state", None))
+
+
+def current() -> Run:
+    """The run whose deploy file pyinfra is executing now."""
+    from .pyinfra_internals import current_state
+
+    return of_state(current_state())
