@@ -25,6 +25,14 @@ from lab import monitor as lab_monitor, vm
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = "inventories/lab.py"
 NO_VERIFY = ["--data", 'verify={"after_deploy": false}']
+HOSTS = ("lab1", "lab2", "lab3")
+# What a run that must change nothing would change: managed files, networks, a sysctl, the
+# loaded profile and dockerd's start time (compared before and after).
+SNAPSHOT = ("for f in /etc/sysctl.d/*.conf /etc/docker/daemon.json /etc/apparmor.d/dockwright-default "
+            "/etc/docker/seccomp/*.json; do [ -f $f ] && sha256sum $f; done; "
+            "docker network ls --format '{{.Name}} {{.ID}}'; sysctl -n net.core.somaxconn; "
+            "grep dockwright /sys/kernel/security/apparmor/profiles; "
+            "systemctl show docker -p ExecMainStartTimestampMonotonic")
 
 
 MONITOR = lab_monitor.Monitor()

@@ -1,13 +1,7 @@
 """Bad desired state stops the run before the first operation, naming host, key and value."""
 
-from .conftest import pyinfra, ssh
+from .conftest import HOSTS, SNAPSHOT, pyinfra, ssh
 
-SNAPSHOT = ("for f in /etc/sysctl.d/*.conf /etc/docker/daemon.json /etc/apparmor.d/dockwright-default "
-            "/etc/docker/seccomp/*.json; do [ -f $f ] && sha256sum $f; done; "
-            "docker network ls --format '{{.Name}} {{.ID}}'; sysctl -n net.core.somaxconn; "
-            "grep dockwright /sys/kernel/security/apparmor/profiles; "
-            "systemctl show docker -p ExecMainStartTimestampMonotonic")
-HOSTS = ("lab1", "lab2", "lab3")
 
 
 def test_invalid_data_stops_the_run_and_changes_no_host():

@@ -8,8 +8,7 @@ import subprocess
 import sys
 import time
 
-from .conftest import INVENTORY, NO_VERIFY, REPO, lab_env, probe_image, pyinfra, ssh
-from .test_01_validation import HOSTS, SNAPSHOT
+from .conftest import HOSTS, INVENTORY, NO_VERIFY, REPO, SNAPSHOT, lab_env, probe_image, pyinfra, ssh
 
 MARKERS = "ls /tmp/PWNED* /tmp/pwned* 2>/dev/null | wc -l"
 

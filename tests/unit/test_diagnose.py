@@ -11,7 +11,7 @@ from dockwright import dockerd, schema
 from dockwright.diagnosis import fact, findings, output
 from dockwright.model import deep_merge
 
-from .test_model import group_data
+from .helpers import group_data
 
 ALL = {k: v for k, v in group_data("all").items() if k != "environment_groups"}
 T = ALL["diagnose"]  # the thresholds as shipped: never a copy of a value here

@@ -78,6 +78,28 @@ def place(path, value, key=""):
     return {"k": doc}, k
 
 
+# Required siblings of a placed value, so that a refusal can only come from the value itself.
+SIBLINGS = {
+    "docker.daemon.default-ulimits.<value>": {"Name": "nofile", "Soft": 1024, "Hard": 1024},
+    "networks.bridges.<value>": {"subnet": "10.99.0.0/16"},
+    "networks.overlays.<value>": {"subnet": "10.98.0.0/16"},
+}
+
+
+def with_siblings(doc, path):
+    """doc with the required keys of every struct along path filled in (benign values)."""
+    node = doc
+    for i, step in enumerate(path):
+        if not isinstance(node, (dict, list)):
+            break
+        for k, v in SIBLINGS.get(field_id(path[:i]), {}).items():
+            if isinstance(node, dict):
+                node.setdefault(k, v)
+        node = node[step[1]] if step[0] == "field" else node[0] if step[0] == "item" else \
+            node.get("k") if step[0] == "value" else None
+    return doc
+
+
 def field_id(path):
     return ".".join(s[1] if s[0] == "field" else f"<{s[0]}>" for s in path)
 
@@ -176,11 +198,14 @@ TEXT_FIELDS = [f for f in FIELDS if f[1] == "text"]
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=adversarial)
 def test_free_text_is_one_word_and_harmless(path, kind, value, sandbox):
-    doc, _ = place(path, value)
-    state = model.deep_merge(DEFAULTS, doc)
-    if schema.validate("h1", state):
-        return  # refused (by this field or a rule across fields): nothing reaches a host
-    benign = commands_for(model.deep_merge(DEFAULTS, place(path, "benign")[0]))
+    doc, key = place(path, value)
+    state = model.deep_merge(DEFAULTS, with_siblings(doc, path))
+    problems = schema.validate("h1", state)
+    if problems:  # refused: by this field, naming the host, the key and the value
+        assert [p for p in problems if (p.host, p.key) == ("h1", key) and value in str(p.value)
+                or value in p.key], (field_id(path), value, [str(p) for p in problems])
+        return  # nothing reaches a host
+    benign = commands_for(model.deep_merge(DEFAULTS, with_siblings(place(path, "benign")[0], path)))
     for cmd, ref in zip(commands_for(state), benign):
         if value in cmd and "\n" not in value:
             assert len(shlex.split(cmd)) == len(shlex.split(ref)), (field_id(path), value, cmd[:300])

@@ -1,18 +1,11 @@
 """Merge rules of the desired-state model, on real pyinfra inventories."""
 
-import runpy
-from pathlib import Path
 
 from pyinfra.api import Inventory
 
 from dockwright import model, schema
 
-GROUP_DATA = Path(__file__).resolve().parents[2] / "group_data"
-
-
-def group_data(name: str) -> dict:
-    return {k: v for k, v in runpy.run_path(str(GROUP_DATA / f"{name}.py")).items()
-            if not k.startswith("_")}
+from .helpers import GROUP_DATA, group_data
 
 
 def test_dicts_merge_at_every_depth_and_lists_replace():

@@ -6,7 +6,7 @@ import pytest
 from dockwright.netbench import modes as M
 from dockwright.netbench import report
 
-from .test_model import group_data
+from .helpers import group_data
 
 SUBNETS = group_data("all")["netbench"]["subnets"]
 A = M.Host("lab1", "10.99.0.11", "dockwright-probe:x", "10.99.0.111", "eth1", True)

@@ -255,7 +255,7 @@ def test_an_apparmor_name_another_profile_holds_is_a_problem_never_overwritten()
     assert not p.write and not p.load and p.problems[0][:2] == ("apparmor.name", "tunables")
     mine = dict(state, foreign=None)
     assert apparmor_plan("dw", "/etc/apparmor.d/dw", "x", mine).write  # control: ours, or absent
-    from .test_model import group_data
+    from .helpers import group_data
     for name in ("tunables", "docker-default", "usr.sbin.cupsd", "abstractions"):
         found = schema.validate("h1", deep_merge(group_data("all"), {"apparmor": {"name": name}}))
         assert [p for p in found if p.key == "apparmor.name"], name

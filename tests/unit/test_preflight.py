@@ -4,7 +4,7 @@ from dockwright import preflight
 from dockwright.model import deep_merge
 
 from .harness import DEBIAN, FakeHost
-from .test_model import group_data
+from .helpers import group_data
 
 ALL = group_data("all")
 WORKER = deep_merge(ALL, {"swarm": {"role": "worker", "advertise_addr": "10.99.0.12"}})

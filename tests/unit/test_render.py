@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from dockwright.model import deep_merge
 from operations import docker, sysctl
 
-from .test_model import group_data
+from .helpers import group_data
 from dockwright.plans import apparmor as apparmor_plans
 from dockwright.plans import docker as docker_plans
 from dockwright.plans import seccomp as seccomp_plans

@@ -10,10 +10,10 @@ from pyinfra.api import FunctionCommand, OperationError
 from operations import docker, swarm
 from dockwright.plans import swarm as swarm_plan
 
-from .harness import DEBIAN, run
 from dockwright.facts import engine as fengine
 
-UNIT = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
+from .harness import DEBIAN, run
+from .helpers import UNIT
 
 
 ENGINE = {"exec_start": UNIT, "docker_opts": "", "rollout": {}, "failed": {}, "os": DEBIAN}
@@ -95,8 +95,7 @@ def test_rollout_goes_on_after_a_rejected_candidate_and_uses_stdin_and_sudo():
     assert docker._apply(state, ok, "script", '{"a": 1}', "r1", ("batch-1", 1), False, 30, {"_sudo": True}) is True
     stage, start, seen = ok.ran
     assert seen[0] == "sed -i 's/^seen=0$/seen=1/' /var/lib/dockwright/rollout.state"
-    assert stage[1] == {"_sudo": True, "_stdin": '{"a": 1}', "print_output": False} or \
-        stage[1]["_stdin"] == '{"a": 1}' and stage[1]["_sudo"] is True
+    assert stage[1] == {"_sudo": True, "_stdin": '{"a": 1}', "print_output": False}
     assert '{"a": 1}' not in stage[0] and "systemd-run --unit=dockwright-daemon-apply" in start[0]
     assert start[1]["_sudo"] is True
 

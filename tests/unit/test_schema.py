@@ -5,7 +5,7 @@ import pytest
 from dockwright import schema
 from dockwright.model import deep_merge
 
-from .test_model import group_data
+from .helpers import group_data
 
 # A host's state holds the concerns only (model.merge_layers); environment_groups is the
 # inventory's, checked by validate_inventory_data.

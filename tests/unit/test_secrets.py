@@ -7,7 +7,7 @@ from dockwright import schema, secrets
 from dockwright.plumbing import report
 
 from .harness import DEBIAN, run
-from .test_rollout_and_swarm import UNIT
+from .helpers import UNIT
 
 TOKEN = "00000000-aaaa-bbbb-cccc-123456789abc"
 

@@ -1,0 +1,16 @@
+"""What several unit test modules share: the project's group data as a module sees it, and a
+Debian docker.service's ExecStart line."""
+
+import runpy
+from pathlib import Path
+
+GROUP_DATA = Path(__file__).resolve().parents[2] / "group_data"
+
+# docker.service's ExecStart on Debian (docker.io), as the DockerEngine fact reads it.
+UNIT = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
+
+
+def group_data(name: str) -> dict:
+    """group_data/<name>.py's public names, as pyinfra loads them."""
+    return {k: v for k, v in runpy.run_path(str(GROUP_DATA / f"{name}.py")).items()
+            if not k.startswith("_")}
