@@ -25,14 +25,23 @@ class FakeState(SimpleNamespace):
 
 
 class FakeHost:
-    def __init__(self, facts: dict, name: str = "testhost", diff: bool = False, executing: bool = False):
+    """The unit tests' one fake host. Facts come from ``facts`` ({fact class name: value, or a
+    callable of the fact's arguments}); a shell command run from a Python callback (rollout,
+    swarm join, network recreate) is answered by ``answer(command text) -> (ok, lines)`` and
+    recorded in ``ran`` as (text, connector arguments)."""
+
+    def __init__(self, facts: dict | None = None, name: str = "testhost", diff: bool = False,
+                 executing: bool = False, answer=None):
         self.name = name
-        self.facts = facts
+        self.facts = facts or {}
         # pyinfra's --diff, and the hosts it has failed (a failed read fails its host)
         # and whether pyinfra executes (else it plans: a generator runs in both)
         self.state = FakeState(config=SimpleNamespace(DIFF=diff), failed_hosts=set(), is_executing=executing)
+        self.answer = answer or (lambda text: (True, []))
         self.noops: list[str] = []
+        self.logged: list[str] = []
         self.asked: list[tuple[str, dict]] = []
+        self.ran: list[tuple[str, dict]] = []
 
     def get_fact(self, fact_cls, *args, **kwargs):
         self.asked.append((fact_cls.__name__, kwargs))
@@ -42,13 +51,36 @@ class FakeHost:
             raise AssertionError(f"case gives no fact {fact_cls.__name__} (asked with {kwargs})")
         return value(**kwargs) if callable(value) else value
 
+    def run_shell_command(self, command, **kwargs):
+        text = command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
+        self.ran.append((text, kwargs))
+        ok, lines = self.answer(text)
+        return ok, SimpleNamespace(output_lines=lines, stdout_lines=lines, stdout="\n".join(lines),
+                                   stderr_lines=[] if ok else ["boom"])
+
+    def commands(self) -> list[str]:
+        """The texts of the commands run, in order."""
+        return [text for text, _ in self.ran]
+
     def noop(self, message: str) -> None:
         self.noops.append(message)
 
     def log(self, message: str, *args, **kwargs) -> None:
         self.noops.append(message)
+        self.logged.append(message)
 
     log_styled = log
+
+
+def answers(table: dict, match=str.startswith):
+    """An ``answer`` from {key: lines or (ok, lines)}: the first key that ``match(text, key)``
+    answers; any other command succeeds silently."""
+    def answer(text):
+        for key, value in table.items():
+            if match(text, key):
+                return value if isinstance(value, tuple) else (True, value)
+        return True, []
+    return answer
 
 
 def run(op, facts: dict, *args, fake: FakeHost | None = None, **kwargs) -> tuple[list, FakeHost]:

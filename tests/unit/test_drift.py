@@ -12,7 +12,7 @@ class H:
         self.name = name
 
 
-class FakeState:
+class PlannedState:
     """The parts of pyinfra's State drift.py reads."""
 
     def __init__(self, hosts, activated, failed=(), limit=None):
@@ -44,14 +44,14 @@ def test_a_change_no_item_explains_is_named_by_its_operation():
 
 def test_unreachable_hosts_come_from_pyinfra_state_whatever_their_names():
     # Two unreachable hosts with names of different lengths.
-    state = FakeState(["lab1", "lab2-long-name", "x"], activated={"lab1"}, failed={"lab2-long-name", "x"})
+    state = PlannedState(["lab1", "lab2-long-name", "x"], activated={"lab1"}, failed={"lab2-long-name", "x"})
     out = drift.outcome(state, [], [], None)
     assert out["unreachable"] == ["lab2-long-name", "x"] and out["hosts"] == ["lab1", "lab2-long-name", "x"]
     assert out["error"] is None
 
 
 def test_hosts_outside_the_limit_are_not_unreachable_and_a_host_that_failed_planning_fails_alone():
-    state = FakeState(["lab1", "lab2", "lab3"], activated={"lab1", "lab3"}, failed={"lab3"}, limit={"lab1", "lab3"})
+    state = PlannedState(["lab1", "lab2", "lab3"], activated={"lab1", "lab3"}, failed={"lab3"}, limit={"lab1", "lab3"})
     out = drift.outcome(state, [], [], None)
     assert out["unreachable"] == [] and out["hosts"] == ["lab1", "lab3"]
     assert out["error"] is None  # the run's own error: none; lab3 failed alone

@@ -9,6 +9,8 @@ from dockwright.facts import engine as fengine
 from dockwright.facts import kernel as fkernel
 from dockwright.facts import networks as fnetworks
 
+from .harness import FakeHost
+
 
 def run_locally(command: str) -> tuple[int, list[str]]:
     res = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
@@ -35,10 +37,11 @@ def test_parts_run_side_by_side(tmp_path):
     assert [rc for rc, _ in fact.process(lines)] == [0, 0]
 
 
-class LocalHost:
-    """A host whose facts are read by running their commands in a local shell; it counts reads."""
+class LocalHost(FakeHost):
+    """The fake host, its facts read by running their commands in a local shell; it counts reads."""
 
     def __init__(self, fail=()):
+        super().__init__()
         self.reads, self.fail = [], fail
 
     def get_fact(self, cls, **kwargs):

@@ -2,9 +2,10 @@
 failed create puts the old network back."""
 
 import json
-from types import SimpleNamespace
 
 from operations import networks
+
+from .harness import FakeHost, answers
 
 INSPECT = json.dumps([{
     "Id": "0123456789abcdef", "Name": "/api",
@@ -14,26 +15,9 @@ INSPECT = json.dumps([{
 }])
 
 
-class ScriptedHost:
-    """Answers each command by the first matching prefix; records what ran."""
-
-    def __init__(self, answers):
-        self.name, self.answers, self.ran, self.logged, self.stdin = "h1", answers, [], [], {}
-
-    def run_shell_command(self, command, **kwargs):
-        text = command.get_raw_value()
-        self.ran.append(text)
-        if "_stdin" in kwargs:
-            self.stdin[text] = kwargs["_stdin"]
-        for prefix, (ok, out) in self.answers.items():
-            if text.startswith(prefix):
-                return ok, SimpleNamespace(stdout_lines=out.splitlines(), stderr_lines=["boom"] if not ok else [])
-        return True, SimpleNamespace(stdout_lines=[], stderr_lines=[])
-
-    def log(self, msg, *a, **k):
-        self.logged.append(msg)
-
-    log_styled = log
+def scripted(table: dict) -> FakeHost:
+    """A host answering each command by the first matching prefix: {prefix: (ok, output text)}."""
+    return FakeHost(name="h1", answer=answers({k: (ok, out.splitlines()) for k, (ok, out) in table.items()}))
 
 
 def test_endpoint_configs_keep_user_aliases_and_static_addresses():
@@ -48,10 +32,10 @@ NOT_ON = "docker inspect --format '{{json .NetworkSettings.Networks}}' api"
 
 
 def test_recreate_journals_then_reconnects_with_aliases_and_ip_when_it_fits():
-    h = ScriptedHost({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}")})
+    h = scripted({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}")})
     old = {"subnet": "10.6.0.0/16"}
     assert networks._recreate(None, h, "backend", "bridge", {"subnet": "10.6.0.0/16", "mtu": 1400}, old, ["api"])
-    assert h.ran == [
+    assert h.commands() == [
         PS, "docker inspect api", WRITE,  # journaled before the first disconnect
         "docker network disconnect --force backend api",
         "docker network rm backend",
@@ -60,29 +44,29 @@ def test_recreate_journals_then_reconnects_with_aliases_and_ip_when_it_fits():
         "docker network connect --alias api-svc --ip 10.6.0.50 backend api",
         f"rm -f {JOURNAL}",  # every container back: the journal goes
     ]
-    journal = json.loads(h.stdin[WRITE])
+    journal = json.loads(dict(h.ran)[WRITE]["_stdin"])
     assert journal["endpoints"] == {"api": {"aliases": ["api-svc"], "ipv4": "10.6.0.50", "ipv6": None}}
 
 
 def test_a_stopped_container_on_the_network_is_found_and_kept_without_running_ones():
-    h = ScriptedHost({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}")})
+    h = scripted({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}")})
     assert networks._recreate(None, h, "backend", "bridge", {"subnet": "10.6.0.0/16"}, {"subnet": "10.6.0.0/16"}, [])
-    assert "docker network disconnect --force backend api" in h.ran
-    assert "docker network connect --alias api-svc --ip 10.6.0.50 backend api" in h.ran
+    assert "docker network disconnect --force backend api" in h.commands()
+    assert "docker network connect --alias api-svc --ip 10.6.0.50 backend api" in h.commands()
 
 
 def test_nothing_attached_means_no_journal():
-    h = ScriptedHost({PS: (True, "")})
+    h = scripted({PS: (True, "")})
     assert networks._recreate(None, h, "backend", "bridge", {"subnet": "10.6.0.0/16"}, {"subnet": "10.7.0.0/16"}, [])
-    assert h.ran == [PS, "docker network rm backend", "docker network create --driver bridge --subnet 10.6.0.0/16 backend"]
+    assert h.commands() == [PS, "docker network rm backend", "docker network create --driver bridge --subnet 10.6.0.0/16 backend"]
 
 
 def test_a_failed_reconnect_keeps_the_journal_for_the_next_run():
-    h = ScriptedHost({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}"),
+    h = scripted({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}"),
                       "docker network connect": (False, "")})
     assert networks._recreate(None, h, "backend", "bridge", {"subnet": "10.6.0.0/16"}, {"subnet": "10.6.0.0/16"},
                               ["api"]) is False
-    assert f"rm -f {JOURNAL}" not in h.ran and WRITE in h.ran
+    assert f"rm -f {JOURNAL}" not in h.commands() and WRITE in h.commands()
 
 
 def test_the_next_run_reconnects_from_the_journal_skipping_those_back_or_gone():
@@ -90,26 +74,26 @@ def test_the_next_run_reconnects_from_the_journal_skipping_those_back_or_gone():
                  "back": {"aliases": [], "ipv4": None, "ipv6": None},
                  "gone": {"aliases": [], "ipv4": None, "ipv6": None}}
     on = "docker inspect --format '{{json .NetworkSettings.Networks}}' "
-    h = ScriptedHost({on + "api": (True, "{}"), on + "back": (True, '{"backend": {}}'), on + "gone": (False, "")})
+    h = scripted({on + "api": (True, "{}"), on + "back": (True, '{"backend": {}}'), on + "gone": (False, "")})
     assert networks._reconnect(None, h, "backend", {"subnet": "10.5.0.0/16"}, endpoints)
     # IPv4 kept (inside the subnet); no --ip6 on a network without IPv6
-    assert [c for c in h.ran if "network connect" in c] == ["docker network connect --alias api-svc --ip 10.5.0.50 backend api"]
-    assert h.ran[-1] == f"rm -f {JOURNAL}" and any("gone no longer exists" in m for m in h.logged)
+    assert [c for c in h.commands() if "network connect" in c] == ["docker network connect --alias api-svc --ip 10.5.0.50 backend api"]
+    assert h.commands()[-1] == f"rm -f {JOURNAL}" and any("gone no longer exists" in m for m in h.logged)
 
 
 def test_recreate_drops_a_static_ip_outside_the_new_subnet_and_says_so():
-    h = ScriptedHost({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}")})
+    h = scripted({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}")})
     assert networks._recreate(None, h, "backend", "bridge", {"subnet": "10.5.0.0/16"}, {"subnet": "10.6.0.0/16"}, ["api"])
-    assert "docker network connect --alias api-svc backend api" in h.ran
+    assert "docker network connect --alias api-svc backend api" in h.commands()
     assert any("outside the new subnet" in m for m in h.logged)
 
 
 def test_failed_create_restores_the_old_network_and_reconnects():
     new = "docker network create --driver bridge --subnet 10.7.0.0/16 backend"
-    h = ScriptedHost({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}"), new: (False, "")})
+    h = scripted({PS: (True, "api\n"), "docker inspect api": (True, INSPECT), NOT_ON: (True, "{}"), new: (False, "")})
     assert networks._recreate(None, h, "backend", "bridge", {"subnet": "10.7.0.0/16"},
                               {"subnet": "10.6.0.0/16"}, ["api"]) is False
-    assert h.ran[5:] == [
+    assert h.commands()[5:] == [
         new,
         "docker network create --driver bridge --subnet 10.6.0.0/16 backend",
         NOT_ON,

@@ -9,6 +9,8 @@ import pytest
 from dockwright import restart_lease
 from operations import docker
 
+from .harness import FakeHost, FakeState, answers
+
 FAKE_DOCKER = r"""#!/bin/sh
 # docker config create|inspect|rm over a directory; a name is created once (mkdir is atomic).
 store="$FAKE/configs"; mkdir -p "$store"
@@ -77,42 +79,24 @@ def test_a_swarm_that_cannot_be_asked_means_no_restart(tmp_path):
     assert restart_lease.problem([]) is not None
 
 
-class Host:
-    def __init__(self, answers):
-        self.name, self.answers, self.ran, self.logged = "lab1", answers, [], []
-
-    def run_shell_command(self, command, **kwargs):
-        from types import SimpleNamespace
-        text = command.get_raw_value()
-        self.ran.append(text)
-        for key, lines in self.answers.items():
-            if key in text:
-                return True, SimpleNamespace(stdout_lines=lines, stderr_lines=[])
-        return True, SimpleNamespace(stdout_lines=[], stderr_lines=[])
-
-    def log(self, msg, *a, **k):
-        self.logged.append(msg)
-
-    log_styled = log
-
-
-class RunState:
-    pass
+def lease_host(table: dict) -> FakeHost:
+    """lab1, answering each command by the first key it contains."""
+    return FakeHost(name="lab1", answer=answers(table, match=lambda text, key: key in text))
 
 
 def test_a_manager_restarts_only_under_the_lease_and_releases_it():
-    h = Host({"docker node ls": ["state active true", "node true Leader"], "docker config create": ["acquired"],
+    h = lease_host({"docker node ls": ["state active true", "node true Leader"], "docker config create": ["acquired"],
               "systemd-run": ["state result=applied", "state run=r1"]})
-    assert docker._apply(RunState(), h, "script", "{}", "r1", ("managers", 1), True, 30, {}) is True
-    acquire = [i for i, c in enumerate(h.ran) if "docker config create" in c]
-    start = [i for i, c in enumerate(h.ran) if "systemd-run" in c]
-    release = [i for i, c in enumerate(h.ran) if "docker config rm" in c and "config create" not in c]
+    assert docker._apply(FakeState(), h, "script", "{}", "r1", ("managers", 1), True, 30, {}) is True
+    acquire = [i for i, c in enumerate(h.commands()) if "docker config create" in c]
+    start = [i for i, c in enumerate(h.commands()) if "systemd-run" in c]
+    release = [i for i, c in enumerate(h.commands()) if "docker config rm" in c and "config create" not in c]
     assert acquire and start and release and acquire[0] < start[0] < release[0]
 
 
 def test_a_held_lease_stops_the_manager_before_anything_is_staged():
-    h = Host({"docker node ls": ["state active true", "node true Leader"],
+    h = lease_host({"docker node ls": ["state active true", "node true Leader"],
               "docker config create": ["held run-x 1900000000"]})
-    assert docker._apply(RunState(), h, "script", "{}", "r1", ("managers", 1), True, 30, {}) is False
-    assert not any("cat > " in c or "systemd-run" in c for c in h.ran)
+    assert docker._apply(FakeState(), h, "script", "{}", "r1", ("managers", 1), True, 30, {}) is False
+    assert not any("cat > " in c or "systemd-run" in c for c in h.commands())
     assert any("another controller (run-x) holds" in m for m in h.logged)

@@ -12,7 +12,7 @@ from dockwright.plans import swarm as swarm_plan
 
 from dockwright.facts import engine as fengine
 
-from .harness import DEBIAN, run
+from .harness import DEBIAN, FakeHost, FakeState, run
 from .helpers import UNIT
 
 
@@ -50,24 +50,9 @@ def test_an_unwatched_rollout_is_reported_once():
     assert commands == ["sed -i 's/^seen=0$/seen=1/' /var/lib/dockwright/rollout.state"]
 
 
-class RunState:
-    """Stands for pyinfra's State: a fresh object per run."""
-
-
-class FakeRunHost:
-    def __init__(self, name, lines, ok):
-        self.name, self.lines, self.ok, self.ran, self.logged = name, lines, ok, [], []
-
-    def run_shell_command(self, command, **kwargs):
-        self.ran.append((command.get_raw_value(), kwargs))
-        lines = self.lines(command.get_raw_value()) if callable(self.lines) else self.lines
-        return self.ok, SimpleNamespace(output_lines=lines, stdout_lines=lines, stdout="\n".join(lines),
-                                        stderr_lines=[])
-
-    def log(self, msg, *a, **k):
-        self.logged.append(msg)
-
-    log_styled = log
+def run_host(name, lines, ok=True) -> FakeHost:
+    """A host whose every command answers ``lines`` (a list, or a function of the command)."""
+    return FakeHost(name=name, answer=lambda text: (ok, lines(text) if callable(lines) else lines))
 
 
 def _host(name, result, run_id="r1"):
@@ -75,11 +60,11 @@ def _host(name, result, run_id="r1"):
         if "systemd-run" in cmd:
             return [f"log step of {name}", f"state result={result}", f"state run={run_id}"]
         return []
-    return FakeRunHost(name, answer, True)
+    return run_host(name, answer)
 
 
 def test_rollout_halts_after_first_unhealthy_host():
-    state = RunState()
+    state = FakeState()
     bad = _host("lab1", "rolled-back")
     assert docker._apply(state, bad, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
     nxt = _host("lab2", "applied")
@@ -88,7 +73,7 @@ def test_rollout_halts_after_first_unhealthy_host():
 
 
 def test_rollout_goes_on_after_a_rejected_candidate_and_uses_stdin_and_sudo():
-    state = RunState()
+    state = FakeState()
     rejected = _host("lab1", "rejected")
     assert docker._apply(state, rejected, "script", "{}", "r1", ("batch-1", 1), False, 30, {"_sudo": True}) is False
     ok = _host("lab2", "applied")
@@ -101,7 +86,7 @@ def test_rollout_goes_on_after_a_rejected_candidate_and_uses_stdin_and_sudo():
 
 
 def test_busy_host_is_skipped_and_does_not_halt_the_rollout():
-    state = RunState()
+    state = FakeState()
     busy = _host("lab1", "busy")
     assert docker._apply(state, busy, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
     assert any("another rollout is running" in m for m in busy.logged)
@@ -109,8 +94,8 @@ def test_busy_host_is_skipped_and_does_not_halt_the_rollout():
 
 
 def test_no_outcome_in_time_halts_the_rollout():
-    state = RunState()
-    silent = FakeRunHost("lab1", [], True)
+    state = FakeState()
+    silent = run_host("lab1", [])
     assert docker._apply(state, silent, "script", "{}", "r1", ("batch-1", 1), False, 30, {}) is False
     assert any("no outcome in time" in m for m in silent.logged)
     nxt = _host("lab2", "applied")
@@ -151,9 +136,9 @@ def test_the_quorum_query_says_which_step_failed(tmp_path):
 def test_batches_never_exceed_their_size():
     """Five hosts of one batch-2 group: at most two rollouts at once (greenlets, as pyinfra runs them)."""
     import gevent
-    state, active, peak = RunState(), [0], [0]
+    state, active, peak = FakeState(), [0], [0]
 
-    class Slow(FakeRunHost):
+    class Slow(FakeHost):
         def run_shell_command(self, command, **kwargs):
             if "systemd-run" in command.get_raw_value():
                 active[0] += 1
@@ -162,7 +147,7 @@ def test_batches_never_exceed_their_size():
                 active[0] -= 1
             return super().run_shell_command(command, **kwargs)
 
-    hosts = [Slow(f"h{i}", lambda cmd: ["state result=applied", "state run=r1"], True) for i in range(5)]
+    hosts = [Slow(name=f"h{i}", answer=lambda cmd: (True, ["state result=applied", "state run=r1"])) for i in range(5)]
     jobs = [gevent.spawn(docker._apply, state, h, "s", "{}", "r1", ("batch-2", 2), False, 30, {}) for h in hosts]
     gevent.joinall(jobs)
     assert all(j.value for j in jobs) and peak[0] == 2
@@ -170,18 +155,18 @@ def test_batches_never_exceed_their_size():
 
 def test_swarm_join_reads_token_on_manager_and_hides_it(monkeypatch):
     token = "SWMTKN-1-secret"
-    manager = FakeRunHost("lab1", [token], True)
+    manager = run_host("lab1", [token])
     # The manager's address comes from its merged desired state (the model), not host.data.
     monkeypatch.setattr(swarm.model, "desired", lambda h: {"swarm": {"advertise_addr": "10.99.0.11"}}
                         if h is manager else {})
     joined = []
 
-    class Joiner(FakeRunHost):
+    class Joiner(FakeHost):
         def run_shell_command(self, command, **kwargs):
             joined.append((command, kwargs))
             return True, SimpleNamespace(stderr_lines=[])
 
-    assert swarm._join(SimpleNamespace(), Joiner("lab2", [], True), manager, "worker", "10.99.0.12")
+    assert swarm._join(SimpleNamespace(), Joiner(name="lab2"), manager, "worker", "10.99.0.12")
     command, kwargs = joined[0]
     # The token is only in the request body on stdin, never in the command (argv on the host).
     assert token not in command.get_raw_value() and "/swarm/join" in command.get_raw_value()
@@ -355,12 +340,12 @@ def test_an_unfinished_rollout_is_recovered_first_and_its_dockerd_is_not_started
 
 def test_a_recovery_asks_no_quorum_stages_nothing_and_waits_for_the_recover_mode():
     host = _host("lab1", "rolled-back")
-    assert docker._apply(RunState(), host, "script", "{}", "r1", ("managers", 1), True, 30, {}, "recover") is False
+    assert docker._apply(FakeState(), host, "script", "{}", "r1", ("managers", 1), True, 30, {}, "recover") is False
     (start, _), (seen, _) = host.ran
     assert "QUORUM" not in start and "docker node ls" not in start and "cat > " not in start
     assert "/var/lib/dockwright/daemon-apply.sh r1 recover" in start and "again=done" in start
     assert seen.startswith("sed -i 's/^seen=0$/seen=1/'")
-    assert docker._apply(RunState(), _host("lab1", "none"), "s", "{}", "r1", ("managers", 1), True, 30, {}, "recover")
+    assert docker._apply(FakeState(), _host("lab1", "none"), "s", "{}", "r1", ("managers", 1), True, 30, {}, "recover")
 
 
 def test_the_waiter_recovers_a_rollout_that_died_once():
