@@ -68,6 +68,16 @@ def lab():
     subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
 
 
+@pytest.fixture(scope="module")
+def converged():
+    """The lab in its declared state before a file's scenarios: deployed once in this session
+    (the first deploy's scenario does it in a full run), so that each file also runs alone."""
+    if not SESSION["deployed"]:
+        print("e2e: converging the lab for this file's scenarios", flush=True)
+        res = pyinfra(*NO_VERIFY)
+        assert res.returncode == 0, "the lab does not converge: " + res.stderr[-2000:]
+
+
 def run_watched(argv: list[str], timeout: int, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     """subprocess.run for the scenario's commands: in a process group of its own that the
     console monitor ends when a VM panics; then LabPanic names the VM."""

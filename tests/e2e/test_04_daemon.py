@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
 from .conftest import NO_VERIFY, dockerd_started, probe_image, pyinfra, ssh
 from dockwright.facts import engine as fengine
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 
 def test_live_restore_keeps_running_container_through_restart():

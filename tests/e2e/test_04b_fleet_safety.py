@@ -8,7 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from .conftest import INVENTORY, NO_VERIFY, REPO, dockerd_started, drift, failed_checks, lab_env, probe_image, pyinfra, ssh, verify
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 STATE = "/var/lib/dockwright/rollout.state"
 SLOW = "/run/systemd/system/docker.service.d/dw-test-slow.conf"

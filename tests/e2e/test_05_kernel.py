@@ -3,7 +3,11 @@
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import NO_VERIFY, REPO, pyinfra, ssh, verify
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 OVERRIDE = "/etc/sysctl.d/99-zz-override.conf"
 

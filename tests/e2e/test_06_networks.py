@@ -3,7 +3,11 @@ on the wire."""
 
 import time
 
+import pytest
+
 from .conftest import NO_VERIFY, changed_ops, drift, probe_image, pyinfra, ssh, verify
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 
 def test_hand_changed_networks_are_reported_and_corrected():

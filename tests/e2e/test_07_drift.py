@@ -4,7 +4,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO, drift, ssh, verify
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 
 def test_standalone_verification_names_host_and_check():

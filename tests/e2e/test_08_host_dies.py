@@ -9,9 +9,13 @@ import json
 import shlex
 import time
 
+import pytest
+
 from lab import vm
 
 from .conftest import MONITOR, NO_VERIFY, pyinfra, ssh
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 # Waits on lab3 for the deploy's read (its command line holds the part marker; the bracket keeps
 # this watcher from matching itself), then crashes the kernel. Gives up after 300 s.

@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import INVENTORY, NO_VERIFY, REPO, drift, lab_env, pyinfra, ssh
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 OVERRIDE = "/etc/sysctl.d/99-zz-fault.conf"  # sorts after dockwright's file: wins at boot
 KEY = "net.core.somaxconn"

@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import INVENTORY, REPO, lab_env, probe_image, run_watched, ssh
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 JUMBO = "dw-diag-jumbo"  # a bridge with an MTU above its uplink (lab1)
 LOSS = "tc qdisc {} dev eth1 root netem loss 30%"  # loss on lab1's data network

@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from .conftest import INVENTORY, REPO, lab_env, ssh
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 LEFT = "docker ps -aq --filter label=dockwright.netbench=1; docker network ls -q --filter label=dockwright.netbench=1"
 

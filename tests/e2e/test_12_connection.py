@@ -7,9 +7,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from lab import config
 
 from .conftest import NO_VERIFY, REPO, run_watched, ssh
+
+pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 
 def test_an_ssh_config_alias_with_accept_new_reaches_the_same_host_for_deploy_and_verification(tmp_path):
