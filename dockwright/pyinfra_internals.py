@@ -12,12 +12,17 @@
 - ``pyinfra.is_cli``: pyinfra_cli's ``main`` sets it before it loads deploy files; calling
   ``cli.main`` directly must set it too, or operations are ordered as in API mode (by host, not
   by the deploy's call order) and ``add_op`` is allowed where the CLI forbids it.
+- ``pyinfra.api.inventory.get_all_connectors``/``get_execution_connectors``: pyinfra scans the
+  installed packages' entry points again for every host named ``@connector/...`` (about 7 ms a
+  host: 3.5 s to load a 500-host inventory of such names, twice per drift shard). Entry points do
+  not change within a process, so drift.py and diagnose.py read them once (``connectors_once``).
 - ``State.init``, ``Host.run_shell_command``/``put_file`` (and dockwright's own
   ``preflight._check_fleet``): wrapped by ``bench.timed`` only, never in a deploy, to time the
   phases and count the commands each host receives; ``cli_entry`` runs the CLI under them.
 """
 
 import contextlib
+import functools
 import io
 
 import pyinfra
@@ -39,9 +44,20 @@ def unwrap(obj):
     return obj
 
 
+def connectors_once() -> None:
+    """The installed connectors read once for this process, not once per host."""
+    from pyinfra.api import inventory
+
+    if not hasattr(inventory.get_all_connectors, "cache_info"):
+        inventory.get_all_connectors = functools.cache(inventory.get_all_connectors)
+        inventory.get_execution_connectors = functools.cache(inventory.get_execution_connectors)
+
+
 def make_inventory(path: str, cwd: str):
     """An inventory file loaded as ``pyinfra PATH ...`` loads it (groups, data, connectors)."""
     from pyinfra.api import Config, Inventory, State
+
+    connectors_once()
     from pyinfra_cli.inventory import make_inventory as load
 
     with context.ctx_state.use(State(Inventory.empty(), Config())):
@@ -53,6 +69,7 @@ def run_cli(args: list[str]):
     (its State or None, the exception it raised or None)."""
     from pyinfra_cli.cli import cli
 
+    connectors_once()
     pyinfra.is_cli = True
     raised = None
     try:
