@@ -8,10 +8,12 @@ LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python
 
 .PHONY: setup lab-packages lab lab-down unit probe-check e2e test verify drift bench bench-scale bench-record soak netbench clean
 
-$(VPY): pyproject.toml
+# The tests replay simulated hosts: the bench distribution (bench/pyproject.toml) brings their
+# pyinfra connectors; a user's own install of dockwright has none.
+$(VPY): pyproject.toml bench/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -e '.[test]' -e ./bench
 	touch $(VPY)
 
 setup: $(VPY)
@@ -59,7 +61,7 @@ bench: setup lab-packages
 # The network cost of each Docker network mode, and what the tuning buys, on the lab's VMs
 # (converged first: the overlays need the swarm). docs/bench.md has the figures.
 netbench: setup lab-packages
-	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(VENV)/bin/pip install -q -e './bench[plot]'
 	$(VPY) -m lab build
 	$(VPY) -m lab up
 	$(VPY) -m lab watch -- $(PYINFRA) inventories/lab.py deploy.py -y --data 'verify={"after_deploy": false}'
@@ -68,7 +70,7 @@ netbench: setup lab-packages
 # The controller's cost as the fleet grows: simulated hosts replaying recorded lab answers
 # (no VMs needed). bench-record refreshes the recording from the lab.
 bench-scale: setup
-	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(VENV)/bin/pip install -q -e './bench[plot]'
 	$(VPY) -m bench.scale $(if $(SIZES),--sizes $(SIZES))
 
 # Deploy, drift and verification in a loop on the lab, counting guest kernel panics (HOURS=1).
