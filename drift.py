@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from dockwright.plumbing import report
 from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, REPO, Parser, fleet_parser,
                                       hosts_outcome, label as _label, limit_args, pyinfra_flags, read_reports, run_locked,
                                       run_pyinfra, shard_hosts, shard_problems, write_atomic as _write_atomic)
@@ -32,9 +33,9 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     reads the outcome from pyinfra's state (never from its log text):
     {"plan": [...], "items": [...], "hosts": [...], "unreachable": [...], "error": str|None}."""
     from dockwright import pyinfra_internals
-    from dockwright.plumbing import report
 
     report.reset()
+    report.SHOW_PLANNED = False  # listed by drift.py itself, per host
     # No -y: with it pyinfra skips change detection and the plan is empty. --json: pyinfra's
     # non-interactive mode, which never stops at "hosts failed to connect, continue?" (its JSON
     # on stdout is not needed: the state is read here).
@@ -185,9 +186,7 @@ def run(args) -> int:
         else:
             print(f"  {host}: {len(per_host[host])} drifted item(s)")
         for i in found.get(host, []):
-            detail = "" if i["desired"] is None and i["actual"] is None else \
-                f": desired {i['desired']!r}, actual {i['actual']!r}"
-            print(f"    [{i['concern']}] {i['key']}{detail}")
+            print(f"    {report.line(i)}")
     if result["error"]:
         print(f"  error: {result['error']}")
 

@@ -15,12 +15,30 @@ _FAILED: dict[str, str] = {}
 _READINGS: dict[str, tuple] = {}
 
 
+# Whether the keys a plan would change are shown as pyinfra plans (--dry, or a run without -y):
+# drift.py lists them itself, so it turns this off for its own runs.
+SHOW_PLANNED = True
+
+
 def record(host, concern: str, plan) -> None:
-    """Every item of the plan the current operation of host made."""
+    """Every item of the plan the current operation of host made; while pyinfra plans (not
+    when it executes, which runs the operation again), each is also shown on the host's line."""
+    planning = not getattr(host.state, "is_executing", False)
     for key, desired, actual in plan.items:
         item = {"host": host.name, "op": getattr(host, "current_op_hash", None), "concern": concern,
                 "key": key, "desired": _plain(desired), "actual": _plain(actual)}
-        _ITEMS.setdefault((item["host"], item["op"], concern, key, repr(item["desired"]), repr(item["actual"])), item)
+        fresh = _ITEMS.setdefault((item["host"], item["op"], concern, key, repr(item["desired"]),
+                                   repr(item["actual"])), item) is item
+        if SHOW_PLANNED and planning and fresh:
+            host.log(f"would change {line(item)}")
+
+
+def line(item: dict) -> str:
+    """An item as drift.py and --dry show it: [concern] key: desired X, actual Y (values as the
+    plan recorded them, secrets already masked)."""
+    detail = "" if item["desired"] is None and item["actual"] is None else \
+        f": desired {item['desired']!r}, actual {item['actual']!r}"
+    return f"[{item['concern']}] {item['key']}{detail}"
 
 
 def fail(host_name: str, why: str) -> None:

@@ -236,3 +236,28 @@ def test_paths_are_the_callers_and_pyinfra_flags_are_passed_on(tmp_path, monkeyp
     assert seen["json"] == str(tmp_path / "out" / "r.json") and seen["metrics"] == str(tmp_path / "m.prom")
     args = type("A", (), seen)
     assert drift.pyinfra_flags(args) == ["--data", "a=1", "--data", "b=2", "--sudo", "--parallel", "7"]
+
+
+def test_a_plan_shows_each_key_it_would_change_while_pyinfra_plans_and_only_then():
+    from dockwright.plans import Plan
+    from dockwright.plumbing import report
+
+    from .harness import FakeHost
+
+    plan = Plan()
+    plan.differs("live: net.core.somaxconn", "65535", "1024")
+    report.reset()
+    planning, executing = FakeHost(name="a"), FakeHost(name="b", executing=True)
+    report.record(planning, "sysctl", plan)
+    report.record(planning, "sysctl", plan)  # pyinfra plans an operation again when it executes
+    report.record(executing, "sysctl", plan)
+    assert planning.logged == ["would change [sysctl] live: net.core.somaxconn: desired '65535', actual '1024'"]
+    assert executing.logged == []
+    try:
+        report.SHOW_PLANNED = False  # drift.py lists the items itself
+        quiet = FakeHost(name="c")
+        report.record(quiet, "sysctl", plan)
+        assert quiet.logged == [] and len(report.collected()) == 3
+    finally:
+        report.SHOW_PLANNED = True
+        report.reset()
