@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from .conftest import REPO, drift, ssh, verify
+from .conftest import (INVENTORY, NO_VERIFY, REPO, SNAPSHOT, drift, failed_checks, lab_env, pyinfra, run_watched,
+                       ssh, verify)
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
@@ -77,12 +78,18 @@ def test_a_behavioural_check_that_cannot_run_fails_unless_the_host_opts_out():
         ssh("lab3", "rm -f /usr/local/bin/docker")
 
 
-def test_drift_found_fixed_then_clean():
+def test_the_adoption_guide_on_a_hand_configured_host():
+    """README's "Adopting an existing fleet", steps 3-5, on lab2 configured by hand first: drift.py
+    reads and changes nothing, --dry --diff shows each key and file diff and changes nothing, the
+    canary deploy converges and verifies, and drift.py then finds nothing."""
     ssh("lab2", "sysctl -q -w net.core.somaxconn=128; "
                 "sed -i 's/somaxconn = 65535/somaxconn = 1024/' /etc/sysctl.d/90-dockwright.conf; "
                 "sed -i 's/\"log-level\": \"info\"/\"log-level\": \"debug\"/' /etc/docker/daemon.json; "
                 "apparmor_parser -R /etc/apparmor.d/dockwright-default; "
                 "docker network rm backend >/dev/null && docker network create --subnet 10.6.0.0/16 backend >/dev/null")
+    before = ssh("lab2", SNAPSHOT)
+    # 3. Read the fleet.
+    print("== step 3: drift.py --json --metrics")
     res = drift("--json", "reports/drift.json", "--metrics", "reports/drift.prom")
     assert res.returncode == 2
     for item in ("[sysctl] /etc/sysctl.d/90-dockwright.conf: net.core.somaxconn: desired '65535', actual '1024'",
@@ -94,10 +101,23 @@ def test_drift_found_fixed_then_clean():
     assert "lab1: no drift" in res.stdout and "lab3: no drift" in res.stdout
     metrics = (REPO / "reports" / "drift.prom").read_text()
     assert 'dockwright_drift_items{host="lab2",concern="networks"} 3' in metrics
-    res = drift("--fix", "--limit", "lab2")
-    assert res.returncode == 2 and "drift found and fixed" in res.stdout
-    assert "lab2: " in res.stdout and "0 failed" in res.stdout
-    assert drift().returncode == 0
+    # 4. The plan and the file diffs, as a user types it (no -y): each key, each diff, no change.
+    print("== step 4: deploy.py --dry --diff --limit lab2")
+    res = run_watched([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "--dry", "--diff", "--limit", "lab2",
+                       *NO_VERIFY], 900, lab_env())
+    out = res.stdout + res.stderr
+    print(out[-6000:])
+    assert res.returncode == 0, out[-3000:]
+    assert "[lab2] would change [sysctl] live: net.core.somaxconn: desired '65535', actual '128'" in out
+    assert "[lab2] would change [docker] daemon.json: log-level: desired 'info', actual 'debug'" in out
+    assert "-net.core.somaxconn = 1024" in out and "+net.core.somaxconn = 65535" in out  # the file's diff
+    assert ssh("lab2", SNAPSHOT) == before
+    # 5. A canary: the deploy converges lab2 and verifies it; drift.py then finds nothing.
+    print("== step 5: deploy.py --limit lab2, then drift.py --limit lab2")
+    res = pyinfra("--limit", "lab2")
+    assert res.returncode == 0, failed_checks()
+    assert "0 failed" in (res.stdout + res.stderr).split("  lab2: ", 1)[1].splitlines()[0]
+    assert drift("--limit", "lab2").returncode == 0
 
 
 def test_unreachable_host_fails_the_run_but_others_are_reported():
