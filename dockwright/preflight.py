@@ -6,7 +6,6 @@ the host (kernel keys, dockerd's own validation, flags the service already sets)
 host. Any problem stops the run: no operation has been executed yet, so every host is as it was.
 """
 
-import json
 
 import gevent.event
 import gevent.pool
@@ -15,7 +14,7 @@ from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import dockerd, facts, factcache, liveness, model, run, schema, secrets
+from . import dockerd, facts, factcache, liveness, model, run, schema
 from .facts.engine import DaemonConfigCheck
 from .facts.profiles import APPARMOR_DIR, ProfileCheck
 from .plumbing import report
@@ -85,10 +84,8 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
         decided = docker_plans.daemon_plan(content, engine, swarm_state, secret_keys)
         found += [(f"docker.daemon.{key}", value, why) for key, value, why in decided.problems]
         # dockerd --validate starts the daemon binary (slow): only for a file that would change.
-        # Secrets are replaced by placeholders: the check needs the shape, not the credential.
         if engine["daemon_json"] != content:
-            shown = json.dumps(secrets.redact(json.loads(content), secret_keys), indent=2, sort_keys=True) + "\n"
-            check = factcache.get(h, DaemonConfigCheck, content=shown)
+            check = factcache.get(h, DaemonConfigCheck, content=docker_plans.for_validation(content, secret_keys))
             if not check["ok"]:
                 found.append(("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}"))
     return found

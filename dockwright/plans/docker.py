@@ -46,6 +46,17 @@ def host_problems(data: dict, engine: dict, swarm_state: dict | None) -> list[tu
     return problems
 
 
+def for_validation(content: str, secret_keys: tuple = ()) -> str:
+    """The candidate as dockerd --validate is given it: secrets replaced by placeholders (the
+    check needs the shape, not the credential, and the command line is visible on the host)."""
+    return render_json(secrets.redact(json.loads(content), secret_keys))
+
+
+def render_json(doc: dict) -> str:
+    """daemon.json's form: two-space indent, sorted keys, a final newline."""
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
 def live_restore(content: str) -> bool:
     """Whether this daemon.json turns live-restore on."""
     return bool(json.loads(content).get("live-restore"))
@@ -149,4 +160,4 @@ def render(state: dict) -> str:
     seccomp = state.get("seccomp", {})
     if model.enabled(state, "seccomp") and seccomp.get("default"):
         content["seccomp-profile"] = seccomp_plans.path_for(seccomp["name"])
-    return json.dumps(content, indent=2, sort_keys=True) + "\n"
+    return render_json(content)
