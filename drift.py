@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from dockwright.plumbing import report
+from dockwright.plumbing.report import line as item_line
 from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, REPO, Parser, fleet_parser,
                                       hosts_outcome, label as _label, limit_args, pyinfra_flags, read_reports, run_locked,
                                       run_pyinfra, shard_hosts, shard_problems, write_atomic as _write_atomic)
@@ -33,6 +33,7 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     reads the outcome from pyinfra's state (never from its log text):
     {"plan": [...], "items": [...], "hosts": [...], "unreachable": [...], "error": str|None}."""
     from dockwright import pyinfra_internals
+    from dockwright.plumbing import report
 
     report.reset()
     report.SHOW_PLANNED = False  # listed by drift.py itself, per host
@@ -186,7 +187,7 @@ def run(args) -> int:
         else:
             print(f"  {host}: {len(per_host[host])} drifted item(s)")
         for i in found.get(host, []):
-            print(f"    {report.line(i)}")
+            print(f"    {item_line(i)}")
     if result["error"]:
         print(f"  error: {result['error']}")
 

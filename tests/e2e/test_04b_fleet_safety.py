@@ -63,11 +63,13 @@ def _kill_the_rollout_after_its_journal(waiter_too: bool) -> None:
     The journal as it was at the kill is kept in /run/dw-journal."""
     _settled()  # no rollout of an earlier scenario still running: the watcher waits for a new one
     before = _state().get("run", "")
+    # The waiter first: killed after the rollout, it could see the rollout gone and start the
+    # recovery itself in between (then a run, not the host, recovers it).
     kill_waiter = "pkill -KILL -f 'dockwright/result[.]'; " if waiter_too else ""
     ssh("lab3", "rm -f /run/dw-journal; nohup sh -c \"for i in \\$(seq 3000); do grep -q '^result=started' "
                 f"{STATE} && ! grep -qx 'run={before}' {STATE} && break; sleep 0.2; done; "
                 f"cp {STATE} /run/dw-journal; sleep 2; "
-                f"systemctl kill -s KILL 'dockwright-daemon-apply-*'; {kill_waiter}\" >/dev/null 2>&1 &")
+                f"{kill_waiter}systemctl kill -s KILL 'dockwright-daemon-apply-*'\" >/dev/null 2>&1 &")
 
 
 def _state(host="lab3") -> dict:

@@ -58,3 +58,20 @@ def test_shard_and_limit_compose_as_pyinfra_reads_limit(monkeypatch):
     assert sorted(by_group) == sorted(by_glob) == workers and len(workers) == 4
     mixed = runs.shard_hosts("bench/sim_inventory.py", 1, 1, "sim-m0000,standalone")
     assert mixed == sorted(["sim-m0000", *(h for h in everyone if h.startswith("sim-s"))])
+
+
+@pytest.mark.skipif(not (RECORDING / "fault-manager.json").exists(), reason="no fault recording")
+def test_drift_lists_a_broken_fleets_items_and_failures_per_host(tmp_path):
+    """drift.py's own listing on replayed hosts with faults: a drifted host's items in drift's
+    wording, the others' failures named; the plan's per-key lines are drift's alone."""
+    env = dict(os.environ, DOCKWRIGHT_SIM_HOSTS="10", DOCKWRIGHT_SIM_FAULTS="30", DOCKWRIGHT_REPLAY_LATENCY_MS="0",
+               DOCKWRIGHT_REPLAY_AS="")
+    for name in ("DOCKWRIGHT_COUNT_FILE", "DOCKWRIGHT_REPLAY_TRACE"):
+        env.pop(name, None)
+    res = subprocess.run([sys.executable, "drift.py", "bench/sim_inventory.py", "--lock", str(tmp_path / "lock")],
+                         cwd=REPO, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    out = res.stdout
+    assert res.returncode == 1, out[-3000:] + res.stderr[-3000:]
+    assert "  sim-m0006: 1 drifted item(s)\n    [sysctl] live: net.core.somaxconn: desired '65535', actual '1024'" in out
+    assert "sim-w0003: UNREACHABLE" in out and "sim-s0005: FAILED: refused:" in out
+    assert "would change" not in res.stderr
