@@ -69,9 +69,8 @@ def _read(host, fact_cls, **kwargs):
     return value
 
 
-def real(obj):
-    """The object behind pyinfra's context proxies (``pyinfra.host`` is one proxy for all)."""
-    return unwrap(obj)
+# The object behind pyinfra's context proxies (``pyinfra.host`` is one proxy for all).
+real = unwrap
 
 
 def _cache(host) -> dict:

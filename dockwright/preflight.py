@@ -16,7 +16,6 @@ from pyinfra.context import inventory, state as pyinfra_state
 
 from . import dockerd, facts, factcache, liveness, model, run, schema
 from .facts.engine import DaemonConfigCheck
-from .facts.profiles import APPARMOR_DIR, ProfileCheck
 from .plumbing import report
 from .plans import (apparmor as apparmor_plans, docker as docker_plans, networks as network_plans,
                     seccomp as seccomp_plans, swarm as swarm_plans, sysctl as sysctl_plans)
@@ -61,10 +60,8 @@ def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
             found.append(("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}"))
     if on("apparmor"):
         conf = desired["apparmor"]
-        found += apparmor_plans.decide(
-            conf["name"], f"{APPARMOR_DIR}/{conf['name']}", apparmor_plans.render(conf), facts.apparmor(conf["name"]).get(h),
-            lambda candidate: factcache.get(h, ProfileCheck, content=candidate),
-            source={k: conf[k] for k in ("name", "network_rules") if k in conf}).problems
+        found += facts.apparmor_decision(h, conf["name"], apparmor_plans.render(conf),
+                                         source={k: conf[k] for k in ("name", "network_rules") if k in conf}).problems
     declared = schema.declared_networks(desired) if on("networks") else []
     if declared:
         found += network_plans.route_problems(declared, facts.routes().get(h))

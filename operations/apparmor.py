@@ -6,17 +6,9 @@ import shlex
 from pyinfra import host
 from pyinfra.api import operation
 
-from dockwright import facts, factcache, files, refusal
-from dockwright.facts.profiles import APPARMOR_DIR, ProfileCheck
-from dockwright.plans.apparmor import decide
+from dockwright import facts, files, refusal
+from dockwright.facts.profiles import APPARMOR_DIR
 from dockwright.plumbing import report
-
-
-def decided_on(h, name: str, content: str, source=None):
-    """The plan for this profile on h, with the parser's verdict on the candidate when the file
-    would change (the operation and preflight both ask here)."""
-    return decide(name, f"{APPARMOR_DIR}/{name}", content, facts.apparmor(name).get(h),
-                  lambda candidate: factcache.get(h, ProfileCheck, content=candidate), source)
 
 
 @operation()
@@ -41,7 +33,7 @@ def profile(profile_name: str, content: str):
         apparmor.profile(name="apparmor", profile_name=conf["name"], content=apparmor_plans.render(conf))
     """
     name, path = profile_name, f"{APPARMOR_DIR}/{profile_name}"
-    decided = decided_on(host, name, content)
+    decided = facts.apparmor_decision(host, name, content)
     report.record(host, "apparmor", decided)
     if decided.error():
         yield from refusal.refuse(host, decided.error())

@@ -20,12 +20,12 @@ ProfileCheck) are not prefetched: they are asked only when a file would change.
 from typing import NamedTuple
 
 from .. import factcache, model, schema
-from ..plans import docker as docker_plans, seccomp as seccomp_plans, sysctl as sysctl_plans
+from ..plans import apparmor as apparmor_plans, docker as docker_plans, seccomp as seccomp_plans, sysctl as sysctl_plans
 from .engine import DockerEngine, SwarmState
 from .firewall import PortPolicy
 from .kernel import ConntrackState, SysctlState
 from .networks import DockerNetworks, HostRoutes, NetworkJournals
-from .profiles import AppArmorState, Sha256File
+from .profiles import APPARMOR_DIR, AppArmorState, ProfileCheck, Sha256File
 
 
 class Read(NamedTuple):
@@ -83,6 +83,14 @@ def swarm_if_needed(host, daemon_json: str) -> dict | None:
     """The swarm state when this daemon.json needs it (live-restore, which dockerd refuses on a
     swarm node), else None: the engine fact does not call `docker info`."""
     return swarm().get(host) if docker_plans.needs_swarm_state(daemon_json) else None
+
+
+def apparmor_decision(host, name: str, content: str, source=None):
+    """The AppArmor plan for this profile on host, with the parser's verdict on the candidate
+    (ProfileCheck) read only when the file would change: the operation and preflight both ask
+    here."""
+    return apparmor_plans.decide(name, f"{APPARMOR_DIR}/{name}", content, apparmor(name).get(host),
+                                 lambda candidate: factcache.get(host, ProfileCheck, content=candidate), source)
 
 
 def reads(desired: dict) -> list[Read]:
