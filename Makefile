@@ -42,9 +42,11 @@ unit: setup
 probe-check: setup
 	$(VPY) -m pytest -q tests/unit -m rebuild
 
-# End-to-end scenarios on the lab; the lab is torn down even when a test fails.
+# End-to-end scenarios on the lab, in phases: the first deploy, then two lanes on disjoint VMs
+# side by side, then the whole-fleet scenarios (tests/e2e/lanes.py); the lab is torn down even
+# when a test fails.
 e2e: setup lab-packages
-	$(VPY) -m pytest -q -rfE tests/e2e -p no:cacheprovider --durations=0; rc=$$?; $(VPY) -m lab down; exit $$rc
+	$(VPY) tests/e2e/lanes.py; rc=$$?; $(VPY) -m lab down; exit $$rc
 
 test: unit probe-check e2e
 

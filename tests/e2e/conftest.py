@@ -1,5 +1,8 @@
-"""End-to-end scenarios on the VM lab (python -m lab). The files run in name order and build
-on each other: the lab comes up, data is refused, the fleet is deployed, then changed by hand.
+"""End-to-end scenarios on the VM lab (python -m lab). `make e2e` runs them in phases
+(tests/e2e/lanes.py): the first deploy, then two lanes side by side on disjoint VMs (scenarios
+marked ``@STANDALONE`` or ``@SWARM``, selected with ``--lane NAME``), then the whole-fleet
+scenarios (``--lane fleet``). Plain ``pytest tests/e2e`` runs them all in file order, and each
+file also runs alone (the ``converged`` fixture).
 
 Every VM's console is watched while the suite runs (lab.monitor). When a VM's kernel panics, the
 scenario running is ended at once (its processes, and the dead VM, are stopped), the lab is
@@ -9,6 +12,7 @@ never re-run, and one that fails again fails the suite.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -20,7 +24,9 @@ from pathlib import Path
 import pytest
 from _pytest.runner import runtestprotocol
 
-from lab import monitor as lab_monitor, vm
+from lab import config as lab_config, monitor as lab_monitor, vm
+
+from .lanes import LANES
 
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = "inventories/lab.py"
@@ -39,18 +45,56 @@ MONITOR = lab_monitor.Monitor()
 _CHILDREN: set = set()               # process groups of the running scenario's commands
 _CHILDREN_LOCK = threading.Lock()
 RERUNS: list[tuple[str, list, str]] = []  # (scenario, panics, its first failure)
-SESSION = {"deployed": False}        # a whole-fleet deploy has passed: recovery re-converges
+# A whole-fleet deploy has passed (in this process, or in the setup phase before it): recovery
+# re-converges, and the converged fixture has nothing to do.
+SESSION = {"deployed": os.environ.get("DOCKWRIGHT_E2E_DEPLOYED") == "1"}
+# The lane this process runs (lanes.py), and the VMs it alone drives: a panic of another VM is
+# the other lane's, and it neither ends nor re-runs this lane's scenario.
+LANE = os.environ.get("DOCKWRIGHT_E2E_LANE", "")
+VMS = tuple(os.environ.get("DOCKWRIGHT_E2E_VMS", "lab1,lab2,lab3").split(","))
+STANDALONE = pytest.mark.lane("standalone")
+SWARM = pytest.mark.lane("swarm")
 
 
 class LabPanic(Exception):
     """A lab VM's kernel died while the scenario ran (not the scenario's fault)."""
 
 
+def _ours(panics) -> list:
+    return [p for p in panics if p.vm in VMS]
+
+
 def _end_children(panic) -> None:
+    if not _ours([panic]):
+        return
     with _CHILDREN_LOCK:
         for pgid in list(_CHILDREN):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGTERM)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--lane", choices=(*LANES, "fleet"), default=None,
+                     help="only the scenarios of this lane; fleet: those of no lane (default: all)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lane(name): the scenario touches only that lane's VMs "
+                                       "(tests/e2e/lanes.py) and may run beside the other lane")
+
+
+def pytest_collection_modifyitems(config, items):
+    lane = config.getoption("--lane")
+    for item in items:
+        mark = item.get_closest_marker("lane")
+        if mark and mark.args[0] not in LANES:
+            raise pytest.UsageError(f"{item.nodeid}: unknown lane {mark.args[0]!r} (lanes: {', '.join(LANES)})")
+    if lane is None:
+        return
+    keep = [i for i in items if (m := i.get_closest_marker("lane")) and m.args[0] == lane
+            or lane == "fleet" and not m]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
 
 
 def pytest_sessionstart(session):
@@ -64,8 +108,10 @@ def pytest_sessionfinish(session):
 
 @pytest.fixture(scope="session", autouse=True)
 def lab():
-    """Brings the lab up (reusing running VMs); make e2e tears it down afterwards."""
-    subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
+    """Brings the lab up (reusing running VMs), unless lanes.py has; make e2e tears it down
+    afterwards."""
+    if os.environ.get("DOCKWRIGHT_E2E_LAB") != "up":
+        subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +141,7 @@ def run_watched(argv: list[str], timeout: int, env: dict | None = None, **kwargs
     finally:
         with _CHILDREN_LOCK:
             _CHILDREN.discard(proc.pid)
-    panics = MONITOR.since(mark)
+    panics = _ours(MONITOR.since(mark))
     if panics:
         print(out[-3000:], err[-3000:])
         raise LabPanic("VM panic while the command ran: " + "; ".join(
@@ -106,6 +152,13 @@ def run_watched(argv: list[str], timeout: int, env: dict | None = None, **kwargs
 def _recover(panics) -> None:
     names = sorted({p.vm for p in panics})
     print(f"e2e: recovering the lab after a VM panic ({', '.join(map(str, panics))})", flush=True)
+    # One recovery at a time: the other lane may be bringing the lab up as well.
+    with open(lab_config.RUN_DIR / "e2e-recover.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        _bring_back(names)
+
+
+def _bring_back(names: list[str]) -> None:
     subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
     if SESSION["deployed"]:
         res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", *NO_VERIFY,
@@ -137,7 +190,7 @@ def pytest_runtest_protocol(item, nextitem):
     _crash_on_purpose(item)
     mark = MONITOR.mark()
     reports = runtestprotocol(item, nextitem=nextitem, log=False)
-    panics = MONITOR.since(mark)
+    panics = _ours(MONITOR.since(mark))
     if panics and any(r.failed for r in reports):
         first = next(str(r.longrepr).splitlines()[-1] for r in reports if r.failed)
         RERUNS.append((item.nodeid, panics, first))
@@ -184,7 +237,11 @@ def pyinfra(*args, host_data: dict | None = None, timeout: int = 1800, env: dict
 
 def drift(*args, timeout: int = 1800, host_data: dict | None = None, env: dict | None = None
           ) -> subprocess.CompletedProcess:
-    res = run_watched([sys.executable, "drift.py", INVENTORY, *args], timeout, lab_env(host_data, **(env or {})))
+    # drift.py holds one lock per inventory; the two lanes drive disjoint hosts, as two shards
+    # would, so each lane has its own.
+    lock = ["--lock", str(lab_config.RUN_DIR / f"e2e-drift-{LANE}.lock")] if LANE and "--lock" not in args else []
+    res = run_watched([sys.executable, "drift.py", INVENTORY, *lock, *args], timeout,
+                      lab_env(host_data, **(env or {})))
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from .conftest import HOSTS, INVENTORY, NO_VERIFY, REPO, SNAPSHOT, lab_env, probe_image, pyinfra, ssh
+from .conftest import (HOSTS, INVENTORY, NO_VERIFY, REPO, SNAPSHOT, STANDALONE, SWARM, lab_env, probe_image,
+                       pyinfra, ssh)
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
@@ -49,6 +50,7 @@ WATCH = ("rm -f /tmp/argv-hits /tmp/argv-samples; (end=$(( $(date +%s) + 600 ));
          "n=$((n+1)); echo $n > /tmp/argv-samples; done) >/dev/null 2>&1 &")
 
 
+@SWARM
 def test_join_token_never_appears_in_a_process_list():
     ssh("lab2", "docker swarm leave --force >/dev/null 2>&1; rm -f /tmp/argv-stop")
     ssh("lab1", "docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | "
@@ -71,6 +73,7 @@ def test_join_token_never_appears_in_a_process_list():
     assert ssh("lab2", "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
 
 
+@SWARM
 def test_prune_keeps_the_declared_overlay_and_removes_an_unused_network():
     ssh("lab1", "docker network create junk-net >/dev/null")
     prune = {"lab1": {"networks": {"prune": True}}}
@@ -84,6 +87,7 @@ def test_prune_keeps_the_declared_overlay_and_removes_an_unused_network():
     assert "networks: prune undeclared" in out and "overlays: secure-net" in out
 
 
+@STANDALONE
 def test_sysctl_mask_is_recognised_and_symlinks_are_never_written_through():
     ssh("lab3", "mkdir -p /usr/lib/sysctl.d /opt/tune && "
                 "echo 'net.core.somaxconn = 1024' > /usr/lib/sysctl.d/99-vendor.conf && "
@@ -109,6 +113,7 @@ def _endpoint(container: str) -> str:
                        "{{.IPAMConfig.IPv4Address}} {{.IPAddress}} {{join .Aliases \",\"}}{{end}}' " + container).strip()
 
 
+@STANDALONE
 def test_recreate_keeps_aliases_and_addresses_and_restores_on_failure():
     image = probe_image("lab3")
     ssh("lab3", "docker rm -f svc1 >/dev/null 2>&1; docker network rm rogue >/dev/null 2>&1; "
@@ -144,6 +149,7 @@ HANG_CREATE = ("printf '#!/bin/sh\\nif [ \"$1 $2\" = \"network create\" ]; then 
 JOURNAL = "/var/lib/dockwright/networks/backend.json"
 
 
+@STANDALONE
 def test_a_recreate_killed_midway_is_finished_from_its_journal():
     """The run dies after disconnecting the containers (a running one with a static address and
     an alias, a stopped one with an alias) and removing the network: the next run creates the

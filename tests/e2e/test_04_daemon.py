@@ -4,12 +4,13 @@ import json
 
 import pytest
 
-from .conftest import NO_VERIFY, dockerd_started, probe_image, pyinfra, ssh
+from .conftest import NO_VERIFY, STANDALONE, SWARM, dockerd_started, probe_image, pyinfra, ssh
 from dockwright.facts import engine as fengine
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 
+@STANDALONE
 def test_live_restore_keeps_running_container_through_restart():
     ssh("lab3", "docker rm -f keeper >/dev/null 2>&1; "
                 f"docker run -d --pull never --name keeper {probe_image('lab3')} sleep >/dev/null")
@@ -27,6 +28,7 @@ def test_live_restore_keeps_running_container_through_restart():
     ssh("lab3", "docker rm -f keeper >/dev/null")
 
 
+@STANDALONE
 def test_config_that_stops_dockerd_is_rolled_back():
     before = ssh("lab3", "cat /etc/docker/daemon.json")
     # dockerd --validate accepts it; dockerd cannot start with it on ext4.
@@ -41,6 +43,7 @@ def test_config_that_stops_dockerd_is_rolled_back():
         ["active", "overlay2"]
 
 
+@STANDALONE
 def test_engine_without_validate_falls_back_to_the_health_gate():
     """Debian 12's Engine 20.10 has no `dockerd --validate`: a key dockerd does not know passes
     preflight there and is caught by the health gate, rolled back, and remembered."""
@@ -55,6 +58,7 @@ def test_engine_without_validate_falls_back_to_the_health_gate():
     assert ssh("lab3", "cat /etc/docker/daemon.json") == before and dockerd_started("lab3") != started
 
 
+@SWARM
 def test_engine_with_validate_refuses_before_any_change():
     """Debian 13's Engine 26 validates the candidate in preflight: nothing is restarted."""
     started = dockerd_started("lab1")

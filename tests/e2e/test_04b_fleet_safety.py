@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from .conftest import INVENTORY, NO_VERIFY, REPO, dockerd_started, drift, failed_checks, lab_env, probe_image, pyinfra, ssh, verify
+from .conftest import (INVENTORY, NO_VERIFY, REPO, STANDALONE, SWARM, dockerd_started, drift, failed_checks, lab_env,
+                       probe_image, pyinfra, ssh, verify)
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
@@ -22,6 +23,7 @@ def _daemon_json(host):
     return json.loads(ssh(host, "cat /etc/docker/daemon.json"))
 
 
+@STANDALONE
 def test_controller_killed_during_the_restart_leaves_the_host_healthy():
     """The controller (and its SSH session) dies while dockerd restarts: the host ends
     healthy on the new file or the old one, and the next run says which."""
@@ -84,6 +86,7 @@ def _settled(host="lab3", bound=400) -> dict:
     return _state(host)
 
 
+@STANDALONE
 def test_a_rollout_killed_after_the_swap_is_recovered_from_its_journal():
     """The rollout's own unit is killed mid-restart. A candidate that stops dockerd, with no run
     left watching: the host rolls itself back (the recovery unit, on dockerd's failure), and
@@ -117,6 +120,7 @@ def test_a_rollout_killed_after_the_swap_is_recovered_from_its_journal():
     assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0  # back to the data
 
 
+@STANDALONE
 def test_a_rolled_back_config_is_not_retried_by_drift_fix():
     data = {"lab3": {"docker": {"daemon": {"storage-driver": "btrfs"}}}}
     # Tried whatever an earlier run left (this scenario may be re-run after a VM panic), and
@@ -165,6 +169,7 @@ def _plant_lease(holder: str, seconds: int) -> None:
                 f"{LEASE} - >/dev/null")
 
 
+@SWARM
 def test_a_manager_is_not_restarted_while_another_controller_holds_the_lease():
     """Another controller (a scheduled fix, a colleague) is restarting a manager: this run
     leaves the swarm's managers alone, and says who holds the lease."""
@@ -201,6 +206,7 @@ def test_batches_per_group_hold_even_with_no_wait():
     assert pyinfra(*NO_VERIFY).returncode == 0  # back to the data
 
 
+@STANDALONE
 def test_live_restore_off_and_on_on_the_standalone_host():
     image = probe_image("lab3")
     ssh("lab3", "docker rm -f lr-plain lr-policy >/dev/null 2>&1; "
@@ -232,6 +238,7 @@ def test_live_restore_off_and_on_on_the_standalone_host():
         ssh("lab3", "docker rm -f lr-plain lr-policy >/dev/null 2>&1", check=False)
 
 
+@SWARM
 def test_deploy_verify_and_drift_through_sudo():
     """As a non-root user: the deploy and its verification through pyinfra's --sudo flag alone
     (no _sudo in the host data), drift and the standalone verification through _sudo data."""

@@ -5,13 +5,14 @@ import sys
 
 import pytest
 
-from .conftest import NO_VERIFY, REPO, pyinfra, ssh, verify
+from .conftest import NO_VERIFY, REPO, SWARM, pyinfra, ssh, verify
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 OVERRIDE = "/etc/sysctl.d/99-zz-override.conf"
 
 
+@SWARM
 def test_planted_override_is_reported_then_taken_over():
     ssh("lab1", f"echo 'net.core.somaxconn = 1024' > {OVERRIDE}")
     res = pyinfra("--limit", "lab1", *NO_VERIFY)
@@ -31,6 +32,7 @@ def test_planted_override_is_reported_then_taken_over():
     assert ssh("lab1", f"[ ! -L {OVERRIDE} ] && sysctl -n net.core.somaxconn").strip() == "65535"
 
 
+@SWARM
 def test_values_hold_after_reboot():
     subprocess.run([sys.executable, "-m", "lab", "reboot", "lab1"], cwd=REPO, check=True)
     assert ssh("lab1", "uptime -s")  # answers after the reboot

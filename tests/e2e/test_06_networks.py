@@ -5,11 +5,12 @@ import time
 
 import pytest
 
-from .conftest import NO_VERIFY, changed_ops, drift, probe_image, pyinfra, ssh, verify
+from .conftest import NO_VERIFY, SWARM, changed_ops, drift, probe_image, pyinfra, ssh, verify
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 
+@SWARM
 def test_hand_changed_networks_are_reported_and_corrected():
     ssh("lab1", "docker network rm backend >/dev/null && "
                 "docker network create --subnet 10.6.0.0/16 backend >/dev/null && "
@@ -23,6 +24,7 @@ def test_hand_changed_networks_are_reported_and_corrected():
     assert drift("--limit", "lab1").returncode == 0
 
 
+@SWARM
 def test_overlay_traffic_is_esp_on_the_data_network():
     run = "docker run -d --pull never --network secure-net --name {} {} sleep >/dev/null"
     ssh("lab1", "docker rm -f ov1 >/dev/null 2>&1; " + run.format("ov1", probe_image("lab1")))

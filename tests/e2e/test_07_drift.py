@@ -6,12 +6,13 @@ import sys
 
 import pytest
 
-from .conftest import (INVENTORY, NO_VERIFY, REPO, SNAPSHOT, drift, failed_checks, lab_env, pyinfra, run_watched,
-                       ssh, verify)
+from .conftest import (INVENTORY, NO_VERIFY, REPO, SNAPSHOT, STANDALONE, SWARM, drift, failed_checks, lab_env,
+                       pyinfra, run_watched, ssh, verify)
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 
+@STANDALONE
 def test_standalone_verification_names_host_and_check():
     ssh("lab3", "sysctl -q -w net.core.somaxconn=100")
     try:
@@ -23,6 +24,7 @@ def test_standalone_verification_names_host_and_check():
         ssh("lab3", "sysctl -q -w net.core.somaxconn=65535")
 
 
+@STANDALONE
 def test_verification_asks_systemd_which_file_wins_at_boot():
     # A file that sorts after dockwright's own wins at boot though the live value is right:
     # verification reads systemd's own order (the control for its boot judgement).
@@ -42,6 +44,7 @@ NO_IMPORT = ("printf '#!/bin/sh\\n[ \"$1\" = import ] && { echo refused by the t
 PROBE_IMAGES = "docker images dockwright-probe --format '{{.Repository}}:{{.Tag}}'"
 
 
+@SWARM
 def test_a_host_without_the_probe_image_gets_it_and_runs_every_behavioural_check():
     # Production-shaped: lab1 has no probe image (and no other image at all). Verification
     # builds nothing there, imports the probe, and every behavioural check runs and passes.
@@ -58,6 +61,7 @@ def test_a_host_without_the_probe_image_gets_it_and_runs_every_behavioural_check
     assert ssh("lab1", PROBE_IMAGES).split() == [probe.image("x86_64")]
 
 
+@STANDALONE
 def test_a_behavioural_check_that_cannot_run_fails_unless_the_host_opts_out():
     # lab3 cannot get the probe image (its docker refuses `import`): the behavioural checks
     # fail with the reason (they are not skipped); a host whose data opts out shows them

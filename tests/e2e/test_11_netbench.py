@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .conftest import INVENTORY, REPO, lab_env, ssh
+from .conftest import INVENTORY, REPO, SWARM, lab_env, ssh
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
@@ -22,12 +22,13 @@ def _netbench(*args, host_data=None) -> subprocess.Popen:
                             start_new_session=True)
 
 
+@SWARM
 def test_refused_without_opt_in_and_nothing_left_after_a_kill():
-    res = _netbench("--hosts", "lab1,lab3", "--no-tuning", host_data={"lab3": {"netbench": {"allowed": False}}})
+    res = _netbench("--hosts", "lab1,lab2", "--no-tuning", host_data={"lab2": {"netbench": {"allowed": False}}})
     out, _ = res.communicate(timeout=300)
     print(out[-2000:])
-    assert res.returncode == 1 and "lab3: netbench.allowed = False" in out
-    assert ssh("lab1", LEFT).strip() == "" and ssh("lab3", LEFT).strip() == ""
+    assert res.returncode == 1 and "lab2: netbench.allowed = False" in out
+    assert ssh("lab1", LEFT).strip() == "" and ssh("lab2", LEFT).strip() == ""
 
     # Killed (SIGTERM, as a CI runner cancels a job) once its objects exist on both hosts.
     run = _netbench("--hosts", "lab1,lab2", "--repetitions", "3", "--seconds", "2", "--no-tuning")

@@ -11,11 +11,12 @@ import pytest
 
 from lab import config
 
-from .conftest import NO_VERIFY, REPO, run_watched, ssh
+from .conftest import NO_VERIFY, REPO, STANDALONE, run_watched, ssh
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
 
+@STANDALONE
 def test_an_ssh_config_alias_with_accept_new_reaches_the_same_host_for_deploy_and_verification(tmp_path):
     state = json.loads(config.STATE_FILE.read_text())
     lab3 = state["hosts"]["lab3"]
