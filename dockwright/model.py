@@ -12,13 +12,19 @@ CONCERN_KEYS = ("concerns", *CONCERNS)
 
 
 def deep_merge(base: Any, override: Any) -> Any:
-    """Dicts merge key by key at every depth; anything else in override replaces base whole."""
+    """Dicts merge key by key at every depth; anything else in override replaces base whole.
+    The result is a copy: nothing in it is shared with base or override."""
+    return deepcopy(_merged(base, override))
+
+
+def _merged(base: Any, override: Any) -> Any:
+    # New dicts where both sides have one; every other value is shared (the caller copies once).
     if isinstance(base, dict) and isinstance(override, dict):
-        out = {k: deepcopy(v) for k, v in base.items()}
+        out = dict(base)
         for key, value in override.items():
-            out[key] = deep_merge(out[key], value) if key in out else deepcopy(value)
+            out[key] = _merged(out[key], value) if key in out else value
         return out
-    return deepcopy(override)
+    return override
 
 
 def layers(host) -> list[tuple[str, dict]]:
@@ -38,12 +44,13 @@ def layers(host) -> list[tuple[str, dict]]:
 
 
 def merge_layers(datas: list[dict]) -> dict:
+    """The layers merged in order, copied once (the inventory's data is never shared with it)."""
     merged: dict = {}
     for data in datas:
         for key in CONCERN_KEYS:
             if key in data:
-                merged[key] = deep_merge(merged[key], data[key]) if key in merged else deepcopy(data[key])
-    return merged
+                merged[key] = _merged(merged[key], data[key]) if key in merged else data[key]
+    return deepcopy(merged)
 
 
 def desired(host) -> dict:

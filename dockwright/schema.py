@@ -5,6 +5,7 @@ everything that needs fixing. Nothing here talks to a host.
 """
 
 import difflib
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -164,12 +165,23 @@ def _plain(v, key, report) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_network(text: str):
+    return ipaddress.ip_network(text)
+
+
+def network(v) -> "ipaddress._BaseNetwork":
+    """ipaddress.ip_network (strict), parsed once per text: a fleet's hosts share their subnets,
+    and every run validates every host's."""
+    return _parse_network(v) if isinstance(v, str) else ipaddress.ip_network(v)
+
+
 def Net(version: int | None = None):
     def check(v, key, report):
         if not _plain(v, key, report):
             return
         try:
-            net = ipaddress.ip_network(v, strict=True)
+            net = network(v)
         except (TypeError, ValueError) as e:
             report(key, v, f"not a CIDR network ({e})")
             return
@@ -586,10 +598,10 @@ def declared_networks(state) -> list[tuple[str, ipaddress._BaseNetwork]]:
     nets = []
     for kind in ("bridges", "overlays"):
         for name, net in state.get("networks", {}).get(kind, {}).items():
-            nets.append((f"networks.{kind}.{name}.subnet", ipaddress.ip_network(net["subnet"])))
+            nets.append((f"networks.{kind}.{name}.subnet", network(net["subnet"])))
     daemon = state.get("docker", {}).get("daemon", {})
     for i, pool in enumerate(daemon.get("default-address-pools", [])):
-        nets.append((f"docker.daemon.default-address-pools[{i}].base", ipaddress.ip_network(pool["base"])))
+        nets.append((f"docker.daemon.default-address-pools[{i}].base", network(pool["base"])))
     if "bip" in daemon:
         nets.append(("docker.daemon.bip", ipaddress.ip_interface(daemon["bip"]).network))
     return nets
@@ -606,11 +618,11 @@ def _rule_overlaps(state, report):
 def _rule_network_fields(state, report):
     for kind in ("bridges", "overlays"):
         for name, net in state.get("networks", {}).get(kind, {}).items():
-            subnet = ipaddress.ip_network(net["subnet"])
+            subnet = network(net["subnet"])
             for field in ("gateway",):
                 if field in net and ipaddress.ip_address(net[field]) not in subnet:
                     report(f"networks.{kind}.{name}.{field}", net[field], f"not inside subnet {subnet}")
-            if "ip_range" in net and not ipaddress.ip_network(net["ip_range"]).subnet_of(subnet):
+            if "ip_range" in net and not network(net["ip_range"]).subnet_of(subnet):
                 report(f"networks.{kind}.{name}.ip_range", net["ip_range"], f"not inside subnet {subnet}")
             for aux, addr in net.get("aux_addresses", {}).items():
                 if ipaddress.ip_address(addr) not in subnet:
@@ -652,7 +664,7 @@ def _rule_diagnose(state, report):
 
 
 def _rule_netbench_subnets(state, report):
-    mine = {k: ipaddress.ip_network(v) for k, v in state["netbench"]["subnets"].items()}
+    mine = {k: network(v) for k, v in state["netbench"]["subnets"].items()}
     for key, net in sorted(mine.items()):
         for name, other in declared_networks(state):
             if net.overlaps(other):
