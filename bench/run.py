@@ -5,7 +5,15 @@ also drift.py with no drift and the standalone verification. For each: wall time
 each phase and the remote commands per host (bench.timed, through pyinfra's API), controller CPU
 time and peak memory of the process tree. Prints a table with ratios and writes
 bench/results/<timestamp>.json.
+
+Then the no-op deploys paired: on one converged lab, dockwright's and the naive baseline's
+no-ops (both write the same files, so each finds the other's work done) run in turn, A B A B,
+after a warm-up of each, and the ratio of each pair's walls is printed as a median with its
+spread: emulated hosts drift in speed over minutes, and a pair shares the moment.
+``python -m bench.run paired [PAIRS]`` runs that part alone, on the running lab.
 """
+
+import statistics
 
 import json
 import os
@@ -69,6 +77,37 @@ def fresh_lab() -> None:
     subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True, capture_output=True)
 
 
+def paired(pairs: int = 3) -> dict:
+    """dockwright's no-op against the naive one, A B A B on the same lab; ratios a/b per pair."""
+    a_argv, b_argv = pyinfra("deploy.py"), pyinfra("bench/naive_deploy.py")
+    print(f"bench: paired no-op deploys, a warm-up of each, then {pairs} pairs", flush=True)
+    measure("paired warm-up naive", b_argv)
+    measure("paired warm-up dockwright", a_argv)
+    rows = []
+    for i in range(1, pairs + 1):
+        a = measure(f"paired {i} dockwright", a_argv)
+        b = measure(f"paired {i} naive", b_argv)
+        rows.append({"dockwright_s": a["wall_s"], "naive_s": b["wall_s"], "ratio": round(a["wall_s"] / b["wall_s"], 3),
+                     "rc": max(a["rc"], b["rc"])})
+    ratios = [r["ratio"] for r in rows]
+    result = {"pairs": rows, "ratio_median": statistics.median(ratios), "ratio_min": min(ratios),
+              "ratio_max": max(ratios)}
+    print(f"  paired no-op, dockwright / naive wall: median {result['ratio_median']:.2f}x "
+          f"(spread {result['ratio_min']:.2f}-{result['ratio_max']:.2f}, {pairs} pairs: "
+          + ", ".join(f"{r['dockwright_s']} / {r['naive_s']} s" for r in rows) + ")", flush=True)
+    return result
+
+
+def main_paired(pairs: int) -> int:
+    """The paired part alone: the lab up (running VMs reused) and converged by dockwright first."""
+    subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
+    subprocess.run(pyinfra("deploy.py", scope=ALL), cwd=REPO, check=True, capture_output=True)
+    result = paired(pairs)
+    out = REPO / "bench" / "results"
+    (out / time.strftime("paired-%Y%m%dT%H%M%S.json")).write_text(json.dumps(result, indent=1) + "\n")
+    return 0 if all(r["rc"] in (0, 2) for r in result["pairs"]) else 1
+
+
 def main() -> int:
     results = {}
     print("bench: fresh lab for dockwright", flush=True)
@@ -83,6 +122,7 @@ def main() -> int:
     results["dockwright verification"] = measure(
         "dockwright verification", [sys.executable, "-m", "pytest", "tests/verify", "-q", "-p",
                                     "no:cacheprovider", "--inventory", INV, "-n", "3", "--dist", "loadgroup"])
+    pairs = paired()
     print("bench: fresh lab for the naive baseline", flush=True)
     fresh_lab()
     results["naive cold converge"] = measure("naive cold converge", pyinfra("bench/naive_deploy.py"))
@@ -112,13 +152,17 @@ def main() -> int:
         # #17's targets: verification no longer than a cold converge, at most 12 commands a host.
         print(f"\n  verification {verify['wall_s']} s vs cold converge {cold['wall_s']} s "
               f"({verify['wall_s'] / cold['wall_s']:.2f}x); {max(verify['commands_per_host'].values())} commands on the busiest host")
+    print(f"\n  no-op deploy paired on one lab (A B A B): dockwright / naive wall, median "
+          f"{pairs['ratio_median']:.2f}x, spread {pairs['ratio_min']:.2f}-{pairs['ratio_max']:.2f}")
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     path = out / time.strftime("%Y%m%dT%H%M%S.json")
-    path.write_text(json.dumps(results, indent=1) + "\n")
+    path.write_text(json.dumps({**results, "paired no-op": pairs}, indent=1) + "\n")
     print(f"\nbench: results in {path.relative_to(REPO)}")
     return 0 if all(r["rc"] in (0, 2) for r in results.values()) else 1
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["paired"]:
+        sys.exit(main_paired(int(sys.argv[2]) if len(sys.argv) > 2 else 3))
     sys.exit(main())
