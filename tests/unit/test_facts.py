@@ -15,7 +15,23 @@ from dockwright.plans import docker as docker_plans
 
 def test_sysctl_fact_reads_all_keys_in_one_command():
     cmd = fkernel.SysctlState().command(keys=("net.core.somaxconn", "net.core.netdev_max_backlog"))
-    assert cmd.count("for k in") == 1 and "net.core.somaxconn" in cmd and "netdev_max_backlog" in cmd
+    assert cmd.count("awk ") == 1 and "net.core.somaxconn" in cmd and "netdev_max_backlog" in cmd
+    assert "for k in" not in cmd  # no process per key
+
+
+def test_sysctl_fact_live_values_are_the_kernels_own():
+    """The command run here, in this machine's shell and awk, against its own /proc/sys: each
+    value as the kernel file holds it (tabs as spaces), an absent or unreadable key missing."""
+    import subprocess
+    from pathlib import Path
+    keys = ("net.core.somaxconn", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_rmem", "net.nope.absent")
+    out = subprocess.run(["sh", "-c", fkernel.SysctlState().command(keys=keys)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    state = fkernel.SysctlState().process(out)
+    for key in keys[:3]:
+        raw = Path("/proc/sys/" + key.replace(".", "/")).read_text().strip()
+        assert state["live"][key] == fkernel.normalize(raw.replace("\t", " ")), key
+    assert state["missing"] == ["net.nope.absent"]
 
 
 def test_sysctl_fact_boot_order_follows_systemd():
