@@ -16,6 +16,7 @@ and the slowest scenarios. Exit 1 when any phase failed or selected no scenario.
 Plain ``pytest tests/e2e`` still runs every scenario one after the other, in file order.
 """
 
+import codecs
 import os
 import subprocess
 import sys
@@ -54,20 +55,21 @@ class Phase:
         return self
 
     def _stream(self) -> None:
-        fd = self.proc.stdout.fileno()
+        fd, text = self.proc.stdout.fileno(), codecs.getincrementaldecoder("utf-8")(errors="replace")
         while chunk := os.read(fd, 65536):
-            *lines, self.partial = (self.partial + chunk.decode(errors="replace")).split("\n")
+            *lines, self.partial = (self.partial + text.decode(chunk)).split("\n")
             for line in lines:
                 print(f"[{self.name}] {line}", flush=True)
         if self.partial:
             print(f"[{self.name}] {self.partial}", flush=True)
             self.partial = ""
-
-    def wait(self) -> int:
+        # Said as it ends, while the other lane may run on.
         self.rc = self.proc.wait()
-        self._reader.join()
         self.seconds = time.monotonic() - self.started
         print(f"e2e: {self.name}: exit {self.rc} after {self.seconds:.0f} s", flush=True)
+
+    def wait(self) -> int:
+        self._reader.join()
         return self.rc
 
     def doing(self) -> str:
