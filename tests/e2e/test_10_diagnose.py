@@ -5,6 +5,7 @@ run judged since the faulted one (--previous) is healthy again."""
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -35,16 +36,24 @@ def found(report: dict) -> set[tuple[str, str, str]]:
     return {(f["host"], f["scope"], f["check"]) for f in report["findings"]}
 
 
+def side_by_side(*steps) -> list:
+    """Each step (a function) at once, on its own VM: an emulated VM is one busy CPU, and the
+    others would wait for it. Their results in order; the first error is raised."""
+    with ThreadPoolExecutor(len(steps)) as pool:
+        return [f.result() for f in [pool.submit(step) for step in steps]]
+
+
 def _restore() -> None:
     """Every fault undone (also before the scenario: an attempt cut short by a VM panic may
     have left some); the kernel values from the files as at boot, dockwright's among them."""
-    for name in ("lab1", "lab2", "lab3"):
-        ssh(name, CONTAINERS, check=False)
-    ssh("lab1", f"docker network rm {JUMBO} >/dev/null 2>&1; {LOSS.format('del')} 2>/dev/null; true", check=False)
-    ssh("lab3", f"sysctl -q --system; sysctl -q -w net.ipv4.ip_forward=1; {NOTRACK.format('D', 'D')} 2>/dev/null; "
-                "iptables -C FORWARD -j DOCKER-USER 2>/dev/null || iptables -I FORWARD 1 -j DOCKER-USER", check=False)
-    ssh("lab2", f"[ -e {CLOCK_MOVED} ] && date -s @$(( $(date +%s) - 10 )) >/dev/null && rm -f {CLOCK_MOVED}; true",
-        check=False)
+    side_by_side(
+        lambda: ssh("lab1", f"{CONTAINERS}; docker network rm {JUMBO} >/dev/null 2>&1; "
+                            f"{LOSS.format('del')} 2>/dev/null; true", check=False),
+        lambda: ssh("lab2", f"{CONTAINERS}; [ -e {CLOCK_MOVED} ] && date -s @$(( $(date +%s) - 10 )) >/dev/null "
+                            f"&& rm -f {CLOCK_MOVED}; true", check=False),
+        lambda: ssh("lab3", f"{CONTAINERS}; sysctl -q --system; sysctl -q -w net.ipv4.ip_forward=1; "
+                            f"{NOTRACK.format('D', 'D')} 2>/dev/null; iptables -C FORWARD -j DOCKER-USER 2>/dev/null "
+                            "|| iptables -I FORWARD 1 -j DOCKER-USER", check=False))
 
 
 def _tuned(name: str) -> str:
@@ -69,10 +78,12 @@ def test_each_failure_is_found_where_it_is_with_its_fix_and_a_healthy_lab_has_no
     res, healthy = diagnose("--active", "--previous", str(tmp_path / "baseline.json"))
     assert res.returncode == 0 and healthy["findings"] == [], healthy["findings"]
     (tmp_path / "healthy.json").write_text(json.dumps(healthy))
-    image = {name: probe_image(name) for name in ("lab1", "lab2", "lab3")}
-    tuned = {name: _tuned(name) for name in ("lab1", "lab2", "lab3")}
+    names = ("lab1", "lab2", "lab3")
+    image = dict(zip(names, side_by_side(*(lambda n=n: probe_image(n) for n in names))))
+    tuned = dict(zip(names, side_by_side(*(lambda n=n: _tuned(n) for n in names))))
     run = "docker run -d --pull never"
-    try:
+
+    def swarm_faults():
         # lab1: a bridge above its uplink's MTU; loss on the data network under a container's traffic.
         ssh("lab1", f"docker network create -o com.docker.network.driver.mtu=9000 {JUMBO} >/dev/null")
         ssh("lab2", f"{run} --name dw-diag-srv --network backend {tuned['lab2']} -p 18080:8080 "
@@ -86,6 +97,8 @@ def test_each_failure_is_found_where_it_is_with_its_fix_and_a_healthy_lab_has_no
         ssh("lab2", f"{run} --name dw-diag-default --network backend {image['lab2']} sleep >/dev/null; "
                     f"{run} --name dw-diag-hold --network backend {tuned['lab2']} {image['lab2']} hold 9090 900 >/dev/null; "
                     f"docker exec dw-diag-default /dwprobe {' '.join(['fetch:dw-diag-hold:9090:3'] * 12)} >/dev/null")
+
+    def standalone_faults():
         # lab3: conntrack filled by a small max and a connection flood from the host's own
         # namespace to a container (tracked once, in the host's table); SSH kept out of it.
         ip = "$(docker inspect -f '{{.NetworkSettings.Networks.backend.IPAddress}}' dw-diag-srv)"
@@ -94,9 +107,12 @@ def test_each_failure_is_found_where_it_is_with_its_fix_and_a_healthy_lab_has_no
                     f"{run} --name dw-diag-flood --network host {image['lab3']} sleep >/dev/null; "
                     f"ip={ip}; sysctl -q -w net.netfilter.nf_conntrack_max=64; "
                     f"for i in 1 2; do docker exec dw-diag-flood /dwprobe {' '.join(['fetch:$ip:8080:3'] * 100)} >/dev/null; done")
-        # lab3: Docker's FORWARD jump gone (a firewall reload) and forwarding off; lab2's clock
-        # 10 s ahead of lab1's (two swarm nodes: both are named).
+        # lab3: Docker's FORWARD jump gone (a firewall reload) and forwarding off.
         ssh("lab3", "iptables -D FORWARD -j DOCKER-USER; sysctl -q -w net.ipv4.ip_forward=0")
+
+    try:
+        side_by_side(swarm_faults, standalone_faults)
+        # lab2's clock 10 s ahead of lab1's (two swarm nodes: both are named).
         ssh("lab2", f"touch {CLOCK_MOVED} && date -s @$(( $(date +%s) + 10 )) >/dev/null")
         res, faulted = diagnose("--previous", str(tmp_path / "healthy.json"), host_data=FEW_SEGMENTS)
         got = found(faulted)
