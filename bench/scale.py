@@ -34,6 +34,7 @@ def pyinfra(inventory: str, deploy: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "pyinfra", inventory, deploy, *extra]
 
 
+ALONE, SIDE_BY_SIDE = "shards one at a time", "shards side by side"
 RUNS = {
     # name: (argv, prefix of the recording it replays)
     "dockwright no-op deploy": (pyinfra(SIM, "deploy.py", "-y", *NO_VERIFY), ""),
@@ -43,9 +44,11 @@ RUNS = {
     "dockwright diagnose.py": ([sys.executable, "diagnose.py", SIM], ""),
     "dockwright no-op, naive's scope": (pyinfra(SIM, "deploy.py", "-y", *SCOPE), ""),
     "naive no-op deploy": (pyinfra(SIM, "bench/naive_deploy.py", "-y", *SCOPE), "naive-"),
-    # Beyond one controller: the shards of drift.py run side by side (here on one machine's
-    # two cores), then drift.py merge; wall time of the whole, CPU summed over the shards.
-    "dockwright drift.py, 4 shards": (None, ""),
+    # Beyond one controller: the shards of drift.py, then drift.py merge; CPU summed over the
+    # shards. Each alone, as on a machine of its own (a CI job each): wall is the slowest
+    # shard plus the merge. Side by side on this machine's two cores: wall of the whole.
+    "dockwright drift.py, 4 shards each alone": (ALONE, ""),
+    "dockwright drift.py, 4 shards side by side": (SIDE_BY_SIDE, ""),
     # The verification suite on its own, its hosts answered from bench/recording/verify-*.json
     # (tests/verify/replay.py), the worker pool sized as a deploy sizes it.
     "verification (replayed)": ("verify", ""),
@@ -111,30 +114,37 @@ def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float) -
         argv = verify_argv(n)
         env["DOCKWRIGHT_VERIFY_REPLAY"] = str(RECORDING)
     shards = RESULTS / "scale-shards.tmp"
-    argvs = [argv] if argv else [[sys.executable, "drift.py", SIM, "--shard", f"{i}/{SHARDS}", "--json",
-                                  str(shards / f"{i}.json"), "--lock", str(shards / f"{i}.lock")]
-                                 for i in range(1, SHARDS + 1)]
-    if not argv:
+    sharded = argv in (ALONE, SIDE_BY_SIDE)
+    argvs = [[sys.executable, "drift.py", SIM, "--shard", f"{i}/{SHARDS}", "--json",
+              str(shards / f"{i}.json"), "--lock", str(shards / f"{i}.lock")]
+             for i in range(1, SHARDS + 1)] if sharded else [argv]
+    if sharded:
         shards.mkdir(exist_ok=True)
-    start = time.monotonic()
-    procs = [subprocess.Popen(a, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              stdin=subprocess.DEVNULL) for a in argvs]
-    tree = TreeRss([p.pid for p in procs])
-    out, cpu, rss, codes = "", 0.0, 0.0, []
-    for proc in procs:
-        out += proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        codes.append(os.waitstatus_to_exitcode(status))
-        cpu += usage.ru_utime + usage.ru_stime
-        rss = max(rss, usage.ru_maxrss / 1024)
-    if not argv:  # the fleet's report from the shards' reports
+    # Groups of processes run side by side; the groups one after another.
+    groups = [[a] for a in argvs] if argv == ALONE else [argvs]
+    out, cpu, rss, codes, walls, tree_peak = "", 0.0, 0.0, [], [], 0.0
+    for group in groups:
+        start = time.monotonic()
+        procs = [subprocess.Popen(a, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  stdin=subprocess.DEVNULL) for a in group]
+        tree = TreeRss([p.pid for p in procs])
+        for proc in procs:
+            out += proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            codes.append(os.waitstatus_to_exitcode(status))
+            cpu += usage.ru_utime + usage.ru_stime
+            rss = max(rss, usage.ru_maxrss / 1024)
+        walls.append(time.monotonic() - start)
+        tree_peak = max(tree_peak, tree.close())
+    wall = max(walls)  # each alone: the slowest shard, as on machines of their own
+    if sharded:  # the fleet's report from the shards' reports
+        start = time.monotonic()
         merged = subprocess.run([sys.executable, "drift.py", "merge", *(str(shards / f"{i}.json") for i in
                                  range(1, SHARDS + 1))], cwd=REPO, capture_output=True, text=True)
+        wall += time.monotonic() - start
         out += merged.stdout + merged.stderr
         codes = [merged.returncode]
     rc = max(codes)
-    wall = time.monotonic() - start
-    tree_peak = tree.close()
     hosts = count.read_text().split() if count.exists() else []
     per_host = len(hosts) / n
     result = {"n": n, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
@@ -211,6 +221,11 @@ def run(sizes: list[int], latency_ms: float, only: list[str] | None) -> int:
     if mine and base:
         print("  dockwright / naive at the same scope, per N (wall, CPU): " + ", ".join(
             f"N={a['n']}: {a['wall_s'] / b['wall_s']:.2f}x, {a['cpu_s'] / b['cpu_s']:.2f}x" for a, b in zip(mine, base)))
+    one = results.get("dockwright drift.py")
+    for name in ("dockwright drift.py, 4 shards each alone", "dockwright drift.py, 4 shards side by side"):
+        if one and results.get(name):  # #25's goal: the shards' CPU summed at most 1.2x one run
+            print(f"  {name[len('dockwright drift.py, '):]}: CPU summed / one unsharded run, per N: " + ", ".join(
+                f"N={a['n']}: {a['cpu_s'] / b['cpu_s']:.2f}x" for a, b in zip(results[name], one)))
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     path = RESULTS / f"scale-{stamp}.json"
