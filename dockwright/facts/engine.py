@@ -114,7 +114,8 @@ class SwarmState(FactBase):
         info = dockerd.call(f"docker info --format '{dockerd.INFO_SERVER_ERRORS}{{{{json .Swarm}}}}{{{{end}}}}' 2>/dev/null")
         return (
             f"{dockerd.api_or_cli('swarm', info)}; "
-            f"for m in {mods}; do modprobe -n -q $m 2>/dev/null || [ -d /sys/module/$m ] "
+            # A module already loaded is seen without starting modprobe (a process per module).
+            f"for m in {mods}; do [ -d /sys/module/$m ] || modprobe -n -q $m 2>/dev/null "
             "|| echo missing-module $m; done"
         )
 
