@@ -10,8 +10,8 @@
 3. **fleet**: every other scenario (whole-fleet runs, faults across hosts), one at a time.
 
 A failed setup still runs the rest, on a lab converged again first. Each phase's output is
-printed as it comes, each line prefixed with the phase or lane; a line every minute says what
-each still-running lane is doing. At the end: the phases' outcomes and times, every failure,
+printed as it comes, each line prefixed with the phase or lane; a line every 20 s says what
+each phase still running is doing. At the end: the phases' outcomes and times, every failure,
 and the slowest scenarios. Exit 1 when any phase failed or selected no scenario.
 Plain ``pytest tests/e2e`` still runs every scenario one after the other, in file order.
 """
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 LANES = {"standalone": ("lab3",), "swarm": ("lab1", "lab2")}
 SETUP = ("tests/e2e/test_01_validation.py", "tests/e2e/test_02_deploy.py")
 REPORTS = REPO / "reports"
-HEARTBEAT = 60  # seconds between the "still running" lines
+HEARTBEAT = 20  # seconds between the "still running" lines
 
 
 class Phase:
@@ -40,13 +40,13 @@ class Phase:
         self.name, self.junit = name, REPORTS / f"e2e-{name}.xml"
         self.argv = [sys.executable, "-m", "pytest", "-v", "-rfE", "-p", "no:cacheprovider",
                      f"--junitxml={self.junit}", *args]
-        self.env, self.partial, self.started, self.proc = env, "", 0.0, None
+        self.env, self.partial, self.started, self.since, self.proc = env, "", 0.0, 0.0, None
         self.rc: int | None = None
         self.seconds = 0.0
 
     def start(self) -> "Phase":
         self.junit.unlink(missing_ok=True)
-        self.started = time.monotonic()
+        self.started = self.since = time.monotonic()
         print(f"e2e: {self.name}: {' '.join(self.argv[3:])}", flush=True)
         self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
@@ -60,6 +60,8 @@ class Phase:
             *lines, self.partial = (self.partial + text.decode(chunk)).split("\n")
             for line in lines:
                 print(f"[{self.name}] {line}", flush=True)
+            if lines:
+                self.since = time.monotonic()  # the line being written now began here
         if self.partial:
             print(f"[{self.name}] {self.partial}", flush=True)
             self.partial = ""
@@ -73,8 +75,9 @@ class Phase:
         return self.rc
 
     def doing(self) -> str:
-        """The scenario it runs now: pytest -v prints its id before running it."""
-        return self.partial.strip().split(" ")[0] or "between scenarios"
+        """The scenario it runs now and for how long: pytest -v prints its id before running it."""
+        scenario = self.partial.strip().split(" ")[0]
+        return f"{scenario} ({time.monotonic() - self.since:.0f} s)" if scenario else "between scenarios"
 
 
 def _env(**extra: str) -> dict:
@@ -144,7 +147,7 @@ def main(extra: list[str]) -> int:
     REPORTS.mkdir(exist_ok=True)
     subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
     setup = Phase("setup", [*SETUP, *extra], _env())
-    setup.start().wait()
+    run_side_by_side([setup])
     if setup.rc != 0 and not converge():
         print("e2e: the lab does not converge; the other phases cannot start", flush=True)
         return summary([setup], time.monotonic() - began)
@@ -154,7 +157,7 @@ def main(extra: list[str]) -> int:
     run_side_by_side(lanes)
     fleet = Phase("fleet", ["tests/e2e", "--lane", "fleet", *(f"--ignore={f}" for f in SETUP), *extra],
                   _env(DOCKWRIGHT_E2E_DEPLOYED="1"))
-    fleet.start().wait()
+    run_side_by_side([fleet])
     return summary([setup, *lanes, fleet], time.monotonic() - began)
 
 
