@@ -12,6 +12,8 @@ a converged run costs one round trip per host, not one per concern.
 """
 
 
+import shlex
+
 import gevent.event
 from pyinfra.api import FactBase, FunctionCommand
 
@@ -19,6 +21,14 @@ from . import liveness, run
 from .pyinfra_internals import unwrap
 
 MARK = "@@dockwright-part"
+
+
+# Every part's frame and output by one awk process (two processes per part cost as much as the
+# parts themselves on a small or emulated host): "MARK index status lines", then the lines.
+SHOW = ("BEGIN { for (i = 0; i < parts; i++) { f = d \"/\" i; n = 0; "
+        "while ((getline line < f) > 0) out[++n] = line; close(f); "
+        "rc = \"?\"; getline rc < (f \".rc\"); close(f \".rc\"); print \"MARK\", i, rc, n; "
+        "for (j = 1; j <= n; j++) print out[j] } }")
 
 
 class HostState(FactBase):
@@ -34,10 +44,8 @@ class HostState(FactBase):
 
     def command(self, commands: tuple[str, ...]):
         run = " ".join(f'{{ ( {c} ) >"$d/{i}" 2>/dev/null; echo $? >"$d/{i}.rc"; }} &' for i, c in enumerate(commands))
-        show = "; ".join(
-            f'echo "{MARK} {i} $(cat "$d/{i}.rc") $(awk \'END {{print NR}}\' "$d/{i}")"; awk 1 "$d/{i}"'
-            for i in range(len(commands)))
-        return f"d=$(mktemp -d) || exit 1; {run} wait; {show}; rm -rf \"$d\""
+        show = shlex.quote(SHOW.replace("MARK", MARK))
+        return f"d=$(mktemp -d) || exit 1; {run} wait; awk -v d=\"$d\" -v parts={len(commands)} {show}; rm -rf \"$d\""
 
     def process(self, output):
         parts, i = [], 0

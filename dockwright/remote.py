@@ -6,6 +6,8 @@ SSH user with only what it is given. Operations capture their arguments while th
 planned and pass them on, so ``--sudo`` reaches every command dockwright runs.
 """
 
+import shlex
+
 from pyinfra.api import StringCommand
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 
@@ -36,3 +38,10 @@ def sections(output: list[str]) -> dict[str, list[str]]:
         elif current:
             found[current].append(line)
     return found
+
+
+def show_file(path: str, prefix: str = "") -> str:
+    """Shell that prints a file's lines, each after prefix, nothing when there is no such file:
+    with the shell's own read and printf, as cat or sed would cost a process each."""
+    return (f"{{ while IFS= read -r l || [ -n \"$l\" ]; do printf '%s%s\\n' {shlex.quote(prefix)} \"$l\"; "
+            f"done < {shlex.quote(path)}; }} 2>/dev/null")

@@ -7,6 +7,7 @@ seconds and that VM is restarted (a bounded number of times), not waited on unti
 """
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -431,6 +432,22 @@ def stop(name: str) -> None:
     config.spec(name)
     _kill(name)
     print(f"lab: {name} stopped")
+
+
+@contextlib.contextmanager
+def frozen(name: str):
+    """The VM's qemu stopped (SIGSTOP) for the block, then resumed: a host that is there but
+    does not answer (its SSH port accepts, nothing replies), as a hung or unreachable machine
+    looks, and back in a moment without a boot."""
+    pidfile = _paths(name)["pid"]
+    if not _signal(pidfile, "qemu-system-x86_64", signal.SIGSTOP):
+        raise SystemExit(f"lab: {name} is not running")
+    print(f"lab: {name} frozen")
+    try:
+        yield
+    finally:
+        _signal(pidfile, "qemu-system-x86_64", signal.SIGCONT)
+        print(f"lab: {name} resumed")
 
 
 def down() -> None:

@@ -41,8 +41,8 @@ class DockerEngine(FactBase):
             "echo @@exec_start; systemctl cat docker.service 2>/dev/null | sed -n 's/^ExecStart=//p'; "
             f"echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' {platform.DEBIAN.service_defaults} 2>/dev/null; "
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
-            "echo @@rollout; cat /var/lib/dockwright/rollout.state 2>/dev/null; "
-            "echo @@failed; cat /var/lib/dockwright/daemon.json.failed 2>/dev/null; "
+            f"echo @@rollout; {remote.show_file('/var/lib/dockwright/rollout.state')}; "
+            f"echo @@failed; {remote.show_file('/var/lib/dockwright/daemon.json.failed')}; "
             "echo @@os; grep -E '^(ID|ID_LIKE|VERSION_ID)=' /etc/os-release 2>/dev/null; true"
         )
 

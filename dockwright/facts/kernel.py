@@ -5,6 +5,7 @@ import shlex
 
 from pyinfra.api import FactBase
 
+from .. import remote
 from ..plans.conntrack import MODPROBE, MODULES_LOAD
 from ..plans.sysctl import normalize
 
@@ -21,12 +22,14 @@ class ConntrackState(FactBase):
 
     def command(self):
         return (
-            # KiB as the kernel gives them: awk would print a product above 2^31 as 2.4e+10.
-            "echo cores $(nproc); awk '/^MemTotal:/ {print \"mem_kib\", $2}' /proc/meminfo; "
+            # KiB as the kernel gives them; files by the shell's own read (a process each would
+            # cost more than the reading).
+            "echo cores $(nproc); "
+            "while read -r k v _; do [ \"$k\" = MemTotal: ] && echo mem_kib $v && break; done < /proc/meminfo; "
             "[ -d /sys/module/nf_conntrack ] && echo loaded; "
-            f"[ -r {HASHSIZE} ] && echo hashsize $(cat {HASHSIZE}); "
-            f"[ -f {MODULES_LOAD} ] && sed 's/^/modules-load /' {MODULES_LOAD}; "
-            f"[ -f {MODPROBE} ] && sed 's/^/modprobe /' {MODPROBE}; true"
+            f"{remote.show_file(HASHSIZE, 'hashsize ')}; "
+            f"{remote.show_file(MODULES_LOAD, 'modules-load ')}; "
+            f"{remote.show_file(MODPROBE, 'modprobe ')}; true"
         )
 
     def process(self, output):

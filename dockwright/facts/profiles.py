@@ -25,9 +25,9 @@ class AppArmorState(FactBase):
         name = profile_name
         path = shlex.quote(f"{APPARMOR_DIR}/{name}")
         return (
-            "echo enabled $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo N); "
+            "e=N; read -r e 2>/dev/null < /sys/module/apparmor/parameters/enabled; echo enabled $e; "
             "command -v apparmor_parser >/dev/null && echo parser; "
-            f"[ -f {path} ] && echo sha256 $(sha256sum {path} | cut -d' ' -f1); "
+            f"[ -f {path} ] && h=$(sha256sum < {path}) && echo sha256 \"${{h%% *}}\"; "
             f"if [ -L {path} ] || [ -e {path} ] && ! {{ [ -f {path} ] && head -n 1 {path} | grep -q '^# Managed by dockwright'; }}; "
             f"then echo foreign $(stat -c %F {path}); fi; "
             # Lines that start with "NAME (", as a fixed string: the name is never a regex.

@@ -114,6 +114,18 @@ def lab():
         subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
 
 
+# VMs a scenario left stopped (a crashed kernel): brought up before the next scenario, if any.
+DOWN: set = set()
+
+
+@pytest.fixture(autouse=True)
+def needs_lab_up():
+    if DOWN:
+        print(f"e2e: bringing {', '.join(sorted(DOWN))} up again for this scenario", flush=True)
+        subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
+        DOWN.clear()
+
+
 @pytest.fixture(scope="module")
 def converged():
     """The lab in its declared state before a file's scenarios: deployed once in this session
