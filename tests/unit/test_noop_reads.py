@@ -21,7 +21,7 @@ EXPECTED_PER_HOST = {"manager": 1, "worker": 1, "standalone": 1}
 # concern on; the standalone host is checked to stay out of any swarm).
 READS = {
     "ConntrackState": "echo cores $(nproc)",
-    "SysctlState": "for k in net.core.netdev_max_backlog net.core.somaxconn",
+    "SysctlState": 'print "live " k " " v',
     "DockerEngine": "dockerd --version",
     "Sha256File (seccomp)": "/etc/docker/seccomp/dockwright.json",
     "AppArmorState": "/sys/module/apparmor/parameters/enabled",
