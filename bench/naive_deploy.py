@@ -11,7 +11,7 @@ from pyinfra.operations import files, server, systemd
 from dockwright import model
 from dockwright.facts.engine import DAEMON_JSON
 from dockwright.facts.kernel import ConntrackState
-from dockwright.plans import apparmor, docker, seccomp
+from dockwright.plans import apparmor, conntrack, docker, seccomp
 
 d = model.desired(host)
 resolved = model.resolve(d, host.get_fact(ConntrackState))
@@ -20,10 +20,10 @@ buckets = resolved.conntrack_buckets
 for key, value in sorted(resolved.sysctls.items()):
     server.sysctl(name=f"sysctl {key}", key=key.lstrip("-"), value=value, persist=True,
                   persist_file=d["sysctl"]["file"])
-files.put(name="conntrack at boot", src=StringIO("nf_conntrack\n"),
-          dest="/etc/modules-load.d/dockwright-conntrack.conf")
-files.put(name="conntrack hash size at boot", src=StringIO(f"options nf_conntrack hashsize={buckets}\n"),
-          dest="/etc/modprobe.d/dockwright-conntrack.conf")
+# The same bytes as dockwright's files, so that each finds the other's work done (make bench
+# pairs their no-ops on one lab).
+files.put(name="conntrack at boot", src=StringIO(conntrack.LOAD_CONF), dest=conntrack.MODULES_LOAD)
+files.put(name="conntrack hash size at boot", src=StringIO(conntrack.probe_conf(buckets)), dest=conntrack.MODPROBE)
 server.modprobe(name="conntrack loaded", module="nf_conntrack")
 
 files.directory(name="seccomp dir", path="/etc/docker/seccomp")
