@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from dockwright.plumbing.report import line as item_line
+# The plans' items module; "report" is this file's word for the fleet report (a dict).
+from dockwright.plumbing import report as item_report
 from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, REPO, Parser, fleet_parser,
                                       hosts_outcome, label as _label, limit_args, pyinfra_flags, read_reports, run_locked,
                                       run_pyinfra, shard_hosts, shard_problems, write_atomic as _write_atomic)
@@ -33,10 +34,9 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     reads the outcome from pyinfra's state (never from its log text):
     {"plan": [...], "items": [...], "hosts": [...], "unreachable": [...], "error": str|None}."""
     from dockwright import pyinfra_internals
-    from dockwright.plumbing import report
 
-    report.reset()
-    report.SHOW_PLANNED = False  # listed by drift.py itself, per host
+    item_report.reset()
+    item_report.SHOW_PLANNED = False  # listed by drift.py itself, per host
     # No -y: with it pyinfra skips change detection and the plan is empty. --json: pyinfra's
     # non-interactive mode, which never stops at "hosts failed to connect, continue?" (its JSON
     # on stdout is not needed: the state is read here).
@@ -45,7 +45,7 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     if state is None:
         return {"plan": [], "items": [], "hosts": [], "unreachable": [], "failed": {},
                 "error": error or "pyinfra did not start"}
-    return outcome(state, pyinfra_internals.plan_json(state), report.collected(), error, report.failures())
+    return outcome(state, pyinfra_internals.plan_json(state), item_report.collected(), error, item_report.failures())
 
 
 def merge(reports: list[dict]) -> dict:
@@ -187,7 +187,7 @@ def run(args) -> int:
         else:
             print(f"  {host}: {len(per_host[host])} drifted item(s)")
         for i in found.get(host, []):
-            print(f"    {item_line(i)}")
+            print(f"    {item_report.line(i)}")
     if result["error"]:
         print(f"  error: {result['error']}")
 

@@ -13,10 +13,9 @@ spread: emulated hosts drift in speed over minutes, and a pair shares the moment
 ``python -m bench.run paired [PAIRS]`` runs that part alone, on the running lab.
 """
 
-import statistics
-
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time

@@ -27,7 +27,7 @@ MARK = "@@dockwright-part"
 # parts themselves on a small or emulated host): "MARK index status lines", then the lines.
 SHOW = ("BEGIN { for (i = 0; i < parts; i++) { f = d \"/\" i; n = 0; "
         "while ((getline line < f) > 0) out[++n] = line; close(f); "
-        "rc = \"?\"; getline rc < (f \".rc\"); close(f \".rc\"); print \"MARK\", i, rc, n; "
+        f"rc = \"?\"; getline rc < (f \".rc\"); close(f \".rc\"); print \"{MARK}\", i, rc, n; "
         "for (j = 1; j <= n; j++) print out[j] } }")
 
 
@@ -44,8 +44,8 @@ class HostState(FactBase):
 
     def command(self, commands: tuple[str, ...]):
         run = " ".join(f'{{ ( {c} ) >"$d/{i}" 2>/dev/null; echo $? >"$d/{i}.rc"; }} &' for i, c in enumerate(commands))
-        show = shlex.quote(SHOW.replace("MARK", MARK))
-        return f"d=$(mktemp -d) || exit 1; {run} wait; awk -v d=\"$d\" -v parts={len(commands)} {show}; rm -rf \"$d\""
+        return (f"d=$(mktemp -d) || exit 1; {run} wait; awk -v d=\"$d\" -v parts={len(commands)} "
+                f"{shlex.quote(SHOW)}; rm -rf \"$d\"")
 
     def process(self, output):
         parts, i = [], 0

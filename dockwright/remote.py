@@ -45,3 +45,9 @@ def show_file(path: str, prefix: str = "") -> str:
     with the shell's own read and printf, as cat or sed would cost a process each."""
     return (f"{{ while IFS= read -r l || [ -n \"$l\" ]; do printf '%s%s\\n' {shlex.quote(prefix)} \"$l\"; "
             f"done < {shlex.quote(path)}; }} 2>/dev/null")
+
+
+def sha256_line(path: str, prefix: str = "") -> str:
+    """Shell that prints prefix and the file's sha256 (fails when there is no such file): one
+    process, sha256sum, with the hash cut from its output by the shell."""
+    return f"[ -f {shlex.quote(path)} ] && h=$(sha256sum < {shlex.quote(path)}) && echo {prefix}\"${{h%% *}}\""

@@ -40,7 +40,7 @@ class PortPolicy(FactBase):
             parts.append(f"echo @@{family}.live; {tool} -S DOCKER-USER 2>/dev/null")
             parts.append(f"echo @@{family}.file; {remote.show_file(rules_file(family))}")
             parts.append(f"echo @@{family}.applied; {remote.show_file(applied_file(family))}")
-        parts.append(f"echo @@unit; [ -f {UNIT} ] && h=$(sha256sum < {UNIT}) && echo \"${{h%% *}}\"")
+        parts.append(f"echo @@unit; {remote.sha256_line(UNIT)}")
         parts.append(f"echo @@enabled; systemctl is-enabled {UNIT_NAME} 2>/dev/null; true")
         return "; ".join(parts)
 

@@ -6,6 +6,8 @@ import shlex
 from pyinfra.api import FactBase
 from pyinfra.facts.files import Sha256File
 
+from .. import remote
+
 __all__ = ["APPARMOR_DIR", "AppArmorState", "ProfileCheck", "Sha256File"]
 
 
@@ -27,7 +29,7 @@ class AppArmorState(FactBase):
         return (
             "e=N; read -r e 2>/dev/null < /sys/module/apparmor/parameters/enabled; echo enabled $e; "
             "command -v apparmor_parser >/dev/null && echo parser; "
-            f"[ -f {path} ] && h=$(sha256sum < {path}) && echo sha256 \"${{h%% *}}\"; "
+            f"{remote.sha256_line(f'{APPARMOR_DIR}/{name}', 'sha256 ')}; "
             f"if [ -L {path} ] || [ -e {path} ] && ! {{ [ -f {path} ] && head -n 1 {path} | grep -q '^# Managed by dockwright'; }}; "
             f"then echo foreign $(stat -c %F {path}); fi; "
             # Lines that start with "NAME (", as a fixed string: the name is never a regex.

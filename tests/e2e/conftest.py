@@ -19,18 +19,13 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from _pytest.runner import runtestprotocol
 
 from lab import config as lab_config, monitor as lab_monitor, vm
 
-from .lanes import LANES
-
-REPO = Path(__file__).resolve().parents[2]
-INVENTORY = "inventories/lab.py"
-NO_VERIFY = ["--data", 'verify={"after_deploy": false}']
+from .lanes import INVENTORY, LANES, NO_VERIFY, REPO
 HOSTS = ("lab1", "lab2", "lab3")
 # What a run that must change nothing would change: managed files, networks, a sysctl, the
 # loaded profile and dockerd's start time (compared before and after).
@@ -122,7 +117,7 @@ DOWN: set = set()
 def needs_lab_up():
     if DOWN:
         print(f"e2e: bringing {', '.join(sorted(DOWN))} up again for this scenario", flush=True)
-        subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
+        _bring_back(sorted(DOWN))
         DOWN.clear()
 
 
@@ -164,18 +159,19 @@ def run_watched(argv: list[str], timeout: int, env: dict | None = None, **kwargs
 def _recover(panics) -> None:
     names = sorted({p.vm for p in panics})
     print(f"e2e: recovering the lab after a VM panic ({', '.join(map(str, panics))})", flush=True)
-    # One recovery at a time: the other lane may be bringing the lab up as well.
-    with open(lab_config.RUN_DIR / "e2e-recover.lock", "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        _bring_back(names)
+    _bring_back(names)
 
 
 def _bring_back(names: list[str]) -> None:
-    subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
-    if SESSION["deployed"]:
-        res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", *NO_VERIFY,
-                              "--limit", ",".join(names)], cwd=REPO, capture_output=True, text=True, timeout=1800)
-        print(f"e2e: re-converged {', '.join(names)}: exit {res.returncode}", flush=True)
+    """The lab up again, and these VMs re-converged once the fleet has been deployed; one at a
+    time (the other lane may be bringing the lab up as well)."""
+    with open(lab_config.RUN_DIR / "e2e-recover.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
+        if SESSION["deployed"]:
+            res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", *NO_VERIFY,
+                                  "--limit", ",".join(names)], cwd=REPO, capture_output=True, text=True, timeout=1800)
+            print(f"e2e: re-converged {', '.join(names)}: exit {res.returncode}", flush=True)
 
 
 def _crash_on_purpose(item) -> None:

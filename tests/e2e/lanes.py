@@ -26,6 +26,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+INVENTORY = "inventories/lab.py"
+NO_VERIFY = ["--data", 'verify={"after_deploy": false}']
 # Each lane and the lab VMs its scenarios may touch (and whose panics concern it).
 LANES = {"standalone": ("lab3",), "swarm": ("lab1", "lab2")}
 SETUP = ("tests/e2e/test_01_validation.py", "tests/e2e/test_02_deploy.py")
@@ -101,8 +103,7 @@ def run_side_by_side(phases: list[Phase]) -> None:
 
 def converge() -> bool:
     print("e2e: setup failed; converging the lab again before the other phases", flush=True)
-    res = subprocess.run([sys.executable, "-m", "pyinfra", "inventories/lab.py", "deploy.py", "-y",
-                          "--data", 'verify={"after_deploy": false}'], cwd=REPO)
+    res = subprocess.run([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "-y", *NO_VERIFY], cwd=REPO)
     return res.returncode == 0
 
 
