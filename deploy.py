@@ -15,7 +15,7 @@ from pyinfra import host
 from pyinfra.api import OperationError
 
 from operations import apparmor, conntrack, docker, firewall, networks, seccomp, swarm, sysctl
-from dockwright import model, preflight, refusal
+from dockwright import model, preflight, pyinfra_internals, refusal
 from dockwright.plans import apparmor as apparmor_plans, docker as docker_plans, seccomp as seccomp_plans
 from dockwright.plumbing import verification
 
@@ -97,6 +97,7 @@ def converge(desired: dict) -> None:
         verification.suite(name="verify: testinfra suite", _run_once=True)
 
 
+pyinfra_internals.deploy_file_known(__file__)  # pyinfra's per-operation stack walk: a dict hit
 preflight.check_fleet()  # stops the run, before any change, if any host's data is invalid
 # A host whose reads failed (unreachable, or silent for dockwright.liveness's bound) has been
 # failed by pyinfra on its own: nothing is planned for it, and every other host goes on.

@@ -14,7 +14,7 @@ CONCERN_KEYS = ("concerns", *CONCERNS)
 def deep_merge(base: Any, override: Any) -> Any:
     """Dicts merge key by key at every depth; anything else in override replaces base whole.
     The result is a copy: nothing in it is shared with base or override."""
-    return deepcopy(_merged(base, override))
+    return copied(_merged(base, override))
 
 
 def _merged(base: Any, override: Any) -> Any:
@@ -50,7 +50,25 @@ def merge_layers(datas: list[dict]) -> dict:
         for key in CONCERN_KEYS:
             if key in data:
                 merged[key] = _merged(merged[key], data[key]) if key in merged else data[key]
-    return deepcopy(merged)
+    return copied(merged)
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def copied(value: Any) -> Any:
+    """A copy of data (dicts, lists and tuples of plain values) that shares nothing mutable with
+    it; anything else goes through deepcopy. Several times faster than deepcopy alone, which
+    was half of what loading a 500-host inventory's desired state cost."""
+    if isinstance(value, dict):
+        return {k: copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copied(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(copied(v) for v in value)
+    if isinstance(value, _ATOMS):
+        return value
+    return deepcopy(value)
 
 
 def desired(host) -> dict:

@@ -12,10 +12,26 @@
 - ``pyinfra.is_cli``: pyinfra_cli's ``main`` sets it before it loads deploy files; calling
   ``cli.main`` directly must set it too, or operations are ordered as in API mode (by host, not
   by the deploy's call order) and ``add_op`` is allowed where the CLI forbids it.
-- ``pyinfra.api.inventory.get_all_connectors``/``get_execution_connectors``: pyinfra scans the
-  installed packages' entry points again for every host named ``@connector/...`` (about 7 ms a
-  host: 3.5 s to load a 500-host inventory of such names, twice per drift shard). Entry points do
-  not change within a process, so drift.py and diagnose.py read them once (``connectors_once``).
+- Per-call costs that do not change within a process, paid once instead (``once_per_process``,
+  which drift.py, diagnose.py and deploy.py call). At 500 replayed hosts they were 60% of a
+  no-op drift run's controller CPU (11.3 s, now 6.0 s):
+  - ``pyinfra.api.inventory.get_all_connectors``/``get_execution_connectors``: pyinfra scans
+    the installed packages' entry points again for every host named ``@connector/...`` (about
+    7 ms a host). Entry points do not change within a process: read once.
+  - ``pyinfra.api.arguments.all_global_arguments`` (and its name in ``pyinfra.api.facts``): the
+    type hints of pyinfra's global arguments, evaluated again (``typing.get_type_hints``) at
+    every operation call on every host and for every fact class defined. Fixed by the
+    installed pyinfra: read once.
+  - ``pyinfra_cli.cli._get_inventory_pattern_matches``: each ``--limit`` pattern is matched
+    against every host name (fnmatch), so a drift shard's limit of N/k names costs N*N/k. A
+    pattern without glob characters that names no group matches only the host of that name:
+    looked up. Groups and globs are matched as pyinfra matches them.
+- ``pyinfra.api.util.get_operation_order_from_stack``: in CLI mode pyinfra orders operations by
+  walking the call stack (``inspect.stack``) at every operation call on every host. inspect maps
+  each frame's file to a module; for a file that is no module's, as a deploy file that pyinfra
+  executes, it scans every loaded module (about 700) on every call. ``deploy_file_known`` gives
+  deploy.py a module entry (``__file__`` only) so that the lookup is a dict hit; nothing else
+  changes (the lines read are the same).
 - ``State.init``, ``Host.run_shell_command``/``put_file`` (and dockwright's own
   ``preflight._check_fleet``): wrapped by ``bench.timed`` only, never in a deploy, to time the
   phases and count the commands each host receives; ``cli_entry`` runs the CLI under them.
@@ -44,20 +60,58 @@ def unwrap(obj):
     return obj
 
 
-def connectors_once() -> None:
-    """The installed connectors read once for this process, not once per host."""
-    from pyinfra.api import inventory
+def once_per_process() -> None:
+    """pyinfra's lookups that cannot change within a process, done once (see above)."""
+    from pyinfra.api import arguments, facts, inventory
 
-    if not hasattr(inventory.get_all_connectors, "cache_info"):
-        inventory.get_all_connectors = functools.cache(inventory.get_all_connectors)
-        inventory.get_execution_connectors = functools.cache(inventory.get_execution_connectors)
+    if hasattr(inventory.get_all_connectors, "cache_info"):
+        return
+    inventory.get_all_connectors = functools.cache(inventory.get_all_connectors)
+    inventory.get_execution_connectors = functools.cache(inventory.get_execution_connectors)
+    hints = functools.cache(arguments.all_global_arguments)
+    arguments.all_global_arguments = facts.all_global_arguments = hints
+
+    from pyinfra_cli import cli
+
+    cli._get_inventory_pattern_matches = functools.partial(_pattern_matches, cli._get_inventory_pattern_matches)
+
+
+def _pattern_matches(matches, inventory, patterns, option_name):
+    """pyinfra's matching of --limit/--exclude patterns, with a plain host name looked up."""
+    from pyinfra.api.exceptions import NoGroupError
+
+    found, rest = [], []
+    for pattern in patterns:
+        try:
+            inventory.get_group(pattern)
+        except NoGroupError:
+            if not any(c in pattern for c in "*?[") and pattern in inventory.hosts:
+                found.append(inventory.hosts[pattern])
+                continue
+        rest.append(pattern)
+    return list(set(found + (matches(inventory, rest, option_name) if rest else [])))
+
+
+def deploy_file_known(path: str) -> None:
+    """Give the deploy file being executed a module entry naming it, so that pyinfra's walk of
+    the call stack at each operation finds its frames' module at once (see above)."""
+    import os
+    import sys
+    import types
+
+    once_per_process()
+    name = "dockwright._deploy_file"
+    if name not in sys.modules:
+        module = types.ModuleType(name, "the deploy file pyinfra executes, named for inspect")
+        module.__file__ = os.path.abspath(path)
+        sys.modules[name] = module
 
 
 def make_inventory(path: str, cwd: str):
     """An inventory file loaded as ``pyinfra PATH ...`` loads it (groups, data, connectors)."""
     from pyinfra.api import Config, Inventory, State
 
-    connectors_once()
+    once_per_process()
     from pyinfra_cli.inventory import make_inventory as load
 
     with context.ctx_state.use(State(Inventory.empty(), Config())):
@@ -69,7 +123,7 @@ def run_cli(args: list[str]):
     (its State or None, the exception it raised or None)."""
     from pyinfra_cli.cli import cli
 
-    connectors_once()
+    once_per_process()
     pyinfra.is_cli = True
     raised = None
     try:
