@@ -40,7 +40,8 @@ def spec() -> dict:
 
 @functools.cache
 def _parse(text: str) -> dict:
-    return yaml.safe_load(text)
+    # libyaml's safe loader where PyYAML has it: the same documents, a tenth of the time
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def build(conf: dict, base: dict | None = None) -> dict:

@@ -97,3 +97,10 @@ def test_the_seccomp_profile_rendered_once_per_data_is_the_profile_built_from_it
     assert seccomp.render(other) == seccomp._text(seccomp.build(other)) != text
     conf["deny_syscalls"].append("readv")  # data changed after it was rendered: rendered anew
     assert seccomp.render(conf) == seccomp.render(other)
+
+
+def test_the_seccomp_spec_parses_the_same_with_libyaml_and_without():
+    import yaml
+
+    text = (REPO / "templates" / "seccomp" / "spec.yaml").read_text()
+    assert seccomp._parse(text) == yaml.safe_load(text)
