@@ -1,7 +1,8 @@
 """make bench-scale: what dockwright costs the controller as the fleet grows, on simulated hosts.
 
     python -m bench.scale record          # once, from the lab (VMs up): refreshes bench/recording/
-    python -m bench.scale [--sizes 10,50,100,500] [--latency-ms 20]
+    python -m bench.scale [--sizes 10,50,100,500] [--latency-ms 20] [--repeat K]
+    python -m bench.scale shards [N] [PAIRS]   # drift's 4 shards against one run, paired
 
 Simulated hosts (bench/replay.py) answer every command from a recording of a converged lab host
 of the same role after a fixed round-trip latency, so the figures are the controller's alone:
@@ -337,6 +338,28 @@ def record_faults() -> int:
     return 0
 
 
+def shard_pairs(n: int, pairs: int, latency_ms: float) -> int:
+    """#25's ratio, paired: one unsharded drift.py, then its 4 shards each alone, `pairs` times
+    in turn. Each pair's runs are a few seconds apart, so this machine's swings in speed (10-20%
+    from one minute to the next) move both sides of a ratio alike; the median ratio is reported."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "dockwright", "operations", "group_data", "bench"],
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    one, _ = RUNS["dockwright drift.py"]
+    ratios = []
+    for i in range(1, pairs + 1):
+        a, b = measure(one, n, "", latency_ms), measure(ALONE, n, "", latency_ms)
+        if "error" in a or "error" in b:
+            print((a.get("error") or b.get("error"))[-1500:])
+            return 1
+        ratios.append(b["cpu_s"] / a["cpu_s"])
+        print(f"  pair {i}/{pairs}, N={n}: one run {a['cpu_s']:.2f} s CPU, 4 shards each alone "
+              f"{b['cpu_s']:.2f} s: {ratios[-1]:.2f}x", flush=True)
+    ratios.sort()
+    print(f"bench-scale shards: N={n}, CPU summed / one run, median of {pairs} pairs "
+          f"{ratios[len(ratios) // 2]:.2f}x (spread {ratios[0]:.2f}-{ratios[-1]:.2f})")
+    return 0
+
+
 def faults(n: int, share: float, latency_ms: float) -> int:
     """The fault matrix on n simulated hosts, share% each unreachable, dockerd stopped, refused
     and drifted: drift.py twice, and a deploy planned without -y. Every broken host must be named
@@ -414,6 +437,8 @@ def main(argv=None) -> int:
         return record()
     if argv[:1] == ["record-faults"]:
         return record_faults()
+    if argv[:1] == ["shards"]:
+        return shard_pairs(int(argv[1]) if len(argv) > 1 else 500, int(argv[2]) if len(argv) > 2 else 5, 20.0)
     if argv[:1] == ["faults"]:
         return faults(int(argv[1]) if len(argv) > 1 else 200, 5.0, 20.0)
     p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,
