@@ -109,6 +109,13 @@ class TreeRss:
         return self.peak
 
 
+def compile_bytecode() -> None:
+    """dockwright's bytecode before measuring, as an installed package has it: where
+    PYTHONDONTWRITEBYTECODE is set, every process would compile its modules again."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "dockwright", "operations", "group_data", "bench"],
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+
+
 def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float) -> dict:
     RESULTS.mkdir(exist_ok=True)
     count = RESULTS / "scale-count.tmp"
@@ -199,10 +206,7 @@ def run(sizes: list[int], latency_ms: float, only: list[str] | None, repeat: int
     print(f"bench-scale: replaying bench/recording ({', '.join(sorted(meta))}), recorded {age_h:.1f} h ago; "
           f"latency {latency_ms} ms per command, median of {repeat} run(s). Measures the controller, not the "
           "hosts.", flush=True)
-    # Bytecode first, as an installed package has it (PYTHONDONTWRITEBYTECODE would otherwise
-    # have every process compile dockwright's modules again).
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "dockwright", "operations", "group_data", "bench"],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    compile_bytecode()
     results: dict[str, list[dict]] = {}
     failed = False
     for name, (argv, replay_as) in RUNS.items():
@@ -342,8 +346,7 @@ def shard_pairs(n: int, pairs: int, latency_ms: float) -> int:
     """#25's ratio, paired: one unsharded drift.py, then its 4 shards each alone, `pairs` times
     in turn. Each pair's runs are a few seconds apart, so this machine's swings in speed (10-20%
     from one minute to the next) move both sides of a ratio alike; the median ratio is reported."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "dockwright", "operations", "group_data", "bench"],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    compile_bytecode()
     one, _ = RUNS["dockwright drift.py"]
     ratios = []
     for i in range(1, pairs + 1):

@@ -31,11 +31,14 @@ def path_for(name: str) -> str:
     return f"{PROFILE_DIR}/{name}.json"
 
 
+SPEC = templating.TEMPLATES / "seccomp" / "spec.yaml"
+
+
 def spec() -> dict:
     """The spec (templates/seccomp/spec.yaml), parsed once per content: every host of a run asks
     for it twice (preflight and the operation), and parsing it costs more than all else per host.
     The dict is shared: read it, never change it."""
-    return _parse((templating.TEMPLATES / "seccomp" / "spec.yaml").read_text())
+    return _parse(SPEC.read_text())
 
 
 @functools.cache
@@ -100,7 +103,7 @@ def render(conf: dict) -> str:
         key = json.dumps(conf, sort_keys=True)
     except (TypeError, ValueError):  # not data validation lets through: built as it is
         return _text(build(conf))
-    return _render(key, (templating.TEMPLATES / "seccomp" / "spec.yaml").read_text())
+    return _render(key, SPEC.read_text())
 
 
 @functools.lru_cache(maxsize=32)
