@@ -7,6 +7,10 @@ controller needs no compiler. Where dwprobe.c differs from that source (someone 
 probe), it is built here with zig's C compiler (the `probe` extra: `ziglang`), which gives the
 same bytes on any machine; `python -m dockwright.probe build` refreshes prebuilt/.
 
+Every binary is checked against its sha256 before it is used (prebuilt/SHA256SUMS, committed
+beside them; a cached build against the hash written when it was built): these binaries run as
+root in every container's namespace, so a changed byte stops the run, naming the file.
+
 The image's tag is the hash of what it holds, so a host that has the tag has this very probe;
 `ensure_command` imports it only when it is missing and removes older probe images.
 """
@@ -48,6 +52,30 @@ def prebuilt_source_hash() -> str | None:
     return path.read_text().split()[0] if path.exists() else None
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def prebuilt_sums() -> dict[str, str]:
+    """{binary file name: sha256} as committed in prebuilt/SHA256SUMS (empty: none committed)."""
+    path = PREBUILT / "SHA256SUMS"
+    if not path.exists():
+        return {}
+    return {name: digest for digest, name in (line.split() for line in path.read_text().splitlines() if line.strip())}
+
+
+def checked(path: Path, expected: str | None) -> bytes:
+    """path's bytes, when their sha256 is the expected one; otherwise an error naming the file."""
+    data = path.read_bytes()
+    if expected is None:
+        raise RuntimeError(f"the probe binary {path} has no recorded sha256: refusing to run it")
+    if _digest(data) != expected:
+        raise RuntimeError(f"the probe binary {path} does not match its recorded sha256 "
+                           f"({_digest(data)[:16]}..., expected {expected[:16]}...): refusing to run it "
+                           "(restore it, or rebuild: python -m dockwright.probe build)")
+    return data
+
+
 def build(target: str, out: Path) -> None:
     """dwprobe.c built for zig's target architecture into out (static, musl, stripped)."""
     if importlib.util.find_spec("ziglang") is None:
@@ -60,6 +88,7 @@ def build(target: str, out: Path) -> None:
                          capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"building the probe for {target} failed: {res.stderr.strip()[-2000:]}")
+    out.with_name(out.name + ".sha256").write_text(_digest(tmp.read_bytes()) + "\n")
     tmp.rename(out)
 
 
@@ -70,12 +99,14 @@ def binary(arch: str) -> bytes:
     if not target:
         raise RuntimeError(f"no probe build for architecture {arch!r} (known: {', '.join(sorted(ARCHES))})")
     digest = source_hash()
-    if prebuilt_source_hash() == digest and (PREBUILT / f"dwprobe-{target}").exists():
-        return (PREBUILT / f"dwprobe-{target}").read_bytes()
+    name = f"dwprobe-{target}"
+    if prebuilt_source_hash() == digest and (PREBUILT / name).exists():
+        return checked(PREBUILT / name, prebuilt_sums().get(name))
     out = _cache() / f"dwprobe-{digest[:16]}-{target}"
     if not out.exists():
         build(target, out)
-    return out.read_bytes()
+    sums = out.with_name(out.name + ".sha256")
+    return checked(out, sums.read_text().split()[0] if sums.exists() else None)
 
 
 @functools.cache
