@@ -72,7 +72,7 @@ def diagnose(collected: dict, previous: dict | None) -> tuple[list[dict], float 
     for host, reading in sorted(collected["readings"].items()):
         desired = collected["desired"][host]
         found += findings.judge(host, reading, desired["diagnose"], desired, before.get(host))
-        found += active.judge(host, active.results(reading.get("active") or []))
+        found += active.judge(host, active.results(reading.get("active") or [], reading))
     swarm = {h: off for h, off in collected["offsets"].items()
              if (collected["desired"][h].get("swarm") or {}).get("role")}
     skew = min((collected["desired"][h]["diagnose"]["clock_skew_seconds"] for h in swarm), default=None)

@@ -41,7 +41,8 @@ def call(command: str) -> str:
 # is a large Go binary, and each start of it costs a second or more on a small or emulated host.
 # It prints what the CLI command it stands for prints (`docker network inspect` of every network;
 # `docker info`'s Swarm section as JSON), or MARK with the reason. It needs only the standard
-# library, so python3 starts without site (-S): no .pth files read on each start. A network
+# library, so python3 starts isolated and without site (-I -S), from /: no .pth files read, and
+# no module imported from the working directory (with --sudo, the SSH user's home). A network
 # removed between the list and its inspect is left out, as the CLI would not list it a moment
 # later.
 API_CLIENT = r"""
@@ -73,7 +74,7 @@ def api_or_cli(what: str, cli: str) -> str:
     """The read ``what`` ("networks" or "swarm") through the Engine API when the host has
     python3 and the daemon is the local one, else the CLI command ``cli`` (already bounded)."""
     return (f'if [ -z "${{DOCKER_HOST:-}}" ] && command -v python3 >/dev/null 2>&1; then '
-            f"{call('python3 -S -c ' + shlex.quote(API_CLIENT) + ' ' + what)}; else {cli}; fi")
+            f"{call('(cd / && exec python3 -I -S -c ' + shlex.quote(API_CLIENT) + ' ' + what + ')')}; else {cli}; fi")
 
 
 # `docker info` exits 0 on some clients (Engine 26's) when the daemon does not answer, with an

@@ -1,6 +1,6 @@
 """Docker networks: bridges reconciled field by field; overlays created from a swarm manager.
 
-All networks of a host are read in one fact call (`docker network inspect` of every network).
+All networks of a host come from its one read (the Engine API's network list).
 """
 
 import ipaddress
@@ -79,6 +79,12 @@ def endpoint_configs(inspect_json: str, network: str) -> dict[str, dict]:
     return out
 
 
+def attached_to(inspect_json: str, network: str) -> list[str]:
+    """Names of the containers (any state) whose own settings put them on exactly this network."""
+    return sorted(c["Name"].lstrip("/") for c in json.loads(inspect_json or "[]")
+                  if network in ((c.get("NetworkSettings") or {}).get("Networks") or {}))
+
+
 def connect_command(network: str, container: str, conf: dict, subnet: str | None, ipv6: bool = False) -> str:
     """Connects with the container's own aliases; a static address only where the network can
     hold it (inside its subnet; IPv6 only on a network with IPv6): else Docker assigns one."""
@@ -139,18 +145,16 @@ def _recreate(state, host, name: str, driver: str, spec: dict, old: dict, attach
     back: a run that dies in between is finished by the next. If the new network cannot be
     created, the old one is created again and the containers go back to it as they were."""
     sh = _sh(host, conn)
-    ok, out = sh(f"docker ps -a --filter network={shlex.quote(name)} --format '{{{{.Names}}}}'")
+    # Every container, running or stopped, judged by its own NetworkSettings.Networks: Docker's
+    # `--filter network=NAME` also matches networks whose ID starts with NAME.
+    ok, out = sh("ids=$(docker ps -aq --no-trunc) && { [ -z \"$ids\" ] && echo '[]' || docker inspect $ids; }")
     if not ok:
         host.log_styled(f"network {name}: cannot list the containers attached to it", fg="red")
         return False
-    members = sorted(set(attached) | {c for c in out.stdout_lines if c.strip()})
+    everything = "\n".join(out.stdout_lines)
+    members = sorted(set(attached) | set(attached_to(everything, name)))
     confs = dict(pending or {})
-    if members:
-        ok, out = sh("docker inspect " + " ".join(shlex.quote(c) for c in members))
-        if not ok:
-            host.log_styled(f"network {name}: cannot read the attached containers' settings", fg="red")
-            return False
-        confs.update(endpoint_configs("\n".join(out.stdout_lines), name))
+    confs.update({c: conf for c, conf in endpoint_configs(everything, name).items() if c in members})
     if confs:
         journal = json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "endpoints": confs},
                              sort_keys=True)

@@ -46,7 +46,9 @@ def init(advertise_addr: str):
 
 # Joins through the Engine API on the local socket with the request body (which holds the
 # token) on stdin: `docker swarm join --token T` would put T in /proc/PID/cmdline, readable by
-# every local user. curl where the host has it, else python3; neither is a clear failure.
+# every local user. curl where the host has it, else python3 (isolated, from /: a socket.py in
+# the SSH user's home would otherwise be imported, as root, with the token on stdin); neither is
+# a clear failure.
 _JOIN_PY = r"""
 import socket, sys
 body = sys.stdin.buffer.read()
@@ -72,7 +74,7 @@ JOIN_VIA_API = (
     "curl -sS --fail-with-body --max-time 180 --unix-socket /var/run/docker.sock "
     "-H 'Content-Type: application/json' -X POST --data-binary @- http://localhost/swarm/join "
     ">/dev/null; "
-    f"elif command -v python3 >/dev/null 2>&1; then python3 -c {shlex.quote(_JOIN_PY)}; "
+    f"elif command -v python3 >/dev/null 2>&1; then (cd / && exec python3 -I -S -c {shlex.quote(_JOIN_PY)}); "
     "else echo 'swarm join: this host has neither curl nor python3 to call the Engine API; "
     "dockwright will not pass the join token on a command line' >&2; exit 1; fi"
 )

@@ -7,8 +7,13 @@ and fetches the port published on the host's own address; then a probe joins eac
 container's network namespace (``--network container:NAME``) and resolves the server from
 there, with that container's resolv.conf: a DNS block inside one container is found there.
 Every probe carries ``LABEL``; leftovers of an interrupted run are removed first.
+
+Names a host reports are hostile input: the command carries networks and containers by their
+IDs only, and tags each probe's output with indexes that ``results`` maps back to names.
 """
 
+import ipaddress
+import re
 import shlex
 
 from .findings import Finding
@@ -20,34 +25,54 @@ PORT = 8080  # inside the server container
 BOUND = 10  # seconds each probe step may take (fetch bound)
 
 
+# Docker's object IDs: the only form in which a host's networks and containers reach the command.
+_ID = re.compile(r"[0-9a-f]{12,64}")
+
+
 def user_bridges(reading: dict) -> dict[str, list[str]]:
     """{user bridge network: names of running containers with their own namespace on it}."""
+    return {net: [name for name, _ in cs] for net, _, cs in targets(reading)}
+
+
+def targets(reading: dict) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """[(network name, network ID, [(container name, container ID)])] of each user bridge, in
+    name order: the command refers to each by its index in this list and by its ID only, never by
+    a name the host reported (Docker accepts nearly any network name: quotes, ``;``, newlines)."""
     docker = reading["docker"]
     if isinstance(docker, dockerd.Down):
-        return {}
-    nets = {n: [] for n, v in docker["networks"].items()
-            if v["driver"] == "bridge" and n not in ("bridge", "docker_gwbridge")}  # Docker's own bridges
+        return []
+    nets = {n: (v["id"], []) for n, v in docker["networks"].items()
+            if v["driver"] == "bridge" and n not in ("bridge", "docker_gwbridge")  # Docker's own bridges
+            and _ID.fullmatch(v.get("id") or "")}
     for c in docker["containers"]:
-        if c["mode"] in ("host", "none") or c["mode"].startswith("container:"):
+        if c["mode"] in ("host", "none") or c["mode"].startswith("container:") or not _ID.fullmatch(c["id"]):
             continue  # no namespace of its own
         for n in c["networks"]:
             if n in nets:
-                nets[n].append(c["name"])
-    return {n: sorted(set(cs)) for n, cs in nets.items()}
+                nets[n][1].append((c["name"], c["id"]))
+    return [(n, nid, sorted(set(cs))) for n, (nid, cs) in sorted(nets.items())]
 
 
 def host_address(reading: dict, desired: dict) -> str | None:
     """The host's own address a published port is tried on: its swarm data address, else the
-    first address of the default route's interface."""
+    first address of the default route's interface (an IPv4 address in canonical form, or None)."""
     addr = (desired.get("swarm") or {}).get("advertise_addr")
-    if addr and addr in reading["addrs"]:
-        return addr
-    return next((a for a, dev in reading["addrs"].items() if dev == reading["default_dev"]), None)
+    if not (addr and addr in reading["addrs"]):
+        addr = next((a for a, dev in reading["addrs"].items() if dev == reading["default_dev"]), None)
+    try:
+        return str(ipaddress.IPv4Address(addr)) if addr else None
+    except ValueError:
+        return None
+
+
+def _tag(net: int, container: int | None) -> str:
+    """The prefix a probe's lines get: the mark and indexes into targets(), nothing the host named."""
+    return f"sed 's/^/{MARK} {net} {'-' if container is None else container} /'"
 
 
 def command(reading: dict, desired: dict) -> str | None:
     """The one shell command of a host's active checks, or None when it has no user bridge."""
-    nets = user_bridges(reading)
+    nets = targets(reading)
     if not nets or not reading.get("arch"):
         return None
     image = shlex.quote(probe.image(reading["arch"]))
@@ -55,32 +80,42 @@ def command(reading: dict, desired: dict) -> str | None:
     run = f"timeout -k 5 60 docker run --pull never --label {LABEL}"
     parts = [f"docker rm -f $(docker ps -aq --filter label={LABEL}) >/dev/null 2>&1",
              probe.ensure_command(reading["arch"]) + " || echo " + f"'{MARK} - - image=missing'"]
-    for i, (net, containers) in enumerate(sorted(nets.items())):
+    for i, (net, nid, containers) in enumerate(nets):
         srv = f"dw-diag-active-{i}"
-        q = shlex.quote(net)
+        q = shlex.quote(nid)
         steps = [f"resolve:{srv}", f"fetch:{srv}:{PORT}:{BOUND}"]
         if addr and not reading["docker"]["networks"][net].get("internal"):  # internal: no way out by design
-            steps.append(f"fetch:{addr}:$port:{BOUND}")
-        say = f"sed 's/^/{MARK} {net} - /'"
+            steps.append(f'"fetch:{addr}:$port:{BOUND}"')
         parts.append(
             f"{run} -d --rm --name {srv} --network {q} -p {PORT} {image} serve {PORT} 120 >/dev/null && "
             f"port=$(docker port {srv} {PORT}/tcp | head -1 | sed 's/.*://') && "
-            f"{run} --rm --network {q} {image} {' '.join(steps)} | {say}")
-        for c in containers:
-            parts.append(f"{run} --rm --network container:{shlex.quote(c)} {image} resolve:{srv} "
-                         f"| sed 's/^/{MARK} {net} {c} /'")
+            f"{run} --rm --network {q} {image} {' '.join(steps)} | {_tag(i, None)}")
+        for j, (_, cid) in enumerate(containers):
+            parts.append(f"{run} --rm --network container:{shlex.quote(cid)} {image} resolve:{srv} | {_tag(i, j)}")
         parts.append(f"docker rm -f {srv} >/dev/null 2>&1")
     return "; ".join(parts) + "; true"
 
 
-def results(lines: list[str]) -> list[tuple[str, str, str, str]]:
-    """(network, container or "-", step, result) from the command's output."""
+def results(lines: list[str], reading: dict) -> list[tuple[str, str, str, str]]:
+    """(network, container or "-", step, result) from the command's output, the indexes mapped
+    back to the names of the reading the command was made from."""
+    nets = targets(reading) if reading else []
     out = []
     for line in lines:
         words = line.split(" ", 3)
-        if len(words) == 4 and words[0] == MARK and "=" in words[3]:
-            step, _, result = words[3].partition("=")
-            out.append((words[1], words[2], step, result.strip()))
+        if len(words) != 4 or words[0] != MARK or "=" not in words[3]:
+            continue
+        step, _, result = words[3].partition("=")
+        net = container = "-"
+        if words[1] != "-":
+            if not words[1].isdigit() or int(words[1]) >= len(nets):
+                continue
+            net, _, members = nets[int(words[1])]
+            if words[2] != "-":
+                if not words[2].isdigit() or int(words[2]) >= len(members):
+                    continue
+                container = members[int(words[2])][0]
+        out.append((net, container, step, result.strip()))
     return out
 
 

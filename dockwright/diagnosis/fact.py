@@ -1,6 +1,7 @@
 """The one read a diagnosis makes of a host: everything the findings judge, in one round trip."""
 
 import json
+import re
 
 from pyinfra.api import FactBase
 
@@ -17,9 +18,16 @@ NETNS_SYSCTLS = ("net/core/somaxconn", "net/ipv4/tcp_max_syn_backlog")
 TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "RetransSegs", "OutSegs", "TCPSynRetrans")
 # Docker's network options (the Engine's names).
 MTU_OPT, BRIDGE_OPT = "com.docker.network.driver.mtu", "com.docker.network.bridge.name"
-# What each running container is: id, PID 1 on the host, network mode, name, its networks.
-CONTAINER_FORMAT = ("{{.Id}} {{.State.Pid}} {{.HostConfig.NetworkMode}} {{.Name}} "
-                    "{{range $k, $v := .NetworkSettings.Networks}}{{$k}},{{end}}")
+# What each running container is: id, PID 1 on the host, the kind of its network mode, name,
+# the IDs of its networks. Network names are never printed here: Docker accepts nearly any name
+# (spaces, newlines, the frame's mark), so a container's networks travel as IDs and are named
+# from the networks' own JSON; a user network mode is printed as "own", a shared one as
+# "container:". Container names are restricted by Docker to [a-zA-Z0-9][a-zA-Z0-9_.-]+.
+CONTAINER_FORMAT = ("{{.Id}} {{.State.Pid}} {{$m := .HostConfig.NetworkMode}}"
+                    "{{if eq $m \"host\" \"none\"}}{{$m}}{{else if eq (printf \"%.10s\" $m) \"container:\"}}container:"
+                    "{{else}}own{{end}} {{.Name}} "
+                    "{{range $k, $v := .NetworkSettings.Networks}}{{$v.NetworkID}},{{end}}")
+_CONTAINER_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
 def _sysctls(paths: tuple[str, ...]) -> str:
@@ -90,10 +98,11 @@ class NetworkHealth(FactBase):
         for line in output:
             if line.startswith(MARK + " "):
                 words = line.split()
-                if words[1] == "container" and len(words) >= 6:
+                if words[1] == "container" and len(words) in (6, 7):
                     current = []
+                    name = words[5] if _CONTAINER_NAME.fullmatch(words[5]) else words[2][:12]
                     containers.append({"id": words[2], "pid": int(words[3]) if words[3].isdigit() else 0,
-                                       "mode": words[4], "name": words[5].lstrip("/"),
+                                       "mode": words[4], "name": name.lstrip("/"),
                                        "networks": [n for n in (words[6] if len(words) > 6 else "").split(",") if n],
                                        "lines": current})
                 else:
@@ -219,9 +228,11 @@ def _docker(sections: dict, containers: list[dict]) -> "dict | dockerd.Down":
             "encrypted": "encrypted" in opts, "internal": bool(raw.get("Internal")),
             "peers": sorted(p.get("IP", "") for p in raw.get("Peers") or [] if p.get("IP")),
         }
+    names = {v["id"]: name for name, v in nets.items()}
     found = []
     for c in containers:
         lines = c.pop("lines")
+        c["networks"] = sorted(names[i] for i in c["networks"] if i in names)  # IDs -> names
         tcp_lines = [line for line in lines if line.startswith(("Tcp:", "TcpExt:"))]
         nofile = next((line.split()[3] for line in lines if line.startswith("Max open files")), None)
         c.update(tcp=tcp_counters(tcp_lines),

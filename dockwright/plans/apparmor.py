@@ -36,6 +36,13 @@ def apparmor_plan(name: str, path: str, content: str, state: dict, check: dict |
         p.problem("apparmor.name", name, f"{path} is a {state['foreign']} that dockwright did not write "
                   "(another package's profile, or AppArmor's own); choose another name")
         return p
+    if state["file_sha256"] is None and state["loaded"] is not None:
+        # Loaded, but not from a file of ours: `apparmor_parser -r` would replace whatever
+        # profile holds the name (Ubuntu's man_filter, say) with the container profile.
+        p.problem("apparmor.name", name, f"a profile named {name} is loaded in the kernel ({state['loaded']} mode) "
+                  f"and {path} is not a file dockwright wrote: it belongs to something else; choose another "
+                  f"name (or, if it is a leftover of ours, unload it: apparmor_parser -R)")
+        return p
     p.write = state["file_sha256"] != sha256(content)
     if p.write:
         p.differs(f"{path} sha256", sha256(content), state["file_sha256"])

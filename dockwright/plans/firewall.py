@@ -19,12 +19,20 @@ class FirewallPlan(Plan):
 IP6TABLES_DEFAULT_SINCE = (27, 0, 0)  # Engine 27 turned ip6tables on by default
 
 
+# dockerd's flags that take a value (pflag: `--name value` or `--name=value`); its boolean
+# flags take none (`--name` alone is true, only `--name=false` turns one off).
+VALUE_FLAGS = frozenset({"firewall-backend"})
+
+
 def _flag(flags: list[str], name: str):
-    """The last value of --name / --name=V on a dockerd command line (True for a bare flag)."""
+    """The last value of a flag on a dockerd command line, as dockerd's flag parser reads it:
+    ``--name=V``, ``--name V`` for a flag that takes a value, ``--name`` alone (True) for a
+    boolean one; repeated flags: the last wins."""
     value = None
-    for word in flags:
+    words = iter(flags)
+    for word in words:
         if word == f"--{name}":
-            value = True
+            value = next(words, None) if name in VALUE_FLAGS else True
         elif word.startswith(f"--{name}="):
             value = word.split("=", 1)[1]
     return value

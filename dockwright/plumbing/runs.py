@@ -15,7 +15,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,16 +123,23 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
 
 def lock_dir() -> Path:
     """A directory for the locks that only this user can write: /run/lock/dockwright for root,
-    $XDG_RUNTIME_DIR/dockwright otherwise (else one in the temp dir, by uid). It is created
-    0700 and refused unless it is ours and nobody else's: in a shared directory another local
-    user could otherwise hold the lock, or plant a link, and stop the scheduled runs."""
+    $XDG_RUNTIME_DIR/dockwright, else the systemd unit's RuntimeDirectory or StateDirectory,
+    else a directory under the user's home ($XDG_STATE_HOME or ~/.local/state). Never a shared
+    directory such as /tmp: another local user could create the name first and stop every
+    scheduled run (cron and CI have no XDG_RUNTIME_DIR). It is created 0700 and refused unless
+    it is ours and nobody else's."""
     uid = os.getuid()
     if uid == 0 and os.path.isdir("/run/lock"):
         d = Path("/run/lock/dockwright")
     elif os.environ.get("XDG_RUNTIME_DIR"):
         d = Path(os.environ["XDG_RUNTIME_DIR"]) / "dockwright"
+    elif os.environ.get("RUNTIME_DIRECTORY") or os.environ.get("STATE_DIRECTORY"):
+        base = (os.environ.get("RUNTIME_DIRECTORY") or os.environ["STATE_DIRECTORY"]).split(":")[0]
+        d = Path(base) / "locks"
     else:
-        d = Path(tempfile.gettempdir()) / f"dockwright-{uid}"
+        state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        d = state / "dockwright" / "locks"
+        d.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         os.mkdir(d, 0o700)
     except FileExistsError:

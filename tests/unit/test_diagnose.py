@@ -55,8 +55,9 @@ def raw(count=3, limit=262144, buckets=65536, fwd=1, brnf="1", lo=0, ld=0, out=1
     else:
         lines += [f"{fact.MARK} docker", "26.1.5", f"{fact.MARK} containers"]
         for c in containers:
-            lines += [f"{fact.MARK} container {c['id']} {c.get('pid', 4242)} {c.get('mode', 'backend')} /{c['name']} "
-                      f"{c.get('mode', 'backend')},",
+            mode = c.get("mode", "own")
+            lines += [f"{fact.MARK} container {c['id'].ljust(64, '0')} {c.get('pid', 4242)} {mode} /{c['name']} "
+                      + (f"{backend['Id']}," if mode == "own" else ""),
                       *TCP.format(lo=c.get("lo", 0), ld=c.get("lo", 0), out=c.get("out", 10), re=0).splitlines(),
                       f"sysctl net/core/somaxconn {c.get('somaxconn', 65535)}",
                       f"sysctl net/ipv4/tcp_max_syn_backlog {c.get('syn', 65535)}",
@@ -185,7 +186,8 @@ def test_metrics_follow_prometheus_conventions_and_keep_clean_hosts():
     found, reading = judged(containers=[{"id": "c1", "name": 'we"b', "lo": 3}])
     report = _report(found, readings={"lab1": diagnose.plain(reading), "lab2": diagnose.plain(reading)})
     text = output.metrics_text(report)
-    assert 'dockwright_diagnose_listen_overflows_total{host="lab1",container="we\\"b"} 3' in text
+    # A name Docker would not give a container is not taken from the read: the ID stands in.
+    assert 'dockwright_diagnose_listen_overflows_total{host="lab1",container="c10000000000"} 3' in text
     assert "# TYPE dockwright_diagnose_conntrack_drops_total counter" in text
     assert 'dockwright_diagnose_conntrack_usage_ratio{host="lab1"} 1.14441e-05' in text
     assert "dockwright_diagnose_exit_code 2" in text
@@ -210,19 +212,23 @@ def test_active_checks_cover_each_user_bridge_and_each_container_namespace_on_it
     reading["arch"] = "x86_64"
     assert active.user_bridges(reading) == {"backend": ["web"]}
     cmd = active.command(reading, MANAGER)
-    assert "--network container:web " in cmd and "--network container:h " not in cmd
+    assert f"--network container:{'c1'.ljust(64, '0')} " in cmd and f"container:{'c2'.ljust(64, '0')}" not in cmd
+    assert "--network abcdef0123456789 " in cmd and "backend" not in cmd and "web" not in cmd  # IDs only
     assert f"--label {active.LABEL}" in cmd and "docker rm -f dw-diag-active-0" in cmd
-    assert "fetch:10.99.0.11:$port:" in cmd  # the published port, on the host's data address
+    assert '"fetch:10.99.0.11:$port:' in cmd  # the published port, on the host's data address
     assert active.command(fact.NetworkHealth().process(raw(docker_up=False)), MANAGER) is None
 
 
 def test_active_results_become_findings_only_when_a_step_fails():
     from dockwright.diagnosis import active
-    out = [f"{active.MARK} backend - resolve:dw-diag-active-0=10.5.0.3",
-           f"{active.MARK} backend - fetch:dw-diag-active-0:8080:10=hello",
-           f"{active.MARK} backend - fetch:10.99.0.11:32768:10=timeout",
-           f"{active.MARK} backend web resolve:dw-diag-active-0=unresolved",
-           f"{active.MARK} backend api resolve:dw-diag-active-0=10.5.0.3"]
-    found = active.judge("lab1", active.results(out))
+    reading = fact.NetworkHealth().process(raw(containers=[{"id": "c1", "name": "api"}, {"id": "c2", "name": "web"}]))
+    out = [f"{active.MARK} 0 - resolve:dw-diag-active-0=10.5.0.3",
+           f"{active.MARK} 0 - fetch:dw-diag-active-0:8080:10=hello",
+           f"{active.MARK} 0 - fetch:10.99.0.11:32768:10=timeout",
+           f"{active.MARK} 0 1 resolve:dw-diag-active-0=unresolved",
+           f"{active.MARK} 0 0 resolve:dw-diag-active-0=10.5.0.3",
+           f"{active.MARK} 7 0 resolve:dw-diag-active-0=unresolved",  # no such index: ignored
+           f"{active.MARK} backend web resolve:dw-diag-active-0=unresolved"]  # names are never read back
+    found = active.judge("lab1", active.results(out, reading))
     assert sorted((f.scope, f.check) for f in found) == [("container web", "dns"), ("network backend", "published_port")]
-    assert active.judge("lab1", active.results(out[:2] + out[4:])) == []
+    assert active.judge("lab1", active.results(out[:2] + out[4:], reading)) == []

@@ -214,6 +214,26 @@ def test_the_lock_is_per_inventory_private_and_never_follows_a_link(tmp_path, mo
     assert "not a directory of this user's alone" in capsys.readouterr().err
 
 
+def test_without_a_runtime_dir_the_lock_is_under_the_users_home_never_a_shared_temp_dir(tmp_path, monkeypatch):
+    """cron and CI have no XDG_RUNTIME_DIR: the lock then lives in the systemd unit's own
+    directory, else under the user's home, where no other local user can create it first."""
+    import os
+    monkeypatch.setattr(runs.os.path, "isdir", lambda p: False if p == "/run/lock" else os.path.isdir(p))
+    for var in ("XDG_RUNTIME_DIR", "RUNTIME_DIRECTORY", "STATE_DIRECTORY", "XDG_STATE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert runs.lock_dir() == tmp_path / "home" / ".local" / "state" / "dockwright" / "locks"
+    assert oct(os.stat(runs.lock_dir()).st_mode & 0o777) == "0o700"
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "unit-state"))
+    (tmp_path / "unit-state").mkdir(mode=0o700)
+    assert runs.lock_dir() == tmp_path / "unit-state" / "locks"
+    # Another user's directory at the name is refused, never used (here: one others can write).
+    monkeypatch.delenv("STATE_DIRECTORY")
+    os.chmod(runs.lock_dir(), 0o777)
+    with pytest.raises(PermissionError, match="not a directory of this user's alone"):
+        runs.lock_dir()
+
+
 def test_metrics_keep_a_zero_series_per_clean_host_count_fixed_items_and_escape_labels():
     report = {"hosts": ["clean", 'we"ird\\name', "gone", "refusing"], "unreachable": ["gone"],
               "failed": {"refusing": "refused: x"}, "fixed": True, "exit_code": 1, "finished": 10.0,

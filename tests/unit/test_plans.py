@@ -244,6 +244,14 @@ def test_the_port_policy_covers_every_family_dockerd_filters_as_it_runs():
     assert "nftables" in backend_problem(nft, declared=True) and backend_problem(nft, declared=False) is None
     assert "nftables" in backend_problem(engine_firewall({"firewall-backend": "nftables"}, unit, (29, 0, 0)), True)
     assert backend_problem(engine_firewall({}, unit, (29, 0, 0)), True) is None  # control
+    # Every form dockerd's flag parser accepts: "--flag value", repeated (the last wins), in DOCKER_OPTS.
+    for flags in (" --firewall-backend nftables", " --firewall-backend=iptables --firewall-backend nftables",
+                  " $DOCKER_OPTS --firewall-backend nftables"):
+        assert "nftables" in backend_problem(engine_firewall({}, unit + flags, (29, 0, 0)), True), flags
+    assert backend_problem(engine_firewall({}, unit + " --firewall-backend nftables --firewall-backend=iptables",
+                                           (29, 0, 0)), True) is None
+    # A boolean flag takes no separate value: "--ip6tables" then a word is still on.
+    assert families(engine_firewall({}, unit + " --ip6tables --debug", (26, 1, 5))) == ["ipv4", "ipv6"]
 
 
 def test_an_apparmor_name_another_profile_holds_is_a_problem_never_overwritten():
@@ -255,6 +263,14 @@ def test_an_apparmor_name_another_profile_holds_is_a_problem_never_overwritten()
     assert not p.write and not p.load and p.problems[0][:2] == ("apparmor.name", "tunables")
     mine = dict(state, foreign=None)
     assert apparmor_plan("dw", "/etc/apparmor.d/dw", "x", mine).write  # control: ours, or absent
+    # No file of that name, but a profile of that name loaded (Ubuntu's usr.bin.man defines
+    # man_filter): never replaced.
+    held = dict(mine, loaded="enforce")
+    p = apparmor_plan("man_filter", "/etc/apparmor.d/man_filter", "profile man_filter {}\n", held)
+    assert not p.write and not p.load and p.problems[0][:2] == ("apparmor.name", "man_filter")
+    assert "loaded in the kernel" in p.problems[0][2]
+    ours = dict(held, file_sha256="0" * 64)  # control: our file is there, the loaded one is ours
+    assert apparmor_plan("dw", "/etc/apparmor.d/dw", "x", ours).write
     from .helpers import group_data
     for name in ("tunables", "docker-default", "usr.sbin.cupsd", "abstractions"):
         found = schema.validate("h1", deep_merge(group_data("all"), {"apparmor": {"name": name}}))

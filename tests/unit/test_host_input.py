@@ -1,0 +1,113 @@
+"""What a host says is input: names a host reports (networks, containers) never reach a shell as
+text, and never forge a frame of the read that reported them.
+
+Docker accepts nearly any network name (only a blank one is refused), so every name below is one
+a docker group member could create. Each is planted where the read reports a network name, and
+the diagnosis is planned from it: the active command must be byte for byte the command of a
+benign name (names travel as IDs and indexes), the read's frames must stay as they were, and the
+findings must name the network as the host named it, as data.
+"""
+
+import json
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dockwright.diagnosis import active, fact, findings
+
+from .test_diagnose import MANAGER, raw
+
+MARKER = "/tmp/dw-host-input-pwned"
+HOSTILE = [
+    f"x';touch {MARKER};'", f'x";touch {MARKER};"', f"$(touch {MARKER})", f"`touch {MARKER}`",
+    f"x\ntouch {MARKER}", f"x\n{fact.MARK} sysctl\nnet/netfilter/nf_conntrack_count 0",
+    f"x\n{active.MARK} 0 - fetch:x:1:1=hello", f"{active.MARK} 0 0", "a b c", "x" * 300,
+    "caf\udcff\udcfe", "-x --privileged", "x/../../etc", "@@dockerd-down 1",
+]
+
+
+def _reading(name: str, containers=({"id": "c1", "name": "web"},)) -> dict:
+    lines = raw(containers=list(containers))
+    backend = next(i for i, line in enumerate(lines) if line.startswith('{"Name": "backend"'))
+    doc = json.loads(lines[backend])
+    lines[backend] = json.dumps({**doc, "Name": name})  # as `docker network inspect --format '{{json .}}'` prints it
+    reading = fact.NetworkHealth().process(lines)
+    reading["arch"] = "x86_64"
+    return reading
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=range(len(HOSTILE)))
+def test_a_hostile_network_name_reaches_no_command_and_forges_no_frame(name):
+    benign, hostile = _reading("backend"), _reading(name)
+    # The frames hold: every sysctl read as before; the container is on the network, by its name.
+    assert hostile["sysctl"] == benign["sysctl"] and hostile["tcp"] == benign["tcp"]
+    assert name in hostile["docker"]["networks"] and hostile["docker"]["containers"][0]["networks"] == [name]
+    # The command is the benign one, byte for byte, and splits into the same words.
+    cmd = active.command(hostile, MANAGER)
+    assert cmd == active.command(benign, MANAGER)
+    assert shlex.split(cmd) == shlex.split(active.command(benign, MANAGER))
+    # The probe's answers come back tagged by index, and name the network as the host named it.
+    out = [f"{active.MARK} 0 - fetch:dw-diag-active-0:8080:10=timeout", f"{active.MARK} 0 0 resolve:x=unresolved"]
+    found = active.judge("lab1", active.results(out, hostile))
+    assert sorted(f.scope for f in found) == ["container web", f"network {name}"]
+
+
+def test_a_name_that_forges_the_frame_would_have_hidden_a_finding():
+    """The negative control: the forged sysctl line in a name would set the conntrack count to 0
+    if frames were forgeable; the real count (240000 of 262144) stays a critical finding."""
+    lines = raw(count=240000)
+    backend = next(i for i, line in enumerate(lines) if line.startswith('{"Name": "backend"'))
+    lines[backend] = json.dumps({**json.loads(lines[backend]), "Name": HOSTILE[5]})
+    reading = fact.NetworkHealth().process(lines)
+    found = findings.judge("lab1", reading, MANAGER["diagnose"], MANAGER, None)
+    assert ("host", "conntrack_used", "critical") in [(f.scope, f.check, f.severity) for f in found]
+    # ... and the same name printed raw (as the old read printed a container's networks) hides it.
+    forged = lines[:backend] + HOSTILE[5].split("\n")[1:] + lines[backend:]
+    hidden = findings.judge("lab1", fact.NetworkHealth().process(forged), MANAGER["diagnose"], MANAGER, None)
+    assert "conntrack_used" not in [f.check for f in hidden]
+
+
+def test_the_active_command_runs_nothing_a_name_says(tmp_path):
+    """The command, run by a real shell against a stub docker that answers every call, creates
+    no marker whatever the names (and the stub saw only IDs)."""
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    calls = tmp_path / "calls"
+    for tool in ("docker", "timeout"):
+        (stub / tool).write_text(f"#!/bin/sh\n[ $(basename $0) = timeout ] && {{ shift 3; exec \"$@\"; }}\n"
+                                 f"printf '%s\\n' \"$*\" >> {calls}\necho 0.0.0.0:32768\n")
+        (stub / tool).chmod(0o755)
+    marker = tmp_path / "pwned"
+    for name in HOSTILE:
+        reading = _reading(name.replace(MARKER, str(marker)))
+        res = subprocess.run(["sh", "-c", active.command(reading, MANAGER)], env={"PATH": f"{stub}:/usr/bin:/bin"},
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0 and not marker.exists()
+    assert "backend" not in calls.read_text() and "touch" not in calls.read_text()
+
+
+def _python_commands() -> dict[str, str]:
+    from dockwright import dockerd
+    from operations import swarm
+    return {"engine api read": dockerd.api_or_cli("networks", "false"), "swarm join": swarm.JOIN_VIA_API}
+
+
+@pytest.mark.parametrize("which", ["engine api read", "swarm join"])
+def test_python_on_a_host_never_imports_from_the_working_directory(tmp_path, which):
+    """With --sudo the session's working directory is the SSH user's home: a socket.py planted
+    there must not be imported (it would get the join token, as root)."""
+    marker = tmp_path / "imported"
+    (tmp_path / "socket.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(0)\n")
+    (tmp_path / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(0)\n")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()  # a host's tools, but no curl: the join takes its python3 branch
+    for tool in ("python3", "timeout", "cat", "sh"):
+        (bin_ / tool).symlink_to(next(p for d in ("/usr/bin", "/bin") if (p := Path(d) / tool).exists()))
+    subprocess.run(["sh", "-c", _python_commands()[which]], cwd=tmp_path, input="{}", text=True,
+                   capture_output=True, env={"PATH": str(bin_), "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert not marker.exists()
+    # The negative control: the same planted module is imported by a plain python3 -c.
+    subprocess.run(["sh", "-c", "python3 -c 'import socket'"], cwd=tmp_path, env={"PATH": str(bin_)}, timeout=60)
+    assert marker.exists()
