@@ -74,7 +74,7 @@ def api_or_cli(what: str, cli: str) -> str:
     """The read ``what`` ("networks" or "swarm") through the Engine API when the host has
     python3 and the daemon is the local one, else the CLI command ``cli`` (already bounded)."""
     return (f'if [ -z "${{DOCKER_HOST:-}}" ] && command -v python3 >/dev/null 2>&1; then '
-            f"{call('(cd / && exec python3 -I -S -c ' + shlex.quote(API_CLIENT) + ' ' + what + ')')}; else {cli}; fi")
+            f"{call('env -C / python3 -I -S -c ' + shlex.quote(API_CLIENT) + ' ' + what)}; else {cli}; fi")
 
 
 # `docker info` exits 0 on some clients (Engine 26's) when the daemon does not answer, with an

@@ -74,7 +74,7 @@ JOIN_VIA_API = (
     "curl -sS --fail-with-body --max-time 180 --unix-socket /var/run/docker.sock "
     "-H 'Content-Type: application/json' -X POST --data-binary @- http://localhost/swarm/join "
     ">/dev/null; "
-    f"elif command -v python3 >/dev/null 2>&1; then (cd / && exec python3 -I -S -c {shlex.quote(_JOIN_PY)}); "
+    f"elif command -v python3 >/dev/null 2>&1; then env -C / python3 -I -S -c {shlex.quote(_JOIN_PY)}; "
     "else echo 'swarm join: this host has neither curl nor python3 to call the Engine API; "
     "dockwright will not pass the join token on a command line' >&2; exit 1; fi"
 )

@@ -111,3 +111,25 @@ def test_python_on_a_host_never_imports_from_the_working_directory(tmp_path, whi
     # The negative control: the same planted module is imported by a plain python3 -c.
     subprocess.run(["sh", "-c", "python3 -c 'import socket'"], cwd=tmp_path, env={"PATH": str(bin_)}, timeout=60)
     assert marker.exists()
+
+
+def test_every_command_a_run_sends_is_valid_shell():
+    """The whole read of a manager, a worker and a standalone host, the diagnosis read, the
+    active probes and the join: each parses in the shell the hosts run (sh -n), so a read can
+    never fail on all hosts for a syntax error (a subshell under `timeout` once did)."""
+    from dockwright import factcache, facts, model
+    from operations import swarm
+
+    from .helpers import group_data
+    commands = [fact.NetworkHealth().command(), active.command(_reading("backend"), MANAGER), swarm.JOIN_VIA_API]
+    for groups in (("swarm_managers",), ("swarm_workers",), ("standalone",)):
+        desired = model.merge_layers([group_data("all"), *(group_data(g) for g in groups)])
+        parts = []
+        for read in facts.reads(desired):  # as factcache.prefetch spells each command
+            instance = read.fact()
+            command = instance.command(**read.args) if callable(instance.command) else instance.command
+            parts.append(command.get_raw_value() if hasattr(command, "get_raw_value") else str(command))
+        commands.append(factcache.HostState().command(commands=tuple(parts)))
+    for cmd in commands:
+        res = subprocess.run(["sh", "-n", "-c", cmd], capture_output=True, text=True)
+        assert res.returncode == 0, (res.stderr, cmd[:200])

@@ -101,3 +101,48 @@ def test_daemon_json_holding_a_secret_is_0600_and_its_backups_always_are():
     assert 'chmod 0600 "$new"' in script and MARKER not in script
     assert 'chmod 0644 "$new"' in docker.rollout_script(json.dumps({"log-level": "info"}), 60)
     assert 'chmod 0600 "$bak.tmp"' in script and 'chmod 0600 "$live.dockwright-failed"' in script
+
+
+URLS = {"registry-mirrors": [f"https://mirror-user:{MARKER}@mirror.internal:5000"],
+        "proxies": {"https-proxy": f"http://proxy-user:{MARKER}@proxy.internal:3128", "no-proxy": "localhost"},
+        "labels": [f"endpoint=tcp://u:{MARKER}@logs.internal:514"]}
+
+
+def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path):
+    """A URL's user information is a credential whatever key holds it: masked in every output,
+    never on a command line (the validation gets a placeholder), and the file is 0600."""
+    import drift
+
+    from tests.verify import expect
+
+    assert secrets.secret_value(URLS["registry-mirrors"][0]) and not secrets.secret_value("https://mirror:5000")
+    assert secrets.is_secret("proxies.https-proxy")
+    outputs = []
+    for on_host in ("{}", json.dumps({"registry-mirrors": ["https://a:b@old:5000"]})):
+        report.reset()
+        commands, fake = run(docker.daemon_config, _engine(on_host), content=json.dumps(URLS))
+        outputs.append(json.dumps(report.collected()))
+        # Every command line (the file itself travels on stdin to the rollout: not a command).
+        outputs += [c for c in commands if isinstance(c, str)] + fake.commands()
+        outputs += [repr({k: v for k, v in kw.items() if k != "_stdin"}) for _, kw in fake.ran]
+    assert all(MARKER not in out for out in outputs), [o for o in outputs if MARKER in o]
+    # The candidate dockerd --validate sees keeps each URL's shape, without the credential.
+    from dockwright.plans import docker as docker_plans
+    candidate = json.loads(docker_plans.for_validation(json.dumps(URLS)))
+    assert MARKER not in json.dumps(candidate)
+    assert candidate["registry-mirrors"] == [f"https://{secrets.PLACEHOLDER}@mirror.internal:5000"]
+    assert candidate["proxies"]["https-proxy"] == f"http://{secrets.PLACEHOLDER}@proxy.internal:3128"
+
+    items = [dict(i, host="h1") for i in report.collected()]
+    rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
+           "drift": {"h1": items}, "unreachable": [], "failed": {}, "error": None, "fixed": False, "exit_code": 2}
+    args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
+    drift._write_outputs(args, rep)
+    for f in ("r.json", "m.prom"):
+        assert MARKER not in (tmp_path / f).read_text()
+    # Validation errors about such a value quote it masked.
+    problems = schema.validate("h1", {"docker": {"daemon": {"registry-mirrors": [URLS["registry-mirrors"][0] + "\n"]}}})
+    assert problems and MARKER not in " ".join(map(str, problems))
+    # The file holding one is 0600 (the operation and the verification agree).
+    assert expect.daemon_json_mode({"docker": {"daemon": {"registry-mirrors": URLS["registry-mirrors"]}}}) == "600"
+    assert expect.daemon_json_mode({"docker": {"daemon": {"registry-mirrors": ["https://mirror:5000"]}}}) == "644"
