@@ -14,7 +14,7 @@ from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import dockerd, facts, factcache, liveness, model, run, schema
+from . import dockerd, facts, factcache, hostdata, liveness, model, run, schema
 from .facts.engine import DaemonConfigCheck
 from .plumbing import report
 from .plans import (apparmor as apparmor_plans, docker as docker_plans, networks as network_plans,
@@ -158,9 +158,23 @@ def check_data() -> None:
     _once("data", _check_data)
 
 
-def _check_data() -> None:
+def data_problems(hosts) -> list[schema.Problem]:
+    """What the data alone says is wrong before any host is read, beyond each host's merged
+    state: the inventory's own data, names nothing reads, and the connection data."""
     problems = schema.validate_inventory_data(inventory.get_data())
-    for h in sorted(inventory, key=lambda x: x.name):
+    problems += hostdata.unknown_names([(h.name, layer, data) for h in hosts for layer, data in model.layers(h)])
+    for h in hosts:
+        problems += hostdata.connection_problems(h.name, h.data)
+    for path in hostdata.unused_group_files(inventory):
+        logger.warning(f"dockwright: {path}: no host of this inventory is in its group; its data is not used")
+        run.current().warnings.append(f"{path}: no host of this inventory is in its group; its data is not used")
+    return problems
+
+
+def _check_data() -> None:
+    hosts = sorted(inventory, key=lambda x: x.name)
+    problems = data_problems(hosts)
+    for h in hosts:
         problems += schema.validate(h.name, model.desired(h))
     for h in inventory.get_active_hosts():
         liveness.watch(h)  # a host that goes silent fails alone within a minute
@@ -186,7 +200,7 @@ def _once(name: str, check) -> None:
 
 
 def _check_fleet() -> None:
-    problems = schema.validate_inventory_data(inventory.get_data())
+    problems = data_problems(sorted(inventory, key=lambda x: x.name))
     desired = {h: model.desired(h) for h in inventory}
     for h in inventory.get_active_hosts():
         liveness.watch(h)  # from here on, a host that stops answering fails alone within a minute

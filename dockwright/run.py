@@ -8,7 +8,8 @@ the hosts of one run must share lives in that run's ``Run``, and nowhere else:
 - ``checks``: the outcome of the fleet checks, run by the first host, awaited by the others
   (dockwright.preflight);
 - ``leader``: the manager that leads or founds the swarm, chosen once (dockwright.preflight);
-- ``halted`` and ``slots``: the rolling restart's stop and its batches (operations/docker.py).
+- ``halted`` and ``slots``: the rolling restart's stop and its batches (operations/docker.py);
+- ``warnings``: what the run tells its user without failing (an unused group_data file).
 
 A Run belongs to one pyinfra State (a ``pyinfra`` command, or a drift.py/diagnose.py plan in
 this process) and goes with it. It is reached one way: ``run.of(host)`` for a host's run,
@@ -28,6 +29,7 @@ class Run:
         self.leader = None
         self.halted: str | None = None  # why the rollout stopped starting restarts
         self.slots: dict = {}  # restart batch key -> semaphore
+        self.warnings: list[str] = []
 
 
 _BY_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

@@ -77,9 +77,12 @@ def sh(host, command: str, check: bool = True) -> list[str]:
 
 
 def describe(host, desired: dict) -> tuple[M.Host, dict]:
-    from dockwright import probe
+    from dockwright import hostdata, probe
     nb, swarm = desired["netbench"], desired.get("swarm") or {}
     address = swarm.get("advertise_addr") or host.data.get("data_ip")
+    if not address or hostdata.address(address):
+        raise RuntimeError(f"{host.name}: no data address to benchmark on (swarm.advertise_addr or data_ip, "
+                           f"an IP address without a scope ID): {address!r}")
     lines = sh(host, f"{M.ENVIRONMENT}; ip -o -4 addr show; ip -o link show")
     arch = lines[5].strip()
     sh(host, probe.ensure_command(arch))

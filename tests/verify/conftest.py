@@ -35,6 +35,11 @@ def pytest_configure(config):
         config._dw_targets = fleet.load(inv, only)
     else:
         raise pytest.UsageError("tests/verify needs --inventory INVENTORY_FILE")
+    # Connection data reaches ssh command lines here and reach checks on peers: validated first.
+    from dockwright import hostdata
+    problems = [p for t in config._dw_targets.values() for p in hostdata.connection_problems(t.name, t.data)]
+    if problems:
+        raise pytest.UsageError("invalid connection data:\n" + "\n".join(f"  - {p}" for p in problems))
     replay.FLEET.update(t.data["data_ip"] for t in config._dw_targets.values() if t.data.get("data_ip"))
 
 

@@ -260,7 +260,8 @@ def connection(name: str, data: dict) -> tuple[str, dict]:
         extra += ["-o", f"StrictHostKeyChecking={'no' if policy == 'off' else policy}"]
     if data.get("ssh_known_hosts_file"):
         extra += ["-o", f"UserKnownHostsFile={data['ssh_known_hosts_file']}"]
-    options = {"ssh_identity_file": data.get("ssh_key"), "ssh_extra_args": " ".join(extra), **sudo}
+    # testinfra runs ssh through a shell and pastes these as they are: each one quoted.
+    options = {"ssh_identity_file": data.get("ssh_key"), "ssh_extra_args": " ".join(map(shlex.quote, extra)), **sudo}
     if data.get("ssh_config_file"):
         options["ssh_config"] = data["ssh_config_file"]
     return spec, options
