@@ -1,20 +1,26 @@
 """Scheduled drift detection and correction for a dockwright fleet.
 
     python drift.py INVENTORY [--fix] [--json FILE] [--metrics FILE] [--limit HOSTS] [--shard I/N]
+                              [--max-unreachable N|P%]
     python drift.py merge SHARD.json... [--json FILE] [--metrics FILE]
 
 Plans a deploy without changing anything (pyinfra --dry; its exit code does not tell whether
 anything would change, so the plan is read), lists every drifted item per host, and with --fix
-applies the deploy (which ends with the verification suite).
+applies the deploy (which ends with the verification suite) to the drifted hosts.
 
-Exit codes: 0 no drift; 2 drift found (and, with --fix, corrected and verified); 1 a failure:
-an unreachable host, a host that failed alone (named with its reason), invalid data, a failed
-fix or verification, another run holding the lock, or (merge) a missing or repeated shard;
-64 a usage error (never 2, which a scheduler counts as "drift").
+Every verdict states its coverage: the hosts in scope, those checked, and each one not checked
+with why (unreachable, failed, skipped for maintenance, not checked because the run stopped).
+Hosts whose data holds ``maintenance`` are left out (skipped, never unreachable).
+
+Exit codes: 0 every host in scope checked and no drift; 2 drift found (and, with --fix,
+corrected and verified); 1 a failure: an inventory that is not one or yields no host, a --limit
+that matches no host, an unreachable host beyond --max-unreachable (default 0), a host that
+failed alone (named with its reason), invalid data, a run that stopped before its verdict, a
+failed fix or verification, another run holding the lock, or (merge) a missing or repeated
+shard; 64 a usage error (never 2, which a scheduler counts as "drift").
 """
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -22,17 +28,22 @@ from pathlib import Path
 
 # The plans' items module; "report" is this file's word for the fleet report (a dict).
 from dockwright.plumbing import report as item_report
+from dockwright.plumbing.coverage import (Coverage, inventory_problem, parse_budget, run_error, scope_problems,
+                                          within_budget)
 from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, REPO, Parser, fleet_parser,
-                                      hosts_outcome, label as _label, limit_args, pyinfra_flags, read_reports, run_locked,
-                                      run_pyinfra, shard_hosts, shard_problems, write_atomic as _write_atomic)
+                                      hosts_outcome, limit_args, limit_matches, pyinfra_flags, read_reports,
+                                      run_locked, run_pyinfra, shard_problems, shard_scope, write_atomic as _write_atomic)
 
 PYINFRA = [sys.executable, "-m", "pyinfra"]
+SCHEMA_VERSION = 2  # docs/schema/drift-report.json
+WHO = "dockwright drift"
 
 
 def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     """Plans a deploy without changing anything, with pyinfra's own CLI in this process, and
     reads the outcome from pyinfra's state (never from its log text):
-    {"plan": [...], "items": [...], "hosts": [...], "unreachable": [...], "error": str|None}."""
+    {"plan", "items", "all_hosts", "hosts", "unreachable", "failed", "skipped", "warnings", "error",
+    "scope_problems"}."""
     from dockwright import pyinfra_internals
 
     item_report.reset()
@@ -42,10 +53,11 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     # on stdout is not needed: the state is read here).
     state, error = run_pyinfra([inventory, "deploy.py", "--dry", "--json", *passed,
                                 "--data", 'verify={"after_deploy": false}', *limit_args(limit)])
-    if state is None:
-        return {"plan": [], "items": [], "hosts": [], "unreachable": [], "failed": {},
-                "error": error or "pyinfra did not start"}
-    return outcome(state, pyinfra_internals.plan_json(state), item_report.collected(), error, item_report.failures())
+    if state is None or getattr(state, "inventory", None) is None:
+        return {"plan": [], "items": [], "all_hosts": [], "hosts": [], "unreachable": {}, "failed": {}, "skipped": {},
+                "warnings": [], "error": error or "pyinfra did not start", "scope_problems": []}
+    return outcome(state, pyinfra_internals.plan_json(state), item_report.collected(), error, item_report.failures(),
+                   inventory, limit)
 
 
 def merge(reports: list[dict]) -> dict:
@@ -56,7 +68,8 @@ def merge(reports: list[dict]) -> dict:
               for i, r in enumerate(reports) if r.get("error")]
     missing = shard_problems(reports)
     errors += missing
-    return {
+    merged = {
+        "schema_version": SCHEMA_VERSION, "kind": "drift",
         "inventory": reports[0]["inventory"] if reports else None,
         "shards": len(reports),
         "started": min((r["started"] for r in reports), default=0),
@@ -64,21 +77,32 @@ def merge(reports: list[dict]) -> dict:
         "duration": max((r["finished"] for r in reports), default=0) - min((r["started"] for r in reports), default=0),
         "drift": {h: items for r in reports for h, items in r["drift"].items()},
         "hosts": sorted({h for r in reports for h in r["hosts"]}),
-        "unreachable": sorted({h for r in reports for h in r["unreachable"]}),
-        "failed": {h: why for r in reports for h, why in (r.get("failed") or {}).items()},
         "error": "; ".join(errors) or None,
+        "warnings": sorted({w for r in reports for w in r.get("warnings") or []}),
         "fixed": all(r.get("fixed") for r in reports if r["exit_code"] == EXIT_DRIFT) and EXIT_DRIFT in codes,
+        "fixed_hosts": sorted({h for r in reports for h in r.get("fixed_hosts") or []}),
+        "deferred": {h: v for r in reports for h, v in (r.get("deferred") or {}).items()},
         "exit_code": EXIT_FAILURE if EXIT_FAILURE in codes or missing else EXIT_DRIFT if EXIT_DRIFT in codes else EXIT_OK,
     }
+    for kind in ("unreachable", "failed", "skipped", "not_checked"):
+        merged[kind] = dict(sorted((h, why) for r in reports for h, why in (r.get(kind) or {}).items()))
+    merged["coverage"] = Coverage(in_scope=merged["hosts"], unreachable=merged["unreachable"], failed=merged["failed"],
+                                  skipped=merged["skipped"], not_checked=merged["not_checked"]).as_dict()
+    return merged
 
 
 def outcome(state, plan_json: list[dict], items: list[dict], error: str | None,
-            reasons: dict[str, str] | None = None) -> dict:
+            reasons: dict[str, str] | None = None, inventory: str = "", limit: str | None = None) -> dict:
     """The plan's result from pyinfra's state: hosts of this run, those it could not connect
-    to, and the hosts that failed alone, each with its reason (runs.hosts_outcome)."""
-    in_run, unreachable, failed = hosts_outcome(state, reasons)
-    return {"plan": plan_json, "items": items, "hosts": in_run, "unreachable": unreachable,
-            "failed": failed, "error": error}
+    to, those left out (maintenance) and the hosts that failed alone, each with its reason
+    (runs.hosts_outcome); and whatever makes the scope itself wrong."""
+    from dockwright import run
+    in_run, unreachable, failed, skipped = hosts_outcome(state, reasons)
+    all_hosts = sorted(h.name for h in state.inventory)
+    return {"plan": plan_json, "items": items, "all_hosts": all_hosts, "hosts": in_run, "unreachable": unreachable,
+            "failed": failed, "skipped": skipped, "error": error, "warnings": list(run.of_state(state).warnings),
+            "scope_problems": scope_problems(inventory, all_hosts, in_run, limit,
+                                             lambda p: limit_matches(state.inventory, p))}
 
 
 def drift_items(result: dict) -> dict[str, list[dict]]:
@@ -99,130 +123,173 @@ def drift_items(result: dict) -> dict[str, list[dict]]:
     return per_host
 
 
-def metrics_text(report: dict, previous_success: float | None) -> str:
-    """The Prometheus textfile: written with the standard library only (drift.py merge runs
-    without the venv), label values escaped as the text format says. Every host checked gets
-    a dockwright_drift_items series per concern found anywhere in the run, 0 when clean, so a
-    host's series never vanishes when its drift is fixed."""
-    lines = [
-        "# HELP dockwright_drift_items Drifted items found by the last run, per host and concern.",
-        "# TYPE dockwright_drift_items gauge",
-    ]
-    counts: dict[tuple[str, str], int] = {}
-    for host, items in report["drift"].items():
-        for item in items:
-            counts[(host, item["concern"])] = counts.get((host, item["concern"]), 0) + 1
-    concerns = sorted({c for _, c in counts} | {"docker", "sysctl"})
-    checked = [h for h in report["hosts"] if h not in report["unreachable"] and h not in (report.get("failed") or {})]
-    for host in sorted(set(checked) | {h for h, _ in counts}):
-        for concern in concerns:
-            lines.append(f'dockwright_drift_items{{host="{_label(host)}",concern="{_label(concern)}"}} '
-                         f'{counts.get((host, concern), 0)}')
-    lines += ["# HELP dockwright_drift_fixed_items Drifted items the last run corrected (with --fix), per host.",
-              "# TYPE dockwright_drift_fixed_items gauge"]
-    for host in sorted(set(checked) | set(report["drift"])):
-        fixed = len(report["drift"].get(host, [])) if report.get("fixed") else 0
-        lines.append(f'dockwright_drift_fixed_items{{host="{_label(host)}"}} {fixed}')
-    lines += ["# HELP dockwright_drift_host_reachable 1 when the last run reached the host.",
-              "# TYPE dockwright_drift_host_reachable gauge"]
-    for host in sorted(report["hosts"]):
-        lines.append(f'dockwright_drift_host_reachable{{host="{_label(host)}"}} {0 if host in report["unreachable"] else 1}')
-    lines += ["# HELP dockwright_drift_host_failed 1 when the host failed alone (refused, a failed read).",
-              "# TYPE dockwright_drift_host_failed gauge"]
-    for host in sorted(report["hosts"]):
-        lines.append(f'dockwright_drift_host_failed{{host="{_label(host)}"}} {1 if host in (report.get("failed") or {}) else 0}')
-    success = report["finished"] if report["exit_code"] != EXIT_FAILURE else previous_success
-    lines += [
-        "# HELP dockwright_drift_last_run_timestamp_seconds When the last run finished.",
-        "# TYPE dockwright_drift_last_run_timestamp_seconds gauge",
-        f"dockwright_drift_last_run_timestamp_seconds {report['finished']:.0f}",
-        "# HELP dockwright_drift_last_success_timestamp_seconds When a run last finished without failure.",
-        "# TYPE dockwright_drift_last_success_timestamp_seconds gauge",
-        f"dockwright_drift_last_success_timestamp_seconds {success or 0:.0f}",
-        "# HELP dockwright_drift_duration_seconds How long the last run took.",
-        "# TYPE dockwright_drift_duration_seconds gauge",
-        f"dockwright_drift_duration_seconds {report['duration']:.1f}",
-        "# HELP dockwright_drift_exit_code Exit code of the last run (0 clean, 2 drift, 1 failure).",
-        "# TYPE dockwright_drift_exit_code gauge",
-        f"dockwright_drift_exit_code {report['exit_code']}",
-    ]
-    return "\n".join(lines) + "\n"
+def _new_report(args, started: float) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "kind": "drift", "inventory": args.inventory, "started": started,
+            "limit": args.limit, "hosts": [], "drift": {}, "unreachable": {}, "failed": {}, "skipped": {},
+            "not_checked": {}, "deferred": {}, "warnings": [], "error": None, "fixed": False, "fix": None}
 
 
-def _previous_success(metrics: Path | None) -> float | None:
-    if metrics and metrics.exists():
-        m = re.search(r"^dockwright_drift_last_success_timestamp_seconds (\S+)$", metrics.read_text(), re.M)
-        if m and float(m.group(1)) > 0:
-            return float(m.group(1))
-    return None
+def _public(item: dict) -> dict:
+    """An item as the report holds it: named by concern and key (pyinfra's operation hash is
+    this process's join key, not a name)."""
+    return {k: v for k, v in item.items() if k != "op"}
+
+
+def fix(inventory: str, hosts: list[str], passed: list[str]) -> dict:
+    """The deploy on the drifted hosts (then the verification), in its own pyinfra process;
+    each host's outcome read from pyinfra's JSON results (never its log text):
+    {"fixed": [...], "failed": {host: why}, "unreachable": {host: why}, "rc": int, "tail": [...]}."""
+    cmd = [*PYINFRA, inventory, "deploy.py", "-y", "--json", *passed, *limit_args(",".join(hosts))]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    tail = (proc.stdout[:proc.stdout.find('{"plan"')] if '{"plan"' in proc.stdout else proc.stdout)
+    tail = (tail + proc.stderr).strip().splitlines()[-60:]
+    results = None
+    if '{"plan"' in proc.stdout:
+        try:
+            results = json.loads(proc.stdout[proc.stdout.find('{"plan"'):proc.stdout.rindex("}") + 1])["results"]
+        except (ValueError, KeyError):
+            results = None
+    out = {"fixed": [], "failed": {}, "unreachable": {}, "rc": proc.returncode, "tail": tail}
+    if results is None:
+        out["failed"] = {h: f"the fix's deploy ended without results (exit {proc.returncode})" for h in hosts}
+        return out
+    errors: dict[str, list[str]] = {}
+    for op in results.get("operations") or []:
+        for h in op.get("error") or []:
+            errors.setdefault(h, []).append(op.get("name") or "an operation")
+    dead = set(results.get("failed_hosts") or [])
+    for h in hosts:
+        if h in errors:
+            out["failed"][h] = "failed during the fix: " + ", ".join(errors[h])
+        elif h in dead:
+            out["unreachable"][h] = "lost during the fix (pyinfra failed the host with no operation error: " \
+                                    "unreachable or silent)"
+        else:
+            out["fixed"].append(h)
+    if proc.returncode != 0 and not out["failed"] and not out["unreachable"]:
+        out["failed"] = {h: f"the fix's deploy exited {proc.returncode}" for h in hosts}
+        out["fixed"] = []
+    return out
 
 
 def run(args) -> int:
     started = time.time()
+    report = _new_report(args, started)
+    if problem := inventory_problem(args.inventory):
+        report["error"] = problem
+        return _finish(args, report, EXIT_FAILURE)
     if args.shard:
         index, count = args.shard
-        args.limit = ",".join(shard_hosts(args.inventory, index, count, args.limit))
-        print(f"dockwright drift: shard {index}/{count}: {len(args.limit.split(',')) if args.limit else 0} host(s)")
-        if not args.limit:
-            return _finish(args, {"inventory": args.inventory, "started": started, "drift": {}, "unreachable": [],
-                                  "failed": {}, "error": None, "fixed": False}, EXIT_OK, [])
+        mine, total = shard_scope(args.inventory, index, count, args.limit)
+        print(f"{WHO}: shard {index}/{count}: {len(mine)} host(s) of {total}")
+        if not mine:
+            if total >= count:
+                report["error"] = (f"shard {index}/{count} has no host although {total} host(s) are in scope: "
+                                   "an inventory or --limit that changed between shards?")
+                return _finish(args, report, EXIT_FAILURE)
+            report["warnings"].append(f"shard {index}/{count}: no host (the fleet of {total} is smaller "
+                                      f"than the shard count)")
+            return _finish(args, report, EXIT_OK)
+        args.limit = ",".join(mine)
     result = plan(args.inventory, args.limit, pyinfra_flags(args))
+    report["warnings"] += result["warnings"]
+    cov = Coverage(in_scope=result["hosts"], unreachable=dict(result["unreachable"]), failed=dict(result["failed"]),
+                   skipped=dict(result["skipped"]))
+    error = "; ".join(result["scope_problems"]) or run_error(result["error"], cov)
+    if error:  # the run stopped before its verdict: no host that was not judged reads as clean
+        why = f"the run stopped before its verdict: {error}"
+        cov.not_checked = {h: why for h in cov.checked}
     found = drift_items(result)
-    hosts = sorted(set(result["hosts"]) | set(found) | set(result["unreachable"]))
-    # A failed host's items are shown (what it found before it failed) but it is not fixed.
-    per_host = {h: items for h, items in found.items() if h not in result["failed"] and h not in result["unreachable"]}
-    report = {"inventory": args.inventory, "started": started, "drift": per_host,
-              "unreachable": result["unreachable"], "failed": result["failed"], "error": result["error"],
-              "fixed": False}
+    checked = set(cov.checked)
+    per_host = {h: [_public(i) for i in items] for h, items in found.items() if h in checked}
+    report.update(hosts=result["hosts"], drift=per_host, error=error)
 
-    print(f"dockwright drift: {args.inventory}")
-    for host in hosts:
-        if host in result["unreachable"]:
-            print(f"  {host}: UNREACHABLE (not checked)")
-            continue
-        if host in result["failed"]:
-            print(f"  {host}: FAILED: {result['failed'][host]}")
+    print(f"{WHO}: {args.inventory}")
+    for host in result["hosts"]:
+        if host in cov.skipped:
+            print(f"  {host}: SKIPPED: {cov.skipped[host]}")
+        elif host in cov.unreachable:
+            print(f"  {host}: UNREACHABLE: {cov.unreachable[host]}")
+        elif host in cov.failed:
+            print(f"  {host}: FAILED: {cov.failed[host]}")
+        elif host in cov.not_checked:
+            print(f"  {host}: NOT CHECKED")
         elif host not in per_host:
             print(f"  {host}: no drift")
         else:
             print(f"  {host}: {len(per_host[host])} drifted item(s)")
-        for i in found.get(host, []):
-            print(f"    {item_report.line(i)}")
-    if result["error"]:
-        print(f"  error: {result['error']}")
+        if host in checked or host in cov.failed:  # a failed host's items: what it found before it failed
+            for i in found.get(host, []):
+                print(f"    {item_report.line(i)}")
+    if error:
+        print(f"  error: {error}")
+    for warning in report["warnings"]:
+        print(f"  warning: {warning}")
 
-    code = EXIT_DRIFT if per_host else EXIT_OK
     # A host that failed alone does not stop the others being fixed; a run-level error does.
-    if per_host and args.fix and not result["error"]:
-        print(f"dockwright drift: fixing {len(per_host)} host(s) (deploy, then verification)")
-        cmd = [*PYINFRA, args.inventory, "deploy.py", "-y", *pyinfra_flags(args),
-               *limit_args(",".join(sorted(per_host)))]
-        fix = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        report["fixed"] = fix.returncode == 0
-        tail = (fix.stdout + fix.stderr).strip().splitlines()[-60:]
-        print("\n".join(f"    {line}" for line in tail))
-        if fix.returncode != 0:
-            report["error"] = "fix failed (see output above)"
-    if result["error"] or result["unreachable"] or result["failed"] or report["error"]:
-        code = EXIT_FAILURE
+    if per_host and args.fix and not error:
+        print(f"{WHO}: fixing {len(per_host)} host(s) (deploy, then verification)", flush=True)
+        outcome_ = fix(args.inventory, sorted(per_host), pyinfra_flags(args))
+        print("\n".join(f"    {line}" for line in outcome_["tail"]))
+        report["fix"] = {k: outcome_[k] for k in ("fixed", "failed", "unreachable", "rc")}
+        for h, why in outcome_["unreachable"].items():
+            print(f"  {h}: UNREACHABLE during the fix: {why}")
+            cov.unreachable[h] = why
+        for h, why in outcome_["failed"].items():
+            print(f"  {h}: FAILED during the fix: {why}")
+            cov.failed[h] = why
+        for h in outcome_["fixed"]:
+            print(f"  {h}: fixed and verified")
+        report["fixed"] = not outcome_["failed"] and not outcome_["unreachable"]
+        report["fixed_hosts"] = outcome_["fixed"]
+        if not report["fixed"]:
+            report["error"] = "the fix did not complete on every host (each named above)"
 
-    return _finish(args, report, code, hosts)
+    report["coverage"] = cov.as_dict()
+    report.update(unreachable=cov.as_dict()["unreachable"], failed=cov.as_dict()["failed"],
+                  skipped=cov.as_dict()["skipped"], not_checked=cov.as_dict()["not_checked"])
+    return _finish(args, report, verdict(report, cov, args.max_unreachable))
+
+
+def verdict(report: dict, cov: Coverage, budget: str | None) -> int:
+    """The exit code: a failure whenever the verdict does not cover the scope it claims."""
+    if report["error"] or cov.failed or cov.not_checked or not within_budget(len(cov.unreachable), len(cov.in_scope), budget):
+        return EXIT_FAILURE
+    if not cov.checked and cov.in_scope and len(cov.skipped) < len(cov.in_scope):
+        return EXIT_FAILURE
+    if not cov.in_scope and not report.get("shard"):
+        return EXIT_FAILURE
+    return EXIT_DRIFT if report["drift"] else EXIT_OK
 
 
 def _write_outputs(args, report: dict) -> None:
-    """The JSON report and the Prometheus textfile, where the command line asks for them."""
+    """The JSON report and the Prometheus textfile, where the command line asks for them; the
+    last success advances only with a verdict that holds (exit 0 or 2)."""
     if args.json:
         _write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
     if args.metrics:
-        metrics = Path(args.metrics)
-        _write_atomic(metrics, metrics_text(report, _previous_success(metrics)), 0o644)
+        from dockwright.plumbing import metrics
+        path = Path(args.metrics)
+        success = report["finished"] if report["exit_code"] != EXIT_FAILURE else metrics.last_success(path)
+        metrics.write(path, metrics.drift_registry(report, success), success)
 
 
-def _finish(args, report: dict, code: int, hosts: list[str]) -> int:
+def _finish(args, report: dict, code: int) -> int:
+    if "coverage" not in report:
+        cov = Coverage(in_scope=report["hosts"], unreachable=report["unreachable"], failed=report["failed"],
+                       skipped=report["skipped"], not_checked=report["not_checked"])
+        report["coverage"] = cov.as_dict()
+    else:
+        cov = Coverage(in_scope=report["hosts"], unreachable=report["unreachable"], failed=report["failed"],
+                       skipped=report["skipped"], not_checked=report["not_checked"])
     report.update(exit_code=code, finished=time.time(), duration=time.time() - report["started"],
-                  hosts=hosts, shard=list(args.shard) if args.shard else None)
+                  shard=list(args.shard) if getattr(args, "shard", None) else None)
+    for line in cov.lines():
+        print(f"{WHO}: {line}" if not line.startswith(" ") else line)
+    if report["error"] and not report["hosts"]:
+        print(f"{WHO}: error: {report['error']}")
     _write_outputs(args, report)
-    print(f"dockwright drift: exit {code} "
+    print(f"{WHO}: exit {code} "
           f"({ {0: 'no drift', 1: 'failure', 2: 'drift found' + (' and fixed' if report['fixed'] else '')}[code] })")
     return code
 
@@ -252,6 +319,9 @@ def main(argv=None) -> int:
         return merge_main(argv[1:])
     parser = fleet_parser(__doc__, "for the plan and the fix")
     parser.add_argument("--fix", action="store_true", help="apply and verify when drift is found")
+    parser.add_argument("--max-unreachable", type=parse_budget, metavar="N|P%",
+                        help="unreachable hosts the verdict may leave out and still hold (default 0); they are "
+                             "still listed, in the report and the metrics")
     return run_locked(parser.parse_args(argv), "dockwright drift", run)
 
 if __name__ == "__main__":

@@ -331,11 +331,15 @@ def record_faults() -> int:
             res = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                                  env=dict(os.environ, DOCKWRIGHT_REPLAY_AS="fault-"))
             print(f"  exit {res.returncode} (lab3 refuses: 1 expected)")
+        RESULTS.mkdir(parents=True, exist_ok=True)  # a fresh clone has none: the lock could not be opened
         argv = [sys.executable, "diagnose.py", rec, "--lock", str(RESULTS / "record-faults.lock")]
         print("bench-scale record-faults: diagnose.py", flush=True)
         res = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                              env=dict(os.environ, DOCKWRIGHT_REPLAY_AS="fault-"))
         print(f"  exit {res.returncode} (lab2's dockerd stopped is a finding: 2 expected)")
+        if res.returncode != 2:
+            print(res.stdout[-2000:], res.stderr[-2000:])
+            raise SystemExit("bench-scale record-faults: diagnose.py did not record the faults as findings")
     finally:
         for name, (_, undo) in LAB_FAULTS.items():
             vm.run(name, undo, check=False)

@@ -6,6 +6,8 @@ DOCKWRIGHT_SIM_FAULTS=P (a percentage, default 0): a real fleet's broken hosts. 
 after the first three are each unreachable, a worker whose dockerd is stopped, a standalone
 host that refuses the data (a later sysctl file), and a drifted manager, replaying the lab's
 recordings of those states (bench/recording/fault-*.json, `python -m bench.scale record-faults`).
+DOCKWRIGHT_SIM_FAULT_KINDS (comma-separated, default all): only these faults.
+DOCKWRIGHT_SIM_MAINTENANCE (comma-separated host names, e.g. sim-m0001): hosts in planned absence.
 """
 
 import json
@@ -34,7 +36,10 @@ _hosts = [_host(i, role) for i, role in enumerate(_roles)]
 _FAULTS = (("unreachable", None), ("dockerd-stopped", "worker"), ("refused", "standalone"), ("drifted", "manager"))
 _share = float(os.environ.get("DOCKWRIGHT_SIM_FAULTS", "0")) / 100
 _count = round(_share * N)
+_kinds = set(filter(None, os.environ.get("DOCKWRIGHT_SIM_FAULT_KINDS", "").split(","))) or {f for f, _ in _FAULTS}
 for _k, (_fault, _role) in enumerate(_FAULTS):
+    if _fault not in _kinds:
+        continue
     for _j in range(_count):
         _i = 3 + (_j * len(_FAULTS) + _k) * max(1, (N - 3) // max(1, _count * len(_FAULTS)))
         if _i >= N:
@@ -45,6 +50,10 @@ for _k, (_fault, _role) in enumerate(_FAULTS):
             _name = f"@dwreplay/sim-{_role[0]}{_i:04d}"
             _data = dict(_data, replay_role=_role, replay_as="fault-")
         _hosts[_i] = (_name, _data)
+
+_maintenance = set(filter(None, os.environ.get("DOCKWRIGHT_SIM_MAINTENANCE", "").split(",")))
+_hosts = [(name, dict(data, maintenance={"reason": "kernel upgrade", "until": "2026-12-31"}))
+          if name.split("/")[-1] in _maintenance else (name, data) for name, data in _hosts]
 
 swarm_managers = [h for h in _hosts if h[1]["replay_role"] == "manager"]
 swarm_workers = [h for h in _hosts if h[1]["replay_role"] == "worker"]

@@ -23,8 +23,10 @@ NAMES = {
     "environment_groups": "group_data/all.py: the groups that are environments (merged before role groups)",
     "data_ip": "the host's address on the data network (swarm, verification's reach checks, netbench)",
     "maintenance": "the host is left out of scheduled runs: {'reason': str, 'until': 'YYYY-MM-DD'}",
-    "replay_role": "bench: the recorded role a simulated host replays",
 }
+# ... and the prefixes of names dockwright's bench gives its simulated hosts (replay_role,
+# replay_fault, replay_as: bench/sim_inventory.py).
+DOCKWRIGHT_PREFIXES = ("replay_",)
 # pyinfra's connector data and global arguments (pyinfra/connectors/*: each connector's prefix).
 PYINFRA_PREFIXES = ("ssh_", "winrm_", "docker_", "dockerssh_", "chroot_", "local_", "terraform_", "vagrant_", "_")
 KNOWN = frozenset({"concerns", *CONCERNS, *NAMES})
@@ -57,7 +59,7 @@ def unknown_names(layers: list[tuple[str, str, dict]]) -> list[Problem]:
         where = source_name(layer)
         shared = not layer.startswith("host ")
         for name in sorted(data or {}):
-            if name in KNOWN or name.startswith(PYINFRA_PREFIXES) or name.startswith("__"):
+            if name in KNOWN or name.startswith(PYINFRA_PREFIXES + DOCKWRIGHT_PREFIXES):
                 continue
             if shared and (where, name) in seen:
                 continue

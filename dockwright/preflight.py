@@ -134,7 +134,11 @@ def leader():
 def _swarm_states() -> dict:
     """SwarmState of every manager in the inventory, in name order: hosts outside --limit are
     asked too (connected for this); None for a manager that cannot be reached."""
+    skipped = run.current().skipped  # in maintenance: never connected, and never asked
+
     def ask(h):
+        if h.name in skipped:
+            return None
         try:
             state = facts.swarm().get(h)
         except (ConnectError, factcache.ReadFailed):

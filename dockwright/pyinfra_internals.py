@@ -32,12 +32,18 @@
   executes, it scans every loaded module (about 700) on every call. ``deploy_file_known`` gives
   deploy.py a module entry (``__file__`` only) so that the lookup is a dict hit; nothing else
   changes (the lines read are the same).
+- ``pyinfra_cli.cli.connect_all`` (drift.py and diagnose.py's in-process runs only,
+  ``connect_alone``): before pyinfra connects, each host's connect is wrapped so that a host
+  whose connection data cannot be used (pyinfra raises ``PyinfraError`` for a missing key file,
+  which ends the run for every host) fails alone, as an unreachable host does; and a
+  ``BaseStateCallback`` (public) records why each host could not connect, in the run.
 - ``State.init``, ``Host.run_shell_command``/``put_file`` (and dockwright's own
   ``preflight._check_fleet``): wrapped by ``bench.timed`` only, never in a deploy, to time the
   phases and count the commands each host receives; ``cli_entry`` runs the CLI under them.
 """
 
 import contextlib
+import contextvars
 import functools
 import io
 
@@ -74,6 +80,61 @@ def once_per_process() -> None:
     from pyinfra_cli import cli
 
     cli._get_inventory_pattern_matches = functools.partial(_pattern_matches, cli._get_inventory_pattern_matches)
+    cli.connect_all = functools.partial(_connect_alone, cli.connect_all)
+
+
+def _connect_alone(connect_all, state) -> None:
+    """pyinfra's connect_all, with each host failing alone and its reason kept in the run."""
+    from pyinfra.api.exceptions import ConnectError, PyinfraError
+    from pyinfra.api.state import BaseStateCallback
+
+    from . import run
+
+    reasons = run.of_state(state).unreachable
+
+    class Reasons(BaseStateCallback):
+        @staticmethod
+        def host_connect_error(state, host, error):
+            reasons[host.name] = f"cannot connect: {error_text(error)}"
+
+    state.add_callback_handler(Reasons())
+
+    def alone(host, connect, *args, **kwargs):
+        try:
+            return connect(*args, **kwargs)
+        except ConnectError:
+            raise
+        except PyinfraError as e:  # connection data pyinfra cannot use: this host only
+            reasons[host.name] = f"cannot connect: {error_text(e)}"
+            from pyinfra import logger
+            logger.error(f"{host.print_prefix}cannot connect: {error_text(e)}")
+            return None
+
+    def absent(*args, **kwargs):
+        return None  # never connected: pyinfra fails the host, the run reports it skipped
+
+    from .plumbing.coverage import maintenance
+    for host in state.inventory:
+        if not state.is_host_in_limit(host):
+            continue
+        why = maintenance(host.data) if SCHEDULED.get() else None
+        if why:
+            run.of_state(state).skipped[host.name] = f"maintenance: {why}"
+            host.connect = absent
+        else:
+            host.connect = functools.partial(alone, host, host.connect)
+    connect_all(state)
+
+
+def error_text(e: BaseException) -> str:
+    """What an exception says (pyinfra's errors keep their text in args[0] or message)."""
+    for text in (lambda: getattr(e, "message", None), lambda: e.args[0] if e.args else None, lambda: str(e)):
+        try:
+            if value := text():
+                return str(value)
+        except Exception:
+            pass
+    return type(e).__name__
 
 
 def _pattern_matches(matches, inventory, patterns, option_name):
@@ -118,7 +179,12 @@ def make_inventory(path: str, cwd: str):
         return load(path, cwd=cwd)
 
 
-def run_cli(args: list[str]):
+# Whether the run being started is a scheduled one (drift.py, diagnose.py): hosts in
+# maintenance are then left out before pyinfra connects to them.
+SCHEDULED: "contextvars.ContextVar[bool]" = contextvars.ContextVar("dockwright_scheduled", default=False)
+
+
+def run_cli(args: list[str], scheduled: bool = False):
     """pyinfra's CLI with ``args`` in this process, its output swallowed (never parsed):
     (its State or None, the exception it raised or None)."""
     from pyinfra_cli.cli import cli
@@ -126,6 +192,7 @@ def run_cli(args: list[str]):
     once_per_process()
     pyinfra.is_cli = True
     raised = None
+    token = SCHEDULED.set(scheduled)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             cli.main(args=args, prog_name="pyinfra", standalone_mode=False)
@@ -133,6 +200,8 @@ def run_cli(args: list[str]):
         pass
     except Exception as e:  # invalid data, a failed fact...: the caller words it
         raised = e
+    finally:
+        SCHEDULED.reset(token)
     return current_state(), raised
 
 

@@ -9,7 +9,9 @@ the hosts of one run must share lives in that run's ``Run``, and nowhere else:
   (dockwright.preflight);
 - ``leader``: the manager that leads or founds the swarm, chosen once (dockwright.preflight);
 - ``halted`` and ``slots``: the rolling restart's stop and its batches (operations/docker.py);
-- ``warnings``: what the run tells its user without failing (an unused group_data file).
+- ``warnings``: what the run tells its user without failing (an unused group_data file);
+- ``unreachable``: why each host that could not be connected to could not (pyinfra_internals);
+- ``skipped``: the hosts a scheduled run left out on purpose, with why (maintenance).
 
 A Run belongs to one pyinfra State (a ``pyinfra`` command, or a drift.py/diagnose.py plan in
 this process) and goes with it. It is reached one way: ``run.of(host)`` for a host's run,
@@ -30,6 +32,8 @@ class Run:
         self.halted: str | None = None  # why the rollout stopped starting restarts
         self.slots: dict = {}  # restart batch key -> semaphore
         self.warnings: list[str] = []
+        self.unreachable: dict[str, str] = {}  # host name -> why
+        self.skipped: dict[str, str] = {}  # host name -> why
 
 
 _BY_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

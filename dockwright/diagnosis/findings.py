@@ -11,6 +11,11 @@ from .. import dockerd
 from .fact import MTU_OPT
 
 SEVERITIES = ("critical", "warning", "info")
+# Every check a diagnosis makes (the metrics carry each one in every run, 0 when it found nothing).
+CHECKS = ("dockerd", "conntrack_used", "conntrack_insert_failed", "conntrack_drop", "conntrack_early_drop",
+          "conntrack_hash", "ListenOverflows", "ListenDrops", "retransmissions", "ip_forward",
+          "bridge_nf_call_iptables", "docker_chains", "mtu_bridge", "mtu_overlay", "esp_sa", "container_sysctl",
+          "container_nofile", "clock_skew", "dns", "published_port", "bridge_traffic", "active_probe")
 # VXLAN's outer headers: IPv4 20 + UDP 8 + VXLAN 8 + the inner Ethernet header 14.
 VXLAN_OVERHEAD = 50
 # Docker's default MTU for a network that sets none (the overlay driver subtracts its own

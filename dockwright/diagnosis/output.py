@@ -1,7 +1,6 @@
 """What a diagnosis prints and writes: the fleet table, worst first, and the Prometheus textfile.
 Findings are dicts here (as read back from the JSON report, for merge)."""
 
-from ..plumbing.runs import label
 from .findings import SEVERITIES
 
 
@@ -22,72 +21,82 @@ def table(report: dict) -> str:
                          f"{f['scope']:<{width['scope']}}  {f['check']:<{width['check']}}  "
                          f"{f['value']} (threshold {f['threshold']})")
             lines.append(f"  {'':<{width['severity']}}  fix: {f['fix']}")
-    for host in report["unreachable"]:
-        lines.append(f"  FAILED    {host}: unreachable (not diagnosed)")
+    for host, why in sorted((report.get("unreachable") or {}).items()):
+        lines.append(f"  FAILED    {host}: unreachable (not diagnosed): {why}")
     for host, why in sorted(report["failed"].items()):
         lines.append(f"  FAILED    {host}: {why}")
-    for host in report.get("skipped") or []:
-        lines.append(f"  SKIPPED   {host}: concerns.diagnose is off in its data")
-    judged = [h for h in report["hosts"] if h not in report["unreachable"] and h not in report["failed"]
-              and h not in (report.get("skipped") or [])]
+    for host, why in sorted((report.get("not_checked") or {}).items()):
+        lines.append(f"  NOT CHECKED {host}: {why}")
+    for host, why in sorted((report.get("skipped") or {}).items()):
+        lines.append(f"  SKIPPED   {host}: {why}")
+    left_out = {*report["unreachable"], *report["failed"], *(report.get("skipped") or {}),
+                *(report.get("not_checked") or {})}
+    judged = [h for h in report["hosts"] if h not in left_out]
     clean = [h for h in judged if not any(f["host"] == h for f in found)]
-    lines.append(f"  {len(judged)} host(s) diagnosed, {len(clean)} without findings, "
-                 f"{len(found)} finding(s), {len(report['unreachable']) + len(report['failed'])} failed")
+    lines.append(f"  {len(judged)} of {len(report['hosts'])} host(s) diagnosed, {len(clean)} without findings, "
+                 f"{len(found)} finding(s), {len(report['unreachable']) + len(report['failed'])} failed, "
+                 f"{len(report.get('skipped') or {})} skipped")
     return "\n".join(lines)
 
 
-def _series(name: str, help_: str, rows: list[tuple[dict, float]], kind: str = "gauge") -> list[str]:
-    out = [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
-    for labels, value in rows:
-        text = ",".join(f'{k}="{label(v)}"' for k, v in labels.items())
-        out.append(f"{name}{{{text}}} {value:g}")
-    return out
+class _Readings:
+    """The readings' gauges and counters, as prometheus_client collects them (values read from
+    the hosts, set as they are: counters since boot)."""
+
+    def __init__(self, report: dict):
+        self.report = report
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        ratio = GaugeMetricFamily("dockwright_diagnose_conntrack_usage_ratio", "Conntrack entries over "
+                                  "nf_conntrack_max.", labels=["host"])
+        drops = CounterMetricFamily("dockwright_diagnose_conntrack_drops", "Conntrack insert_failed, drop and "
+                                    "early_drop since boot, summed over CPUs.", labels=["host", "counter"])
+        overflows = CounterMetricFamily("dockwright_diagnose_listen_overflows", "TCP ListenOverflows since boot, "
+                                        "per host (container=\"\") and per container namespace.",
+                                        labels=["host", "container"])
+        mtu = GaugeMetricFamily("dockwright_diagnose_mtu_mismatches", "Networks whose MTU exceeds their uplink's, "
+                                "per host.", labels=["host"])
+        readings = self.report.get("readings") or {}
+        for host in self.report.get("checked_hosts") or []:
+            r = readings.get(host) or {}
+            sysctl = r.get("sysctl") or {}
+            count, limit = sysctl.get("net.netfilter.nf_conntrack_count"), sysctl.get("net.netfilter.nf_conntrack_max")
+            ratio.add_metric([host], (count or 0) / limit if limit else 0.0)
+            for name in ("insert_failed", "drop", "early_drop"):
+                drops.add_metric([host, name], (r.get("conntrack_stat") or {}).get(name, 0))
+            overflows.add_metric([host, ""], (r.get("tcp") or {}).get("ListenOverflows", 0))
+            docker = r.get("docker")
+            for c in docker.get("containers", []) if isinstance(docker, dict) else []:
+                if "ListenOverflows" in c.get("tcp", {}):
+                    overflows.add_metric([host, c["name"]], c["tcp"]["ListenOverflows"])
+            mtu.add_metric([host], sum(1 for f in self.report["findings"]
+                                       if f["host"] == host and f["check"].startswith("mtu_")))
+        return [ratio, drops, overflows, mtu]
 
 
-def metrics_text(report: dict) -> str:
-    """Prometheus textfile: gauges per host (and container) from the readings, and the count of
-    findings per host, check and severity (0 for a diagnosed host without any, so a fixed
-    host's series reads 0 rather than vanishing)."""
-    readings = report.get("readings") or {}
-    ratio, drops, overflows, mismatches, findings = [], [], [], [], []
-    for host, r in sorted(readings.items()):
-        sysctl = r.get("sysctl") or {}
-        count, limit = sysctl.get("net.netfilter.nf_conntrack_count"), sysctl.get("net.netfilter.nf_conntrack_max")
-        if limit:
-            ratio.append(({"host": host}, (count or 0) / limit))
-        for name in ("insert_failed", "drop", "early_drop"):
-            if name in (r.get("conntrack_stat") or {}):
-                drops.append(({"host": host, "counter": name}, r["conntrack_stat"][name]))
-        overflows.append(({"host": host, "container": ""}, (r.get("tcp") or {}).get("ListenOverflows", 0)))
-        docker = r.get("docker")
-        for c in docker.get("containers", []) if isinstance(docker, dict) else []:
-            if "ListenOverflows" in c.get("tcp", {}):
-                overflows.append(({"host": host, "container": c["name"]}, c["tcp"]["ListenOverflows"]))
-    per = {}
-    for f in report["findings"]:
-        per[(f["host"], f["check"], f["severity"])] = per.get((f["host"], f["check"], f["severity"]), 0) + 1
-        if f["check"].startswith("mtu_"):
-            mismatches.append(({"host": f["host"], "network": f["scope"].split(" ", 1)[-1]}, 1))
-    judged = sorted(set(readings) - set(report["unreachable"]) - set(report["failed"]))
-    for host in judged:
-        if not any(h == host for h, _, _ in per):
-            findings.append(({"host": host, "check": "", "severity": ""}, 0))
-    findings += [({"host": h, "check": c, "severity": s}, n) for (h, c, s), n in sorted(per.items())]
-    lines = []
-    lines += _series("dockwright_diagnose_conntrack_usage_ratio", "Conntrack entries over nf_conntrack_max.", ratio)
-    lines += _series("dockwright_diagnose_conntrack_drops_total",
-                     "Conntrack insert_failed, drop and early_drop since boot, summed over CPUs.", drops, "counter")
-    lines += _series("dockwright_diagnose_listen_overflows_total",
-                     "TCP ListenOverflows since boot, per host (container=\"\") and per container namespace.",
-                     overflows, "counter")
-    lines += _series("dockwright_diagnose_mtu_mismatches", "Networks whose MTU exceeds their uplink's.", mismatches)
-    lines += _series("dockwright_diagnose_findings", "Findings of the last run, per host, check and severity.",
-                     findings)
-    lines += _series("dockwright_diagnose_host_failed", "1 when the host could not be diagnosed.",
-                     [({"host": h}, 1 if h in report["unreachable"] or h in report["failed"] else 0)
-                      for h in sorted(report["hosts"])])
-    lines += _series("dockwright_diagnose_last_run_timestamp_seconds", "When the last run finished.",
-                     [({}, report["finished"])])
-    lines += _series("dockwright_diagnose_exit_code", "Exit code of the last run (0 healthy, 2 findings, 1 failure).",
-                     [({}, report["exit_code"])])
-    return "\n".join(line.replace("{}", "") for line in lines) + "\n"
+def metrics_registry(report: dict, success: float | None):
+    """The Prometheus textfile's registry: per checked host its readings and its findings by
+    severity, the fleet's findings by check and severity (every check, 0 when none), and the
+    run's own series (coverage, duration, last success: plumbing.metrics)."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from ..plumbing import metrics
+    from .findings import CHECKS
+    registry = CollectorRegistry()
+    report = dict(report, checked_hosts=metrics.host_series(registry, "dockwright_diagnose", report))
+    registry.register(_Readings(report))
+    per_host = Gauge("dockwright_diagnose_findings", "Findings of the last run per checked host and severity.",
+                     ["host", "severity"], registry=registry)
+    for host in report["checked_hosts"]:
+        for severity in SEVERITIES:
+            per_host.labels(host, severity).set(sum(1 for f in report["findings"]
+                                                    if f["host"] == host and f["severity"] == severity))
+    fleet = Gauge("dockwright_diagnose_fleet_findings", "Findings of the last run over the fleet, per check and "
+                  "severity.", ["check", "severity"], registry=registry)
+    for check in CHECKS:
+        for severity in SEVERITIES:
+            fleet.labels(check, severity).set(sum(1 for f in report["findings"]
+                                                  if f["check"] == check and f["severity"] == severity))
+    metrics.run_series(registry, "dockwright_diagnose", report, success)
+    return registry

@@ -67,25 +67,35 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def shard_hosts(inventory: str, index: int, count: int, limit: str | None = None) -> list[str]:
-    """The inventory's hosts in shard index of count, within --limit read as pyinfra reads it:
-    each pattern a group name, else a glob over host names."""
+def limit_matches(inventory, pattern: str) -> list[str]:
+    """The hosts one --limit pattern selects, as pyinfra reads it: a group name, else a glob
+    over host names (a plain name is a glob matching itself)."""
     from fnmatch import fnmatch
 
     from pyinfra.api.exceptions import NoGroupError
+    try:
+        return sorted(h.name for h in inventory.get_group(pattern))
+    except NoGroupError:
+        if not any(c in pattern for c in "*?[") and pattern in getattr(inventory, "hosts", {}):
+            return [pattern]
+        return sorted(h.name for h in inventory if fnmatch(h.name, pattern))
+
+
+def shard_scope(inventory: str, index: int, count: int, limit: str | None = None) -> tuple[list[str], int]:
+    """(the inventory's hosts in shard index of count, within --limit read as pyinfra reads it;
+    how many hosts the whole scope has)."""
     from dockwright import pyinfra_internals
 
     inv = pyinfra_internals.make_inventory(inventory, cwd=str(REPO))
     hosts = {h.name for h in inv}
     if limit:
-        wanted = set()
-        for pattern in limit.split(","):
-            try:
-                wanted |= {h.name for h in inv.get_group(pattern)}
-            except NoGroupError:
-                wanted |= {name for name in hosts if fnmatch(name, pattern)}
-        hosts &= wanted
-    return sorted(name for name in hosts if shard_of(name, count) == index)
+        hosts &= {name for pattern in limit.split(",") for name in limit_matches(inv, pattern)}
+    return sorted(name for name in hosts if shard_of(name, count) == index), len(hosts)
+
+
+def shard_hosts(inventory: str, index: int, count: int, limit: str | None = None) -> list[str]:
+    """The inventory's hosts in shard index of count, within --limit (shard_scope)."""
+    return shard_scope(inventory, index, count, limit)[0]
 
 
 def shard_problems(reports: list[dict]) -> list[str]:
@@ -193,23 +203,28 @@ def run_pyinfra(args: list[str]):
     os.chdir(REPO)
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    state, raised = pyinfra_internals.run_cli(args)
+    state, raised = pyinfra_internals.run_cli(args, scheduled=True)
     # invalid data, a failed fact...: pyinfra's own error, as it says it
     return state, (error_text(raised) if raised is not None else None)
 
 
-def hosts_outcome(state, reasons: dict[str, str] | None = None) -> tuple[list[str], list[str], dict[str, str]]:
-    """From pyinfra's state: (the hosts of this run, those it could not connect to (in the run
-    but never activated, or silent past the liveness bound), {host that failed alone: why})."""
-    from dockwright import liveness
+def hosts_outcome(state, reasons: dict[str, str] | None = None) -> tuple[list, dict, dict, dict]:
+    """From pyinfra's state: (the hosts of this run; {host it could not connect to, or that went
+    silent past the liveness bound: why}; {host that failed alone: why}; {host left out on
+    purpose (maintenance): why})."""
+    from dockwright import liveness, run
 
+    this = run.of_state(state)
     in_run = sorted(h.name for h in state.inventory if state.is_host_in_limit(h))
     activated = {h.name for h in state.activated_hosts}
-    unreachable = sorted(set(in_run) - activated | set(in_run) & set(liveness.declared))
+    skipped = {h: why for h, why in sorted(this.skipped.items()) if h in in_run}
+    unreachable = {h: this.unreachable.get(h) or liveness.declared.get(h) or "did not connect"
+                   for h in in_run if h not in skipped and (h not in activated or h in liveness.declared)}
     reasons = reasons or {}
     failed = {h.name: reasons.get(h.name, "failed while planning (pyinfra's output says why)")
-              for h in sorted(state.failed_hosts, key=lambda h: h.name) if h.name not in unreachable}
-    return in_run, unreachable, failed
+              for h in sorted(state.failed_hosts, key=lambda h: h.name)
+              if h.name not in unreachable and h.name not in skipped}
+    return in_run, unreachable, failed, skipped
 
 
 def fleet_parser(doc: str, pass_on: str) -> "Parser":

@@ -108,7 +108,7 @@ def test_the_adoption_guide_on_a_hand_configured_host():
         assert item in res.stdout
     assert "lab1: no drift" in res.stdout
     metrics = (REPO / "reports" / "drift-adoption.prom").read_text()
-    assert 'dockwright_drift_items{host="lab2",concern="networks"} 3' in metrics
+    assert 'dockwright_drift_items{concern="networks",host="lab2"} 3.0' in metrics
     # 4. The plan and the file diffs, as a user types it (no -y): each key, each diff, no change.
     print("== step 4: deploy.py --dry --diff --limit lab2")
     res = run_watched([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "--dry", "--diff", "--limit", "lab2",

@@ -161,10 +161,13 @@ def test_thresholds_are_validated_like_everything_else():
 
 
 def _report(found, hosts=("lab1", "lab2"), **extra):
-    report = {"findings": [f.as_dict() for f in found], "hosts": list(hosts), "unreachable": [], "failed": {},
-              "skipped": [], "error": None, "fail_on": {h: T["fail_on"] for h in hosts}, "readings": {},
-              "finished": 1.0, "started": 0.0}
+    from dockwright.plumbing.coverage import Coverage
+    report = {"findings": [f.as_dict() for f in found], "hosts": list(hosts), "unreachable": {}, "failed": {},
+              "skipped": {}, "not_checked": {}, "error": None, "fail_on": {h: T["fail_on"] for h in hosts},
+              "readings": {}, "finished": 1.0, "started": 0.0, "duration": 1.0}
     report.update(extra)
+    report["coverage"] = Coverage(in_scope=report["hosts"], unreachable=report["unreachable"], failed=report["failed"],
+                                  skipped=report["skipped"], not_checked=report["not_checked"]).as_dict()
     report["exit_code"] = diagnose.exit_code(report)
     return report
 
@@ -178,19 +181,45 @@ def test_exit_codes_and_the_table_worst_first():
     assert text.index("CRITICAL") < text.index("WARNING") and "fix: sysctl.settings: net.ipv4.ip_forward: 1" in text
     assert _report([])["exit_code"] == diagnose.EXIT_OK
     assert _report(warn, fail_on={"lab1": "critical"})["exit_code"] == diagnose.EXIT_OK
-    assert _report([], unreachable=["lab2"])["exit_code"] == diagnose.EXIT_FAILURE
-    assert "lab2: unreachable" in output.table(_report([], unreachable=["lab2"]))
+    down = {"lab2": "cannot connect: refused"}
+    assert _report([], unreachable=down)["exit_code"] == diagnose.EXIT_FAILURE
+    assert "lab2: unreachable (not diagnosed): cannot connect: refused" in output.table(_report([], unreachable=down))
+    # Within --max-unreachable the verdict holds, the host still named.
+    assert diagnose.exit_code(_report([], unreachable=down), "1") == diagnose.EXIT_OK
+    assert diagnose.exit_code(_report([], unreachable=down), "50%") == diagnose.EXIT_OK
+    assert diagnose.exit_code(_report([], unreachable=down), "10%") == diagnose.EXIT_FAILURE
+    # Nothing checked is never healthy: no host, or a run that stopped before its verdict.
+    assert _report([], hosts=())["exit_code"] == diagnose.EXIT_FAILURE
+    assert _report([], not_checked={"lab1": "stopped", "lab2": "stopped"})["exit_code"] == diagnose.EXIT_FAILURE
+
+
+def _samples(text: str) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def test_metrics_follow_prometheus_conventions_and_keep_clean_hosts():
+    from prometheus_client import generate_latest
     found, reading = judged(containers=[{"id": "c1", "name": 'we"b', "lo": 3}])
-    report = _report(found, readings={"lab1": diagnose.plain(reading), "lab2": diagnose.plain(reading)})
-    text = output.metrics_text(report)
+    report = _report(found, readings={"lab1": diagnose.plain(reading), "lab2": diagnose.plain(reading)},
+                     finished=1796530000.123)
+    text = generate_latest(output.metrics_registry(report, 1796530000.123)).decode()
+    got = _samples(text)
     # A name Docker would not give a container is not taken from the read: the ID stands in.
-    assert 'dockwright_diagnose_listen_overflows_total{host="lab1",container="c10000000000"} 3' in text
+    assert got[("dockwright_diagnose_listen_overflows_total", (("container", "c10000000000"), ("host", "lab1")))] == 3
     assert "# TYPE dockwright_diagnose_conntrack_drops_total counter" in text
-    assert 'dockwright_diagnose_conntrack_usage_ratio{host="lab1"} 1.14441e-05' in text
-    assert "dockwright_diagnose_exit_code 2" in text
+    assert abs(got[("dockwright_diagnose_conntrack_usage_ratio", (("host", "lab1"),))] - 3 / 262144) < 1e-12
+    assert got[("dockwright_diagnose_exit_code", ())] == 2
+    # Timestamps keep every digit (":g" once wrote 1.79653e+09, 76 minutes off).
+    assert got[("dockwright_diagnose_last_run_timestamp_seconds", ())] == 1796530000.123
+    # Every check of a clean fleet is there with 0; each diagnosed host has its severities, no placeholder.
+    from dockwright.diagnosis.findings import CHECKS
+    assert {dict(k[1])["check"] for k in got if k[0] == "dockwright_diagnose_fleet_findings"} == set(CHECKS)
+    assert got[("dockwright_diagnose_findings", (("host", "lab2"), ("severity", "critical")))] == 0
+    assert 'check=""' not in text
+    assert ("dockwright_diagnose_duration_seconds", ()) in got and \
+        ("dockwright_diagnose_last_success_timestamp_seconds", ()) in got
 
 
 def test_merge_needs_every_shard_once_and_judges_clock_skew_across_them():

@@ -46,26 +46,50 @@ def test_unreachable_hosts_come_from_pyinfra_state_whatever_their_names():
     # Two unreachable hosts with names of different lengths.
     state = PlannedState(["lab1", "lab2-long-name", "x"], activated={"lab1"}, failed={"lab2-long-name", "x"})
     out = drift.outcome(state, [], [], None)
-    assert out["unreachable"] == ["lab2-long-name", "x"] and out["hosts"] == ["lab1", "lab2-long-name", "x"]
-    assert out["error"] is None
+    assert out["unreachable"] == {"lab2-long-name": "did not connect", "x": "did not connect"}
+    assert out["hosts"] == ["lab1", "lab2-long-name", "x"] and out["error"] is None
 
 
 def test_hosts_outside_the_limit_are_not_unreachable_and_a_host_that_failed_planning_fails_alone():
     state = PlannedState(["lab1", "lab2", "lab3"], activated={"lab1", "lab3"}, failed={"lab3"}, limit={"lab1", "lab3"})
     out = drift.outcome(state, [], [], None)
-    assert out["unreachable"] == [] and out["hosts"] == ["lab1", "lab3"]
+    assert out["unreachable"] == {} and out["hosts"] == ["lab1", "lab3"]
     assert out["error"] is None  # the run's own error: none; lab3 failed alone
     assert out["failed"] == {"lab3": "failed while planning (pyinfra's output says why)"}
 
 
+def prom(report: dict, success: float | None = None) -> dict:
+    """The drift textfile's samples as Prometheus' own parser reads them: {(name, labels): value}."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from dockwright.plumbing import metrics
+    report = with_coverage(report)
+    text = generate_latest(metrics.drift_registry(report, success)).decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def with_coverage(report: dict) -> dict:
+    from dockwright.plumbing.coverage import Coverage
+    report = {"failed": {}, "skipped": {}, "not_checked": {}, "unreachable": {}, "duration": 1.0, **report}
+    cov = Coverage(in_scope=report["hosts"], unreachable=report["unreachable"], failed=report["failed"],
+                   skipped=report["skipped"], not_checked=report["not_checked"])
+    return {**report, "coverage": cov.as_dict()}
+
+
 def test_metrics_mark_unreachable_hosts_and_count_items():
     report = {"drift": {"lab1": [{"concern": "sysctl"}, {"concern": "sysctl"}]}, "hosts": ["lab1", "lab2"],
-              "unreachable": ["lab2"], "exit_code": 1, "finished": 100.0, "duration": 5.0}
-    text = drift.metrics_text(report, previous_success=50.0)
-    assert 'dockwright_drift_items{host="lab1",concern="sysctl"} 2' in text
-    assert 'dockwright_drift_host_reachable{host="lab2"} 0' in text
-    assert 'dockwright_drift_host_reachable{host="lab1"} 1' in text
-    assert "dockwright_drift_last_success_timestamp_seconds 50" in text
+              "unreachable": {"lab2": "cannot connect: refused"}, "exit_code": 1, "finished": 100.0, "duration": 5.0}
+    got = prom(report, success=50.0)
+    assert got[("dockwright_drift_items", (("concern", "sysctl"), ("host", "lab1")))] == 2
+    assert got[("dockwright_drift_host_reachable", (("host", "lab2"),))] == 0
+    assert got[("dockwright_drift_host_reachable", (("host", "lab1"),))] == 1
+    assert got[("dockwright_drift_host_checked", (("host", "lab2"),))] == 0
+    assert not any(k[0] == "dockwright_drift_items" and ("host", "lab2") in k[1] for k in got)  # never "0 drift"
+    assert got[("dockwright_drift_last_success_timestamp_seconds", ())] == 50.0
+    assert got[("dockwright_drift_hosts", (("state", "unreachable"),))] == 1
+    assert got[("dockwright_drift_coverage_ratio", ())] == 0.5
 
 
 def test_limit_is_passed_one_host_per_flag():
@@ -93,8 +117,8 @@ def test_parse_shard_refuses_nonsense():
 def _shard_report(hosts, drift_hosts=(), unreachable=(), code=0, error=None, t=100.0, shard=(1, 1)):
     return {"inventory": "inv.py", "started": t, "finished": t + 10, "hosts": list(hosts),
             "drift": {h: [{"host": h, "concern": "sysctl", "key": "k", "desired": 1, "actual": 0}] for h in drift_hosts},
-            "unreachable": list(unreachable), "error": error, "fixed": False, "exit_code": code,
-            "shard": list(shard)}
+            "unreachable": {h: "cannot connect" for h in unreachable}, "failed": {}, "skipped": {}, "not_checked": {},
+            "error": error, "fixed": False, "exit_code": code, "shard": list(shard)}
 
 
 def test_merge_follows_the_exit_code_rules():
@@ -106,9 +130,10 @@ def test_merge_follows_the_exit_code_rules():
     assert both["exit_code"] == 2 and both["hosts"] == ["a", "b", "c"] and list(both["drift"]) == ["c"]
     assert both["started"] == 100.0 and both["finished"] == 115.0
     worst = drift.merge([dict(clean, shard=[1, 3]), dict(drifted, shard=[2, 3]), failed])
-    assert worst["exit_code"] == 1 and worst["unreachable"] == ["d"] and worst["error"] == "shard 3: x"
-    text = drift.metrics_text(worst, previous_success=None)
-    assert 'dockwright_drift_host_reachable{host="d"} 0' in text and "dockwright_drift_exit_code 1" in text
+    assert worst["exit_code"] == 1 and worst["unreachable"] == {"d": "cannot connect"} and worst["error"] == "shard 3: x"
+    got = prom(worst)
+    assert got[("dockwright_drift_host_reachable", (("host", "d"),))] == 0
+    assert got[("dockwright_drift_exit_code", ())] == 1
 
 
 def test_merge_command_writes_the_fleet_report(tmp_path):
@@ -121,7 +146,7 @@ def test_merge_command_writes_the_fleet_report(tmp_path):
     code = drift.main(["merge", *files, "--json", str(tmp_path / "fleet.json"), "--metrics", str(tmp_path / "fleet.prom")])
     assert code == 2
     assert json.loads((tmp_path / "fleet.json").read_text())["hosts"] == ["a", "b"]
-    assert 'dockwright_drift_items{host="b",concern="sysctl"} 1' in (tmp_path / "fleet.prom").read_text()
+    assert 'dockwright_drift_items{concern="sysctl",host="b"} 1.0' in (tmp_path / "fleet.prom").read_text()
 
 
 def test_a_missing_or_repeated_shard_fails_the_fleet_naming_it():
@@ -171,7 +196,9 @@ def test_real_pyinfra_run_with_unreachable_hosts_reports_them_and_never_prompts(
     assert "Traceback" not in res.stderr
     import json
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["unreachable"] == ["a-ghost-with-a-longer-name", "ghost"]
+    assert sorted(report["unreachable"]) == ["a-ghost-with-a-longer-name", "ghost"]
+    assert all(why.startswith("cannot connect") for why in report["unreachable"].values()), report["unreachable"]
+    assert report["coverage"]["in_scope"] == 3 and report["coverage"]["checked"] == 1
 
 
 def test_error_text_survives_pyinfra_internal_error_wrapper():
@@ -234,16 +261,44 @@ def test_without_a_runtime_dir_the_lock_is_under_the_users_home_never_a_shared_t
         runs.lock_dir()
 
 
-def test_metrics_keep_a_zero_series_per_clean_host_count_fixed_items_and_escape_labels():
-    report = {"hosts": ["clean", 'we"ird\\name', "gone", "refusing"], "unreachable": ["gone"],
-              "failed": {"refusing": "refused: x"}, "fixed": True, "exit_code": 1, "finished": 10.0,
-              "duration": 1.0, "drift": {'we"ird\\name': [{"concern": "sysctl"}, {"concern": "docker"}]}}
-    text = drift.metrics_text(report, previous_success=None)
-    assert 'dockwright_drift_items{host="clean",concern="sysctl"} 0' in text  # a clean host's series stays
-    assert 'dockwright_drift_items{host="we\\"ird\\\\name",concern="docker"} 1' in text
-    assert 'dockwright_drift_fixed_items{host="we\\"ird\\\\name"} 2' in text
-    assert 'dockwright_drift_fixed_items{host="clean"} 0' in text
-    assert 'dockwright_drift_host_failed{host="refusing"} 1' in text and 'host="gone",concern' not in text
+def test_metrics_keep_a_zero_series_per_clean_host_count_fixed_items_and_escape_labels(tmp_path):
+    weird = 'we"ird\\name\nx'
+    report = {"hosts": ["clean", weird, "gone", "refusing"], "unreachable": {"gone": "cannot connect"},
+              "failed": {"refusing": "refused: x"}, "fixed": True, "fixed_hosts": [weird], "exit_code": 1,
+              "finished": 10.0, "duration": 1.0, "drift": {weird: [{"concern": "sysctl"}, {"concern": "docker"}]}}
+    got = prom(report)
+    assert got[("dockwright_drift_items", (("concern", "sysctl"), ("host", "clean")))] == 0  # a clean host's series stays
+    assert got[("dockwright_drift_items", (("concern", "docker"), ("host", weird)))] == 1  # escaped, read back whole
+    assert got[("dockwright_drift_fixed_items", (("host", weird),))] == 2
+    assert got[("dockwright_drift_fixed_items", (("host", "clean"),))] == 0
+    assert got[("dockwright_drift_host_failed", (("host", "refusing"),))] == 1
+    assert not any(k[0] == "dockwright_drift_items" and ("host", "gone") in k[1] for k in got)
+
+
+def test_the_set_of_series_is_the_same_for_a_clean_run_and_a_drifted_one():
+    from dockwright.plumbing import metrics
+    clean = {"hosts": ["a", "b"], "drift": {}, "exit_code": 0, "finished": 10.0}
+    drifted = {"hosts": ["a", "b"], "drift": {"a": [{"concern": "networks"}]}, "exit_code": 2, "finished": 10.0}
+    assert set(prom(clean)) == set(prom(drifted))
+    assert {c for (n, labels) in prom(clean) if n == "dockwright_drift_items" for k, c in labels if k == "concern"} \
+        == set(metrics.DRIFT_CONCERNS)
+
+
+def test_last_success_advances_only_with_a_verdict_that_holds(tmp_path):
+    from dockwright.plumbing import metrics
+    path = tmp_path / "drift.prom"
+    args = type("A", (), {"json": None, "metrics": str(path)})
+    ok = with_coverage({"hosts": ["a"], "drift": {}, "exit_code": 0, "finished": 1000.0, "started": 990.0})
+    drift._write_outputs(args, ok)
+    assert metrics.last_success(path) == 1000.0
+    failed = with_coverage({"hosts": ["a"], "drift": {}, "exit_code": 1, "finished": 2000.0, "started": 1990.0,
+                            "not_checked": {"a": "the run stopped"}})
+    drift._write_outputs(args, failed)
+    got = {(s.name, tuple(s.labels.items())): s.value for f in __import__("prometheus_client.parser", fromlist=["x"])
+           .text_string_to_metric_families(path.read_text()) for s in f.samples}
+    assert got[("dockwright_drift_last_success_timestamp_seconds", ())] == 1000.0
+    assert got[("dockwright_drift_last_run_timestamp_seconds", ())] == 2000.0
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
 
 
 def test_paths_are_the_callers_and_pyinfra_flags_are_passed_on(tmp_path, monkeypatch):

@@ -82,7 +82,7 @@ def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path)
     # drift's report (0600) and metrics (0644: node_exporter reads it) never carry it.
     items = [dict(i, host="h1") for i in report.collected()]
     rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
-           "drift": {"h1": items}, "unreachable": [], "failed": {}, "error": None, "fixed": False, "exit_code": 2}
+           "drift": {"h1": items}, "unreachable": {}, "failed": {}, "error": None, "fixed": False, "exit_code": 2}
     args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
     drift._write_outputs(args, rep)
     for f in ("r.json", "m.prom"):
@@ -135,7 +135,7 @@ def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path)
 
     items = [dict(i, host="h1") for i in report.collected()]
     rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
-           "drift": {"h1": items}, "unreachable": [], "failed": {}, "error": None, "fixed": False, "exit_code": 2}
+           "drift": {"h1": items}, "unreachable": {}, "failed": {}, "error": None, "fixed": False, "exit_code": 2}
     args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
     drift._write_outputs(args, rep)
     for f in ("r.json", "m.prom"):

@@ -1,0 +1,116 @@
+"""Exit 0 is a promise: on replayed hosts (bench/replay.py), every mistake a scheduled run can
+meet ends non-zero with a message naming it, and never advances the last success; a host whose
+connection data cannot be used fails alone while the others are checked; hosts in maintenance
+are skipped, and unreachable hosts within --max-unreachable keep a clean fleet's verdict."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RECORDING = REPO / "bench" / "recording"
+pytestmark = pytest.mark.skipif(not (RECORDING / "manager.json").exists(), reason="no recording (make bench-record)")
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ, DOCKWRIGHT_SIM_HOSTS="6", DOCKWRIGHT_REPLAY_LATENCY_MS="0", DOCKWRIGHT_REPLAY_AS="", **extra)
+    for name in ("DOCKWRIGHT_COUNT_FILE", "DOCKWRIGHT_REPLAY_TRACE"):
+        env.pop(name, None)
+    return env
+
+
+def run(tool: str, tmp_path, *args, env=None, inventory="bench/sim_inventory.py"):
+    """(exit code, stdout+stderr, the JSON report, the textfile's samples) of one run."""
+    from prometheus_client.parser import text_string_to_metric_families
+    out, prom = tmp_path / f"{tool}.json", tmp_path / f"{tool}.prom"
+    res = subprocess.run([sys.executable, f"{tool}.py", inventory, *args, "--json", str(out), "--metrics", str(prom),
+                          "--lock", str(tmp_path / "lock")], cwd=REPO, env=env or _env(), capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL, timeout=300)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(prom.read_text()) for s in f.samples}
+    return res.returncode, res.stdout + res.stderr, json.loads(out.read_text()), samples
+
+
+def _seed_success(tmp_path, tool: str) -> None:
+    """A last success from an earlier run, which a failed run must leave where it is."""
+    (tmp_path / f"{tool}.prom.state").write_text(json.dumps({"last_success": 1000.0}))
+
+
+def _assert_failed_without_success(code, samples, tool):
+    assert code == 1
+    assert samples[(f"dockwright_{tool}_last_success_timestamp_seconds", ())] == 1000.0
+    assert samples[(f"dockwright_{tool}_exit_code", ())] == 1
+
+
+@pytest.mark.parametrize("tool", ["drift", "diagnose"])
+def test_a_wrong_inventory_path_is_named_and_never_clean(tmp_path, tool):
+    _seed_success(tmp_path, tool)
+    code, out, report, samples = run(tool, tmp_path, inventory="inventories/prd.py")
+    _assert_failed_without_success(code, samples, tool)
+    assert "inventory inventories/prd.py: no such file" in out and report["error"].endswith("no such file")
+
+
+@pytest.mark.parametrize("tool", ["drift", "diagnose"])
+def test_a_limit_that_matches_nothing_is_named(tmp_path, tool):
+    _seed_success(tmp_path, tool)
+    code, out, report, samples = run(tool, tmp_path, "--limit", "nosuchhost")
+    _assert_failed_without_success(code, samples, tool)
+    assert "--limit nosuchhost: matches no host" in out
+
+
+def test_an_empty_inventory_is_named(tmp_path):
+    _seed_success(tmp_path, "drift")
+    empty = tmp_path / "empty.py"
+    empty.write_text("hosts = []\n")
+    code, out, report, samples = run("drift", tmp_path, inventory=str(empty))
+    _assert_failed_without_success(code, samples, "drift")
+    assert "yields no host" in out
+
+
+def test_a_misspelled_data_name_stops_the_run_and_gives_no_host_a_verdict(tmp_path):
+    """An aborted run: every host is "not checked", and the metrics never say 0 drift for it."""
+    _seed_success(tmp_path, "drift")
+    code, out, report, samples = run("drift", tmp_path, "--data", 'conntrak={"max": 1}')
+    _assert_failed_without_success(code, samples, "drift")
+    assert "conntrak" in out and "did you mean 'conntrack'?" in out
+    assert report["coverage"]["checked"] == 0 and len(report["not_checked"]) == 6 and report["drift"] == {}
+    assert not any(name == "dockwright_drift_items" for name, _ in samples)
+    assert all(v == 0 for (name, _), v in samples.items() if name == "dockwright_drift_host_checked")
+    assert "no drift" not in out
+
+
+def test_a_host_whose_key_file_is_missing_fails_alone(tmp_path):
+    """pyinfra raises for a missing key file before it connects, which once ended the run for
+    every host: it is that host's failure alone, with the reason, and the others are checked."""
+    inventory = tmp_path / "mixed.py"
+    off = {c: False for c in ("conntrack", "sysctl", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}
+    inventory.write_text(
+        f"standalone = [('@local', {{'concerns': {off!r}}}),\n"
+        f"              ('nokey', {{'ssh_hostname': '127.0.0.1', 'ssh_port': 1, "
+        f"'ssh_key': '{tmp_path}/no-such-key'}})]\n")
+    code, out, report, samples = run("drift", tmp_path, inventory=str(inventory))
+    assert code == 1 and "Traceback" not in out
+    assert list(report["unreachable"]) == ["nokey"] and "no-such-key" in report["unreachable"]["nokey"]
+    assert "@local: no drift" in out and report["coverage"]["checked"] == 1
+    assert samples[("dockwright_drift_host_checked", (("host", "@local"),))] == 1
+
+
+def test_maintenance_and_an_unreachable_host_within_the_budget_keep_a_clean_verdict(tmp_path):
+    code, out, report, samples = run("drift", tmp_path, "--max-unreachable", "1",
+                                     env=_env(DOCKWRIGHT_SIM_FAULTS="17", DOCKWRIGHT_SIM_FAULT_KINDS="unreachable",
+                                              DOCKWRIGHT_SIM_MAINTENANCE="sim-m0001"))
+    assert report["skipped"] == {"sim-m0001": "maintenance: kernel upgrade (until 2026-12-31)"}, out[-2000:]
+    assert list(report["unreachable"]) == ["sim-w0003"]
+    assert code == 0, out[-3000:]
+    assert samples[("dockwright_drift_hosts", (("state", "skipped"),))] == 1
+    assert samples[("dockwright_drift_hosts", (("state", "unreachable"),))] == 1
+    assert samples[("dockwright_drift_host_reachable", (("host", "sim-w0003"),))] == 0
+    # Without the budget the same fleet fails.
+    code, out, report, samples = run("drift", tmp_path, env=_env(DOCKWRIGHT_SIM_FAULTS="17",
+                                                                 DOCKWRIGHT_SIM_FAULT_KINDS="unreachable",
+                                                                 DOCKWRIGHT_SIM_MAINTENANCE="sim-m0001"))
+    assert code == 1
