@@ -55,6 +55,7 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
                                 "--data", 'verify={"after_deploy": false}', *limit_args(limit)])
     if state is None or getattr(state, "inventory", None) is None:
         return {"plan": [], "items": [], "all_hosts": [], "hosts": [], "unreachable": {}, "failed": {}, "skipped": {},
+                "policies": {},
                 "warnings": [], "error": error or "pyinfra did not start", "scope_problems": []}
     return outcome(state, pyinfra_internals.plan_json(state), item_report.collected(), error, item_report.failures(),
                    inventory, limit)
@@ -97,9 +98,18 @@ def outcome(state, plan_json: list[dict], items: list[dict], error: str | None,
     to, those left out (maintenance) and the hosts that failed alone, each with its reason
     (runs.hosts_outcome); and whatever makes the scope itself wrong."""
     from dockwright import run
+    from dockwright import model
     in_run, unreachable, failed, skipped = hosts_outcome(state, reasons)
     all_hosts = sorted(h.name for h in state.inventory)
+    policies = {}
+    for h in state.inventory:
+        if h.name in in_run and h.name not in skipped:
+            try:
+                policies[h.name] = model.desired(h).get("drift")
+            except Exception:  # noqa: BLE001 - data that does not merge has failed validation already
+                policies[h.name] = None
     return {"plan": plan_json, "items": items, "all_hosts": all_hosts, "hosts": in_run, "unreachable": unreachable,
+            "policies": policies,
             "failed": failed, "skipped": skipped, "error": error, "warnings": list(run.of_state(state).warnings),
             "scope_problems": scope_problems(inventory, all_hosts, in_run, limit,
                                              lambda p: limit_matches(state.inventory, p))}
@@ -135,11 +145,14 @@ def _public(item: dict) -> dict:
     return {k: v for k, v in item.items() if k != "op"}
 
 
-def fix(inventory: str, hosts: list[str], passed: list[str]) -> dict:
+def fix(inventory: str, hosts: list[str], passed: list[str], off: tuple = ()) -> dict:
     """The deploy on the drifted hosts (then the verification), in its own pyinfra process;
     each host's outcome read from pyinfra's JSON results (never its log text):
     {"fixed": [...], "failed": {host: why}, "unreachable": {host: why}, "rc": int, "tail": [...]}."""
-    cmd = [*PYINFRA, inventory, "deploy.py", "-y", "--json", *passed, *limit_args(",".join(hosts))]
+    # Concerns left for the fix window are switched off for this run (the verification then
+    # leaves them alone too).
+    skip = ["--data", "concerns=" + json.dumps({c: False for c in off})] if off else []
+    cmd = [*PYINFRA, inventory, "deploy.py", "-y", "--json", *passed, *skip, *limit_args(",".join(hosts))]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     tail = (proc.stdout[:proc.stdout.find('{"plan"')] if '{"plan"' in proc.stdout else proc.stdout)
     tail = (tail + proc.stderr).strip().splitlines()[-60:]
@@ -170,6 +183,38 @@ def fix(inventory: str, hosts: list[str], passed: list[str]) -> dict:
         out["failed"] = {h: f"the fix's deploy exited {proc.returncode}" for h in hosts}
         out["fixed"] = []
     return out
+
+
+def fix_fleet(args, per_host: dict, policies: dict, report: dict) -> dict | None:
+    """The fix, as the policy allows it: everything for a person's --fix; with --unattended,
+    the data's drift policy per host (plans.fixpolicy), deferred items recorded in the report.
+    Hosts that need the same concerns left alone are fixed in one run."""
+    from dockwright.plans import fixpolicy
+    groups: dict[tuple, list[str]] = {}
+    for host, items in sorted(per_host.items()):
+        if not args.unattended:
+            groups.setdefault((), []).append(host)
+            continue
+        decided = fixpolicy.plan(items, policies.get(host))
+        if decided.deferred:
+            report["deferred"][host] = [dict(item, why=why) for item, why in decided.deferred]
+            for item, why in decided.deferred:
+                print(f"  {host}: {why}: {item_report.line(item)}")
+        if decided.fix:
+            groups.setdefault(decided.off, []).append(host)
+    if not groups:
+        return None
+    total = {"fixed": [], "failed": {}, "unreachable": {}, "rc": 0, "tail": []}
+    for off, hosts in sorted(groups.items()):
+        print(f"{WHO}: fixing {len(hosts)} host(s) (deploy, then verification)"
+              + (f", leaving {', '.join(off)} for the fix window" if off else ""), flush=True)
+        got = fix(args.inventory, hosts, pyinfra_flags(args), off)
+        total["fixed"] += got["fixed"]
+        total["failed"].update(got["failed"])
+        total["unreachable"].update(got["unreachable"])
+        total["rc"] = total["rc"] or got["rc"]
+        total["tail"] += got["tail"]
+    return total
 
 
 def run(args) -> int:
@@ -228,8 +273,10 @@ def run(args) -> int:
 
     # A host that failed alone does not stop the others being fixed; a run-level error does.
     if per_host and args.fix and not error:
-        print(f"{WHO}: fixing {len(per_host)} host(s) (deploy, then verification)", flush=True)
-        outcome_ = fix(args.inventory, sorted(per_host), pyinfra_flags(args))
+        outcome_ = fix_fleet(args, per_host, result["policies"], report)
+    else:
+        outcome_ = None
+    if outcome_ is not None:
         print("\n".join(f"    {line}" for line in outcome_["tail"]))
         report["fix"] = {k: outcome_[k] for k in ("fixed", "failed", "unreachable", "rc")}
         for h, why in outcome_["unreachable"].items():
@@ -240,9 +287,10 @@ def run(args) -> int:
             cov.failed[h] = why
         for h in outcome_["fixed"]:
             print(f"  {h}: fixed and verified")
-        report["fixed"] = not outcome_["failed"] and not outcome_["unreachable"]
+        complete = not outcome_["failed"] and not outcome_["unreachable"]
+        report["fixed"] = complete and not report["deferred"]
         report["fixed_hosts"] = outcome_["fixed"]
-        if not report["fixed"]:
+        if not complete:
             report["error"] = "the fix did not complete on every host (each named above)"
 
     report["coverage"] = cov.as_dict()
@@ -259,7 +307,7 @@ def verdict(report: dict, cov: Coverage, budget: str | None) -> int:
         return EXIT_FAILURE
     if not cov.in_scope and not report.get("shard"):
         return EXIT_FAILURE
-    return EXIT_DRIFT if report["drift"] else EXIT_OK
+    return EXIT_DRIFT if report["drift"] or report.get("deferred") else EXIT_OK
 
 
 def _write_outputs(args, report: dict) -> None:
@@ -319,6 +367,9 @@ def main(argv=None) -> int:
         return merge_main(argv[1:])
     parser = fleet_parser(__doc__, "for the plan and the fix")
     parser.add_argument("--fix", action="store_true", help="apply and verify when drift is found")
+    parser.add_argument("--unattended", action="store_true",
+                        help="with --fix: follow the data's drift policy (drift.unattended, drift.window); what it "
+                             "does not allow now is reported as deferred (exit 2). The timer and CI templates set it")
     parser.add_argument("--max-unreachable", type=parse_budget, metavar="N|P%",
                         help="unreachable hosts the verdict may leave out and still hold (default 0); they are "
                              "still listed, in the report and the metrics")

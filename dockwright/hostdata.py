@@ -16,7 +16,7 @@ import difflib
 import ipaddress
 import re
 
-from .schema import CONCERNS, Problem
+from .schema import CONCERNS, SECTIONS, Problem
 
 # dockwright's own top-level names besides the concerns, each with what it holds.
 NAMES = {
@@ -29,7 +29,7 @@ NAMES = {
 DOCKWRIGHT_PREFIXES = ("replay_",)
 # pyinfra's connector data and global arguments (pyinfra/connectors/*: each connector's prefix).
 PYINFRA_PREFIXES = ("ssh_", "winrm_", "docker_", "dockerssh_", "chroot_", "local_", "terraform_", "vagrant_", "_")
-KNOWN = frozenset({"concerns", *CONCERNS, *NAMES})
+KNOWN = frozenset({"concerns", *CONCERNS, *SECTIONS, *NAMES})
 
 HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?")
 USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .plans import conntrack, sysctl
-from .schema import CONCERNS
+from .schema import CONCERNS, SECTIONS
 
-CONCERN_KEYS = ("concerns", *CONCERNS)
+CONCERN_KEYS = ("concerns", *CONCERNS, *SECTIONS)
 
 
 def deep_merge(base: Any, override: Any) -> Any:

@@ -427,8 +427,41 @@ BRIDGE, OVERLAY = _network("bridge"), _network("overlay")
 CONCERNS = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm", "verify", "diagnose",
             "netbench")
 
+# Data sections that are not concerns (no switch): drift.py's policy for unattended fixes.
+SECTIONS = ("drift",)
+FIX_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FIXABLE = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm")
+
+
+def Hours():
+    """A daily window "HH:MM-HH:MM" (24 h clock; it may cross midnight)."""
+    pattern = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]")
+
+    def check(v, key, report):
+        if not isinstance(v, str) or not pattern.fullmatch(v) or v[:5] == v[6:]:
+            report(key, v, "expected a window HH:MM-HH:MM (24 h clock), start and end different")
+    return check
+
+
+def TimeZone():
+    def check(v, key, report):
+        from zoneinfo import ZoneInfo
+        try:
+            ok = isinstance(v, str) and bool(v) and ZoneInfo(v) is not None
+        except (ValueError, KeyError, OSError):
+            ok = False
+        if not ok:
+            report(key, v, "expected an IANA time zone name (UTC, Europe/Berlin, America/New_York)")
+    return check
+
+
 SCHEMA = Struct({
     "concerns": Struct({c: Bool() for c in CONCERNS}),
+    "drift": Struct({
+        "unattended": ListOf(Str(FIXABLE), unique=True),
+        "window": Optional(Struct({"days": ListOf(Str(FIX_DAYS), unique=True), "hours": Hours(),
+                                   "timezone": TimeZone()})),
+    }),
     "sysctl": Struct({
         "file": Name("sysctl.d file"),
         "on_override": Str(("fail", "takeover")),

@@ -25,6 +25,16 @@ concerns = {
     "diagnose": True,  # read by diagnose.py (read-only; off leaves the host out of its runs)
 }
 
+# drift.py --fix --unattended (the shipped timer and CI templates): which concerns it may change
+# with nobody watching, and when it may make the disruptive changes (a dockerd restart for
+# daemon.json, a network recreate, a swarm role change: concerns docker, networks, swarm).
+# Outside the window those items are reported as deferred and the run exits 2; the first run
+# inside it fixes them. A person's `drift.py --fix` (without --unattended) fixes everything.
+drift = {
+    "unattended": ["sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "swarm"],
+    "window": {"days": ["mon", "tue", "wed", "thu"], "hours": "09:00-16:00", "timezone": "UTC"},
+}
+
 sysctl = {
     # dockwright owns this one file; other files that set the same keys are reported.
     "file": "/etc/sysctl.d/90-dockwright.conf",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import contract
+
 REPO = Path(__file__).resolve().parents[2]
 RECORDING = REPO / "bench" / "recording"
 pytestmark = pytest.mark.skipif(not (RECORDING / "manager.json").exists(), reason="no recording (make bench-record)")
@@ -32,7 +34,7 @@ def run(tool: str, tmp_path, *args, env=None, inventory="bench/sim_inventory.py"
                          text=True, stdin=subprocess.DEVNULL, timeout=300)
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for f in text_string_to_metric_families(prom.read_text()) for s in f.samples}
-    return res.returncode, res.stdout + res.stderr, json.loads(out.read_text()), samples
+    return res.returncode, res.stdout + res.stderr, contract.check(json.loads(out.read_text())), samples
 
 
 def _seed_success(tmp_path, tool: str) -> None:
@@ -114,3 +116,19 @@ def test_maintenance_and_an_unreachable_host_within_the_budget_keep_a_clean_verd
                                                                  DOCKWRIGHT_SIM_FAULT_KINDS="unreachable",
                                                                  DOCKWRIGHT_SIM_MAINTENANCE="sim-m0001"))
     assert code == 1
+
+
+def test_the_contract_catches_a_report_that_breaks_it():
+    """The negative control of contract.check: a report with pyinfra's op hash in an item, and
+    one with a bare list of unreachable hosts (the old shape), are refused."""
+    good = {"schema_version": 2, "kind": "drift", "inventory": "i", "started": 1.0, "finished": 2.0, "duration": 1.0,
+            "hosts": ["a"], "unreachable": {}, "failed": {}, "skipped": {}, "not_checked": {}, "error": None,
+            "warnings": [], "exit_code": 2, "deferred": {}, "fixed": False, "fix": None,
+            "coverage": {"in_scope": 1, "checked": 1, "unreachable": {}, "failed": {}, "skipped": {},
+                         "not_checked": {}, "ratio": 1.0},
+            "drift": {"a": [{"host": "a", "concern": "sysctl", "key": "k", "desired": 1, "actual": 0}]}}
+    contract.check(good)
+    with pytest.raises(AssertionError, match="op"):
+        contract.check({**good, "drift": {"a": [{**good["drift"]["a"][0], "op": "0123abcd"}]}})
+    with pytest.raises(AssertionError, match="unreachable"):
+        contract.check({**good, "unreachable": ["a"]})

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dockwright.plumbing import runs
+from tests import contract
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDING = REPO / "bench" / "recording"
@@ -28,7 +29,7 @@ def test_shards_split_the_simulated_fleet_and_merge_into_its_report(tmp_path):
                               "--json", str(out), "--lock", str(tmp_path / f"lock{i}")], cwd=REPO, env=env,
                              capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-        reports.append(json.loads(out.read_text()))
+        reports.append(contract.check(json.loads(out.read_text())))
 
     everyone = sorted(f"sim-{r[0]}{i:04d}" for i, r in enumerate(
         ["manager"] * 3 + [("standalone" if i % 3 == 2 else "worker") for i in range(N - 3)]))
@@ -40,7 +41,7 @@ def test_shards_split_the_simulated_fleet_and_merge_into_its_report(tmp_path):
     res = subprocess.run([sys.executable, "drift.py", "merge", *(str(tmp_path / f"shard{i}.json") for i in
                           range(1, SHARDS + 1)), "--json", str(tmp_path / "fleet.json"),
                           "--metrics", str(tmp_path / "fleet.prom")], cwd=REPO, capture_output=True, text=True)
-    fleet = json.loads((tmp_path / "fleet.json").read_text())
+    fleet = contract.check(json.loads((tmp_path / "fleet.json").read_text()))
     assert res.returncode == 0 and fleet["exit_code"] == 0 and fleet["hosts"] == everyone and fleet["drift"] == {}
     prom = (tmp_path / "fleet.prom").read_text()
     assert prom.count("dockwright_drift_host_reachable{") == N and "dockwright_drift_exit_code 0" in prom
