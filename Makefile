@@ -3,8 +3,9 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
-# python3-venv for make setup; the probe ships prebuilt (no C toolchain needed here).
-LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python3-venv
+# python3-venv for make setup; the probe ships prebuilt (no C toolchain needed here). prometheus
+# for its promtool (the alert rules' tests); systemd for systemd-analyze (the units' tests).
+LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python3-venv prometheus systemd
 
 .PHONY: setup lab-packages lab lab-down unit probe-check e2e test verify drift bench bench-scale bench-record soak netbench clean
 
@@ -51,7 +52,11 @@ probe-check: setup
 e2e: setup lab-packages
 	$(VPY) tests/e2e/lanes.py; rc=$$?; $(VPY) -m lab down; exit $$rc
 
-test: unit probe-check e2e
+# make test runs the unit tests with every tool they use required (promtool, systemd-analyze):
+# a missing tool fails them instead of skipping.
+test: lab-packages
+	DOCKWRIGHT_REQUIRE_TOOLS=1 $(MAKE) unit
+	$(MAKE) probe-check e2e
 
 verify: setup
 	$(VPY) -m pytest -q tests/verify --inventory $(or $(INVENTORY),inventories/lab.py)
