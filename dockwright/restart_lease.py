@@ -5,31 +5,48 @@ deploy and a scheduled ``drift.py --fix``, or two people) could still restart tw
 once and cost the swarm its quorum. So before it restarts a manager, a rollout takes a lease held
 on the swarm's side: a swarm config object, ``dockwright-manager-restart``, created on that
 manager. The swarm's store creates a name once, so exactly one creator wins; the config's labels
-name the holder and when the lease ends (the manager's clock), so a lease whose holder died
-lapses. A lapsed lease is removed by its ID (never a newer one of the same name) and taken.
+name the holder and how long the lease lasts, so a lease whose holder died lapses. A lapsed lease
+is removed by its ID (never a newer one of the same name) and taken.
+
+When a lease ends is judged on one clock: its start is the swarm's own record of the config's
+creation (``CreatedAt``, stamped by the swarm), never the clock of the manager that wrote the
+labels, and it lapses only MARGIN seconds after its end, for the skew between the managers'
+clocks (diagnose.py flags a skew beyond ``diagnose.clock_skew_seconds``). The holder keeps it
+across the outcome of its restart and releases it only on a known outcome (operations/docker.py).
 """
 
 import shlex
 
 NAME = "dockwright-manager-restart"
-HOLDER, EXPIRES = "dockwright.holder", "dockwright.expires"
+HOLDER, SECONDS = "dockwright.holder", "dockwright.seconds"
+MARGIN = 120  # seconds a lapsed lease is still honoured: the managers' clocks may differ
+
+
+DEFAULT_SECONDS = 7200  # a lease without a duration (written by hand, or by an older dockwright)
 
 
 def acquire_command(holder: str, seconds: int) -> str:
     """Prints ``acquired``, ``held HOLDER UNTIL`` (another holder's lease has not lapsed) or
     ``failed WHY`` (the swarm could not be asked)."""
     q = shlex.quote(holder)
-    fmt = f"{{{{.ID}}}} {{{{index .Spec.Labels \"{HOLDER}\"}}}} {{{{index .Spec.Labels \"{EXPIRES}\"}}}}"
+    # Every field non-empty (a missing label prints nothing): the holder and duration prefixed.
+    fmt = (f"{{{{.ID}}}} {{{{.CreatedAt.Unix}}}} h{{{{index .Spec.Labels \"{HOLDER}\"}}}} "
+           f"s{{{{index .Spec.Labels \"{SECONDS}\"}}}}")
+    parse = ("set -- $cur; holder=${3#h}; secs=${4#s}; "
+             f"case \"$secs\" in ''|*[!0-9-]*) secs={DEFAULT_SECONDS};; esac; "
+             "case \"$2\" in ''|*[!0-9]*) until=unknown;; *) until=$(( $2 + secs ));; esac; ")
     return (
         f"now=$(date +%s); cur=$(timeout 30 docker config inspect --format '{fmt}' {NAME} 2>/dev/null); "
-        "if [ -n \"$cur\" ]; then set -- $cur; "
-        f"if [ \"$2\" = {q} ]; then echo acquired; exit 0; fi; "
-        "case \"$3\" in ''|*[!0-9]*) ;; *) [ \"$3\" -le \"$now\" ] || { echo \"held $2 $3\"; exit 0; } ;; esac; "
+        f"if [ -n \"$cur\" ]; then {parse}"
+        f"if [ \"$holder\" = {q} ]; then echo acquired; exit 0; fi; "
+        # Its end on the swarm's clock, honoured MARGIN seconds longer for the managers' skew.
+        f"[ \"$until\" != unknown ] && [ $(( until + {MARGIN} )) -le \"$now\" ] || "
+        "{ echo \"held $holder $until\"; exit 0; }; "
         "timeout 30 docker config rm \"$1\" >/dev/null 2>&1; fi; "
         f"if err=$(echo lease | timeout 30 docker config create --label {HOLDER}={q} "
-        f"--label {EXPIRES}=$((now + {int(seconds)})) {NAME} - 2>&1 >/dev/null); then echo acquired; "
-        f"else c=$(timeout 30 docker config inspect --format '{fmt}' {NAME} 2>/dev/null) && "
-        "[ -n \"$c\" ] && { set -- $c; echo \"held $2 $3\"; exit 0; }; "
+        f"--label {SECONDS}={int(seconds)} {NAME} - 2>&1 >/dev/null); then echo acquired; "
+        f"else cur=$(timeout 30 docker config inspect --format '{fmt}' {NAME} 2>/dev/null) && "
+        f"[ -n \"$cur\" ] && {{ {parse}echo \"held $holder $until\"; exit 0; }}; "
         "echo \"failed $(printf '%s' \"$err\" | tr '\\n' ' ')\"; fi"
     )
 

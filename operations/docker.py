@@ -180,28 +180,43 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
             ok, out = remote.run(host, QUORUM_QUERY, conn)
             problem = quorum_problem(out.stdout_lines if ok else [])
             if not problem and ok and "state active true" in out.stdout_lines:
-                # ... and other controllers may be restarting its peers: one lease for the swarm.
+                # ... and other controllers may be restarting its peers: one lease for the swarm,
+                # taken first; the quorum is then judged again under it (a peer another
+                # controller restarted a moment ago counts).
                 ok, out = remote.run(host, restart_lease.acquire_command(run_id, 2 * timeout + 600), conn)
                 problem = restart_lease.problem(out.stdout_lines if ok else [])
                 leased = problem is None
+                if leased:
+                    ok, out = remote.run(host, QUORUM_QUERY, conn)
+                    problem = quorum_problem(out.stdout_lines if ok else [])
             if problem:
+                if leased:
+                    remote.run(host, restart_lease.release_command(run_id), conn)
                 host.log_styled(f"daemon.json not applied: {problem}", fg="red")
                 return False
+        outcome = "unknown"
         try:
-            return _roll(state, host, script, content, run_id, timeout, conn, mode)
+            applied, outcome = _roll(state, host, script, content, run_id, timeout, conn, mode)
+            return applied
         finally:
-            if leased:  # a manager that did not come back cannot answer: its lease lapses instead
+            # Released on a known outcome only: with none, the rollout (or the recovery it
+            # started) may still restart this manager, so the lease stays and lapses instead.
+            if leased and outcome != "unknown":
                 remote.run(host, restart_lease.release_command(run_id), conn)
+            elif leased:
+                host.log_styled("daemon.json: the swarm's manager-restart lease is kept until it lapses "
+                                "(the rollout's outcome is unknown)", fg="red")
 
 
 def _roll(state, host, script: str, content: str, run_id: str, timeout: int, conn: dict, mode: str):
-    """Stages the candidate, starts the rollout on the host, waits for it and judges the outcome."""
+    """Stages the candidate, starts the rollout on the host, waits for it and judges the outcome:
+    (applied, the outcome: "applied", "rolled-back", ... or "unknown" when none came)."""
     if mode == "apply":
         ok, out = remote.run(host, f"{space_check(len(content.encode()))} && install -d -m 0700 {STATE_DIR} && "
                                    f"umask 077 && cat > {CANDIDATE}", conn, stdin=content)
         if not ok:
             host.log_styled(f"daemon.json: cannot stage the candidate: {' '.join(out.stderr_lines)}", fg="red")
-            return False
+            return False, "not-started"
     ok, out = remote.run(host, start_and_wait(script, run_id, timeout, mode), conn)
     if ok and any(x == f"state run={run_id}" for x in out.stdout_lines):
         # Seen by a controller only once it has the outcome in hand: this waiting command
@@ -219,13 +234,13 @@ def _roll(state, host, script: str, content: str, run_id: str, timeout: int, con
             if line.startswith("log ") and not line.startswith("log dockwright-result:"):
                 host.log(f"daemon.json: {line[4:]}")
     if result in ("applied", "none"):  # none: a recovery found nothing left to recover
-        return True
+        return True, result
     if result == "busy":
         host.log_styled("daemon.json not applied: another rollout is running on this host", fg="red")
     elif result not in ("rejected", "refused", "failed"):
         # Unhealthy after the restart (rolled back or not): restart no further host.
         run.of_state(state).halted = host.name
-    return False
+    return False, result
 
 
 @operation()
