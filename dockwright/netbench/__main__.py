@@ -17,6 +17,8 @@ removed at the end, on Ctrl-C and on SIGTERM; ``cleanup`` removes leftovers.
 import argparse
 import datetime
 import json
+import os
+import shlex
 import signal
 import sys
 import time
@@ -104,26 +106,63 @@ def measure(a, b, mode: M.Mode, image: str, seconds: int) -> dict:
     return out
 
 
+RESTORE_PID = "/run/dockwright-netbench-restore.pid"
+# Seconds the host-side restore waits: a burst takes seconds. DOCKWRIGHT_NETBENCH_RESTORE_AFTER
+# shortens it (the e2e test that kills the controller mid-burst).
+RESTORE_AFTER = int(os.environ.get("DOCKWRIGHT_NETBENCH_RESTORE_AFTER", "300"))
+
+
+def restore_guard(previous: str) -> str:
+    """A host-side sleeper that puts nf_conntrack_max back to previous after RESTORE_AFTER
+    seconds, whatever becomes of the controller (killed, its SSH session dropped): detached
+    from the session, its pid kept so that a run that restores on its own ends it."""
+    value = str(int(previous))
+    restore = (f"sleep {RESTORE_AFTER}; sysctl -q -w net.netfilter.nf_conntrack_max={value}; "
+               f"rm -f {RESTORE_PID}")
+    return (f"setsid sh -c {shlex.quote(restore)} >/dev/null 2>&1 </dev/null & echo $! > {RESTORE_PID}")
+
+
+def restore_now(previous: str) -> str:
+    value = str(int(previous))
+    return (f"sysctl -q -w net.netfilter.nf_conntrack_max={value}; "
+            f"[ -f {RESTORE_PID} ] && kill $(cat {RESTORE_PID}) 2>/dev/null; rm -f {RESTORE_PID}; true")
+
+
+def lowering_problem(count: int, new_max: int) -> str | None:
+    """Why nf_conntrack_max must not be lowered to new_max on a host tracking count entries."""
+    if count >= new_max:
+        return (f"the host tracks {count} connections now, at or above the {new_max} the untuned burst "
+                f"would allow: not lowering nf_conntrack_max on it (its own traffic would be dropped)")
+    return None
+
+
 def burst(a, b, ma: M.Host, mb: M.Host, count: int, tuned: dict, conntrack_max: int | None) -> dict:
     """A connection burst from CLIENT's host namespace against a server in a container on
-    SERVER (published port): accepted, failed, p99 connect time, the server namespace's listen
-    overflows. tuned: the container's sysctls ({} for the namespace's defaults); conntrack_max:
-    SERVER's limit for the burst (restored afterwards)."""
+    SERVER (published on its data address): accepted, failed, p99 connect time, the server
+    namespace's listen overflows. tuned: the container's sysctls ({} for the namespace's
+    defaults); conntrack_max: SERVER's limit for the burst, never below what it tracks now, and
+    restored afterwards (by a host-side guard too, should this controller die)."""
     name = "dw-nb-burst"
     flags = " ".join(f"--sysctl {k}={v}" for k, v in tuned.items())
-    sh(b, f"docker rm -f {name} >/dev/null 2>&1; docker run -d --pull never --label {M.LABEL} --name {name} "
-          f"{flags} -p 15299:{M.PORT} {mb.image} bench {M.PORT} 600 >/dev/null")
+    sh(b, f"docker rm -f {name} >/dev/null 2>&1; docker run -d --pull never --label {M.LABEL} {M.limits(count)} "
+          f"--name {name} {flags} -p {shlex.quote(mb.address)}:15299:{M.PORT} {mb.image} bench {M.PORT} 600 >/dev/null")
     overflows = f"grep '^TcpExt:' /proc/$(docker inspect -f '{{{{.State.Pid}}}}' {name})/net/netstat"
     before = tcp_counters(sh(b, overflows), keep=None)
-    previous = sh(b, "sysctl -n net.netfilter.nf_conntrack_max")[0].strip()
+    previous, live = (x.strip() for x in sh(b, "sysctl -n net.netfilter.nf_conntrack_max net.netfilter.nf_conntrack_count"))
+    if conntrack_max and (why := lowering_problem(int(live), conntrack_max)):
+        sh(b, f"docker rm -f {name} >/dev/null 2>&1", check=False)
+        print(f"  {b.name}: {why}", flush=True)
+        return {"refused": why}
     try:
         if conntrack_max:
-            sh(b, f"sysctl -q -w net.netfilter.nf_conntrack_max={conntrack_max}")
-        line = sh(a, f"docker run --rm --pull never --label {M.LABEL} --network host {ma.image} "
+            sh(b, restore_guard(previous))
+            sh(b, f"sysctl -q -w net.netfilter.nf_conntrack_max={int(conntrack_max)}")
+        line = sh(a, f"docker run --rm --pull never --label {M.LABEL} {M.limits(count)} --network host {ma.image} "
                      f"burst:{mb.address}:15299:{count}")[-1]
         drops = sh(b, "cat /proc/net/stat/nf_conntrack")
     finally:
-        sh(b, f"sysctl -q -w net.netfilter.nf_conntrack_max={previous}", check=False)
+        if conntrack_max:
+            sh(b, restore_now(previous), check=False)
     after = tcp_counters(sh(b, overflows), keep=None)
     sh(b, f"docker rm -f {name} >/dev/null 2>&1", check=False)
     connected, failed, p99 = (line.partition("=")[2].split() + ["0", "0", "0"])[:3]

@@ -41,26 +41,41 @@ class Mode:
     teardown: dict | None = None
 
     def client(self, image: str, step: str) -> str:
-        return f"docker run --rm --pull never --label {LABEL} {self.client_net} {image} {step}"
+        return f"docker run --rm --pull never --label {LABEL} {LIMITS} {self.client_net} {image} {step}"
 
 
-def _run(name: str, image: str, net: str) -> str:
-    return (f"docker rm -f {name} >/dev/null 2>&1; docker run -d --pull never --label {LABEL} --name {name} "
-            f"{net} {image} bench {PORT} 7200 >/dev/null")
+# Every netbench container is bounded, so that a benchmark on a production host cannot exhaust
+# it: processes (each connection is one: the pids limit is the server's connection cap) and memory.
+LIMITS = "--pids-limit 512 --memory 256m"
+
+
+def limits(connections: int = 0) -> str:
+    """The container bounds for a server that must hold this many connections at once."""
+    return f"--pids-limit {max(512, connections + 256)} --memory {256 + connections // 8}m" if connections else LIMITS
+
+
+def _run(name: str, image: str, net: str, bind: str = "") -> str:
+    """A server container; bind: the address a host-network server listens on (never all)."""
+    return (f"docker rm -f {name} >/dev/null 2>&1; docker run -d --pull never --label {LABEL} {LIMITS} --name {name} "
+            f"{net} {image} bench {PORT} 7200{' ' + shlex.quote(bind) if bind else ''} >/dev/null")
 
 
 def modes(a: Host, b: Host, subnets: dict, data_subnet: str | None, swarm: bool) -> tuple[list[Mode], dict[str, str]]:
     """The modes this pair can run, and {left-out mode: why}."""
     out, left = [], {}
     srv = lambda m: f"dw-nb-srv-{m}"  # noqa: E731
-    out.append(Mode("host", {}, _run(srv("host"), b.image, "--network host"), "--network host", f"{b.address}:{PORT}"))
-    out.append(Mode("bridge", {}, _run(srv("bridge"), b.image, f"-p {PUBLISHED['bridge']}:{PORT}"), "--network bridge",
-                    f"{b.address}:{PUBLISHED['bridge']}"))
+    # Servers listen on the server host's data address only: published ports and the
+    # host-network server alike (never on every address of a production host).
+    pub = shlex.quote(b.address)
+    out.append(Mode("host", {}, _run(srv("host"), b.image, "--network host", b.address), "--network host",
+                    f"{b.address}:{PORT}"))
+    out.append(Mode("bridge", {}, _run(srv("bridge"), b.image, f"-p {pub}:{PUBLISHED['bridge']}:{PORT}"),
+                    "--network bridge", f"{b.address}:{PUBLISHED['bridge']}"))
     net = NETWORKS["user_bridge"]
     make = (f"docker network inspect {net} >/dev/null 2>&1 || docker network create --label {LABEL} "
             f"--subnet {shlex.quote(subnets['bridge'])} {net} >/dev/null")
     out.append(Mode("user_bridge", {"A": make, "B": make},
-                    _run(srv("user_bridge"), b.image, f"--network {net} -p {PUBLISHED['user_bridge']}:{PORT}"),
+                    _run(srv("user_bridge"), b.image, f"--network {net} -p {pub}:{PUBLISHED['user_bridge']}:{PORT}"),
                     f"--network {net}", f"{b.address}:{PUBLISHED['user_bridge']}"))
     if swarm and (a.manager or b.manager):
         on = "A" if a.manager else "B"

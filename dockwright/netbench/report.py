@@ -82,6 +82,9 @@ def table(result: dict) -> str:
                            ("conntrack_default", f"conntrack limit {t['conntrack_default_max']}"),
                            ("conntrack_tuned", "conntrack limit as tuned")):
             b = t[key]
+            if "refused" in b:
+                lines.append(f"    {label:<48} not run: {b['refused']}")
+                continue
             lines.append(f"    {label:<48} connected {b['connected']:>6}, failed {b['failed']:>6}, "
                          f"p99 connect {b['p99_connect_us'] / 1000:.0f} ms, listen overflows {b['listen_overflows']}, "
                          f"listen drops {b.get('listen_drops', '-')}, SYN queue full {b.get('syn_queue_full', '-')}")

@@ -21,7 +21,10 @@
  *                           "CONNECTIONS_PER_S P50_US P99_US"
  *     burst:HOST:PORT:N     N connections opened at once (non-blocking), each given 5 s:
  *                           "CONNECTED FAILED P99_CONNECT_US"
- *   dwprobe bench PORT [S] the server of stream, rr and crr (the first byte says which), and of burst
+ *   dwprobe bench PORT [S [ADDR]] the server of stream, rr and crr (the first byte says which), and of
+ *                          burst; on ADDR only when given (a host-network server binds the data
+ *                          address, not every address); an idle connection is closed after 30 s,
+ *                          and a connection the container's pids limit cannot fork for is refused
  *   dwprobe hold PORT [S]  listens on PORT with a backlog of 1 and never accepts (for S seconds at
  *                          most): a listen queue that overflows, for diagnose's e2e test
  *   dwprobe sleep          waits for a signal (a container to exec into or to keep a network busy)
@@ -229,16 +232,22 @@ static void ping(const char *host) {
 
 /* A TCP socket listening on PORT with BACKLOG (the kernel caps it at the namespace's somaxconn);
    -1, said on stderr, when it cannot be had. */
-static int listener(const char *who, int port, int backlog) {
+static int listener_on(const char *who, const char *ip, int port, int backlog) {
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (ip && inet_pton(AF_INET, ip, &addr.sin_addr) != 1) {
+        fprintf(stderr, "%s %d: not an IPv4 address: %s\n", who, port, ip);
+        return -1;
+    }
     if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, backlog) < 0) {
         fprintf(stderr, "%s %d: %s\n", who, port, strerror(errno));
         return -1;
     }
     return fd;
 }
+
+static int listener(const char *who, int port, int backlog) { return listener_on(who, NULL, port, backlog); }
 
 /* ---- network benchmark (dockwright.netbench): netperf's TCP_STREAM, TCP_RR and TCP_CRR ---- */
 
@@ -373,15 +382,19 @@ static void burst_client(char *spec) {
     printf("%ld %ld %.0f\n", connected, failed, percentile(took, connected, 0.99));
 }
 
-static int bench_server(int port) {
+static int bench_server(int port, const char *ip) {
     /* The backlog asked is the kernel's maximum: what the namespace's somaxconn allows is used. */
-    int fd = listener("bench", port, 65535), one = 1;
+    int fd = listener_on("bench", ip, port, 65535), one = 1;
     if (fd < 0) return 1;
     signal(SIGCHLD, SIG_IGN);
     for (;;) {
         int c = accept(fd, NULL, NULL);
         if (c < 0) continue;
-        if (fork() > 0) { close(c); continue; }
+        pid_t child = fork();
+        if (child != 0) { close(c); continue; }  /* the parent; or no child (the pids limit): refused */
+        /* A peer that stops sending is dropped: no connection holds a process for ever. */
+        struct timeval idle = {.tv_sec = 30};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         char mode = 0, byte;
         if (read(c, &mode, 1) != 1) _exit(0);
@@ -465,9 +478,9 @@ int main(int argc, char **argv) {
         if (argc == 4) alarm(atoi(argv[3]));  /* a server left behind by a killed run ends by itself */
         return serve(atoi(argv[2]));
     }
-    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "bench")) {
-        if (argc == 4) alarm(atoi(argv[3]));
-        return bench_server(atoi(argv[2]));
+    if (argc >= 3 && argc <= 5 && !strcmp(argv[1], "bench")) {
+        if (argc >= 4) alarm(atoi(argv[3]));
+        return bench_server(atoi(argv[2]), argc == 5 ? argv[4] : NULL);
     }
     if ((argc == 3 || argc == 4) && !strcmp(argv[1], "hold")) {
         if (argc == 4) alarm(atoi(argv[3]));
@@ -475,7 +488,8 @@ int main(int argc, char **argv) {
     }
     if (argc == 2 && !strcmp(argv[1], "sleep")) for (;;) pause();
     if (argc < 2) {
-        fputs("usage: dwprobe STEP... | dwprobe serve|hold|bench PORT [SECONDS] | dwprobe sleep\n", stderr);
+        fputs("usage: dwprobe STEP... | dwprobe serve|hold PORT [SECONDS] | dwprobe bench PORT [SECONDS [ADDR]] | "
+              "dwprobe sleep\n", stderr);
         return 2;
     }
     int n = argc - 1, fds[n];

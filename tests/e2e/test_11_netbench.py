@@ -52,3 +52,37 @@ def test_refused_without_opt_in_and_nothing_left_after_a_kill():
     assert seen.strip(), "objects existed when the run was killed"
     assert run.returncode == 128 + signal.SIGTERM and "removed every container and network" in out
     assert ssh("lab1", LEFT).strip() == "" and ssh("lab2", LEFT).strip() == ""
+
+
+@SWARM
+def test_a_controller_killed_while_conntrack_is_lowered_leaves_it_restored():
+    """SIGKILL (nothing of the controller runs after it) while the untuned burst has
+    nf_conntrack_max lowered on the server: the host-side guard puts it back by itself."""
+    before = ssh("lab2", "sysctl -n net.netfilter.nf_conntrack_max").strip()
+    env = {"DOCKWRIGHT_NETBENCH_RESTORE_AFTER": "20"}
+    run = subprocess.Popen([sys.executable, "-m", "dockwright.netbench", INVENTORY, "--hosts", "lab1,lab2",
+                            "--modes", "host", "--repetitions", "1", "--seconds", "1", "--burst", "256",
+                            "--conntrack-default", "4096"], cwd=REPO, env=lab_env(None, **env),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lowered = ""
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline and run.poll() is None:
+            lowered = ssh("lab2", "[ -f /run/dockwright-netbench-restore.pid ] && "
+                                  "sysctl -n net.netfilter.nf_conntrack_max; true").strip()
+            if lowered:
+                break
+            time.sleep(0.5)
+        os.killpg(run.pid, signal.SIGKILL)
+        run.communicate(timeout=60)
+        assert lowered == "4096", f"the run never lowered conntrack on lab2 ({lowered!r})"
+        time.sleep(30)  # the guard's 20 s, and some
+        assert ssh("lab2", "sysctl -n net.netfilter.nf_conntrack_max").strip() == before
+        assert ssh("lab2", "ls /run/dockwright-netbench-restore.pid 2>/dev/null; true").strip() == ""
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        for h in ("lab1", "lab2"):
+            ssh(h, "docker rm -f $(docker ps -aq --filter label=dockwright.netbench=1) >/dev/null 2>&1; "
+                   "docker network rm $(docker network ls -q --filter label=dockwright.netbench=1) >/dev/null 2>&1; true")
+        ssh("lab2", f"sysctl -q -w net.netfilter.nf_conntrack_max={before}")

@@ -62,3 +62,52 @@ def test_only_opted_in_hosts_are_loaded(tmp_path, monkeypatch):
     inv.write_text("hosts = [('h1', {}), ('h2', {})]\n")
     with pytest.raises(nb.Refused, match="h1: netbench.allowed = False"):
         nb.load(str(inv), ["h1", "h2"])
+
+
+def test_every_container_is_bounded_and_every_server_listens_on_the_data_address_only():
+    chosen, _ = M.modes(A, B, SUBNETS, "10.99.0.0/24", swarm=True)
+    by = {m.name: m for m in chosen}
+    for m in chosen:
+        assert "--pids-limit " in m.server and "--memory " in m.server, m.name
+        assert "--pids-limit " in m.client("img", "stream:x:1:1")
+    assert by["host"].server.rstrip(" >/dev/null").endswith("bench 5201 7200 10.99.0.12")
+    assert "-p 10.99.0.12:15202:5201" in by["bridge"].server and "-p 10.99.0.12:15203:5201" in by["user_bridge"].server
+    assert "-p 15202:" not in by["bridge"].server  # never every address
+    # A burst's server holds its connections: its pids limit (the connection cap) makes room.
+    assert M.limits(8192).startswith("--pids-limit 8448 ")
+
+
+def test_conntrack_is_never_lowered_below_what_the_host_tracks():
+    from dockwright.netbench import __main__ as nb
+    assert nb.lowering_problem(9000, 8192) and "not lowering" in nb.lowering_problem(8192, 8192)
+    assert nb.lowering_problem(120, 8192) is None
+
+
+def test_the_host_side_guard_restores_conntrack_even_if_the_controller_dies(tmp_path):
+    """The guard runs detached from the session: killed with the shell that started it (as a
+    dropped SSH session kills it), it still restores the value, here with a short wait and a
+    stand-in sysctl."""
+    import os
+    import subprocess
+    import time
+
+    from dockwright.netbench import __main__ as nb
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "sysctl").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/sysctl.log\n")
+    (bin_ / "sysctl").chmod(0o755)
+    guard = nb.restore_guard("262144").replace(f"sleep {nb.RESTORE_AFTER}", "sleep 1").replace(
+        nb.RESTORE_PID, str(tmp_path / "guard.pid"))
+    shell = subprocess.Popen(["sh", "-c", guard + "; sleep 30"], env=dict(os.environ, PATH=f"{bin_}:{os.environ['PATH']}"),
+                             start_new_session=True)
+    time.sleep(0.3)
+    os.killpg(shell.pid, 9)  # the controller's session dies
+    shell.wait()
+    for _ in range(100):
+        if (tmp_path / "sysctl.log").exists() and not (tmp_path / "guard.pid").exists():
+            break
+        time.sleep(0.1)
+    assert (tmp_path / "sysctl.log").read_text().split() == ["-q", "-w", "net.netfilter.nf_conntrack_max=262144"]
+    assert not (tmp_path / "guard.pid").exists()
+    # A run that restores on its own ends the guard (no later write of an older value).
+    assert "kill $(cat /run/dockwright-netbench-restore.pid)" in nb.restore_now("262144")
