@@ -124,3 +124,46 @@ def test_the_suite_connects_as_pyinfra_does():
     assert alias == "ssh://web-alias" and "StrictHostKeyChecking" not in opts["ssh_extra_args"]  # ssh_config decides
     assert connection("@local", {})[0] == "local://"
     assert connection("@docker/ubuntu:24.04", {"_sudo": False})[0] == "docker://ubuntu:24.04"
+
+
+class _Peer:
+    """A peer for the cross-host checks: answers the reach check, or is lost (ssh failed)."""
+
+    def __init__(self, name, addr, reached=None, lost=None):
+        self.name, self.data, self.desired = name, {"data_ip": addr}, {"networks": {}, "concerns": {}}
+        self._reached, self.lost = reached, lost
+
+    def attempt(self, command):
+        from types import SimpleNamespace
+        if self.lost:
+            return None
+        return SimpleNamespace(rc=0, stdout="\n".join(f"open {p}" for p in self._reached), stderr="")
+
+
+class _Target(_Peer):
+    def __init__(self):
+        super().__init__("lab1", "10.99.0.11")
+        self.desired = {"concerns": {"networks": True},
+                        "networks": {"port_policy": [{"port": 2375, "proto": "tcp", "deny_from": ["0.0.0.0/0"]}]}}
+
+    def require_behaviour(self):
+        pass
+
+    def server(self):
+        pass
+
+
+def test_a_dead_peer_never_fails_a_healthy_hosts_port_policy_check(capsys):
+    """lab3 is unreachable: lab1's check is judged by lab2 alone and passes, naming lab3; with
+    every peer down it is skipped, naming them. lab3's own checks carry its failure."""
+    import pytest
+
+    from tests.verify.test_networks import test_port_policy_admits_exactly_whom_the_data_says as check
+    dead = _Peer("lab3", "10.99.0.13", lost="ssh: connect to host 127.0.0.1 port 2203: Connection timed out")
+    check(_Target(), [_Peer("lab2", "10.99.0.12", reached=[18080]), dead])
+    assert "without unreachable peer(s): lab3 (ssh: connect" in capsys.readouterr().out
+    with pytest.raises(pytest.skip.Exception, match="every peer that would try this host is unreachable: lab3"):
+        check(_Target(), [dead])
+    # The control: a live peer that reaches the denied port fails the check, naming it.
+    with pytest.raises(AssertionError, match="port 2375: lab2"):
+        check(_Target(), [_Peer("lab2", "10.99.0.12", reached=[18080, 2375]), dead])

@@ -84,6 +84,20 @@ class Target:
             self._lost = (res.stderr or "").strip().splitlines()[-1][:300]
         return res
 
+    @property
+    def lost(self) -> str | None:
+        """Why this host cannot be reached (ssh itself failed), or None."""
+        return self._lost
+
+    def attempt(self, command: str):
+        """run(), for a check that uses this host on behalf of another: None when this host
+        cannot be reached, never a failure of that other host's check (this host's own checks
+        carry the failure, naming it)."""
+        if self._lost:
+            return None
+        res = self.run(command)
+        return None if self._lost else res
+
     def out(self, command: str) -> str:
         res = self.run(command)
         assert res.rc == 0, f"{command!r} exited {res.rc}: {res.stderr.strip()}"
