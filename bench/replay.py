@@ -44,10 +44,15 @@ def _key(command: str, stdin) -> str:
     return command + "\n@@stdin " + hashlib.sha256(data).hexdigest()[:16]
 
 
+def _address(addr: str) -> "re.Pattern":
+    """addr as a whole address: never the start of a longer one (10.200.0.4 in 10.200.0.42)."""
+    return re.compile(rf"(?<![0-9A-Za-z.:]){re.escape(addr)}(?![0-9A-Za-z])")
+
+
 def _generic(text: str, name: str, addr: str | None) -> str:
     text = TOKEN.sub("@@SWARM-TOKEN@@", text)  # a recording is a file: never a join token in it
     text = text.replace(name, HOST)
-    return text.replace(addr, ADDR) if addr else text
+    return _address(addr).sub(ADDR, text) if addr else text
 
 
 def _specific(text: str, name: str, addr: str | None) -> str:

@@ -162,8 +162,10 @@ def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float) -
     result = {"n": n, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
               "peak_rss_mb": round(rss, 1), "tree_peak_rss_mb": round(tree_peak, 1),
               "commands_per_host": round(per_host, 2), "rc": rc}
-    # Replayed verification may fail checks whose answer depends on who asked (tests/verify/replay.py).
-    if rc not in ((0, 1, 2) if "tests/verify" in argvs[0] else (0, 2)) or "dwreplay: no recording" in out:
+    # A run that fails is a failed measurement, never a figure: the verification must pass (the
+    # replay answers every peer's reach check; a host whose address began another's once made
+    # three checks fail at N = 50), the others may find drift (2).
+    if rc not in ((0,) if "tests/verify" in argvs[0] else (0, 2)) or "dwreplay: no recording" in out:
         result["error"] = out[-3000:]
     return result
 

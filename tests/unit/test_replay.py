@@ -46,3 +46,18 @@ def test_an_unrecorded_command_is_an_error_naming_it(tmp_path):
     res = _run(tmp_path, rec)
     assert res.returncode != 0
     assert "dwreplay: no recording of this command for role worker: sh -c 'uname -r'" in res.stdout + res.stderr
+
+
+def test_a_host_address_that_begins_another_is_never_taken_for_it():
+    """10.200.0.4's answers named 10.200.0.42 as @@DATA_IP@@2: the reach checks of every host
+    whose address began with a peer's failed at N = 50 (the replay, not the product)."""
+    from bench import replay
+    text = "peer 10.200.0.42, me 10.200.0.4, also 10.200.0.4/24 and 110.200.0.4"
+    assert replay._generic(text, "sim-w0003", "10.200.0.4") == \
+        "peer 10.200.0.42, me @@DATA_IP@@, also @@DATA_IP@@/24 and 110.200.0.4"
+
+
+def test_an_unreachable_replayed_host_answers_as_ssh_does_and_fails_only_its_own_checks():
+    from tests.verify import replay
+    got = replay.answer({"replay_role": "worker", "replay_fault": "unreachable"}, "sim-w0003", "true")
+    assert got.rc == 255 and got.stderr.startswith("ssh: connect to host sim-w0003")

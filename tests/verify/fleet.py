@@ -74,8 +74,9 @@ class Target:
             with open(os.environ["DOCKWRIGHT_COUNT_FILE"], "a") as f:
                 f.write(self.name + "\n")
         if replay.replaying(self.data):  # a simulated host (bench): no connection at all
-            return replay.answer(self.data, self.name, command)
-        res = self.host.run(command)
+            res = replay.answer(self.data, self.name, command)
+        else:
+            res = self.host.run(command)
         if replay.recording():
             replay.record(self.data, self.name, command, res)
         if res.rc == 255 and SSH_LOST.search(res.stderr or ""):

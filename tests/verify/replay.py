@@ -10,6 +10,7 @@ Commands and answers are stored with the host's name, its address, the other hos
 and the suite's process ids replaced by placeholders, so one lab host's answers serve hundreds
 of simulated ones. Answers that depend on which peer asked (the port policy) are the last one
 recorded: in replay those checks may fail; the figures are the suite's cost (bench/scale.py).
+A host whose data says ``replay_fault: unreachable`` answers as ssh does when a host is down.
 A command with no recording answers exit 127, naming it, never an empty success.
 """
 
@@ -82,6 +83,8 @@ def save() -> None:
 
 def answer(data: dict, name: str, command: str) -> Answer:
     role, addr = role_of(data), data.get("data_ip")
+    if data.get("replay_fault") == "unreachable":  # as ssh reports a host that does not answer
+        return Answer(255, "", f"ssh: connect to host {name} port 22: Connection timed out")
     if role not in _loaded:
         path = Path(os.environ[REPLAY_ENV]) / f"verify-{role}.json"
         _loaded[role] = json.loads(path.read_text())["commands"] if path.exists() else {}
