@@ -145,15 +145,34 @@ def _public(item: dict) -> dict:
     return {k: v for k, v in item.items() if k != "op"}
 
 
+VERIFY_OP = "verify: testinfra suite"
+
+
 def fix(inventory: str, hosts: list[str], passed: list[str], off: tuple = ()) -> dict:
     """The deploy on the drifted hosts (then the verification), in its own pyinfra process;
-    each host's outcome read from pyinfra's JSON results (never its log text):
-    {"fixed": [...], "failed": {host: why}, "unreachable": {host: why}, "rc": int, "tail": [...]}."""
+    each host's outcome read from pyinfra's JSON results, the hosts that process declared
+    unreachable (dockwright.liveness, in a private file) and the verification's own report
+    (never pyinfra's log text): {"fixed": [...], "failed": {host: why}, "unreachable": {host:
+    why}, "rc": int, "tail": [...]}. A host that failed its own checks carries the blame, never
+    the host the suite happened to run on."""
+    import os
+    import tempfile
+
+    from dockwright import liveness
     # Concerns left for the fix window are switched off for this run (the verification then
     # leaves them alone too).
     skip = ["--data", "concerns=" + json.dumps({c: False for c in off})] if off else []
     cmd = [*PYINFRA, inventory, "deploy.py", "-y", "--json", *passed, *skip, *limit_args(",".join(hosts))]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    fd, told = tempfile.mkstemp(prefix="dockwright-fix-", suffix=".tsv")
+    os.close(fd)
+    verify_report = REPO / "reports" / "verify.json"
+    started = time.time()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              env=dict(os.environ, **{liveness.OUTCOME_ENV: told}))
+        declared = dict(line.split("\t", 1) for line in Path(told).read_text().splitlines() if "\t" in line)
+    finally:
+        os.unlink(told)
     tail = (proc.stdout[:proc.stdout.find('{"plan"')] if '{"plan"' in proc.stdout else proc.stdout)
     tail = (tail + proc.stderr).strip().splitlines()[-60:]
     results = None
@@ -167,22 +186,49 @@ def fix(inventory: str, hosts: list[str], passed: list[str], off: tuple = ()) ->
         out["failed"] = {h: f"the fix's deploy ended without results (exit {proc.returncode})" for h in hosts}
         return out
     errors: dict[str, list[str]] = {}
+    verify_failed = False
     for op in results.get("operations") or []:
+        if op.get("name") == VERIFY_OP:
+            verify_failed = verify_failed or bool(op.get("error"))
+            continue
         for h in op.get("error") or []:
             errors.setdefault(h, []).append(op.get("name") or "an operation")
+    checks = verification_failures(verify_report, started) if verify_failed else {}
     dead = set(results.get("failed_hosts") or [])
     for h in hosts:
-        if h in errors:
+        if h in declared:
+            out["unreachable"][h] = f"lost during the fix: {declared[h]}"
+        elif h in errors:
             out["failed"][h] = "failed during the fix: " + ", ".join(errors[h])
         elif h in dead:
-            out["unreachable"][h] = "lost during the fix (pyinfra failed the host with no operation error: " \
-                                    "unreachable or silent)"
+            out["unreachable"][h] = "lost during the fix (pyinfra failed the host with no operation error)"
+        elif verify_failed and checks is None:
+            out["failed"][h] = "the verification after the fix did not complete (reports/verify.json)"
+        elif h in checks:
+            out["failed"][h] = f"verification failed after the fix: {checks[h]}"
         else:
             out["fixed"].append(h)
     if proc.returncode != 0 and not out["failed"] and not out["unreachable"]:
         out["failed"] = {h: f"the fix's deploy exited {proc.returncode}" for h in hosts}
         out["fixed"] = []
     return out
+
+
+def verification_failures(path: Path, since: float) -> dict[str, str] | None:
+    """{host: its failed checks, in short} from the verification's own report written after
+    since; None when there is no such report (the suite did not complete)."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if report.get("time", 0) < since:
+        return None
+    failed: dict[str, list[str]] = {}
+    for r in report.get("results") or []:
+        if r.get("outcome") not in ("passed", "skipped"):
+            failed.setdefault(r["host"], []).append(r["check"])
+    return {h: f"{len(c)} check(s) failed: {', '.join(sorted(c)[:3])}" + (", ..." if len(c) > 3 else "")
+            for h, c in failed.items()}
 
 
 def fix_fleet(args, per_host: dict, policies: dict, report: dict) -> dict | None:

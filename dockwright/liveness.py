@@ -16,6 +16,7 @@ server sends for this request, proves the host alive: the question is only wheth
 answers.
 """
 
+import os
 import weakref
 
 import gevent
@@ -27,6 +28,16 @@ DEAD_AFTER = 60  # no reply for this long: the host is declared unreachable
 _WATCHED: "weakref.WeakSet" = weakref.WeakSet()  # transports under watch
 # Hosts declared unreachable in this process, by name, with the reason.
 declared: dict[str, str] = {}
+# A file (its path in this variable: a fleet's names never go in the environment) where a run
+# started by drift.py --fix tells which hosts it declared unreachable, and why.
+OUTCOME_ENV = "DOCKWRIGHT_OUTCOME_FILE"
+
+
+def _tell(name: str, why: str) -> None:
+    path = os.environ.get(OUTCOME_ENV)
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{name}\t{why}\n")
 
 
 def transport_of(host):
@@ -58,6 +69,7 @@ def _watch(host, transport, interval: float, dead_after: float) -> None:
             why = f"no answer over SSH for {dead_after:g} s (keepalive every {interval:g} s)"
             declared[host.name] = why
             logger.error(f"{host.print_prefix}declared unreachable: {why}")
+            _tell(host.name, why)
             transport.close()
             return
 

@@ -336,3 +336,50 @@ def test_a_plan_shows_each_key_it_would_change_while_pyinfra_plans_and_only_then
     finally:
         report.SHOW_PLANNED = True
         report.reset()
+
+
+def _fix_with(monkeypatch, tmp_path, operations, failed_hosts=(), declared=None, checks=None, rc=1):
+    """drift.fix against a stand-in for the fix's pyinfra process: its JSON results, the hosts
+    its liveness declared, and the verification's report."""
+    import json
+    import subprocess
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(drift, "REPO", tmp_path)
+    (tmp_path / "reports").mkdir(parents=True, exist_ok=True)
+
+    def fake_run(cmd, **kwargs):
+        from dockwright import liveness
+        with open(kwargs["env"][liveness.OUTCOME_ENV], "a") as f:
+            for h, why in (declared or {}).items():
+                f.write(f"{h}\t{why}\n")
+        if checks is not None:
+            (tmp_path / "reports" / "verify.json").write_text(json.dumps({"time": 9e12, "results": checks}))
+        payload = {"plan": [], "results": {"operations": operations, "failed_hosts": list(failed_hosts)}}
+        return SimpleNamespace(returncode=rc, stdout="log line\n" + json.dumps(payload), stderr="")
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    return drift.fix("inv.py", ["lab1", "lab2", "lab3"], [])
+
+
+def test_a_fix_names_the_host_lost_in_it_and_the_others_fixed(monkeypatch, tmp_path):
+    ops = [{"name": "sysctl: owned file, live values, boot order", "error": ["lab3"], "success": ["lab1", "lab2"]},
+           {"name": drift.VERIFY_OP, "error": ["lab1"], "success": []}]
+    checks = [{"host": "lab1", "check": "sysctl_live_and_at_boot", "outcome": "passed", "message": ""},
+              {"host": "lab3", "check": "sysctl_live_and_at_boot", "outcome": "failed",
+               "message": "lab3: unreachable, not checked"}]
+    out = _fix_with(monkeypatch, tmp_path, ops, failed_hosts=["lab3"],
+                    declared={"lab3": "no answer over SSH for 60 s (keepalive every 15 s)"}, checks=checks)
+    assert out["fixed"] == ["lab1", "lab2"]  # the suite ran on lab1 and failed: lab1 is not blamed
+    assert out["unreachable"] == {"lab3": "lost during the fix: no answer over SSH for 60 s (keepalive every 15 s)"}
+    assert out["failed"] == {}
+
+
+def test_a_host_that_fails_its_own_checks_after_the_fix_carries_the_blame(monkeypatch, tmp_path):
+    ops = [{"name": drift.VERIFY_OP, "error": ["lab1"], "success": []}]
+    checks = [{"host": "lab1", "check": "a", "outcome": "passed"}, {"host": "lab2", "check": "b", "outcome": "failed"}]
+    out = _fix_with(monkeypatch, tmp_path, ops, checks=checks)
+    assert out["fixed"] == ["lab1", "lab3"] and out["failed"] == {"lab2": "verification failed after the fix: "
+                                                                          "1 check(s) failed: b"}
+    # No report from the suite: no host is called verified.
+    out = _fix_with(monkeypatch, tmp_path / "x", ops, checks=None)
+    assert out["fixed"] == [] and set(out["failed"]) == {"lab1", "lab2", "lab3"}
