@@ -3,11 +3,13 @@ PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
-# python3-venv for make setup; the probe ships prebuilt (no C toolchain needed here). prometheus
-# for its promtool (the alert rules' tests); systemd for systemd-analyze (the units' tests).
-LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python3-venv prometheus systemd
+# python3-venv for make setup; the probe ships prebuilt (no C toolchain needed here).
+LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python3-venv
+# What the unit tests use besides Python (installed without recommends): promtool (the alert
+# rules), systemd-analyze (the units), chromium (the fleet page, seen as a person sees it).
+TEST_PACKAGES := prometheus systemd chromium
 
-.PHONY: setup lab-packages lab lab-down unit probe-check e2e test verify drift bench bench-scale bench-record soak netbench clean
+.PHONY: setup lab-packages test-packages lab lab-down unit probe-check e2e test verify drift bench bench-scale bench-record soak netbench clean
 
 # The tests replay simulated hosts: the bench distribution (bench/pyproject.toml) brings their
 # pyinfra connectors; a user's own install of dockwright has none.
@@ -28,6 +30,12 @@ lab-packages:
 	if [ -z "$$missing" ]; then echo "lab packages: all present"; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "lab packages missing; run as root: apt-get install -y $$missing"; exit 1; fi
+
+test-packages:
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "test packages: all present"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "test packages missing; run as root: apt-get install -y --no-install-recommends $$missing"; exit 1; fi
 
 # The main job: VMs up, deployed, verified (the VMs' consoles watched: a guest kernel panic
 # ends the deploy at once, naming the VM, instead of leaving it to wait).
@@ -54,7 +62,7 @@ e2e: setup lab-packages
 
 # make test runs the unit tests with every tool they use required (promtool, systemd-analyze):
 # a missing tool fails them instead of skipping.
-test: lab-packages
+test: lab-packages test-packages
 	DOCKWRIGHT_REQUIRE_TOOLS=1 $(MAKE) unit
 	$(MAKE) probe-check e2e
 

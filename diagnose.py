@@ -57,6 +57,7 @@ def collect(inventory: str, limit: str | None, passed: list[str], active: bool =
     state, error = run_pyinfra([inventory, DEPLOY, "--dry", "--json", *passed, *limit_args(limit)])
     if state is None or getattr(state, "inventory", None) is None:
         return {"hosts": [], "unreachable": {}, "failed": {}, "skipped": {}, "error": error or "pyinfra did not start",
+                "groups": {},
                 "readings": {}, "desired": {}, "offsets": {}, "warnings": [], "scope_problems": []}
     in_run, unreachable, failed, skipped = hosts_outcome(state, report.failures())
     got = report.readings()
@@ -70,7 +71,9 @@ def collect(inventory: str, limit: str | None, passed: list[str], active: bool =
     skipped.update({h: "concerns.diagnose is off in its data" for h in in_run if h not in readings and h not in left_out
                     and h in desired and not model.enabled(desired[h], "diagnose")})
     all_hosts = sorted(h.name for h in state.inventory)
+    groups = {h.name: sorted(g for g in getattr(h, "groups", ()) if g != "all") for h in state.inventory if h.name in in_run}
     return {"hosts": in_run, "unreachable": unreachable, "failed": failed, "skipped": skipped, "error": error,
+            "groups": groups,
             "readings": readings, "desired": desired, "offsets": offsets,
             "warnings": list(run.of_state(state).warnings),
             "scope_problems": scope_problems(inventory, all_hosts, in_run, limit,
@@ -157,7 +160,7 @@ def run(args) -> int:
         "offsets": collected["offsets"], "clock_skew_seconds": skew,
         "swarm_nodes": sorted(h for h, d in collected["desired"].items() if (d.get("swarm") or {}).get("role")),
         "fail_on": {h: d["diagnose"]["fail_on"] for h, d in collected["desired"].items() if "diagnose" in d},
-        "hosts": collected["hosts"], "error": error, "warnings": collected["warnings"],
+        "hosts": collected["hosts"], "error": error, "warnings": collected["warnings"], "groups": collected["groups"],
         **{k: v for k, v in cov.as_dict().items() if k in ("unreachable", "failed", "skipped", "not_checked")},
     }
     return finish(args, report)
@@ -187,6 +190,9 @@ def write(args, report: dict) -> None:
     from dockwright.diagnosis import output
     if args.json:
         write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
+    if getattr(args, "html", None):
+        from dockwright import page
+        page.write(Path(args.html), [report])
     if args.metrics:
         from dockwright.plumbing import metrics
         path = Path(args.metrics)

@@ -55,7 +55,7 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
                                 "--data", 'verify={"after_deploy": false}', *limit_args(limit)])
     if state is None or getattr(state, "inventory", None) is None:
         return {"plan": [], "items": [], "all_hosts": [], "hosts": [], "unreachable": {}, "failed": {}, "skipped": {},
-                "policies": {},
+                "policies": {}, "groups": {},
                 "warnings": [], "error": error or "pyinfra did not start", "scope_problems": []}
     return outcome(state, pyinfra_internals.plan_json(state), item_report.collected(), error, item_report.failures(),
                    inventory, limit)
@@ -108,8 +108,9 @@ def outcome(state, plan_json: list[dict], items: list[dict], error: str | None,
                 policies[h.name] = model.desired(h).get("drift")
             except Exception:  # noqa: BLE001 - data that does not merge has failed validation already
                 policies[h.name] = None
+    groups = {h.name: sorted(g for g in getattr(h, "groups", ()) if g != "all") for h in state.inventory if h.name in in_run}
     return {"plan": plan_json, "items": items, "all_hosts": all_hosts, "hosts": in_run, "unreachable": unreachable,
-            "policies": policies,
+            "policies": policies, "groups": groups,
             "failed": failed, "skipped": skipped, "error": error, "warnings": list(run.of_state(state).warnings),
             "scope_problems": scope_problems(inventory, all_hosts, in_run, limit,
                                              lambda p: limit_matches(state.inventory, p))}
@@ -293,7 +294,7 @@ def run(args) -> int:
     found = drift_items(result)
     checked = set(cov.checked)
     per_host = {h: [_public(i) for i in items] for h, items in found.items() if h in checked}
-    report.update(hosts=result["hosts"], drift=per_host, error=error)
+    report.update(hosts=result["hosts"], drift=per_host, error=error, groups=result["groups"])
 
     print(f"{WHO}: {args.inventory}")
     for host in result["hosts"]:
@@ -361,6 +362,9 @@ def _write_outputs(args, report: dict) -> None:
     last success advances only with a verdict that holds (exit 0 or 2)."""
     if args.json:
         _write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
+    if getattr(args, "html", None):
+        from dockwright import page
+        page.write(Path(args.html), [report])
     if args.metrics:
         from dockwright.plumbing import metrics
         path = Path(args.metrics)

@@ -17,3 +17,14 @@ def _env() -> jinja2.Environment:
 
 def render(template: str, **context) -> str:
     return _env().get_template(template).render(**context)
+
+
+@lru_cache(maxsize=1)
+def _html_env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                              autoescape=True)
+
+
+def render_html(template: str, **context) -> str:
+    """A page from templates/, every value escaped unless the template says otherwise."""
+    return _html_env().get_template(template).render(**context)

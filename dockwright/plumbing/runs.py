@@ -237,6 +237,7 @@ def fleet_parser(doc: str, pass_on: str) -> "Parser":
     parser.add_argument("--shard", type=parse_shard, help="I/N: only the hosts of shard I of N (stable by host name)")
     parser.add_argument("--json", help="write the report as JSON here")
     parser.add_argument("--metrics", help="write a Prometheus textfile here")
+    parser.add_argument("--html", help="write the run's page here (python -m dockwright.page: one self-contained file)")
     parser.add_argument("--lock", help="lock file (default: one per inventory and shard, see lock_path)")
     parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
                         help=f"passed on to pyinfra (override host data), {pass_on}")
@@ -256,7 +257,7 @@ def pyinfra_flags(args) -> list[str]:
 def run_locked(args, who: str, run, kind: str = "") -> int:
     """run(args) under the inventory's (and shard's) lock, with the caller's paths made
     absolute first (pyinfra runs in the checkout); EXIT_FAILURE when the lock is not ours."""
-    for name in ("json", "metrics", "lock", "previous"):
+    for name in ("json", "metrics", "html", "lock", "previous"):
         if getattr(args, name, None):
             setattr(args, name, os.path.abspath(getattr(args, name)))
     if os.path.exists(args.inventory):
