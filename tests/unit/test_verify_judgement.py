@@ -167,3 +167,30 @@ def test_a_dead_peer_never_fails_a_healthy_hosts_port_policy_check(capsys):
     # The control: a live peer that reaches the denied port fails the check, naming it.
     with pytest.raises(AssertionError, match="port 2375: lab2"):
         check(_Target(), [_Peer("lab2", "10.99.0.12", reached=[18080, 2375]), dead])
+
+
+def test_a_host_lost_over_real_ssh_fails_its_later_checks_at_once():
+    """testinfra's ssh backend raises RuntimeError(result) on exit 255, and ssh ends its lines
+    with CRLF there: both once hid a dead host, so each of its checks waited out its own
+    connect timeout (a minute each) during a fix's verification."""
+    import pytest
+    from testinfra.backend.base import CommandResult
+
+    from tests.verify.fleet import Target
+
+    calls = []
+
+    class DeadHost:
+        def run(self, command):
+            calls.append(command)
+            from types import SimpleNamespace
+            backend = SimpleNamespace(decode=lambda b: b.decode(), encoding="utf-8")
+            raise RuntimeError(CommandResult(backend, 255, b"true", b"",
+                                             b"Connection timed out during banner exchange\r\n"))
+    t = Target("lab3", {}, {})
+    t._conn = DeadHost()
+    assert t.run("true").rc == 255 and t.lost == "Connection timed out during banner exchange"
+    with pytest.raises(pytest.fail.Exception, match="lab3: unreachable, not checked"):
+        t.run("true")
+    assert len(calls) == 1  # the second check never waited on ssh
+    assert t.attempt("true") is None
