@@ -50,6 +50,13 @@ import io
 import pyinfra
 from pyinfra import context
 
+# The pyinfra minor versions whose internals (above) dockwright has been checked against.
+SUPPORTED = ("3.10",)
+
+
+def supported(version: str) -> bool:
+    return ".".join(version.split(".")[:2]) in SUPPORTED
+
 
 def current_state():
     """The State of the run being planned or executed, or None outside one."""

@@ -271,8 +271,11 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dockwright.netbench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ..plumbing.coverage import inventory_problem
+    from ..plumbing.runs import Parser, version
+    p = Parser(prog="python -m dockwright.netbench", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"dockwright {version()}")
     p.add_argument("inventory")
     p.add_argument("action", nargs="?", choices=("run", "cleanup"), default="run")
     p.add_argument("--hosts", help="CLIENT,SERVER (default: two opted-in swarm nodes, a manager first)")
@@ -286,6 +289,9 @@ def main(argv=None) -> int:
     p.add_argument("--json")
     p.add_argument("--png")
     args = p.parse_args(argv)
+    if problem := inventory_problem(args.inventory):
+        print(f"{WHO}: {problem}", file=sys.stderr)
+        return 1
     try:
         if args.action == "cleanup":
             _, hosts, _ = load(args.inventory, args.hosts.split(",") if args.hosts else None)
