@@ -82,8 +82,13 @@ def converge(desired: dict) -> None:
             swarm.standalone(name="swarm: standalone host stays out")
         elif host == leader:
             swarm.init(name="swarm: init on the first manager", advertise_addr=desired["swarm"]["advertise_addr"])
+        # One call per role: pyinfra names an operation once per line of the deploy file, so a
+        # shared line would show every worker as joining as a manager.
+        elif role == "manager":
+            swarm.join(name="swarm: join as manager", manager=leader, role="manager",
+                       advertise_addr=desired["swarm"]["advertise_addr"])
         else:
-            swarm.join(name=f"swarm: join as {role}", manager=leader, role=role,
+            swarm.join(name="swarm: join as worker", manager=leader, role=role,
                        advertise_addr=desired["swarm"]["advertise_addr"])
         if host == leader and model.enabled(desired, "networks"):
             for net_name, spec in sorted(desired["networks"]["overlays"].items()):

@@ -187,15 +187,16 @@ def fix(inventory: str, hosts: list[str], passed: list[str], off: tuple = ()) ->
         out["failed"] = {h: f"the fix's deploy ended without results (exit {proc.returncode})" for h in hosts}
         return out
     errors: dict[str, list[str]] = {}
-    verify_failed = False
+    verify_failed, suite_hosts = False, set()
     for op in results.get("operations") or []:
         if op.get("name") == VERIFY_OP:
             verify_failed = verify_failed or bool(op.get("error"))
+            suite_hosts |= set(op.get("error") or [])  # where the suite ran: judged by their own checks
             continue
         for h in op.get("error") or []:
             errors.setdefault(h, []).append(op.get("name") or "an operation")
     checks = verification_failures(verify_report, started) if verify_failed else {}
-    dead = set(results.get("failed_hosts") or [])
+    dead = set(results.get("failed_hosts") or []) - suite_hosts
     for h in hosts:
         if h in declared:
             out["unreachable"][h] = f"lost during the fix: {declared[h]}"

@@ -367,7 +367,7 @@ def test_a_fix_names_the_host_lost_in_it_and_the_others_fixed(monkeypatch, tmp_p
     checks = [{"host": "lab1", "check": "sysctl_live_and_at_boot", "outcome": "passed", "message": ""},
               {"host": "lab3", "check": "sysctl_live_and_at_boot", "outcome": "failed",
                "message": "lab3: unreachable, not checked"}]
-    out = _fix_with(monkeypatch, tmp_path, ops, failed_hosts=["lab3"],
+    out = _fix_with(monkeypatch, tmp_path, ops, failed_hosts=["lab1", "lab3"],  # lab1: where the suite failed
                     declared={"lab3": "no answer over SSH for 60 s (keepalive every 15 s)"}, checks=checks)
     assert out["fixed"] == ["lab1", "lab2"]  # the suite ran on lab1 and failed: lab1 is not blamed
     assert out["unreachable"] == {"lab3": "lost during the fix: no answer over SSH for 60 s (keepalive every 15 s)"}
