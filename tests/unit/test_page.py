@@ -115,3 +115,20 @@ def test_chromium_shows_every_host_filters_them_and_draws_a_page(fleet, earlier,
     print(f"page {path.stat().st_size // 1024} KiB, opened in Chromium with its script run in {opened:.1f} s")
     if os.environ.get("DOCKWRIGHT_PAGE_FIGURE"):  # docs/figures/fleet-page.png, for the README
         shutil.copy(shot, os.environ["DOCKWRIGHT_PAGE_FIGURE"])
+
+
+def test_dockwright_report_writes_the_page_and_usage_errors_exit_64(fleet, tmp_path):
+    import sys
+    src = tmp_path / "drift.json"
+    src.write_text(json.dumps(fleet[0]))
+    res = subprocess.run([sys.executable, "-m", "dockwright", "report", str(tmp_path / "p.html"), str(src)],
+                         cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0 and (tmp_path / "p.html").stat().st_size > 10_000
+    assert oct((tmp_path / "p.html").stat().st_mode & 0o777) == "0o600"  # it names hosts, as the reports do
+    for argv in ([], ["nope"], ["report"]):
+        assert subprocess.run([sys.executable, "-m", "dockwright", *argv], cwd=REPO, capture_output=True).returncode == 64
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "a report"}')
+    res = subprocess.run([sys.executable, "-m", "dockwright", "report", str(tmp_path / "q.html"), str(bad)],
+                         cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 1 and "not a dockwright report" in res.stderr
