@@ -11,7 +11,6 @@ import subprocess
 import time
 import zlib
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
