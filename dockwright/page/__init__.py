@@ -20,7 +20,7 @@ WORST_FIRST = ("unreachable", "refused", "failed", "not checked", "drift", "find
 
 
 def kind_of(report: dict) -> str:
-    if report.get("kind") in ("drift", "diagnose"):
+    if report.get("kind") in ("drift", "diagnose", "verify", "netbench"):
         return report["kind"]
     if "results" in report and "exitstatus" in report:
         return "verify"

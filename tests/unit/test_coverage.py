@@ -132,3 +132,22 @@ def test_the_contract_catches_a_report_that_breaks_it():
         contract.check({**good, "drift": {"a": [{**good["drift"]["a"][0], "op": "0123abcd"}]}})
     with pytest.raises(AssertionError, match="unreachable"):
         contract.check({**good, "unreachable": ["a"]})
+
+
+def test_the_verification_report_states_its_coverage_and_holds_to_its_schema(tmp_path):
+    """The replayed verification of a fleet with an unreachable host: that host is named
+    unreachable with ssh's reason, every other host has its verdict, and the report holds to
+    docs/schema/verify-report.json."""
+    env = _env(DOCKWRIGHT_SIM_FAULTS="17", DOCKWRIGHT_SIM_FAULT_KINDS="unreachable",
+               DOCKWRIGHT_VERIFY_REPLAY=str(RECORDING))
+    res = subprocess.run([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
+                          "--inventory", "bench/sim_inventory.py"], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=600)
+    report = contract.check(json.loads((REPO / "reports" / "verify.json").read_text()))
+    assert res.returncode == 1  # the unreachable host's own checks fail
+    assert list(report["coverage"]["unreachable"]) == ["sim-w0003"]
+    assert "Connection timed out" in report["coverage"]["unreachable"]["sim-w0003"]
+    assert report["coverage"]["in_scope"] == 6 and report["coverage"]["checked"] == 5
+    assert report["hosts"]["sim-w0003"] == "unreachable"
+    assert {v for h, v in report["hosts"].items() if h != "sim-w0003"} == {"passed"}
+    assert "coverage: 5 of 6 host(s) verified; sim-w0003: unreachable" in res.stdout

@@ -196,8 +196,29 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             mark = {"passed": "ok", "skipped": "skip"}.get(r["outcome"], "FAIL")
             msg = f"  {r['message'].splitlines()[0][:160]}" if r["message"] else ""
             lines.append(f"    [{mark:4}] {r['check']}{msg}")
+    coverage = verification_coverage(sorted(getattr(config, "_dw_targets", {}) or {r["host"] for r in results}),
+                                     results)
+    lines.append(f"  coverage: {coverage['checked']} of {coverage['in_scope']} host(s) verified"
+                 + "".join(f"; {h}: unreachable: {why}" for h, why in coverage["unreachable"].items()))
     text = "\n".join(lines)
     terminalreporter.write_line(text)
-    (REPORTS / "verify-summary.txt").write_text(text + "\n")
-    (REPORTS / "verify.json").write_text(json.dumps(
-        {"time": time.time(), "exitstatus": int(exitstatus), "results": results}, indent=1) + "\n")
+    from dockwright.plumbing.runs import write_atomic
+    write_atomic(REPORTS / "verify-summary.txt", text + "\n")
+    write_atomic(REPORTS / "verify.json", json.dumps(
+        {"schema_version": 2, "kind": "verify", "time": time.time(), "exitstatus": int(exitstatus),
+         "hosts": coverage.pop("verdicts"), "coverage": coverage, "results": results}, indent=1) + "\n")
+
+
+def verification_coverage(in_scope: list[str], results: list[dict]) -> dict:
+    """What the verification covered: each host of the run verified (passed or failed, in
+    "verdicts"), or unreachable (its checks could not run: ssh itself failed, named)."""
+    from dockwright.plumbing.coverage import Coverage
+    unreachable = {}
+    for r in results:
+        if r["outcome"] not in ("passed", "skipped") and "unreachable, not checked" in (r.get("message") or ""):
+            unreachable.setdefault(r["host"], r["message"].split("unreachable, not checked: ", 1)[-1][:300])
+    out = Coverage(in_scope=in_scope, unreachable=unreachable).as_dict()
+    out["verdicts"] = {h: "unreachable" if h in unreachable else
+                       "failed" if any(r["host"] == h and r["outcome"] not in ("passed", "skipped") for r in results)
+                       else "passed" for h in in_scope}
+    return out
