@@ -47,8 +47,9 @@ lab: setup lab-packages
 lab-down:
 	-$(VPY) -m lab down
 
+# In two pytest processes side by side (tests/unit/parts.py): one process took over a minute.
 unit: setup
-	$(VPY) -m pytest -q tests/unit -m "not rebuild"
+	$(VPY) tests/unit/parts.py 2 -q -m "not rebuild" -p no:cacheprovider
 
 # The prebuilt probe rebuilt with zig and compared byte for byte (slow on a cold zig cache).
 probe-check: setup
