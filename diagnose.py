@@ -148,8 +148,7 @@ def run(args) -> int:
             return EXIT_FAILURE
     print(f"{WHO}: {args.inventory}: reading the hosts (read-only)", flush=True)
     collected = collect(args.inventory, args.limit, pyinfra_flags(args), args.active)
-    cov = Coverage(in_scope=collected["hosts"], unreachable=collected["unreachable"], failed=collected["failed"],
-                   skipped=collected["skipped"])
+    cov = Coverage.of(collected)
     error = "; ".join(collected["scope_problems"]) or run_error(collected["error"], cov)
     if error:
         cov.not_checked = {h: f"the run stopped before its verdict: {error}" for h in cov.checked}
@@ -170,8 +169,7 @@ def finish(args, report: dict) -> int:
     from dockwright.diagnosis import output
     report.update(finished=time.time(), duration=time.time() - report["started"],
                   shard=list(args.shard) if getattr(args, "shard", None) else None)
-    cov = Coverage(in_scope=report["hosts"], unreachable=report["unreachable"], failed=report["failed"],
-                   skipped=report["skipped"], not_checked=report.get("not_checked") or {})
+    cov = Coverage.of(report)
     report["coverage"] = cov.as_dict()
     report["exit_code"] = exit_code(report, getattr(args, "max_unreachable", None))
     print(output.table(report))
@@ -228,8 +226,7 @@ def merge(reports: list[dict]) -> dict:
     for kind in ("unreachable", "failed", "skipped", "not_checked"):
         merged[kind] = dict(sorted((h, why) for r in reports for h, why in (r.get(kind) or {}).items()))
     merged["duration"] = merged["finished"] - merged["started"]
-    merged["coverage"] = Coverage(in_scope=merged["hosts"], unreachable=merged["unreachable"], failed=merged["failed"],
-                                  skipped=merged["skipped"], not_checked=merged["not_checked"]).as_dict()
+    merged["coverage"] = Coverage.of(merged).as_dict()
     merged["exit_code"] = exit_code(merged)
     if any(r["exit_code"] == EXIT_FAILURE for r in reports):
         merged["exit_code"] = EXIT_FAILURE

@@ -87,8 +87,7 @@ def merge(reports: list[dict]) -> dict:
     }
     for kind in ("unreachable", "failed", "skipped", "not_checked"):
         merged[kind] = dict(sorted((h, why) for r in reports for h, why in (r.get(kind) or {}).items()))
-    merged["coverage"] = Coverage(in_scope=merged["hosts"], unreachable=merged["unreachable"], failed=merged["failed"],
-                                  skipped=merged["skipped"], not_checked=merged["not_checked"]).as_dict()
+    merged["coverage"] = Coverage.of(merged).as_dict()
     return merged
 
 
@@ -286,8 +285,7 @@ def run(args) -> int:
         args.limit = ",".join(mine)
     result = plan(args.inventory, args.limit, pyinfra_flags(args))
     report["warnings"] += result["warnings"]
-    cov = Coverage(in_scope=result["hosts"], unreachable=dict(result["unreachable"]), failed=dict(result["failed"]),
-                   skipped=dict(result["skipped"]))
+    cov = Coverage.of(result)
     error = "; ".join(result["scope_problems"]) or run_error(result["error"], cov)
     if error:  # the run stopped before its verdict: no host that was not judged reads as clean
         why = f"the run stopped before its verdict: {error}"
@@ -342,8 +340,7 @@ def run(args) -> int:
             report["error"] = "the fix did not complete on every host (each named above)"
 
     report["coverage"] = cov.as_dict()
-    report.update(unreachable=cov.as_dict()["unreachable"], failed=cov.as_dict()["failed"],
-                  skipped=cov.as_dict()["skipped"], not_checked=cov.as_dict()["not_checked"])
+    report.update({k: report["coverage"][k] for k in ("unreachable", "failed", "skipped", "not_checked")})
     return _finish(args, report, verdict(report, cov, args.max_unreachable))
 
 
@@ -353,7 +350,7 @@ def verdict(report: dict, cov: Coverage, budget: str | None) -> int:
         return EXIT_FAILURE
     if not cov.checked and cov.in_scope and len(cov.skipped) < len(cov.in_scope):
         return EXIT_FAILURE
-    if not cov.in_scope and not report.get("shard"):
+    if not cov.in_scope:  # an empty shard of a small fleet never gets here (run() finishes it)
         return EXIT_FAILURE
     return EXIT_DRIFT if report["drift"] or report.get("deferred") else EXIT_OK
 
@@ -374,13 +371,8 @@ def _write_outputs(args, report: dict) -> None:
 
 
 def _finish(args, report: dict, code: int) -> int:
-    if "coverage" not in report:
-        cov = Coverage(in_scope=report["hosts"], unreachable=report["unreachable"], failed=report["failed"],
-                       skipped=report["skipped"], not_checked=report["not_checked"])
-        report["coverage"] = cov.as_dict()
-    else:
-        cov = Coverage(in_scope=report["hosts"], unreachable=report["unreachable"], failed=report["failed"],
-                       skipped=report["skipped"], not_checked=report["not_checked"])
+    cov = Coverage.of(report)
+    report.setdefault("coverage", cov.as_dict())
     report.update(exit_code=code, finished=time.time(), duration=time.time() - report["started"],
                   shard=list(args.shard) if getattr(args, "shard", None) else None)
     for line in cov.lines():

@@ -96,6 +96,7 @@ def _connect_alone(connect_all, state) -> None:
     from pyinfra.api.state import BaseStateCallback
 
     from . import run
+    from .plumbing.runs import error_text
 
     reasons = run.of_state(state).unreachable
 
@@ -131,17 +132,6 @@ def _connect_alone(connect_all, state) -> None:
         else:
             host.connect = functools.partial(alone, host, host.connect)
     connect_all(state)
-
-
-def error_text(e: BaseException) -> str:
-    """What an exception says (pyinfra's errors keep their text in args[0] or message)."""
-    for text in (lambda: getattr(e, "message", None), lambda: e.args[0] if e.args else None, lambda: str(e)):
-        try:
-            if value := text():
-                return str(value)
-        except Exception:
-            pass
-    return type(e).__name__
 
 
 def _pattern_matches(matches, inventory, patterns, option_name):

@@ -47,6 +47,8 @@ class _Readings:
         self.report = report
 
     def collect(self):
+        from collections import Counter
+
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
         ratio = GaugeMetricFamily("dockwright_diagnose_conntrack_usage_ratio", "Conntrack entries over "
                                   "nf_conntrack_max.", labels=["host"])
@@ -58,6 +60,7 @@ class _Readings:
         mtu = GaugeMetricFamily("dockwright_diagnose_mtu_mismatches", "Networks whose MTU exceeds their uplink's, "
                                 "per host.", labels=["host"])
         readings = self.report.get("readings") or {}
+        mismatches = Counter(f["host"] for f in self.report["findings"] if f["check"].startswith("mtu_"))
         for host in self.report.get("checked_hosts") or []:
             r = readings.get(host) or {}
             sysctl = r.get("sysctl") or {}
@@ -70,8 +73,7 @@ class _Readings:
             for c in docker.get("containers", []) if isinstance(docker, dict) else []:
                 if "ListenOverflows" in c.get("tcp", {}):
                     overflows.add_metric([host, c["name"]], c["tcp"]["ListenOverflows"])
-            mtu.add_metric([host], sum(1 for f in self.report["findings"]
-                                       if f["host"] == host and f["check"].startswith("mtu_")))
+            mtu.add_metric([host], mismatches[host])
         return [ratio, drops, overflows, mtu]
 
 
@@ -79,6 +81,8 @@ def metrics_registry(report: dict, success: float | None):
     """The Prometheus textfile's registry: per checked host its readings and its findings by
     severity, the fleet's findings by check and severity (every check, 0 when none), and the
     run's own series (coverage, duration, last success: plumbing.metrics)."""
+    from collections import Counter
+
     from prometheus_client import CollectorRegistry, Gauge
 
     from ..plumbing import metrics
@@ -88,15 +92,15 @@ def metrics_registry(report: dict, success: float | None):
     registry.register(_Readings(report))
     per_host = Gauge("dockwright_diagnose_findings", "Findings of the last run per checked host and severity.",
                      ["host", "severity"], registry=registry)
+    by_host = Counter((f["host"], f["severity"]) for f in report["findings"])
     for host in report["checked_hosts"]:
         for severity in SEVERITIES:
-            per_host.labels(host, severity).set(sum(1 for f in report["findings"]
-                                                    if f["host"] == host and f["severity"] == severity))
+            per_host.labels(host, severity).set(by_host[host, severity])
     fleet = Gauge("dockwright_diagnose_fleet_findings", "Findings of the last run over the fleet, per check and "
                   "severity.", ["check", "severity"], registry=registry)
+    by_check = Counter((f["check"], f["severity"]) for f in report["findings"])
     for check in CHECKS:
         for severity in SEVERITIES:
-            fleet.labels(check, severity).set(sum(1 for f in report["findings"]
-                                                  if f["check"] == check and f["severity"] == severity))
+            fleet.labels(check, severity).set(by_check[check, severity])
     metrics.run_series(registry, "dockwright_diagnose", report, success)
     return registry

@@ -51,20 +51,14 @@ def plan(items: list[dict], policy: dict | None, now: datetime | None = None) ->
     open_window = in_window(policy.get("window"), now)
     p = FixPlan()
     off = set()
+    # Whether an item waits depends on its concern's switch alone: a switch is off for the whole
+    # concern, so every item of a concern with one deferred waits with it.
     for item in items:
         switch = CONCERN_SWITCH.get(item.get("concern"), item.get("concern"))
-        if switch not in allowed:
-            p.deferred.append((item, NOT_UNATTENDED))
+        why = NOT_UNATTENDED if switch not in allowed else OUTSIDE if switch in DISRUPTIVE and not open_window else None
+        if why:
+            p.deferred.append((item, why))
             off.add(switch)
-        elif switch in DISRUPTIVE and not open_window:
-            p.deferred.append((item, OUTSIDE))
-            off.add(switch)
-    # A switch is off for the whole concern: every item of a concern with one deferred waits.
-    for item in items:
-        switch = CONCERN_SWITCH.get(item.get("concern"), item.get("concern"))
-        if switch in off:
-            if not any(d is item for d, _ in p.deferred):
-                p.deferred.append((item, OUTSIDE if switch in DISRUPTIVE and not open_window else NOT_UNATTENDED))
         else:
             p.fix.append(item)
     p.off = tuple(sorted(off))

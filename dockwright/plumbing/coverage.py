@@ -18,6 +18,12 @@ class Coverage:
     skipped: dict = field(default_factory=dict)  # host -> why (maintenance: planned absence)
     not_checked: dict = field(default_factory=dict)  # host -> why (the run stopped before its verdict)
 
+    @classmethod
+    def of(cls, report: dict) -> "Coverage":
+        """The coverage a report's host lists state (missing lists: none)."""
+        return cls(in_scope=report["hosts"], **{k: dict(report.get(k) or {}) for k in
+                                                ("unreachable", "failed", "skipped", "not_checked")})
+
     @property
     def checked(self) -> list:
         left_out = set(self.unreachable) | set(self.failed) | set(self.skipped) | set(self.not_checked)

@@ -50,11 +50,7 @@ def _gauge(registry, name: str, doc: str, labels=()):
 def coverage_of(report: dict) -> dict:
     """The report's coverage, as it states it (or as its host lists give it)."""
     from .coverage import Coverage
-    if report.get("coverage"):
-        return report["coverage"]
-    return Coverage(in_scope=report["hosts"], unreachable=dict(report.get("unreachable") or {}),
-                    failed=dict(report.get("failed") or {}), skipped=dict(report.get("skipped") or {}),
-                    not_checked=dict(report.get("not_checked") or {})).as_dict()
+    return report.get("coverage") or Coverage.of(report).as_dict()
 
 
 def run_series(registry, prefix: str, report: dict, success: float | None) -> None:

@@ -14,3 +14,12 @@ def group_data(name: str) -> dict:
     """group_data/<name>.py's public names, as pyinfra loads them."""
     return {k: v for k, v in runpy.run_path(str(GROUP_DATA / f"{name}.py")).items()
             if not k.startswith("_")}
+
+
+def local_and_ssh_inventory(path, ssh_hosts: dict) -> str:
+    """An inventory at path: this machine (@local, every concern off, so nothing is read from
+    it) and the given ssh hosts ({name: host data}); returns its path."""
+    off = {c: False for c in ("conntrack", "sysctl", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}
+    hosts = [("@local", {"concerns": off}), *ssh_hosts.items()]
+    path.write_text(f"standalone = {hosts!r}\n")
+    return str(path)

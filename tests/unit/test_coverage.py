@@ -13,6 +13,8 @@ import pytest
 
 from tests import contract
 
+from .helpers import local_and_ssh_inventory
+
 REPO = Path(__file__).resolve().parents[2]
 RECORDING = REPO / "bench" / "recording"
 pytestmark = pytest.mark.skipif(not (RECORDING / "manager.json").exists(), reason="no recording (make bench-record)")
@@ -88,13 +90,9 @@ def test_a_misspelled_data_name_stops_the_run_and_gives_no_host_a_verdict(tmp_pa
 def test_a_host_whose_key_file_is_missing_fails_alone(tmp_path):
     """pyinfra raises for a missing key file before it connects, which once ended the run for
     every host: it is that host's failure alone, with the reason, and the others are checked."""
-    inventory = tmp_path / "mixed.py"
-    off = {c: False for c in ("conntrack", "sysctl", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}
-    inventory.write_text(
-        f"standalone = [('@local', {{'concerns': {off!r}}}),\n"
-        f"              ('nokey', {{'ssh_hostname': '127.0.0.1', 'ssh_port': 1, "
-        f"'ssh_key': '{tmp_path}/no-such-key'}})]\n")
-    code, out, report, samples = run("drift", tmp_path, inventory=str(inventory))
+    inventory = local_and_ssh_inventory(tmp_path / "mixed.py", {
+        "nokey": {"ssh_hostname": "127.0.0.1", "ssh_port": 1, "ssh_key": f"{tmp_path}/no-such-key"}})
+    code, out, report, samples = run("drift", tmp_path, inventory=inventory)
     assert code == 1 and "Traceback" not in out
     assert list(report["unreachable"]) == ["nokey"] and "no-such-key" in report["unreachable"]["nokey"]
     assert "@local: no drift" in out and report["coverage"]["checked"] == 1

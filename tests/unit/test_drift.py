@@ -180,15 +180,12 @@ def test_real_pyinfra_run_with_unreachable_hosts_reports_them_and_never_prompts(
     import subprocess
     import sys
     port = _closed_port()
-    inventory = tmp_path / "ghosts.py"
-    # One reachable host (this machine, every concern off so nothing is read from it) and two
-    # that refuse: pyinfra only asks when some hosts connected and others did not.
-    off = {c: False for c in ("conntrack", "sysctl", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}
-    inventory.write_text(
-        f"standalone = [('@local', {{'concerns': {off!r}}}),\n"
-        f"              ('ghost', {{'ssh_hostname': '127.0.0.1', 'ssh_port': {port}}}),\n"
-        f"              ('a-ghost-with-a-longer-name', {{'ssh_hostname': '127.0.0.1', 'ssh_port': {port}}})]\n")
-    res = subprocess.run([sys.executable, "drift.py", str(inventory), "--json", str(tmp_path / "r.json")],
+    # One reachable host (this machine) and two that refuse: pyinfra only asks when some hosts
+    # connected and others did not.
+    from .helpers import local_and_ssh_inventory
+    inventory = local_and_ssh_inventory(tmp_path / "ghosts.py", {
+        name: {"ssh_hostname": "127.0.0.1", "ssh_port": port} for name in ("ghost", "a-ghost-with-a-longer-name")})
+    res = subprocess.run([sys.executable, "drift.py", inventory, "--json", str(tmp_path / "r.json")],
                          cwd=drift.REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert res.returncode == drift.EXIT_FAILURE, res.stderr[-2000:]
     assert "ghost: UNREACHABLE" in res.stdout and "a-ghost-with-a-longer-name: UNREACHABLE" in res.stdout

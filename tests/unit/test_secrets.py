@@ -52,14 +52,24 @@ def _engine(daemon_json):
     return {"DockerEngine": {"daemon_json": daemon_json, "exec_start": UNIT, "docker_opts": "", "os": DEBIAN}}
 
 
+def _assert_drift_outputs_hide_the_marker(tmp_path) -> None:
+    """drift.py's report and textfile for the items the last plan recorded: no MARKER in either."""
+    import drift
+    items = [dict(i, host="h1") for i in report.collected()]
+    rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
+           "drift": {"h1": items}, "unreachable": {}, "failed": {}, "error": None, "fixed": False, "exit_code": 2}
+    args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
+    drift._write_outputs(args, rep)
+    for f in ("r.json", "m.prom"):
+        assert MARKER not in (tmp_path / f).read_text()
+
+
 def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path):
     """The marker sits in every field that can hold a secret: a known log option, a key named
     like a credential, a key declared in docker.secret_keys, in daemon and in passthrough. Every
     output is searched for it: drift items (host without log-opts: the whole dict differs), an
     unparseable daemon.json on the host, validation errors on a passthrough dict, the drift
     report and metrics files, and the verification's message."""
-    import drift
-
     from tests.verify import expect
 
     content = {"log-driver": "splunk", "log-opts": {"splunk-token": MARKER, "tag": "x"},
@@ -80,13 +90,7 @@ def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path)
     assert problems and MARKER not in " ".join(map(str, problems))
 
     # drift's report (0600) and metrics (0644: node_exporter reads it) never carry it.
-    items = [dict(i, host="h1") for i in report.collected()]
-    rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
-           "drift": {"h1": items}, "unreachable": {}, "failed": {}, "error": None, "fixed": False, "exit_code": 2}
-    args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
-    drift._write_outputs(args, rep)
-    for f in ("r.json", "m.prom"):
-        assert MARKER not in (tmp_path / f).read_text()
+    _assert_drift_outputs_hide_the_marker(tmp_path)
     assert oct((tmp_path / "r.json").stat().st_mode & 0o777) == "0o600"
     assert oct((tmp_path / "m.prom").stat().st_mode & 0o777) == "0o644"
 
@@ -111,8 +115,6 @@ URLS = {"registry-mirrors": [f"https://mirror-user:{MARKER}@mirror.internal:5000
 def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path):
     """A URL's user information is a credential whatever key holds it: masked in every output,
     never on a command line (the validation gets a placeholder), and the file is 0600."""
-    import drift
-
     from tests.verify import expect
 
     assert secrets.secret_value(URLS["registry-mirrors"][0]) and not secrets.secret_value("https://mirror:5000")
@@ -133,13 +135,7 @@ def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path)
     assert candidate["registry-mirrors"] == [f"https://{secrets.PLACEHOLDER}@mirror.internal:5000"]
     assert candidate["proxies"]["https-proxy"] == f"http://{secrets.PLACEHOLDER}@proxy.internal:3128"
 
-    items = [dict(i, host="h1") for i in report.collected()]
-    rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
-           "drift": {"h1": items}, "unreachable": {}, "failed": {}, "error": None, "fixed": False, "exit_code": 2}
-    args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
-    drift._write_outputs(args, rep)
-    for f in ("r.json", "m.prom"):
-        assert MARKER not in (tmp_path / f).read_text()
+    _assert_drift_outputs_hide_the_marker(tmp_path)
     # Validation errors about such a value quote it masked.
     problems = schema.validate("h1", {"docker": {"daemon": {"registry-mirrors": [URLS["registry-mirrors"][0] + "\n"]}}})
     assert problems and MARKER not in " ".join(map(str, problems))

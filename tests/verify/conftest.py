@@ -218,7 +218,7 @@ def verification_coverage(in_scope: list[str], results: list[dict]) -> dict:
         if r["outcome"] not in ("passed", "skipped") and "unreachable, not checked" in (r.get("message") or ""):
             unreachable.setdefault(r["host"], r["message"].split("unreachable, not checked: ", 1)[-1][:300])
     out = Coverage(in_scope=in_scope, unreachable=unreachable).as_dict()
-    out["verdicts"] = {h: "unreachable" if h in unreachable else
-                       "failed" if any(r["host"] == h and r["outcome"] not in ("passed", "skipped") for r in results)
-                       else "passed" for h in in_scope}
+    failing = {r["host"] for r in results if r["outcome"] not in ("passed", "skipped")}
+    out["verdicts"] = {h: "unreachable" if h in unreachable else "failed" if h in failing else "passed"
+                       for h in in_scope}
     return out
