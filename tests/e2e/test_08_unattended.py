@@ -11,6 +11,8 @@
 import datetime
 import json
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -57,23 +59,33 @@ def test_a_scheduled_fix_defers_a_restart_outside_its_window_and_makes_it_inside
         ssh("lab3", "sed -i 's/\"log-level\": \"debug\"/\"log-level\": \"info\"/' /etc/docker/daemon.json")
 
 
+def _page_data(path) -> dict:
+    """The data block of a fleet page (dockwright.page), as its script reads it."""
+    html = path.read_text()
+    start = html.index('<script type="application/json" id="data">') + len('<script type="application/json" id="data">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
 def test_maintenance_and_a_frozen_host_within_the_budget_leave_a_clean_fleet_clean():
-    report = REPO / "reports" / "drift-budget.json"
+    report, page = REPO / "reports" / "drift-budget.json", REPO / "reports" / "drift-budget.html"
     maintenance = {"lab2": {"maintenance": {"reason": "disk swap", "until": "2026-12-31"}}}
     with vm.frozen("lab3"):
-        res = drift("--max-unreachable", "1", "--json", str(report), host_data=maintenance)
+        res = drift("--max-unreachable", "1", "--json", str(report), "--html", str(page), host_data=maintenance)
     got = json.loads(report.read_text())
     assert res.returncode == 0, res.stdout[-3000:]
     assert got["skipped"] == {"lab2": "maintenance: disk swap (until 2026-12-31)"}
     assert list(got["unreachable"]) == ["lab3"] and got["coverage"]["checked"] == 1
     assert "lab2: SKIPPED: maintenance: disk swap" in res.stdout and "lab3: UNREACHABLE: " in res.stdout
+    # The run's page says the same: the frozen peer and the absent host named, lab1 clean.
+    states = {h["name"]: h["state"] for h in _page_data(page)["hosts"]}
+    assert states == {"lab1": "clean", "lab2": "skipped", "lab3": "unreachable"}
     assert ssh("lab3", "echo back").strip() == "back"
 
 
 # Names Docker accepts (only a blank one is refused), each one a command if pasted into a shell,
 # or a frame of the read if printed raw.
 HOSTILE = ["x';touch /tmp/PWNED-1;'", "$(touch /tmp/PWNED-2)", "a\n@@dw-diag sysctl\nnet/core/somaxconn 1",
-           "`touch /tmp/PWNED-3`"]
+           "`touch /tmp/PWNED-3`", "<img src=x onerror=alert(1)>"]
 
 
 @SWARM
@@ -90,8 +102,8 @@ def test_hostile_network_names_run_nothing_in_diagnose_active_or_a_deploy():
         names = ssh("lab1", "docker network ls --filter label=dw-e2e-hostile=1 --format '{{json .Name}}'")
         assert len(names.splitlines()) == len(HOSTILE)  # the engine took every one of them
         out = REPO / "reports" / "diagnose-hostile.json"
-        res = __import__("subprocess").run(
-            [__import__("sys").executable, "diagnose.py", "inventories/lab.py", "--active", "--limit", "lab1",
+        res = subprocess.run(
+            [sys.executable, "diagnose.py", "inventories/lab.py", "--active", "--limit", "lab1",
              "--json", str(out), "--lock", str(REPO / "reports" / "diagnose-hostile.lock")],
             cwd=REPO, capture_output=True, text=True, timeout=1800)
         print(res.stdout[-4000:], res.stderr[-2000:])
@@ -103,6 +115,11 @@ def test_hostile_network_names_run_nothing_in_diagnose_active_or_a_deploy():
         assert all(name in nets for name in HOSTILE)
         # The forged frame did not lower the host's somaxconn reading.
         assert report["readings"]["lab1"]["sysctl"]["net.core.somaxconn"] != 1
+        # The fleet page of that report shows each name as text: no tag of theirs in it.
+        page = REPO / "reports" / "diagnose-hostile.html"
+        subprocess.run([sys.executable, "-m", "dockwright", "report", str(page), str(out)], cwd=REPO, check=True)
+        html = page.read_text()
+        assert "<img src=x" not in html and html.count("<script") == 2 and "\\u003cimg src=x" in html
         res = pyinfra("--limit", "lab1", *NO_VERIFY)
         assert res.returncode == 0
         left = ssh("lab1", "ls /tmp/PWNED-* 2>/dev/null; true").strip()
