@@ -10,7 +10,10 @@ A recording is one JSON file per role (bench/recording/<role>.json): for each co
 pyinfra would send it, its exit status, stdout and stderr. The recorded host's own name and
 data address are stored as placeholders, so each simulated host gets its own. Whether the
 command succeeded is kept, as pyinfra judged it (the same _success_exit_codes apply on replay).
-A command with no recording is an error naming it, never an empty success.
+A command with no recording is an error naming it, never an empty success, except for a test
+that asks for it (DOCKWRIGHT_REPLAY_SINK): there each such command, and each file sent, is
+written to that file and succeeds with no output, so a run that changes things can be replayed
+and what it would send compared (tests/unit/test_hostile_recordings.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ HOST, ADDR = "@@HOST@@", "@@DATA_IP@@"
 LATENCY_ENV = "DOCKWRIGHT_REPLAY_LATENCY_MS"  # round trip per command, default 20 ms
 COUNT_ENV = "DOCKWRIGHT_COUNT_FILE"  # one line per command and host, as the verification suite writes
 TRACE_ENV = "DOCKWRIGHT_REPLAY_TRACE"  # host<TAB>command per line: which reads a run makes
+SINK_ENV = "DOCKWRIGHT_REPLAY_SINK"  # host<TAB>command per line: what a run sent beyond its reads
 TOKEN = re.compile(r"SWMTKN-[0-9A-Za-z-]+")
 
 
@@ -58,6 +62,11 @@ def _generic(text: str, name: str, addr: str | None) -> str:
 def _specific(text: str, name: str, addr: str | None) -> str:
     text = text.replace(HOST, name)
     return text.replace(ADDR, addr) if addr else text
+
+
+def _sink(host_name: str, sent: str) -> None:
+    with open(os.environ[SINK_ENV], "a") as f:
+        f.write(f"{host_name}\t{sent!r}\n")
 
 
 def _count(host_name: str) -> None:
@@ -170,6 +179,9 @@ class ReplayConnector(BaseConnector):
             with open(os.environ[TRACE_ENV], "a") as f:
                 f.write(f"{name}\t{_generic(raw, name, addr)!r}\n")
         entry = self.commands.get(_generic(_key(raw, stdin), name, addr))
+        if entry is None and os.environ.get(SINK_ENV):
+            _sink(name, _generic(_key(raw, stdin), name, addr))
+            return True, CommandOutput([])
         if entry is None:
             lines = [OutputLine("stderr", f"dwreplay: no recording of this command for role "
                                           f"{_role(self.host)}: {raw[:300]}")]
@@ -181,6 +193,14 @@ class ReplayConnector(BaseConnector):
                  print_input=False, **arguments):
         self._wait()
         _count(self.host.name)
+        if os.environ.get(SINK_ENV):
+            if hasattr(filename_or_io, "read"):
+                data = filename_or_io.read()
+                filename_or_io.seek(0)
+            else:
+                data = Path(filename_or_io).read_bytes()
+            data = data.encode() if isinstance(data, str) else data
+            _sink(self.host.name, f"@@put {remote_filename}\n" + data.decode(errors="backslashreplace"))
         return True
 
     def get_file(self, remote_filename, filename_or_io, remote_temp_filename=None, print_output=False,

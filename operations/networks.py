@@ -249,5 +249,8 @@ def prune(keep: list[str]):
         return
     decided = prune_plan(keep, networks)
     report.record(host, "networks", decided)
-    for name in decided.remove:
-        yield f"docker network rm {shlex.quote(name)}"
+    if decided.error():
+        yield from refusal.refuse(host, decided.error())
+        return
+    for network_id in decided.remove:
+        yield f"docker network rm {shlex.quote(network_id)}"

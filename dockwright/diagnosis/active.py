@@ -36,8 +36,9 @@ def user_bridges(reading: dict) -> dict[str, list[str]]:
 
 def targets(reading: dict) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """[(network name, network ID, [(container name, container ID)])] of each user bridge, in
-    name order: the command refers to each by its index in this list and by its ID only, never by
-    a name the host reported (Docker accepts nearly any network name: quotes, ``;``, newlines)."""
+    ID order: the command refers to each by its index in this list and by its ID only, never by
+    a name the host reported (Docker accepts nearly any network name: quotes, ``;``, newlines),
+    so no name changes the command, not even the order of its probes."""
     docker = reading["docker"]
     if isinstance(docker, dockerd.Down):
         return []
@@ -50,7 +51,7 @@ def targets(reading: dict) -> list[tuple[str, str, list[tuple[str, str]]]]:
         for n in c["networks"]:
             if n in nets:
                 nets[n][1].append((c["name"], c["id"]))
-    return [(n, nid, sorted(set(cs))) for n, (nid, cs) in sorted(nets.items())]
+    return [(n, nid, sorted(set(cs), key=lambda c: c[1])) for n, (nid, cs) in sorted(nets.items(), key=lambda kv: kv[1][0])]
 
 
 def host_address(reading: dict, desired: dict) -> str | None:

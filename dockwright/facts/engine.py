@@ -38,7 +38,8 @@ class DockerEngine(FactBase):
             "echo @@version; [ -n \"$p\" ] || dockerd --version 2>/dev/null; "
             "echo @@enabled; systemctl is-enabled docker.service 2>/dev/null; "
             "echo @@active; systemctl is-active docker.service 2>/dev/null; "
-            "echo @@exec_start; systemctl cat docker.service 2>/dev/null | sed -n 's/^ExecStart=//p'; "
+            # systemd's own resolution of the unit and its drop-ins (an empty ExecStart= resets).
+            "echo @@exec_start; systemctl show -p ExecStart --value docker.service 2>/dev/null; "
             f"echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' {platform.DEBIAN.service_defaults} 2>/dev/null; "
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
             f"echo @@rollout; {remote.show_file('/var/lib/dockwright/rollout.state')}; "
@@ -55,19 +56,27 @@ class DockerEngine(FactBase):
 
         raw = one("daemon_json")
         package = (one("package") or "").split()
-        exec_lines = [x for x in sections.get("exec_start", []) if x.strip()]
         return {
             "package": package[0] if package else None,
             "version": parse_version(one("version")) or parse_version(package[1] if len(package) > 1 else None),
             "enabled": one("enabled") == "enabled",
             "active": one("active") == "active",
-            "exec_start": exec_lines[-1] if exec_lines else "",
+            "exec_start": exec_start(sections.get("exec_start", [])),
             "docker_opts": (one("docker_opts") or "").strip("\"'"),
             "daemon_json": base64.b64decode(raw).decode() if raw else None,
             "rollout": parse_kv(sections.get("rollout", [])),
             "failed": parse_kv(sections.get("failed", [])),
             "os": {k: v.strip().strip("\"'") for k, v in parse_kv(sections.get("os", [])).items()},
         }
+
+
+def exec_start(lines: list[str]) -> str:
+    """The command line of the unit's effective ExecStart, from ``systemctl show -p ExecStart
+    --value``: ``{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// ; ignore_errors=no ; ... }``."""
+    for line in reversed(lines):
+        if "argv[]=" in line:
+            return line.split("argv[]=", 1)[1].rsplit(" ; ignore_errors=", 1)[0].strip()
+    return ""
 
 
 class DaemonConfigCheck(FactBase):

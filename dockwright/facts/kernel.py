@@ -73,9 +73,10 @@ class SysctlState(FactBase):
     Live values of the given keys, plus every sysctl.d line that sets one of them.
 
     Returns ``{"live": {key: value}, "missing": [key], "paths": [path], "files": [(path, key,
-    value)], "links": {path: target}}`` where paths and files are in the order systemd-sysctl
+    value)], "links": {path: target}, "odd": [directory]}`` where paths and files are in the order systemd-sysctl
     applies them at boot; a masked name (a symlink to /dev/null) hides the files of that name
-    in later directories and sets nothing.
+    in later directories and sets nothing. ``odd`` names the directories holding a file whose
+    name this read cannot carry safely (a newline, a colon, a control character).
     """
 
     def command(self, keys):
@@ -87,7 +88,10 @@ class SysctlState(FactBase):
             f"awk {shlex.quote(LIVE_VALUES)} {names}; "
             # Each file with its kind: a symlink to /dev/null is systemd's mask of that name,
             # another symlink is read through but must never be written through.
-            f"for d in {dirs}; do for f in \"$d\"/*.conf; do if [ -L \"$f\" ]; then "
+            # A name with a newline, a colon or a control character would forge lines of this
+            # read: only its directory is printed, and the plan refuses the host.
+            f"for d in {dirs}; do for f in \"$d\"/*.conf; do case \"$f\" in *[![:print:]]*|*:*) "
+            "printf 'odd %s\\n' \"$d\"; continue;; esac; if [ -L \"$f\" ]; then "
             "t=$(readlink -f \"$f\"); if [ \"$t\" = /dev/null ]; then printf 'mask %s\\n' \"$f\"; "
             "else printf 'link %s %s\\n' \"$f\" \"$t\"; fi; "
             "elif [ -f \"$f\" ]; then printf 'file %s\\n' \"$f\"; fi; done; done; "
@@ -98,8 +102,11 @@ class SysctlState(FactBase):
         )
 
     def process(self, output):
-        live, missing, present, lines, links = {}, [], [], [], {}
+        live, missing, present, lines, links, odd = {}, [], [], [], {}, set()
         for line in output:
+            if odd or line.startswith("odd "):  # nothing after an odd name can be trusted
+                odd.add(line[4:] if line.startswith("odd ") else "")
+                continue
             if line.startswith("live "):
                 _, key, *value = line.split(" ")
                 live[key] = normalize(" ".join(value))
@@ -116,7 +123,7 @@ class SysctlState(FactBase):
                 key, _, value = assignment.partition("=")
                 lines.append((path, key.strip().lstrip("-").replace("/", "."), normalize(value)))
         return {"live": live, "missing": missing, "paths": boot_order(present),
-                "files": boot_lines(present, lines), "links": links}
+                "files": boot_lines(present, lines), "links": links, "odd": sorted(odd & set(SYSCTL_DIRS))}
 
 
 def boot_order(paths: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ class DockerNetworks(FactBase):
     """
     Every Docker network on the host, normalised to the fields dockwright manages.
 
-    Returns ``{name: {"driver", "scope", "subnet", "gateway", "ip_range", "aux_addresses", "mtu",
+    Returns ``{name: {"id", "driver", "scope", "subnet", "gateway", "ip_range", "aux_addresses", "mtu",
     "icc", "internal", "ipv6", "labels", "bridge_name", "encrypted", "attachable", "containers"}}``,
     or ``dockerd.Down`` when dockerd does not answer (never an empty answer then).
     """
@@ -102,6 +102,7 @@ def normalise(raw: dict) -> dict:
     v4 = next((c for c in ipam if ":" not in c.get("Subnet", "")), ipam[0])
     opts = raw.get("Options") or {}
     return {
+        "id": raw.get("Id") or "",
         "driver": raw.get("Driver"),
         "scope": raw.get("Scope"),
         **{name: f.inspect(raw, v4, opts) for name, f in schema.NETWORK_FIELDS.items()},

@@ -15,7 +15,7 @@ removed at the end, on Ctrl-C and on SIGTERM; ``cleanup`` removes leftovers.
 """
 
 import argparse
-import datetime
+import ipaddress
 import json
 import os
 import shlex
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from ..diagnosis.fact import conntrack_stat, tcp_counters
+from ..plumbing.coverage import Coverage
 from ..plumbing.runs import REPO
 from . import modes as M
 from . import report
@@ -34,16 +35,26 @@ RESULTS = REPO / "bench" / "results"
 
 
 class Refused(Exception):
-    pass
+    """The run cannot go on; ``coverage`` says which hosts were in scope and why each is out."""
+
+    def __init__(self, message: str, coverage: Coverage | None = None):
+        super().__init__(message)
+        self.coverage = coverage
+
+
+NOT_OPTED_IN = "netbench.allowed is not true (the runs load its links)"
 
 
 def load(inventory: str, names: list[str] | None):
-    """(state, [client host, server host]) through pyinfra's API, connected; hosts whose data
-    does not opt in are refused, naming the host and the key."""
+    """(state, [client host, server host], their desired states, coverage) through pyinfra's API,
+    connected. Hosts whose data does not opt in are skipped, and refused when named; a host that
+    cannot be reached is unreachable, with the reason."""
     from pyinfra.api import Config, State
+    from pyinfra.api.exceptions import PyinfraError
     from pyinfra.context import ctx_state
 
     from dockwright import model, pyinfra_internals
+    from dockwright.plumbing.runs import error_text
 
     inv = pyinfra_internals.make_inventory(inventory, cwd=str(REPO))
     state = State(inv, Config())
@@ -51,23 +62,33 @@ def load(inventory: str, names: list[str] | None):
     wanted = names or sorted(hosts)
     missing = [n for n in wanted if n not in hosts]
     if missing:
-        raise Refused(f"not in {inventory}: {', '.join(missing)}")
+        raise Refused(f"not in {inventory}: {', '.join(missing)}", Coverage(in_scope=sorted(hosts)))
+    cov = Coverage(in_scope=sorted(wanted))
     desired = {n: model.desired(hosts[n]) for n in wanted}
     refused = [f"{n}: netbench.allowed = {desired[n].get('netbench', {}).get('allowed')!r}" for n in wanted
                if not (model.enabled(desired[n], "netbench") and desired[n]["netbench"]["allowed"])]
+    cov.skipped.update({r.split(":")[0]: NOT_OPTED_IN for r in refused})
     if names and refused:
-        raise Refused("hosts not opted in (the runs load their links): " + "; ".join(refused))
-    wanted = [n for n in wanted if desired[n].get("netbench", {}).get("allowed") and model.enabled(desired[n], "netbench")]
+        raise Refused("hosts not opted in (the runs load their links): " + "; ".join(refused), cov)
+    wanted = [n for n in wanted if n not in cov.skipped]
     if not names:  # two swarm nodes when there are (overlays), a manager among them
         swarm = [n for n in wanted if (desired[n].get("swarm") or {}).get("role")]
-        wanted = sorted(swarm, key=lambda n: desired[n]["swarm"]["role"] != "manager")[:2] if len(swarm) >= 2 else wanted[:2]
+        chosen = sorted(swarm, key=lambda n: desired[n]["swarm"]["role"] != "manager")[:2] if len(swarm) >= 2 else wanted[:2]
+        cov.skipped.update({n: "not chosen: a run measures two hosts (--hosts CLIENT,SERVER)"
+                            for n in wanted if n not in chosen})
+        wanted = chosen
     if len(wanted) < 2:
-        raise Refused("two hosts with netbench.allowed: true are needed (" + ("; ".join(refused) or "none") + ")")
+        raise Refused("two hosts with netbench.allowed: true are needed (" + ("; ".join(refused) or "none") + ")", cov)
     chosen = [hosts[n] for n in wanted[:2]]
     ctx_state.set(state)
     for h in chosen:
-        h.connect(raise_exceptions=True)
-    return state, chosen, [desired[h.name] for h in chosen]
+        try:
+            h.connect(raise_exceptions=True)
+        except PyinfraError as e:
+            cov.unreachable[h.name] = f"cannot connect: {error_text(e)}"
+    if cov.unreachable:
+        raise Refused("cannot reach " + ", ".join(sorted(cov.unreachable)), cov)
+    return state, chosen, [desired[h.name] for h in chosen], cov
 
 
 def sh(host, command: str, check: bool = True) -> list[str]:
@@ -97,8 +118,12 @@ def describe(host, desired: dict) -> tuple[M.Host, dict]:
 
 def measure(a, b, mode: M.Mode, image: str, seconds: int) -> dict:
     target = mode.target
-    if mode.target_from:
-        target = target.replace("$IP", sh(b, mode.target_from)[0].strip())
+    if mode.target_from:  # the server's address as Docker gave it: host input, taken only as an address
+        said = (sh(b, mode.target_from) or [""])[0].strip()
+        try:
+            target = target.replace("$IP", str(ipaddress.ip_address(said)))
+        except ValueError:
+            raise RuntimeError(f"{b.name}: {mode.name} server address is not an IP address: {said[:80]!r}") from None
     out = {}
     for kind in ("stream", "rr", "crr"):  # one at a time: the workloads must not share the link
         line = sh(a, mode.client(image, f"{kind}:{target}:{seconds}"))[-1]
@@ -188,8 +213,10 @@ def remove(hosts) -> list[str]:
                            check=False))]
 
 
-def run(args) -> int:
-    state, (a, b), (da, db) = load(args.inventory, args.hosts.split(",") if args.hosts else None)
+def run(args, result: dict) -> int:
+    """Measures into result (the report main writes, whatever happens); the exit code."""
+    state, (a, b), (da, db), cov = load(args.inventory, args.hosts.split(",") if args.hosts else None)
+    result["coverage"] = cov
     cleaned = {"done": False}
 
     def cleanup(*_):
@@ -214,9 +241,12 @@ def run(args) -> int:
                                swarm=bool((da.get("swarm") or {}).get("role") and (db.get("swarm") or {}).get("role")))
         if args.modes:
             chosen = [m for m in chosen if m.name in args.modes.split(",") or m.name == "host"]
+        result.update({"client": {"name": a.name, **env_a}, "server": {"name": b.name, **env_b},
+                       "seconds": seconds, "repetitions": reps, "left_out": left})
         print(f"{WHO}: client {a.name}, server {b.name}; modes {', '.join(m.name for m in chosen)}; "
               f"{reps} round(s) of {seconds} s per workload" + "".join(f"; {m}: left out ({why})" for m, why in left.items()),
               flush=True)
+
         def set_up(m):
             for side, cmd in sorted(m.setup.items()):
                 sh(a if side == "A" else b, cmd)
@@ -225,7 +255,7 @@ def run(args) -> int:
         for m in chosen:
             if not m.teardown:
                 set_up(m)
-        rounds = []
+        rounds = result["rounds"]
         for r in range(1, reps + 1):
             for m in chosen:
                 started = time.monotonic()
@@ -239,13 +269,13 @@ def run(args) -> int:
                 rounds.append({"round": r, "mode": m.name, **got})
                 print(f"  round {r}/{reps} {m.name:<18} {report.brief(got)} ({time.monotonic() - started:.0f} s)",
                       flush=True)
-        tuning = None
+        result["summary"] = report.summary(rounds)
         if not args.no_tuning:
             keys = ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog")
             host_values = dict(zip(keys, (v.strip() for v in sh(b, "sysctl -n " + " ".join(keys)))))
             count = args.burst
             print(f"  tuning under load: bursts of {count} connections", flush=True)
-            tuning = {
+            result["tuning"] = {
                 "count": count,
                 "sysctls": {"host": host_values},
                 "default_namespace": burst(a, b, ma, mb, count, {}, None),
@@ -254,20 +284,30 @@ def run(args) -> int:
                 "conntrack_tuned": burst(a, b, ma, mb, count, host_values, None),
                 "conntrack_default_max": args.conntrack_default,
             }
-        result = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  "client": {"name": a.name, **env_a}, "server": {"name": b.name, **env_b},
-                  "seconds": seconds, "repetitions": reps, "left_out": left, "rounds": rounds,
-                  "summary": report.summary(rounds), "tuning": tuning}
     finally:
         cleanup()
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    out = Path(args.json or RESULTS / f"netbench-{stamp}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
     print(report.table(result))
-    png = report.chart(result, Path(args.png or out.with_suffix(".png")))
-    print(f"{WHO}: {out}" + (f", {png}" if png else " (no chart: pip install -e '.[bench]')"))
+    # A measurement that failed is no figure: the pair failed, each failure named.
+    if failures := report.failures(result["rounds"]):
+        cov.failed.update({h.name: f"{len(failures)} measurement(s) failed: {'; '.join(failures[:3])}" for h in (a, b)})
+        print(f"{WHO}: FAILED: " + "; ".join(failures), file=sys.stderr)
+        return 1
     return 0
+
+
+def write(result: dict, args, started: float) -> Path:
+    """The run's report (0600: it names the fleet's hosts and addresses), and its chart."""
+    from ..plumbing.runs import write_atomic
+    cov = result["coverage"]
+    result.update({"finished": time.time(), "duration": round(time.monotonic() - started, 3),
+                   "hosts": cov.in_scope, "coverage": cov.as_dict(), "warnings": [],
+                   **{k: dict(sorted(getattr(cov, k).items())) for k in ("unreachable", "failed", "skipped", "not_checked")}})
+    out = Path(args.json or RESULTS / f"netbench-{time.strftime('%Y%m%dT%H%M%S')}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, json.dumps(result, indent=1) + "\n")
+    png = report.chart(result, Path(args.png or out.with_suffix(".png"))) if result["summary"] else None
+    print(f"{WHO}: {out}" + (f", {png}" if png else ""))
+    return out
 
 
 def main(argv=None) -> int:
@@ -292,17 +332,39 @@ def main(argv=None) -> int:
     if problem := inventory_problem(args.inventory):
         print(f"{WHO}: {problem}", file=sys.stderr)
         return 1
+    if args.action == "cleanup":
+        try:
+            _, hosts, _, _ = load(args.inventory, args.hosts.split(",") if args.hosts else None)
+        except Refused as e:
+            print(f"{WHO}: refused: {e}", file=sys.stderr)
+            return 1
+        left = remove(hosts)
+        print(f"{WHO}: " + (f"still there: {'; '.join(left)}" if left else
+                            f"removed everything labelled {M.LABEL} on {', '.join(h.name for h in hosts)}"))
+        return 1 if left else 0
+    started = time.monotonic()
+    result = {"schema_version": 2, "kind": "netbench", "inventory": args.inventory, "started": time.time(),
+              "coverage": Coverage(), "error": None, "client": None, "server": None, "seconds": None,
+              "repetitions": None, "left_out": {}, "rounds": [], "summary": {}, "tuning": None}
     try:
-        if args.action == "cleanup":
-            _, hosts, _ = load(args.inventory, args.hosts.split(",") if args.hosts else None)
-            left = remove(hosts)
-            print(f"{WHO}: " + (f"still there: {'; '.join(left)}" if left else
-                                f"removed everything labelled {M.LABEL} on {', '.join(h.name for h in hosts)}"))
-            return 1 if left else 0
-        return run(args)
+        code = run(args, result)
     except Refused as e:
         print(f"{WHO}: refused: {e}", file=sys.stderr)
-        return 1
+        cov = result["coverage"] = e.coverage or Coverage()
+        cov.not_checked.update({h: "not measured: the run was refused" for h in cov.in_scope
+                                if h not in cov.skipped and h not in cov.unreachable})
+        result["error"], code = f"refused: {e}", 1
+    except (RuntimeError, SystemExit) as e:  # a command failed, or SIGTERM: the pair is not judged
+        why = str(e) if isinstance(e, RuntimeError) else f"stopped (exit {e.code}) before the pair was measured"
+        cov = result["coverage"]
+        cov.not_checked.update({h: why for h in cov.in_scope if h not in cov.skipped and h not in cov.unreachable})
+        print(f"{WHO}: {why}", file=sys.stderr)
+        result["error"], code = why, 1 if isinstance(e, RuntimeError) else e.code
+    result["exit_code"] = code
+    write(result, args, started)
+    for line in Coverage.of({"hosts": result["hosts"], **result["coverage"]}).lines():
+        print(f"{WHO}: {line}")
+    return code
 
 
 if __name__ == "__main__":

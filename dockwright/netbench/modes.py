@@ -41,7 +41,7 @@ class Mode:
     teardown: dict | None = None
 
     def client(self, image: str, step: str) -> str:
-        return f"docker run --rm --pull never --label {LABEL} {LIMITS} {self.client_net} {image} {step}"
+        return f"docker run --rm --pull never --label {LABEL} {LIMITS} {self.client_net} {image} {shlex.quote(step)}"
 
 
 # Every netbench container is bounded, so that a benchmark on a production host cannot exhaust

@@ -20,6 +20,12 @@ def parse(kind: str, text: str) -> dict:
         return {"error": text}
 
 
+def failures(rounds: list[dict]) -> list[str]:
+    """Each measurement that gave no figure: "round 2 overlay crr: ECONNREFUSED"."""
+    return [f"round {r['round']} {r['mode']} {kind}: {r[kind]['error']}" for r in rounds for kind in FIELDS
+            if "error" in r.get(kind, {})]
+
+
 def brief(got: dict) -> str:
     s, r, c = got["stream"], got["rr"], got["crr"]
     part = lambda d, f, u: f"{d[f]:.0f} {u}" if f in d else d.get("error", "?")  # noqa: E731

@@ -2,9 +2,12 @@
 declared subnets against the host's own routes."""
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from . import Plan
+
+_ID = re.compile(r"[0-9a-f]{12,64}")  # a local network's ID, as the engine gives it
 
 # Docker's own networks: never pruned.
 BUILTIN = frozenset({"bridge", "host", "none", "ingress", "docker_gwbridge"})
@@ -57,7 +60,7 @@ def network_plan(name: str, driver: str, spec: dict, current: dict | None, allow
 
 @dataclass
 class PrunePlan(Plan):
-    remove: list = field(default_factory=list)
+    remove: list = field(default_factory=list)  # the IDs of the networks to remove
 
 
 def prune_plan(keep, nets: dict) -> PrunePlan:
@@ -67,7 +70,10 @@ def prune_plan(keep, nets: dict) -> PrunePlan:
     for name, net in sorted(nets.items()):
         if name in BUILTIN or name in keep or net["scope"] == "swarm" or net["endpoints"]:
             continue
-        p.remove.append(name)
+        if not _ID.fullmatch(net.get("id") or ""):  # removed by its ID only: a name could be "-f"
+            p.problem(f"prune {name}", net.get("id"), "the engine gave no network ID; not removed")
+            continue
+        p.remove.append(net["id"])
         p.differs(name, "absent", "present")
     return p
 

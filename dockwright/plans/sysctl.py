@@ -69,6 +69,10 @@ def plan(settings: dict, path: str, on_override: str, state: dict, late_ok: bool
         if want.get(key) != ours_now.get(key):
             p.differs(f"{path}: {key}", want.get(key), ours_now.get(key))
 
+    if state.get("odd"):
+        p.refusal = ("a sysctl file in " + ", ".join(state["odd"]) + " has a newline, a colon or a "
+                     "control character in its name, so dockwright cannot read it safely: rename it")
+        return p
     found = overrides(state, settings, path)
     links = state.get("links", {})
     through = sorted({(f, links[f]) for _, f, _, _ in found if f in links})

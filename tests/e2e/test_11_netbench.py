@@ -1,6 +1,7 @@
 """The network benchmark's safety on the lab: a host whose data does not opt in is refused
 before anything runs, and a run killed in the middle leaves no container or network behind."""
 
+import json
 import os
 import signal
 import subprocess
@@ -8,6 +9,8 @@ import sys
 import time
 
 import pytest
+
+from tests import contract
 
 from .conftest import INVENTORY, REPO, SWARM, lab_env, ssh
 
@@ -31,7 +34,9 @@ def test_refused_without_opt_in_and_nothing_left_after_a_kill():
     assert ssh("lab1", LEFT).strip() == "" and ssh("lab2", LEFT).strip() == ""
 
     # Killed (SIGTERM, as a CI runner cancels a job) once its objects exist on both hosts.
-    run = _netbench("--hosts", "lab1,lab2", "--repetitions", "3", "--seconds", "2", "--no-tuning")
+    report = REPO / "reports" / "netbench-killed.json"
+    report.unlink(missing_ok=True)
+    run = _netbench("--hosts", "lab1,lab2", "--repetitions", "3", "--seconds", "2", "--no-tuning", "--json", str(report))
     deadline = time.monotonic() + 600
     seen = ""
     try:
@@ -51,6 +56,10 @@ def test_refused_without_opt_in_and_nothing_left_after_a_kill():
     print(out[-3000:])
     assert seen.strip(), "objects existed when the run was killed"
     assert run.returncode == 128 + signal.SIGTERM and "removed every container and network" in out
+    # Its report says the pair was never judged: nothing in it reads as measured.
+    killed = contract.check(json.loads(report.read_text()))
+    assert killed["exit_code"] == 128 + signal.SIGTERM and killed["coverage"]["checked"] == 0
+    assert sorted(killed["not_checked"]) == ["lab1", "lab2"] and "stopped" in killed["not_checked"]["lab1"]
     assert ssh("lab1", LEFT).strip() == "" and ssh("lab2", LEFT).strip() == ""
 
 

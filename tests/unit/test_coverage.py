@@ -149,3 +149,24 @@ def test_the_verification_report_states_its_coverage_and_holds_to_its_schema(tmp
     assert report["hosts"]["sim-w0003"] == "unreachable"
     assert {v for h, v in report["hosts"].items() if h != "sim-w0003"} == {"passed"}
     assert "coverage: 5 of 6 host(s) verified; sim-w0003: unreachable" in res.stdout
+
+
+def test_the_plain_pyinfra_cli_fails_a_host_with_a_missing_key_file_alone(tmp_path):
+    """`pyinfra INVENTORY deploy.py` itself (config.py, which pyinfra runs before connecting):
+    the host without its key fails with the reason, @local is planned; without config.py (the
+    negative control) pyinfra's own connect ends the run for every host."""
+    inventory = local_and_ssh_inventory(tmp_path / "mixed.py", {
+        "nokey": {"ssh_hostname": "127.0.0.1", "ssh_port": 1, "ssh_key": f"{tmp_path}/no-such-key"}})
+
+    def deploy(*extra):
+        res = subprocess.run([str(Path(sys.executable).with_name("pyinfra")), inventory, "deploy.py", "--dry", "-y",
+                              *extra], cwd=REPO, env=_env(), capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL, timeout=300)
+        return res.returncode, res.stdout + res.stderr
+
+    code, out = deploy()
+    assert f"[nokey]  cannot connect: No such private key file: {tmp_path}/no-such-key" in out, out[-3000:]
+    assert "[@local] Ready: deploy.py" in out and "Traceback" not in out
+    assert code == 1  # a host failed: pyinfra's own verdict says so
+    code, out = deploy("--config", "no-such-config.py")
+    assert code == 1 and "[@local] Ready" not in out and "No such private key file" in out

@@ -92,7 +92,8 @@ def test_docker_engine_fact():
     import base64
     out = ["@@package", "docker.io", "@@version", "Docker version 26.1.5+dfsg1, build a72d7cd",
            "@@enabled", "enabled", "@@active", "active", "@@exec_start",
-           "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+           "{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock "
+           "$DOCKER_OPTS ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }",
            "@@docker_opts", '"--dns 8.8.8.8"', "@@swarm", "inactive",
            "@@daemon_json", base64.b64encode(daemon.encode()).decode(),
            "@@os", "ID=ubuntu", 'VERSION_ID="24.04"', "ID_LIKE=debian"]
@@ -103,6 +104,19 @@ def test_docker_engine_fact():
     flags = docker_plan.unit_flags(state["exec_start"], state["docker_opts"])
     assert flags == {"hosts": "-H", "containerd": "--containerd=/run/containerd/containerd.sock",
                      "dns": "--dns"}
+
+
+def test_docker_engine_takes_the_command_line_systemd_resolved():
+    """A drop-in that resets ExecStart= and sets its own: systemd shows only the effective line,
+    which is the one whose flags count (nftables there is refused like in the unit itself)."""
+    shown = ("{ path=/usr/bin/dockerd ; argv[]=/usr/bin/dockerd --firewall-backend nftables -H fd:// ; "
+             "ignore_errors=no ; start_time=[Sun 2026-12-06 04:53:19 UTC] ; stop_time=[n/a] ; pid=812 ; "
+             "code=(null) ; status=0/0 }")
+    state = fengine.DockerEngine().process(["@@package", "docker-ce 5:28.5.1-1", "@@exec_start", shown])
+    assert state["exec_start"] == "/usr/bin/dockerd --firewall-backend nftables -H fd://"
+    assert docker_plan.unit_flags(state["exec_start"], "")["firewall-backend"] == "--firewall-backend"
+    assert "systemctl show -p ExecStart --value docker.service" in fengine.DockerEngine().command()
+    assert fengine.DockerEngine().process(["@@package", "@@exec_start"])["exec_start"] == ""
 
 
 def test_docker_engine_version_comes_from_the_package_when_there_is_one():

@@ -133,3 +133,39 @@ def test_every_command_a_run_sends_is_valid_shell():
     for cmd in commands:
         res = subprocess.run(["sh", "-n", "-c", cmd], capture_output=True, text=True)
         assert res.returncode == 0, (res.stderr, cmd[:200])
+
+
+ODD_FILE_NAMES = ["x\nlive net.core.somaxconn 1\n.conf", "a:b.conf", "c\x01.conf"]
+
+
+@pytest.mark.parametrize("odd", ODD_FILE_NAMES, ids=["newline", "colon", "control"])
+def test_a_sysctl_file_name_that_would_forge_the_read_refuses_the_host(tmp_path, monkeypatch, odd):
+    """Run for real in sh over planted directories: a name with a newline would have forged a
+    live value (somaxconn 1); the read prints only its directory, and the plan refuses the host.
+    Names that are merely strange (quotes, $(), spaces) are read as they are."""
+    from dockwright.facts import kernel
+    from dockwright.plans import sysctl
+
+    etc, lib = tmp_path / "etc", tmp_path / "lib"
+    etc.mkdir(), lib.mkdir()
+    (lib / "50-ok.conf").write_text("net.core.somaxconn = 4096\n")
+    (lib / "q'$(touch x) y.conf").write_text("net.core.somaxconn = 4096\n")
+    monkeypatch.setattr(kernel, "SYSCTL_DIRS", (str(etc), str(lib)))
+
+    def read():
+        cmd = kernel.SysctlState().command(["net.core.somaxconn"])
+        out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, cwd=tmp_path).stdout
+        return kernel.SysctlState().process(out.splitlines())
+
+    clean = read()
+    assert clean["odd"] == [] and clean["paths"][:2] == [str(lib / "50-ok.conf"), str(lib / "q'$(touch x) y.conf")]
+    assert not (tmp_path / "x").exists()
+    (etc / odd).write_text("net.core.somaxconn = 1\n")
+    state = read()
+    assert state["odd"] == [str(etc)] and state["live"] == clean["live"]
+    refused = sysctl.plan({"net.core.somaxconn": 4096}, str(etc / "90-dockwright.conf"), "takeover", state)
+    assert refused.refusal and "rename it" in refused.refusal and str(etc) in refused.refusal
+    assert not sysctl.plan({"net.core.somaxconn": 4096}, str(etc / "90-dockwright.conf"), "takeover", clean).refusal
+    if "\n" in odd:  # the negative control: printed as a file line, the name sets a live value
+        forged = kernel.SysctlState().process(f"live net.core.somaxconn 4096\nfile {etc / odd}".splitlines())
+        assert forged["live"]["net.core.somaxconn"] == "1"

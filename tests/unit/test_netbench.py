@@ -111,3 +111,94 @@ def test_the_host_side_guard_restores_conntrack_even_if_the_controller_dies(tmp_
     assert not (tmp_path / "guard.pid").exists()
     # A run that restores on its own ends the guard (no later write of an older value).
     assert "kill $(cat /run/dockwright-netbench-restore.pid)" in nb.restore_now("262144")
+
+
+def _netbench(tmp_path, inventory: str, *args):
+    import json
+    import subprocess
+    import sys
+
+    from tests import contract
+    out = tmp_path / "nb.json"
+    res = subprocess.run([sys.executable, "-m", "dockwright.netbench", inventory, "--json", str(out), *args],
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    report = contract.check(json.loads(out.read_text()))
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    return res.returncode, res.stdout + res.stderr, report
+
+
+def test_a_refused_run_reports_each_host_skipped_with_why(tmp_path):
+    inv = tmp_path / "inv.py"
+    inv.write_text("hosts = [('h1', {}), ('h2', {}), ('h3', {'netbench': {'allowed': True}})]\n")
+    code, out, report = _netbench(tmp_path, str(inv))
+    assert code == 1 and report["exit_code"] == 1 and report["error"].startswith("refused: two hosts")
+    assert report["coverage"]["in_scope"] == 3 and report["coverage"]["checked"] == 0
+    assert report["not_checked"] == {"h3": "not measured: the run was refused"}
+    assert report["skipped"] == {"h1": nb_NOT_OPTED_IN(), "h2": nb_NOT_OPTED_IN()}
+    assert "coverage:" in out and "h1: skipped: netbench.allowed is not true" in out
+
+
+def test_an_unreachable_host_is_named_with_its_reason_and_nothing_reads_clean(tmp_path):
+    inv = tmp_path / "inv.py"
+    opted = {"netbench": {"allowed": True}, "ssh_hostname": "127.0.0.1", "ssh_port": 1, "ssh_connect_retries": 0}
+    inv.write_text(f"hosts = [('a', {opted!r}), ('b', {opted!r}), ('c', {{}})]\n")
+    code, out, report = _netbench(tmp_path, str(inv))
+    assert code == 1 and report["exit_code"] == 1 and report["coverage"]["checked"] == 0
+    assert sorted(report["unreachable"]) == ["a", "b"] and all("cannot connect" in why for why in report["unreachable"].values())
+    assert report["skipped"] == {"c": nb_NOT_OPTED_IN()} and report["rounds"] == [] and report["summary"] == {}
+
+
+def nb_NOT_OPTED_IN():
+    from dockwright.netbench import __main__ as nb
+    return nb.NOT_OPTED_IN
+
+
+def test_a_failed_measurement_is_named_never_a_figure():
+    rounds = [{"round": 1, "mode": "host", "stream": {"mbit_s": 900.0, "bytes": 1.0}, "rr": {"error": "ECONNREFUSED"},
+               "crr": {"cps": 10.0, "p50_us": 1.0, "p99_us": 2.0}}]
+    assert report.failures(rounds) == ["round 1 host rr: ECONNREFUSED"]
+    assert report.failures([{**rounds[0], "rr": {"tps": 1.0, "p50_us": 1.0, "p99_us": 1.0}}]) == []
+
+
+def test_the_server_address_docker_gives_is_taken_as_an_address_only():
+    """The overlay server's address is read from the host (docker inspect): anything but an IP
+    address stops the run, naming the host; the client's step is one quoted word."""
+    from dockwright.netbench import __main__ as nb
+
+    from .harness import FakeHost
+    mode = next(m for m in M.modes(A, B, SUBNETS, None, swarm=True)[0] if m.name == "overlay")
+    b = FakeHost(name="B", answer=lambda text: (True, ["10.20.0.5;touch /tmp/x"]))
+    with pytest.raises(RuntimeError, match="B: overlay server address is not an IP address"):
+        nb.measure(FakeHost(name="A"), b, mode, "img", 1)
+    assert mode.client("img", "stream:10.0.0.1:5201:1").endswith(" img stream:10.0.0.1:5201:1")
+    assert mode.client("img", "x;y").endswith(" img 'x;y'")
+
+
+@pytest.mark.parametrize("iface", ["x';id;'", 'x";id;"', "$(id)", "`id`", "@@dw-diag", "-rf", "a|b&c>d"])
+def test_an_interface_name_a_host_reports_reaches_the_commands_as_one_word(iface):
+    """netbench reads the data interface from the host (`ip -o -4 addr show`): planted as a name
+    the kernel allows, it is one word of the macvlan and ipvlan commands, as a benign name is."""
+    import shlex
+
+    from dockwright.netbench import __main__ as nb
+
+    from .harness import FakeHost
+
+    def words(name):
+        def answer(text):
+            if text.startswith("uname -r"):
+                return True, ["6.1.0", "26.1.5", "QEMU Virtual CPU", "qemu", "hypervisor", "x86_64",
+                              f"3: {name}    inet 10.99.0.12/24 brd 10.99.0.255 scope global {name}",
+                              f"3: {name}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc fq_codel state UP"]
+            return True, []
+        desired = {"netbench": {"address": "10.99.0.212"}, "swarm": {"advertise_addr": "10.99.0.12"}}
+        me, env = nb.describe(FakeHost(name="B", answer=answer), desired)
+        assert (me.parent, env["mtu"]) == (name, 1450)
+        chosen, left = M.modes(me, M.Host("A", "10.99.0.11", "img", "10.99.0.211", "eth1", True), SUBNETS,
+                               "10.99.0.0/24", swarm=True)
+        assert not set(left) & {"macvlan", "ipvlan_l2"}
+        return [shlex.split(cmd) for m in chosen for cmd in (*m.setup.values(), m.server, m.client_net)]
+
+    benign, hostile = words("dwbenign0"), words(iface)
+    assert hostile == [[w.replace("dwbenign0", iface) for w in cmd] for cmd in benign]
+    assert any(f"parent={iface}" in cmd for cmd in hostile)

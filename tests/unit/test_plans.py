@@ -169,9 +169,9 @@ def test_network_absent_differs_attached_and_allowed():
 
 def test_prune_keeps_builtin_declared_swarm_and_used_networks():
     nets = {"bridge": net(), "keep": net(), "swarmy": net(scope="swarm"), "used": net(endpoints=1),
-            "stale": net()}
+            "stale": net(id="ab" * 32)}
     p = networks.prune_plan(["keep"], nets)
-    assert p.remove == ["stale"] and p.items == [("stale", "absent", "present")]
+    assert p.remove == ["ab" * 32] and p.items == [("stale", "absent", "present")]
 
 
 def test_route_overlaps_name_key_subnet_and_route():
