@@ -9,7 +9,7 @@ LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python
 # rules), systemd-analyze (the units), chromium (the fleet page, seen as a person sees it).
 TEST_PACKAGES := prometheus systemd chromium
 
-.PHONY: setup lab-packages test-packages lab lab-down unit probe-check e2e test verify drift bench bench-scale bench-record soak netbench clean
+.PHONY: setup lab-packages test-packages lab lab-down unit probe-check package-check e2e test verify drift bench bench-scale bench-record soak netbench clean
 
 # The tests replay simulated hosts: the bench distribution (bench/pyproject.toml) brings their
 # pyinfra connectors; a user's own install of dockwright has none.
@@ -55,6 +55,10 @@ unit: setup
 probe-check: setup
 	$(VPY) -m pytest -q tests/unit -m rebuild
 
+# A wheel of this checkout installed into a fresh venv and run outside the checkout (tests/package).
+package-check: setup
+	$(VPY) -m pytest -q -p no:cacheprovider tests/package
+
 # End-to-end scenarios on the lab, in phases: the first deploy, then two lanes on disjoint VMs
 # side by side, then the whole-fleet scenarios (tests/e2e/lanes.py); the lab is torn down even
 # when a test fails.
@@ -65,10 +69,10 @@ e2e: setup lab-packages
 # a missing tool fails them instead of skipping.
 test: lab-packages test-packages
 	DOCKWRIGHT_REQUIRE_TOOLS=1 $(MAKE) unit
-	$(MAKE) probe-check e2e
+	$(MAKE) probe-check package-check e2e
 
 verify: setup
-	$(VPY) -m pytest -q tests/verify --inventory $(or $(INVENTORY),inventories/lab.py)
+	$(VPY) -m dockwright.verify -q --inventory $(or $(INVENTORY),inventories/lab.py)
 
 clean: lab-down
 	rm -rf $(VENV)

@@ -31,7 +31,7 @@ from dockwright.plumbing import report as item_report
 from dockwright.plumbing.coverage import (Coverage, inventory_problem, parse_budget, run_error, scope_problems,
                                           within_budget)
 from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, REPO, Parser, fleet_parser,
-                                      hosts_outcome, limit_args, limit_matches, pyinfra_flags, read_reports,
+                                      hosts_outcome, limit_args, limit_matches, op_name, pyinfra_flags, read_reports,
                                       run_locked, run_pyinfra, shard_problems, shard_scope, write_atomic as _write_atomic)
 
 PYINFRA = [sys.executable, "-m", "pyinfra"]
@@ -124,11 +124,12 @@ def drift_items(result: dict) -> dict[str, list[dict]]:
         per_host.setdefault(item["host"], []).append(item)
         explained.add((item["host"], item.get("op")))
     for op in result["plan"]:
-        concern = op["name"].split(":", 1)[0]
+        name = op_name(op)
+        concern = name.split(":", 1)[0]
         for host in op.get("hosts_with_change", []) + op.get("hosts_with_conditional_change", []):
             if (host, op["op_hash"]) not in explained:
                 per_host.setdefault(host, []).append(
-                    {"host": host, "op": op["op_hash"], "concern": concern, "key": op["name"],
+                    {"host": host, "op": op["op_hash"], "concern": concern, "key": name,
                      "desired": None, "actual": None})
     return per_host
 
@@ -146,6 +147,7 @@ def _public(item: dict) -> dict:
 
 
 VERIFY_OP = "verify: testinfra suite"
+
 
 
 def fix(inventory: str, hosts: list[str], passed: list[str], off: tuple = ()) -> dict:
@@ -188,7 +190,7 @@ def fix(inventory: str, hosts: list[str], passed: list[str], off: tuple = ()) ->
     errors: dict[str, list[str]] = {}
     verify_failed, suite_hosts = False, set()
     for op in results.get("operations") or []:
-        if op.get("name") == VERIFY_OP:
+        if op_name(op) == VERIFY_OP:
             verify_failed = verify_failed or bool(op.get("error"))
             suite_hosts |= set(op.get("error") or [])  # where the suite ran: judged by their own checks
             continue

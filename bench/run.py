@@ -119,7 +119,7 @@ def main() -> int:
                                                         pyinfra("deploy.py", scope=ALL))
     results["dockwright drift (no drift)"] = measure("dockwright drift (no drift)", [*TIMED, "drift", INV])
     results["dockwright verification"] = measure(
-        "dockwright verification", [sys.executable, "-m", "pytest", "tests/verify", "-q", "-p",
+        "dockwright verification", [sys.executable, "-m", "dockwright.verify", "-q", "-p",
                                     "no:cacheprovider", "--inventory", INV, "-n", "3", "--dist", "loadgroup"])
     pairs = paired()
     print("bench: fresh lab for the naive baseline", flush=True)

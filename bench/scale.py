@@ -55,7 +55,7 @@ RUNS = {
     # never read). The part each shard pays for the hosts that are not its own.
     "dockwright drift.py, one host": ([sys.executable, "drift.py", SIM, "--limit", "sim-w0003"], ""),
     # The verification suite on its own, its hosts answered from bench/recording/verify-*.json
-    # (tests/verify/replay.py), the worker pool sized as a deploy sizes it.
+    # (dockwright/verify/replay.py), the worker pool sized as a deploy sizes it.
     "verification (replayed)": ("verify", ""),
 }
 SHARDS = 4
@@ -63,7 +63,7 @@ SHARDS = 4
 
 def verify_argv(n: int) -> list[str]:
     from dockwright.plumbing.verification import workers
-    return [sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider", "--inventory", SIM,
+    return [sys.executable, "-m", "dockwright.verify", "-q", "-p", "no:cacheprovider", "--inventory", SIM,
             "-n", str(workers(n)), "--dist", "loadgroup"]
 
 
@@ -165,7 +165,7 @@ def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float) -
     # A run that fails is a failed measurement, never a figure: the verification must pass (the
     # replay answers every peer's reach check; a host whose address began another's once made
     # three checks fail at N = 50), the others may find drift (2).
-    if rc not in ((0,) if "tests/verify" in argvs[0] else (0, 2)) or "dwreplay: no recording" in out:
+    if rc not in ((0,) if "dockwright.verify" in argvs[0] else (0, 2)) or "dwreplay: no recording" in out:
         result["error"] = out[-3000:]
     return result
 
@@ -289,9 +289,9 @@ def record() -> int:
     step(pyinfra(rec, "deploy.py", "--dry", "--json", "--limit", "lab2", *NO_VERIFY))
     # diagnose.py's read (2: a counter since boot may show a finding on a lab that has worked).
     step([sys.executable, "diagnose.py", rec], ok=(0, 2))
-    # The verification suite's commands and answers, for its replay (tests/verify/replay.py).
+    # The verification suite's commands and answers, for its replay (dockwright/verify/replay.py).
     print("bench-scale record: verification", flush=True)
-    res = subprocess.run([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
+    res = subprocess.run([sys.executable, "-m", "dockwright.verify", "-q", "-p", "no:cacheprovider",
                           "--inventory", rec, "-n", "3", "--dist", "loadgroup"], cwd=REPO, capture_output=True,
                          text=True, env=dict(os.environ, DOCKWRIGHT_VERIFY_RECORD=str(RECORDING)))
     if res.returncode != 0:

@@ -15,6 +15,11 @@
                 one object per pyinfra State: run.of(host), run.current()
     pyinfra_internals  every pyinfra internal used, with the reason and the version checked
 
+deploy      the packaged deploy (docker_host): every concern's operations for a host, in order
+
+operations/ holds the pyinfra operations, one module per concern (top-level operations/ is a
+link to it, as templates/ is to templates/ here).
+
 facts/ holds what is read from a host (one FactBase class per read) and the one list of the
 reads a run makes, each declared once with its arguments (facts.reads).
 
@@ -42,3 +47,14 @@ Glossary: the words of the model, each with one meaning.
                  dockwright's Run (dockwright.run)
     snapshot     the verification suite's own batched read of a host (tests/verify)
 """
+
+DEPLOY = "dockwright"  # the packaged deploy's name: pyinfra shows its operations as "dockwright | NAME"
+
+
+def __getattr__(name: str):
+    # The packaged deploy, imported when asked for: `import dockwright` stays light (drift.py's
+    # merge and the page run without pyinfra's operations).
+    if name == "docker_host":
+        from .deploy import docker_host
+        return docker_host
+    raise AttributeError(f"module 'dockwright' has no attribute {name!r}")

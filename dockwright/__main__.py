@@ -1,16 +1,42 @@
 """python -m dockwright (the ``dockwright`` console script): dockwright's commands by name.
 
-    dockwright report OUT.html REPORT.json... [--previous OLD.json...]   the fleet page
-    dockwright netbench INVENTORY [...]                                   the network benchmark
+    dockwright deploy INVENTORY [pyinfra's options]      the packaged deploy (pyinfra INVENTORY deploy.py)
+    dockwright verify --inventory INVENTORY [...]         the verification suite
+    dockwright netbench INVENTORY [...]                   the network benchmark
+    dockwright report OUT.html REPORT.json...             the fleet page
     dockwright --version
 
-drift.py, diagnose.py and deploy.py run from the checkout for now (the packaged deploy and the
-remaining subcommands come with the package restructuring). Usage errors exit 64.
+Each runs in the current directory, the project's: its inventories, group_data/ and reports/.
+drift.py and diagnose.py run from a checkout for now. Usage errors exit 64.
 """
 
 import sys
 
-COMMANDS = {"report": "dockwright.page.__main__", "netbench": "dockwright.netbench.__main__"}
+# Each command's function, as "module:function": imported only when that command runs.
+COMMANDS = {"deploy": "dockwright.__main__:deploy", "verify": "dockwright.verify.__main__:main",
+            "report": "dockwright.page.__main__:main", "netbench": "dockwright.netbench.__main__:main"}
+
+
+def deploy(argv: list[str]) -> int:
+    """pyinfra's own CLI with the packaged deploy file after the inventory (pyinfra's options
+    may come before or after it)."""
+    from importlib import resources
+
+    from .plumbing.runs import EXIT_USAGE
+    from .pyinfra_internals import cli_entry
+    inventory = next((a for a in argv if not a.startswith("-")), None)
+    if inventory is None:
+        print("usage: dockwright deploy INVENTORY [pyinfra's options]\n"
+              "dockwright deploy: error: an inventory is needed", file=sys.stderr)
+        return EXIT_USAGE
+    at = argv.index(inventory) + 1
+    with resources.as_file(resources.files(__package__) / "deploy_file.py") as deploy_file:
+        sys.argv = ["pyinfra", *argv[:at], str(deploy_file), *argv[at:]]
+        try:
+            cli_entry()
+        except SystemExit as e:
+            return e.code if isinstance(e.code, int) else 1
+    return 0
 
 
 def main(argv=None) -> int:
@@ -25,7 +51,8 @@ def main(argv=None) -> int:
         print(f"usage: dockwright {{{','.join(COMMANDS)}}} ... | --version\n"
               f"dockwright: error: {'a command is needed' if not argv else f'no command {argv[0]!r}'}", file=sys.stderr)
         return EXIT_USAGE
-    return import_module(COMMANDS[argv[0]]).main(argv[1:])
+    module, _, function = COMMANDS[argv[0]].partition(":")
+    return getattr(import_module(module), function)(argv[1:])
 
 
 if __name__ == "__main__":

@@ -1,16 +1,17 @@
-"""Renders files from templates/ (jinja2, strict: an undefined name is an error)."""
+"""Renders files from the package's templates/ (jinja2, strict: an undefined name is an error),
+found through the package itself wherever it is installed."""
 
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 
 import jinja2
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = resources.files(__package__) / "templates"
 
 
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    return jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               trim_blocks=True, lstrip_blocks=True)
 
@@ -21,8 +22,8 @@ def render(template: str, **context) -> str:
 
 @lru_cache(maxsize=1)
 def _html_env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                              autoescape=True)
+    return jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"),
+                              undefined=jinja2.StrictUndefined, autoescape=True)
 
 
 def render_html(template: str, **context) -> str:

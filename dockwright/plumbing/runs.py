@@ -31,9 +31,20 @@ class Parser(argparse.ArgumentParser):
 
 
 def version() -> str:
-    """This checkout's version (pyproject.toml), read without importing anything installed."""
-    m = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M)
-    return m.group(1) if m else "unknown"
+    """dockwright's version: the installed distribution's, else this checkout's pyproject.toml."""
+    from importlib import metadata
+    try:
+        return metadata.version("dockwright")
+    except metadata.PackageNotFoundError:
+        m = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M)
+        return m.group(1) if m else "unknown"
+
+
+def op_name(op: dict) -> str:
+    """An operation's own name in pyinfra's JSON, which shows those of a packaged deploy as
+    "DEPLOY | NAME" (dockwright | sysctl: owned file, ...)."""
+    from dockwright import DEPLOY
+    return (op.get("name") or "").removeprefix(f"{DEPLOY} | ")
 
 
 def error_text(e: BaseException) -> str:

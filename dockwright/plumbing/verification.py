@@ -1,4 +1,5 @@
-"""Runs the verification suite (tests/verify) from the controller at the end of a deploy."""
+"""Runs the verification suite (dockwright/verify, by module name) from the controller at the end
+of a deploy, in the project the deploy runs from (its reports/)."""
 
 import json
 import os
@@ -12,7 +13,6 @@ from pyinfra.api import FunctionCommand, operation
 
 from dockwright import model
 
-REPO = Path(__file__).resolve().parents[2]
 FLEET_FILE_ENV = "DOCKWRIGHT_VERIFY_FLEET_FILE"  # a path: the fleet itself never goes in the environment
 WORKER_MB = 80  # what one pytest-xdist worker of the suite costs, with room (about 60 MB measured)
 
@@ -58,14 +58,14 @@ def _suite(state, host):
     fleet = fleet_of(sorted(state.active_hosts, key=lambda h: h.name))
     hosts = sorted(fleet)
     asked = fleet[hosts[0]]["desired"].get("verify", {}).get("workers", 0) if hosts else 0
-    cmd = [sys.executable, "-m", "pytest", str(REPO / "tests" / "verify"), "-q", "-p",
-           "no:cacheprovider", "-n", str(workers(len(hosts), asked)), "--dist", "loadgroup"]
-    logger.info(f"--> Verification of {len(hosts)} host(s): {' '.join(cmd[3:])}")
-    summary = REPO / "reports" / "verify-summary.txt"
+    cmd = [sys.executable, "-m", "dockwright.verify", "-q", "-p", "no:cacheprovider",
+           "-n", str(workers(len(hosts), asked)), "--dist", "loadgroup"]
+    logger.info(f"--> Verification of {len(hosts)} host(s): {' '.join(cmd[2:])}")
+    summary = Path.cwd() / "reports" / "verify-summary.txt"
     summary.unlink(missing_ok=True)
     path = write_fleet(fleet)
     try:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env=dict(os.environ, **{FLEET_FILE_ENV: path}))
         lines = []
         for line in proc.stdout:  # the suite's own progress lines are shown as they come

@@ -24,6 +24,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from lab import config as lab_config, monitor as lab_monitor, vm
+from dockwright.plumbing.runs import op_name
 
 from .lanes import INVENTORY, LANES, NO_VERIFY, REPO
 HOSTS = ("lab1", "lab2", "lab3")
@@ -260,7 +261,7 @@ def verify(*args, timeout: int = 1800, env: dict | None = None, host_data: dict 
     worker each), as the deploy's own verification does."""
     limit = args[args.index("--limit") + 1].split(",") if "--limit" in args else ["lab1", "lab2", "lab3"]
     side_by_side = ["-n", str(len(limit)), "--dist", "loadgroup"] if len(limit) > 1 else []
-    res = run_watched([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
+    res = run_watched([sys.executable, "-m", "dockwright.verify", "-q", "-p", "no:cacheprovider",
                        "--inventory", INVENTORY, *side_by_side, *args], timeout, lab_env(host_data, **(env or {})))
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
@@ -294,7 +295,7 @@ def changed_ops(res: subprocess.CompletedProcess) -> list[str]:
     start = res.stdout.find('{"plan"')
     assert start >= 0, "no JSON results from pyinfra"
     results = json.loads(res.stdout[start:res.stdout.rindex("}") + 1])["results"]
-    return [op["name"] for op in results["operations"] if op["success"]]
+    return [op_name(op) for op in results["operations"] if op["success"]]
 
 
 def dockerd_started(name: str) -> str:

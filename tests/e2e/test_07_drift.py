@@ -58,7 +58,7 @@ def test_a_host_without_the_probe_image_gets_it_and_runs_every_behavioural_check
     for check in ("seccomp_default_profile_denies_what_data_asks", "seccomp_control_builtin_profile_allows_af_packet",
                   "apparmor_confines_container", "apparmor_control_unconfined", "apparmor_container_resolves_names",
                   "bridge_dns_and_workload", "container_view_of_per_namespace_keys", "container_limits_from_daemon"):
-        assert re.search(rf"PASSED tests/verify/\S+::test_{check}\S*\[lab1\]", res.stdout), check
+        assert re.search(rf"PASSED dockwright/verify/\S+::test_{check}\S*\[lab1\]", res.stdout), check
     assert ssh("lab1", PROBE_IMAGES).split() == [probe.image("x86_64")]
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import INVENTORY, NO_VERIFY, REPO, drift, lab_env, pyinfra, ssh
+from .conftest import INVENTORY, NO_VERIFY, REPO, drift, lab_env, op_name, pyinfra, ssh
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
@@ -39,7 +39,7 @@ def test_a_stopped_dockerd_a_refusal_and_a_drift_each_handled_alone():
         # Planned without -y (pyinfra runs every generator while planning): lab3's refusal
         # fails lab3 alone; lab1 and lab2 are planned, lab2's dockerd to be started.
         res, out = _plan_without_y()
-        changes = {op["name"]: op["hosts_with_change"] for op in out["plan"]}
+        changes = {op_name(op): op["hosts_with_change"] for op in out["plan"]}
         assert "lab1" in changes["sysctl: owned file, live values, boot order"]
         assert changes["docker: engine installed and running"] == ["lab2"]
         assert all("lab3" not in hosts for hosts in changes.values())

@@ -40,7 +40,7 @@ def test_an_ssh_config_alias_with_accept_new_reaches_the_same_host_for_deploy_an
     assert known.exists() and "[127.0.0.1]:" + str(lab3["port"]) in known.read_text()  # accept-new recorded it
 
     known.unlink()  # the verification's own first connection, with accept-new again
-    res = run_watched([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
+    res = run_watched([sys.executable, "-m", "dockwright.verify", "-q", "-p", "no:cacheprovider",
                        "--inventory", str(inventory), "-k", "sysctl_live"], 900)
     print(res.stdout[-3000:], res.stderr[-2000:])
     assert res.returncode == 0 and "dw-alias: 1 passed, 0 failed" in res.stdout

@@ -138,7 +138,7 @@ def test_the_verification_report_states_its_coverage_and_holds_to_its_schema(tmp
     docs/schema/verify-report.json."""
     env = _env(DOCKWRIGHT_SIM_FAULTS="17", DOCKWRIGHT_SIM_FAULT_KINDS="unreachable",
                DOCKWRIGHT_VERIFY_REPLAY=str(RECORDING))
-    res = subprocess.run([sys.executable, "-m", "pytest", "tests/verify", "-q", "-p", "no:cacheprovider",
+    res = subprocess.run([sys.executable, "-m", "dockwright.verify", "-q", "-p", "no:cacheprovider",
                           "--inventory", "bench/sim_inventory.py"], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=600)
     report = contract.check(json.loads((REPO / "reports" / "verify.json").read_text()))

@@ -6,7 +6,7 @@ import stat
 import subprocess
 
 from dockwright import files
-from operations import seccomp
+from dockwright.operations import seccomp
 
 from .harness import FakeHost, run
 

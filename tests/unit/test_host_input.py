@@ -90,7 +90,7 @@ def test_the_active_command_runs_nothing_a_name_says(tmp_path):
 
 def _python_commands() -> dict[str, str]:
     from dockwright import dockerd
-    from operations import swarm
+    from dockwright.operations import swarm
     return {"engine api read": dockerd.api_or_cli("networks", "false"), "swarm join": swarm.JOIN_VIA_API}
 
 
@@ -118,7 +118,7 @@ def test_every_command_a_run_sends_is_valid_shell():
     active probes and the join: each parses in the shell the hosts run (sh -n), so a read can
     never fail on all hosts for a syntax error (a subshell under `timeout` once did)."""
     from dockwright import factcache, facts, model
-    from operations import swarm
+    from dockwright.operations import swarm
 
     from .helpers import group_data
     commands = [fact.NetworkHealth().command(), active.command(_reading("backend"), MANAGER), swarm.JOIN_VIA_API]

@@ -64,7 +64,7 @@ def test_the_verifications_ssh_options_are_quoted_for_testinfras_shell():
     """testinfra pastes ssh_extra_args into a shell command: each option is one word."""
     import shlex
 
-    from tests.verify import fleet
+    from dockwright.verify import fleet
     _, options = fleet.connection("h1", dict(GOOD, ssh_known_hosts_file="/tmp/k h"))
     words = shlex.split(options["ssh_extra_args"])
     assert "UserKnownHostsFile=/tmp/k h" in words

@@ -77,7 +77,7 @@ def test_a_part_that_fails_is_read_again_on_its_own():
 def test_an_operation_that_changes_a_fact_makes_later_operations_read_it_again():
     # docker.engine installs dockerd after preflight read DockerEngine (no unit, no flags):
     # daemon_config, run again by pyinfra at execute time, must see the installed engine.
-    from operations import docker
+    from dockwright.operations import docker
 
     from .harness import DEBIAN, FakeHost, run
     engine = {"package": None, "enabled": False, "active": False, "os": DEBIAN}

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from operations import apparmor, docker, networks, seccomp, sysctl
+from dockwright.operations import apparmor, docker, networks, seccomp, sysctl
 from dockwright import model, schema
 from dockwright.facts import engine as fengine
 from dockwright.facts import kernel as fkernel

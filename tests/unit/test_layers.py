@@ -1,6 +1,7 @@
 """The layers, from the bottom: dockwright's base (model, schema, plans) < dockwright/facts <
-dockwright's run modules (preflight, ...) < operations < deploy.py. No module imports a layer
-above its own, and the facts live in one place."""
+dockwright's run modules (preflight, ...) < dockwright/operations < dockwright/deploy.py <
+the checkout's deploy.py. No module imports a layer above its own (relative imports followed),
+and the facts live in one place."""
 
 import ast
 import pathlib
@@ -9,13 +10,26 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def imports(path: pathlib.Path) -> set[str]:
+    """The modules path imports, relative imports resolved (``from .. import x`` in
+    dockwright/facts/kernel.py is dockwright.x)."""
+    me = ".".join(path.relative_to(REPO).with_suffix("").parts)
+    package = me.removesuffix(".__init__") if path.name == "__init__.py" else me.rsplit(".", 1)[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            found |= {f"{base}.{a.name}" if _is_module(f"{base}.{a.name}") else base for a in node.names}
     return found
+
+
+def _is_module(name: str) -> bool:
+    path = REPO.joinpath(*name.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
 def fact_classes(path: pathlib.Path) -> list[str]:
@@ -23,14 +37,20 @@ def fact_classes(path: pathlib.Path) -> list[str]:
             if isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) == "FactBase" for b in node.bases)]
 
 
-def test_nothing_under_dockwright_imports_the_operations():
-    offenders = {str(p.relative_to(REPO)): sorted(m for m in imports(p) if m.split(".")[0] == "operations")
-                 for p in (REPO / "dockwright").rglob("*.py")}
-    assert {k: v for k, v in offenders.items() if v} == {}
+def test_only_the_packaged_deploy_imports_the_operations():
+    offenders = {str(p.relative_to(REPO)): sorted(m for m in imports(p) if m.startswith("dockwright.operations"))
+                 for p in (REPO / "dockwright").rglob("*.py") if "operations" not in p.parts}
+    assert {k: v for k, v in offenders.items() if v} == {"dockwright/deploy.py": [
+        f"dockwright.operations.{m}" for m in sorted(("apparmor", "conntrack", "docker", "firewall", "networks",
+                                                      "seccomp", "swarm", "sysctl"))]}
+    # The checkout's top level reaches them only through the package (no second copy of a module).
+    for p in [*REPO.glob("*.py"), *(REPO / "tests").rglob("*.py"), *(REPO / "bench").rglob("*.py")]:
+        assert not [m for m in imports(p) if m.split(".")[0] == "operations"], p
 
 
 def test_facts_and_plans_import_no_operation_nor_run_module():
-    above = ("operations", "dockwright.preflight", "dockwright.plumbing", "dockwright.diagnosis")
+    above = ("dockwright.operations", "dockwright.preflight", "dockwright.plumbing", "dockwright.diagnosis",
+             "dockwright.deploy")
     for layer in ("facts", "plans"):
         for p in (REPO / "dockwright" / layer).rglob("*.py"):
             assert not [m for m in imports(p) if m.startswith(above)], p
@@ -40,7 +60,7 @@ def test_facts_and_plans_import_no_operation_nor_run_module():
 
 def test_the_operations_define_no_fact_of_their_own():
     # Every fact of the deploy is in dockwright/facts (diagnose's one read is its own concern).
-    assert {str(p.relative_to(REPO)): fact_classes(p) for p in (REPO / "operations").glob("*.py")
+    assert {str(p.relative_to(REPO)): fact_classes(p) for p in (REPO / "dockwright" / "operations").glob("*.py")
             if fact_classes(p)} == {}
 
 
@@ -49,7 +69,7 @@ def test_pyinfra_internals_are_used_in_one_module():
     # dockwright/pyinfra_internals.py; everything else uses pyinfra's API.
     allowed = {REPO / "dockwright" / "pyinfra_internals.py"}
     found = {}
-    for top in ("dockwright", "operations", "bench", "lab"):
+    for top in ("dockwright", "bench", "lab"):
         for p in (REPO / top).rglob("*.py"):
             if p in allowed:
                 continue
@@ -61,4 +81,17 @@ def test_pyinfra_internals_are_used_in_one_module():
     for p in (REPO / "deploy.py", REPO / "drift.py", REPO / "diagnose.py"):
         if [m for m in imports(p) if m.startswith("pyinfra_cli")]:
             found[p.name] = ["pyinfra_cli"]
+    assert found == {}
+
+
+def test_the_package_needs_nothing_of_the_checkout_at_import():
+    """The bench distribution (replay) is imported inside the functions that record or replay,
+    never when a module of the installed package loads (tests/package proves the install)."""
+    found = {}
+    for p in (REPO / "dockwright").rglob("*.py"):
+        top = [n for n in ast.parse(p.read_text()).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in top if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module}
+        if bad := sorted(m for m in names if m.split(".")[0] in ("bench", "lab", "tests", "operations")):
+            found[str(p.relative_to(REPO))] = bad
     assert found == {}

@@ -3,7 +3,7 @@ failed create puts the old network back."""
 
 import json
 
-from operations import networks
+from dockwright.operations import networks
 
 from .harness import FakeHost, answers
 

@@ -16,7 +16,7 @@ CASES = load_specs()
 @pytest.mark.parametrize("case_id,case", CASES, ids=[c[0] for c in CASES])
 def test_spec(case_id, case):
     module_name, op_name = case_id.split("/")[0].split(".")
-    op = getattr(importlib.import_module(f"operations.{module_name}"), op_name)
+    op = getattr(importlib.import_module(f"dockwright.operations.{module_name}"), op_name)
     kwargs = case.get("kwargs", {})
     facts = {k: _tupled(v) for k, v in case.get("facts", {}).items()}
     assert "asks" in case, "every case pins the facts its operation reads (asks: [[Fact, {kwargs}]])"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dockwright.model import deep_merge
-from operations import docker, sysctl
+from dockwright.operations import docker, sysctl
 
 from .helpers import group_data
 from dockwright.plans import apparmor as apparmor_plans

@@ -58,6 +58,6 @@ def test_a_host_address_that_begins_another_is_never_taken_for_it():
 
 
 def test_an_unreachable_replayed_host_answers_as_ssh_does_and_fails_only_its_own_checks():
-    from tests.verify import replay
+    from dockwright.verify import replay
     got = replay.answer({"replay_role": "worker", "replay_fault": "unreachable"}, "sim-w0003", "true")
     assert got.rc == 255 and got.stderr.startswith("ssh: connect to host sim-w0003")

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from dockwright import restart_lease
-from operations import docker
+from dockwright.operations import docker
 
 from .harness import FakeHost, FakeState, answers
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from pyinfra.api import FunctionCommand, OperationError
 
-from operations import docker, swarm
+from dockwright.operations import docker, swarm
 from dockwright.plans import swarm as swarm_plan
 
 from dockwright.facts import engine as fengine
@@ -310,7 +310,7 @@ def test_a_full_disk_fails_the_staging_at_once_naming_the_place(tmp_path):
     """The free-space test the staging runs first, run here: a filesystem without room fails
     in a second with exit 28 and names the directory; with room it passes (the control)."""
     import subprocess
-    from operations import docker as docker_ops
+    from dockwright.operations import docker as docker_ops
     full = subprocess.run(["sh", "-c", docker_ops.space_check(10 ** 15, (str(tmp_path / "state"),))],
                           capture_output=True, text=True, timeout=10)
     assert full.returncode == 28 and f"no space for the rollout in {tmp_path}" in full.stderr

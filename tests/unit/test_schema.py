@@ -138,7 +138,7 @@ def test_ipv6_scope_ids_and_stray_characters_are_refused_in_every_address_field(
 
 
 def test_the_firewall_never_renders_a_scope_id_even_past_validation():
-    from operations import firewall
+    from dockwright.operations import firewall
     with pytest.raises(ValueError, match="scope IDs are refused"):
         firewall.render([{"port": 80, "allow_from": [SCOPED[0]]}], "ipv6")
 

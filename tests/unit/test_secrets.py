@@ -2,7 +2,7 @@
 
 import json
 
-from operations import docker
+from dockwright.operations import docker
 from dockwright import schema, secrets
 from dockwright.plumbing import report
 
@@ -70,7 +70,7 @@ def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path)
     output is searched for it: drift items (host without log-opts: the whole dict differs), an
     unparseable daemon.json on the host, validation errors on a passthrough dict, the drift
     report and metrics files, and the verification's message."""
-    from tests.verify import expect
+    from dockwright.verify import expect
 
     content = {"log-driver": "splunk", "log-opts": {"splunk-token": MARKER, "tag": "x"},
                "registry": {"api-key": MARKER}, "declared-secret": MARKER}
@@ -115,7 +115,7 @@ URLS = {"registry-mirrors": [f"https://mirror-user:{MARKER}@mirror.internal:5000
 def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path):
     """A URL's user information is a credential whatever key holds it: masked in every output,
     never on a command line (the validation gets a placeholder), and the file is 0600."""
-    from tests.verify import expect
+    from dockwright.verify import expect
 
     assert secrets.secret_value(URLS["registry-mirrors"][0]) and not secrets.secret_value("https://mirror:5000")
     assert secrets.is_secret("proxies.https-proxy")

@@ -1,7 +1,7 @@
 """The verification suite's own readings of a host (not the deploy's): systemd's sysctl.d
 listing judged the way systemd-sysctl applies it."""
 
-from tests.verify.test_kernel import boot_value, boot_values
+from dockwright.verify.test_kernel import boot_value, boot_values
 
 LISTING = """# /usr/lib/sysctl.d/50-default.conf
 # Comment lines that look like files are not headers: # /etc/nothing
@@ -35,7 +35,7 @@ def test_a_glob_counts_only_where_no_file_names_the_key():
 
 # ---- expectations the suite derives from the data itself (tests/verify/expect.py), each shown
 # to fail on a host that is not as the data says.
-from tests.verify import expect  # noqa: E402
+from dockwright.verify import expect  # noqa: E402
 
 
 def test_conntrack_sizing_follows_the_documented_rule():
@@ -96,7 +96,7 @@ def test_the_port_policy_is_tried_from_a_bounded_set_of_peers_covering_every_out
     """At 500 hosts every peer trying every host would be 250,000 connections: each host is
     tried from its next peers by name, plus one peer for each expected outcome not yet seen."""
     from types import SimpleNamespace
-    from tests.verify.test_networks import PEERS_PER_HOST, policy_peers
+    from dockwright.verify.test_networks import PEERS_PER_HOST, policy_peers
     hosts = [SimpleNamespace(name=f"h{i:03d}", data={"data_ip": f"10.0.{i // 200}.{i % 200 + 1}"}) for i in range(500)]
     rules = [{"port": 8080, "allow_from": ["10.0.2.0/24"]}]  # only h400.. are admitted
     me = hosts[10]
@@ -113,7 +113,7 @@ def test_the_suite_connects_as_pyinfra_does():
     """User, port, key, ssh_config file, host-key policy, known_hosts and sudo from the host data;
     no user means ssh's own (config or local user), never root; @local and @docker hosts get
     testinfra's own backends."""
-    from tests.verify.fleet import connection
+    from dockwright.verify.fleet import connection
     spec, opts = connection("web1", {"ssh_hostname": "10.0.0.5", "ssh_port": 2222, "ssh_user": "ops",
                                      "ssh_key": "/k", "ssh_config_file": "/cfg", "ssh_strict_host_key_checking": "accept-new",
                                      "ssh_known_hosts_file": "/kh", "_sudo": True})
@@ -158,7 +158,7 @@ def test_a_dead_peer_never_fails_a_healthy_hosts_port_policy_check(capsys):
     every peer down it is skipped, naming them. lab3's own checks carry its failure."""
     import pytest
 
-    from tests.verify.test_networks import test_port_policy_admits_exactly_whom_the_data_says as check
+    from dockwright.verify.test_networks import test_port_policy_admits_exactly_whom_the_data_says as check
     dead = _Peer("lab3", "10.99.0.13", lost="ssh: connect to host 127.0.0.1 port 2203: Connection timed out")
     check(_Target(), [_Peer("lab2", "10.99.0.12", reached=[18080]), dead])
     assert "without unreachable peer(s): lab3 (ssh: connect" in capsys.readouterr().out
@@ -176,7 +176,7 @@ def test_a_host_lost_over_real_ssh_fails_its_later_checks_at_once():
     import pytest
     from testinfra.backend.base import CommandResult
 
-    from tests.verify.fleet import Target
+    from dockwright.verify.fleet import Target
 
     calls = []
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from dockwright import probe
-from tests.verify import snapshot
+from dockwright.verify import snapshot
 
 ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
 

@@ -16,10 +16,10 @@ import ipaddress
 from pyinfra import host
 from pyinfra.api import operation
 
-from dockwright import facts, files, refusal
-from dockwright.facts.firewall import FAMILIES, RULES_DIR, UNIT, UNIT_NAME, applied_file, rules_file
-from dockwright.plans.firewall import backend_problem, engine_firewall, families, plan
-from dockwright.plumbing import report
+from .. import facts, files, refusal
+from ..facts.firewall import FAMILIES, RULES_DIR, UNIT, UNIT_NAME, applied_file, rules_file
+from ..plans.firewall import backend_problem, engine_firewall, families, plan
+from ..plumbing import report
 
 
 UNIT_TEXT = f"""# Managed by dockwright: the port policy, applied atomically after dockerd starts.

@@ -1,4 +1,4 @@
-"""Verification suite: pytest tests/verify --inventory inventories/prod.py [--limit a,b] [-n N]
+"""Verification suite: python -m dockwright.verify --inventory inventories/prod.py [--limit a,b] [-n N]
 
 Every check runs once per host (hosts in parallel with pytest-xdist, one worker per host, one
 SSH connection per host). A per-host, per-check summary is printed and written to
@@ -10,6 +10,7 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from dockwright.plumbing.verification import FLEET_FILE_ENV
 
 from . import fleet, replay
 
-REPORTS = fleet.REPO / "reports"
+REPORTS = Path.cwd() / "reports"  # the project's, where the suite runs
 
 
 def pytest_addoption(parser):
@@ -34,7 +35,7 @@ def pytest_configure(config):
     elif inv:
         config._dw_targets = fleet.load(inv, only)
     else:
-        raise pytest.UsageError("tests/verify needs --inventory INVENTORY_FILE")
+        raise pytest.UsageError("the verification needs --inventory INVENTORY_FILE")
     # Connection data reaches ssh command lines here and reach checks on peers: validated first.
     from dockwright import hostdata
     problems = [p for t in config._dw_targets.values() for p in hostdata.connection_problems(t.name, t.data)]

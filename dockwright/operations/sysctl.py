@@ -9,9 +9,9 @@ import shlex
 from pyinfra import host
 from pyinfra.api import operation
 
-from dockwright import facts, files, refusal, templating
-from dockwright.plans.sysctl import normalize, plan
-from dockwright.plumbing import report
+from .. import facts, files, refusal, templating
+from ..plans.sysctl import normalize, plan
+from ..plumbing import report
 
 
 def render(settings: dict) -> str:

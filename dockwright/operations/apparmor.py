@@ -6,9 +6,9 @@ import shlex
 from pyinfra import host
 from pyinfra.api import operation
 
-from dockwright import facts, files, refusal
-from dockwright.facts.profiles import APPARMOR_DIR
-from dockwright.plumbing import report
+from .. import facts, files, refusal
+from ..facts.profiles import APPARMOR_DIR
+from ..plumbing import report
 
 
 @operation()

@@ -8,10 +8,10 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from dockwright import dockerd, facts, factcache, model, refusal, remote
-from dockwright.facts.engine import SwarmState
-from dockwright.plans.swarm import init_plan, join_plan, standalone_plan
-from dockwright.plumbing import report
+from .. import dockerd, facts, factcache, model, refusal, remote
+from ..facts.engine import SwarmState
+from ..plans.swarm import init_plan, join_plan, standalone_plan
+from ..plumbing import report
 
 
 @operation()

@@ -11,11 +11,11 @@ import time
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from dockwright import dockerd, facts, refusal, remote
-from dockwright.facts.networks import JOURNALS
-from dockwright.schema import NETWORK_FIELDS
-from dockwright.plans.networks import network_plan, prune_plan
-from dockwright.plumbing import report
+from .. import dockerd, facts, refusal, remote
+from ..facts.networks import JOURNALS
+from ..schema import NETWORK_FIELDS
+from ..plans.networks import network_plan, prune_plan
+from ..plumbing import report
 
 
 def create_command(name: str, driver: str, spec: dict) -> str:

@@ -11,12 +11,12 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from dockwright import dockerd, facts, factcache, platform, refusal, remote, restart_lease, run, secrets, templating
-from dockwright.facts.engine import DAEMON_JSON, DockerEngine, SwarmState, parse_kv
-from dockwright.facts.networks import DockerNetworks
-from dockwright.plans import sha256
-from dockwright.plans.docker import daemon_plan, engine_plan, interrupted, live_restore
-from dockwright.plumbing import report
+from .. import dockerd, facts, factcache, platform, refusal, remote, restart_lease, run, secrets, templating
+from ..facts.engine import DAEMON_JSON, DockerEngine, SwarmState, parse_kv
+from ..facts.networks import DockerNetworks
+from ..plans import sha256
+from ..plans.docker import daemon_plan, engine_plan, interrupted, live_restore
+from ..plumbing import report
 
 
 @operation()

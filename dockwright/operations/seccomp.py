@@ -4,9 +4,9 @@
 from pyinfra import host
 from pyinfra.api import operation
 
-from dockwright import facts, files
-from dockwright.plans.seccomp import path_for, seccomp_plan
-from dockwright.plumbing import report
+from .. import facts, files
+from ..plans.seccomp import path_for, seccomp_plan
+from ..plumbing import report
 
 
 @operation()

@@ -1,8 +1,8 @@
 """The verification suite against simulated hosts: what it costs at fleet size, not what it finds.
 
-    DOCKWRIGHT_VERIFY_RECORD=DIR pytest tests/verify --inventory bench/record_inventory.py
+    DOCKWRIGHT_VERIFY_RECORD=DIR python -m dockwright.verify --inventory bench/record_inventory.py
         records every command the suite sends to the lab's hosts, and its answer, by role
-    DOCKWRIGHT_VERIFY_REPLAY=DIR pytest tests/verify --inventory bench/sim_inventory.py
+    DOCKWRIGHT_VERIFY_REPLAY=DIR python -m dockwright.verify --inventory bench/sim_inventory.py
         answers each simulated host's commands from its role's recording (after a fixed
         latency) instead of connecting
 
@@ -20,8 +20,6 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from bench.replay import _generic as host_generic, _specific as host_specific
 
 RECORD_ENV, REPLAY_ENV = "DOCKWRIGHT_VERIFY_RECORD", "DOCKWRIGHT_VERIFY_REPLAY"
 LATENCY_ENV = "DOCKWRIGHT_REPLAY_LATENCY_MS"  # the same round trip bench/replay.py gives pyinfra
@@ -44,6 +42,8 @@ class Answer:
 def _generic(text: str, name: str, addr: str | None) -> str:
     """bench/replay.py's placeholders (the host's name and address, no swarm token), plus the
     suite's process ids and the other hosts' addresses."""
+    # The bench distribution's own: installed (make setup) wherever a suite records or replays.
+    from bench.replay import _generic as host_generic
     text = PID.sub(r"\1-@@PID@@", host_generic(text, name, addr))
     for other in FLEET - {addr}:
         text = re.sub(rf"\b{re.escape(other)}\b", "@@PEER@@", text)
@@ -52,6 +52,7 @@ def _generic(text: str, name: str, addr: str | None) -> str:
 
 def _specific(text: str, name: str, addr: str | None) -> str:
     text = text.replace("@@PID@@", str(os.getpid())).replace("@@PEER@@", addr or "127.0.0.1")
+    from bench.replay import _specific as host_specific
     return host_specific(text, name, addr)
 
 

@@ -9,10 +9,10 @@ modules-load.d: systemd-modules-load runs before systemd-sysctl.
 from pyinfra import host
 from pyinfra.api import operation
 
-from dockwright import facts, factcache, files
-from dockwright.facts.kernel import HASHSIZE, SysctlState
-from dockwright.plans.conntrack import LOAD_CONF, MODPROBE, MODULES_LOAD, plan, probe_conf
-from dockwright.plumbing import report
+from .. import facts, factcache, files
+from ..facts.kernel import HASHSIZE, SysctlState
+from ..plans.conntrack import LOAD_CONF, MODPROBE, MODULES_LOAD, plan, probe_conf
+from ..plumbing import report
 
 
 @operation()
