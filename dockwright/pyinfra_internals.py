@@ -32,11 +32,14 @@
   executes, it scans every loaded module (about 700) on every call. ``deploy_file_known`` gives
   deploy.py a module entry (``__file__`` only) so that the lookup is a dict hit; nothing else
   changes (the lines read are the same).
-- ``pyinfra_cli.cli.connect_all`` (drift.py and diagnose.py's in-process runs only,
-  ``connect_alone``): before pyinfra connects, each host's connect is wrapped so that a host
+- ``pyinfra_cli.cli.connect_all`` (drift.py and diagnose.py's in-process runs, and the plain
+  ``pyinfra`` CLI through config.py, ``connect_alone``): before pyinfra connects, each host's connect is wrapped so that a host
   whose connection data cannot be used (pyinfra raises ``PyinfraError`` for a missing key file,
   which ends the run for every host) fails alone, as an unreachable host does; and a
   ``BaseStateCallback`` (public) records why each host could not connect, in the run.
+- ``click.utils.should_strip_ansi`` (NO_COLOR, no-color.org): pyinfra writes its log with
+  ``click.echo``, which colours a terminal whatever the environment says; with NO_COLOR set,
+  once_per_process tells it to strip the colours.
 - ``State.init``, ``Host.run_shell_command``/``put_file`` (and dockwright's own
   ``preflight._check_fleet``): wrapped by ``bench.timed`` only, never in a deploy, to time the
   phases and count the commands each host receives; ``cli_entry`` runs the CLI under them.
@@ -46,6 +49,7 @@ import contextlib
 import contextvars
 import functools
 import io
+import os
 
 import pyinfra
 from pyinfra import context
@@ -83,6 +87,10 @@ def once_per_process() -> None:
     inventory.get_execution_connectors = functools.cache(inventory.get_execution_connectors)
     hints = functools.cache(arguments.all_global_arguments)
     arguments.all_global_arguments = facts.all_global_arguments = hints
+
+    if os.environ.get("NO_COLOR"):
+        import click.utils
+        click.utils.should_strip_ansi = lambda stream=None, color=None: True
 
     from pyinfra_cli import cli
 
