@@ -1,9 +1,8 @@
-"""The unit tests in parts: ``--part I/N`` keeps the tests whose id hashes to part I of N, so
-``make unit`` runs N pytest processes side by side (tests/unit/parts.py). pytest-xdist cannot be
+"""The unit tests in parts: ``--part I/N`` keeps every Nth test of the collection, from the Ith
+(dealt like cards: a module's tests, and each parametrized test's cases, are spread over the
+parts), so ``make unit`` runs N pytest processes side by side (tests/unit/parts.py). pytest-xdist cannot be
 used here: importing pyinfra's CLI monkey-patches the process with gevent, which stops an xdist
 worker's own threads."""
-
-import zlib
 
 # Imported first, as pyinfra's own CLI is: its gevent monkey-patching then happens before any test,
 # never in the middle of one that holds a lock (which part a test lands in must not matter).
@@ -11,7 +10,7 @@ import pyinfra_cli  # noqa: F401
 
 
 def pytest_addoption(parser):
-    parser.addoption("--part", default=None, help="I/N: only the tests of part I of N (by a hash of their id)")
+    parser.addoption("--part", default=None, help="I/N: only every Nth test of the collection, from the Ith")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -19,6 +18,6 @@ def pytest_collection_modifyitems(config, items):
     if not part:
         return
     index, count = (int(x) for x in part.split("/"))
-    keep = [i for i in items if zlib.crc32(i.nodeid.encode()) % count == index - 1]
+    keep = items[index - 1::count]  # the collection's order is the same in every part
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
