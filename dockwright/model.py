@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .plans import conntrack, sysctl
-from .schema import CONCERNS, SECTIONS
+from .schema import CONCERNS, SECTIONS, enabled  # noqa: F401 (enabled: the model's word too)
 
 CONCERN_KEYS = ("concerns", *CONCERNS, *SECTIONS)
 
@@ -80,12 +80,6 @@ def desired(host) -> dict:
     if host not in merged:
         merged[host] = merge_layers([data for _, data in layers(host)])
     return merged[host]
-
-
-def enabled(state: dict, concern: str) -> bool:
-    """Whether the data switches concern on. group_data/all.py names every concern (a unit test
-    holds it to that), so the default here is never what decides."""
-    return bool(state.get("concerns", {}).get(concern, False))
 
 
 def managed_sysctl_names(state: dict) -> tuple:
