@@ -33,6 +33,9 @@ class _Tags(HTMLParser):
         self.tags.append((tag, dict(attrs)))
 
 
+ONE_CARD = True  # make unit keeps these tests in one part: they share the fleet's runs (conftest.py)
+
+
 def _fleet(tmp_path, n: int = 300) -> list[dict]:
     env = {**_env(DOCKWRIGHT_SIM_FAULTS="4", DOCKWRIGHT_SIM_MAINTENANCE="sim-m0001"), "DOCKWRIGHT_SIM_HOSTS": str(n)}
     reports = []
