@@ -40,6 +40,14 @@ def version() -> str:
         return m.group(1) if m else "unknown"
 
 
+def _key_value(text: str) -> str:
+    """--data's value as pyinfra takes it: KEY=VALUE (a usage error, exit 64, otherwise)."""
+    import argparse
+    if "=" not in text or not text.partition("=")[0].strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (as pyinfra's --data takes it)")
+    return text
+
+
 def op_name(op: dict) -> str:
     """An operation's own name in pyinfra's JSON, which shows those of a packaged deploy as
     "DEPLOY | NAME" (dockwright | sysctl: owned file, ...)."""
@@ -250,7 +258,7 @@ def fleet_parser(doc: str, pass_on: str) -> "Parser":
     parser.add_argument("--metrics", help="write a Prometheus textfile here")
     parser.add_argument("--html", help="write the run's page here (python -m dockwright.page: one self-contained file)")
     parser.add_argument("--lock", help="lock file (default: one per inventory and shard, see lock_path)")
-    parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE", type=_key_value,
                         help=f"passed on to pyinfra (override host data), {pass_on}")
     parser.add_argument("--sudo", action="store_true", help="passed on to pyinfra")
     parser.add_argument("--parallel", type=int, help="passed on to pyinfra")

@@ -161,7 +161,7 @@ def test_a_missing_or_repeated_shard_fails_the_fleet_naming_it():
 
 
 def test_a_usage_error_never_reads_as_drift(capsys):
-    for argv in (["--bogus", "x"], [], ["inv.py", "--shard", "5/4"], ["merge"]):
+    for argv in (["--bogus", "x"], [], ["inv.py", "--shard", "5/4"], ["merge"], ["inv.py", "--data", "foo"]):
         with pytest.raises(SystemExit) as exit_:
             drift.main(argv)
         assert exit_.value.code == runs.EXIT_USAGE != drift.EXIT_DRIFT, argv
