@@ -45,7 +45,7 @@ Glossary: the words of the model, each with one meaning.
     refusal      valid data not to apply to this host now: that host fails, the others go on
     run          one pyinfra invocation (deploy, --dry, or drift.py's plan), with its State and
                  dockwright's Run (dockwright.run)
-    snapshot     the verification suite's own batched read of a host (tests/verify)
+    snapshot     the verification suite's own batched read of a host (dockwright/verify)
 """
 
 DEPLOY = "dockwright"  # the packaged deploy's name: pyinfra shows its operations as "dockwright | NAME"

@@ -33,7 +33,7 @@ def test_a_glob_counts_only_where_no_file_names_the_key():
     assert boot_value(boot, "vm.swappiness") == (None, None)
 
 
-# ---- expectations the suite derives from the data itself (tests/verify/expect.py), each shown
+# ---- expectations the suite derives from the data itself (dockwright/verify/expect.py), each shown
 # to fail on a host that is not as the data says.
 from dockwright.verify import expect  # noqa: E402
 
