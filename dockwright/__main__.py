@@ -1,5 +1,6 @@
 """python -m dockwright (the ``dockwright`` console script): dockwright's commands by name.
 
+    dockwright init DIR [--force]                         a starter pyinfra repo for one's own fleet
     dockwright deploy INVENTORY [pyinfra's options]      the packaged deploy (pyinfra INVENTORY deploy.py)
     dockwright verify --inventory INVENTORY [...]         the verification suite
     dockwright netbench INVENTORY [...]                   the network benchmark
@@ -13,7 +14,7 @@ drift.py and diagnose.py run from a checkout for now. Usage errors exit 64.
 import sys
 
 # Each command's function, as "module:function": imported only when that command runs.
-COMMANDS = {"deploy": "dockwright.__main__:deploy", "verify": "dockwright.verify.__main__:main",
+COMMANDS = {"init": "dockwright.starter:main", "deploy": "dockwright.__main__:deploy", "verify": "dockwright.verify.__main__:main",
             "report": "dockwright.page.__main__:main", "netbench": "dockwright.netbench.__main__:main"}
 
 

@@ -92,3 +92,19 @@ def test_the_verification_suite_runs_by_module_name_from_the_install(installed):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     tmp, py, site, project = installed
     assert "test_kernel.py" in res.stdout and str(REPO) not in res.stdout
+
+
+def test_init_writes_a_starter_repo_that_plans_from_the_install(installed):
+    """`dockwright init` from the installed package: the starter repo's own data and deploy plan a
+    host (its example inventory names hosts of example.net: a local one is added)."""
+    tmp, py, site, project = installed
+    res = run(installed, "-m", "dockwright", "init", str(tmp / "starter"))
+    assert res.returncode == 0 and "19 files" in res.stdout, res.stderr[-2000:]
+    off = {c: False for c in ("conntrack", "sysctl", "docker", "seccomp", "apparmor", "networks", "swarm", "verify")}
+    (tmp / "starter" / "inventories" / "local.py").write_text(f"standalone = [('@local', {{'concerns': {off!r}}})]\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    res = subprocess.run([str(py), "-m", "pyinfra", "inventories/local.py", "deploy.py", "--dry", "-y"],
+                         cwd=tmp / "starter", env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                         timeout=300)
+    assert res.returncode == 0 and "desired state of 1 host(s) is valid" in res.stdout + res.stderr, res.stdout[-3000:]
+    assert run(installed, "-m", "dockwright", "init", str(tmp / "starter")).returncode == 1  # nothing overwritten

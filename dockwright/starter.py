@@ -1,0 +1,94 @@
+"""``dockwright init DIR``: a starter pyinfra repo for one's own fleet.
+
+    DIR/inventories/prod.py     an example inventory (replace the hosts with yours)
+    DIR/group_data/             every concern's settings, with comments (all.py), and the role groups
+    DIR/deploy.py               the packaged deploy: ``from dockwright import docker_host``
+    DIR/config.py               a host whose connection data cannot be used fails alone
+    DIR/schedule/               the timer, cron and CI templates for unattended runs
+    DIR/README.md               what each file is, and the commands
+
+The files come from the package (templates/starter, which are this checkout's own inventory
+example and group data, and templates/schedule). Nothing that exists is overwritten: the run
+stops naming every file in the way, unless ``--force``, which keeps each one as ``NAME.bak``.
+"""
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from .templating import TEMPLATES
+
+DEPLOY = '''"""The deploy: each host of the inventory into the state group_data/ declares, then verified.
+
+    pyinfra inventories/prod.py deploy.py        (or: dockwright deploy inventories/prod.py)
+"""
+
+from dockwright import docker_host
+
+docker_host()
+'''
+
+CONFIG = '''"""pyinfra's config for this directory (run before it connects): a host whose connection data
+cannot be used, such as a missing key file, fails alone instead of ending the run."""
+
+from dockwright.pyinfra_internals import once_per_process
+
+once_per_process()
+'''
+
+README = '''# Docker hosts, managed with dockwright
+
+- `inventories/prod.py`: the hosts, by role (swarm_managers, swarm_workers, standalone).
+- `group_data/all.py`: every concern's settings, with comments; `group_data/<group>.py` refines
+  them per group, host data per host.
+- `deploy.py`: `pyinfra inventories/prod.py deploy.py --dry` shows what would change; without
+  `--dry` it changes it, restarting Docker a few hosts at a time, and verifies every host.
+- `dockwright verify --inventory inventories/prod.py`: the verification alone.
+- `schedule/`: systemd units, a crontab and CI templates for unattended runs; they run
+  dockwright's `drift.py` and `diagnose.py`, which come from a dockwright checkout for now.
+'''
+
+
+def files() -> dict[str, object]:
+    """{path in the starter repo: its text, or the package file it is copied from}."""
+    out: dict[str, object] = {"deploy.py": DEPLOY, "config.py": CONFIG, "README.md": README}
+    for kind in ("inventories", "group_data"):
+        for source in sorted((TEMPLATES / "starter" / kind).iterdir(), key=lambda p: p.name):
+            out[f"{kind}/{source.name}"] = source
+    for source in sorted((TEMPLATES / "schedule").iterdir(), key=lambda p: p.name):
+        out[f"schedule/{source.name}"] = source
+    return out
+
+
+def init(directory: Path, force: bool = False) -> list[str]:
+    """Writes the starter repo into directory; returns the paths written. Raises FileExistsError
+    naming every file in the way (unless force: each is kept as NAME.bak first)."""
+    planned = files()
+    taken = sorted(p for p in planned if (directory / p).exists())
+    if taken and not force:
+        raise FileExistsError(", ".join(taken))
+    for rel, content in planned.items():
+        target = directory / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            shutil.copy2(target, target.with_name(target.name + ".bak"))
+        target.write_text(content if isinstance(content, str) else content.read_text())
+    return list(planned)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .plumbing.runs import Parser
+    p = Parser(prog="dockwright init", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("directory", type=Path)
+    p.add_argument("--force", action="store_true", help="write over existing files, each kept as NAME.bak")
+    args = p.parse_args(argv)
+    try:
+        written = init(args.directory, args.force)
+    except FileExistsError as e:
+        print(f"dockwright init: {args.directory}: already there (nothing written; --force keeps each as "
+              f"NAME.bak): {e}", file=sys.stderr)
+        return 1
+    print(f"dockwright init: {args.directory}: {len(written)} files; next: edit inventories/prod.py, then "
+          f"`pyinfra inventories/prod.py deploy.py --dry`")
+    return 0

@@ -1,0 +1,1 @@
+../../../../group_data/swarm_managers.py
