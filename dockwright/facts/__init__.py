@@ -7,8 +7,9 @@ pyinfra's own facts are), in modules named for the concern they serve:
     networks   DockerNetworks, NetworkJournals, HostRoutes
     firewall   PortPolicy
 
-The layer sits between the plans (pure decisions, below) and the operations (above): it imports
-neither the operations nor pyinfra's run state.
+The layer sits below the operations: it imports none of them. It does import the run's fact
+cache (``factcache``: one read per host and run) and, for ``reads``, the plans whose answers
+decide which reads a host needs; moving those decisions into the plans is the next layering step.
 
 Each read a run makes is declared once below, with its arguments: preflight's one-round-trip
 prefetch (``reads``) and the operations both go through these declarations, so they can never

@@ -1,11 +1,12 @@
 """What the data says a host must look like, derived here from the data and the documented rules
-(README), not by the deploy's renderers, parsers or diff functions: a bug there must not be
-"verified" by the same code. The checks read the hosts with their own commands."""
+(docs/design.md, "Verification judges for itself" and "Notes per concern"), not by the deploy's
+renderers, parsers or diff functions: a bug there must not be "verified" by the same code. The
+checks read the hosts with their own commands."""
 
 from dockwright import model, secrets
 
 
-# Documented sizing of conntrack (README, "conntrack"): auto = max(32768 x cores, 131072),
+# Documented sizing of conntrack (docs/design.md, "conntrack"): auto = max(32768 x cores, 131072),
 # capped at 1/16 of RAM at 320 bytes an entry; auto buckets = max / 4, at least 1024.
 def conntrack_limits(conf: dict, cores: int, mem_bytes: int) -> tuple[int, int]:
     limit = conf.get("max", "auto")
@@ -40,7 +41,7 @@ def daemon_json(desired: dict) -> dict:
 
 
 def daemon_json_mode(desired: dict) -> str:
-    """0600 when daemon.json holds a secret (README: files holding secrets are 0600), else 0644."""
+    """0600 when daemon.json holds a secret (docs/design.md: a file holding a secret is 0600), else 0644."""
     keys = tuple(desired.get("docker", {}).get("secret_keys", ()))
     return "600" if secrets.holds_secret(daemon_json(desired), keys) else "644"
 
