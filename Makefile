@@ -22,7 +22,7 @@ $(VPY): pyproject.toml bench/pyproject.toml
 # Bytecode for dockwright's own modules, as pip compiles an installed package's: where
 # PYTHONDONTWRITEBYTECODE is set (this machine, CI) every process compiled them again, 0.15 s.
 setup: $(VPY)
-	@$(VPY) -m compileall -q dockwright operations group_data inventories bench lab tests > /dev/null
+	@$(VPY) -m compileall -q -x 'dockwright/templates/' dockwright group_data inventories bench lab tests > /dev/null
 
 # Host packages the lab needs: installed when root, otherwise the command is printed.
 lab-packages:

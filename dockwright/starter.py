@@ -53,11 +53,11 @@ README = '''# Docker hosts, managed with dockwright
 def files() -> dict[str, object]:
     """{path in the starter repo: its text, or the package file it is copied from}."""
     out: dict[str, object] = {"deploy.py": DEPLOY, "config.py": CONFIG, "README.md": README}
-    for kind in ("inventories", "group_data"):
-        for source in sorted((TEMPLATES / "starter" / kind).iterdir(), key=lambda p: p.name):
-            out[f"{kind}/{source.name}"] = source
-    for source in sorted((TEMPLATES / "schedule").iterdir(), key=lambda p: p.name):
-        out[f"schedule/{source.name}"] = source
+    for kind, folder in (("inventories", TEMPLATES / "starter" / "inventories"),
+                         ("group_data", TEMPLATES / "starter" / "group_data"), ("schedule", TEMPLATES / "schedule")):
+        for source in sorted(folder.iterdir(), key=lambda p: p.name):
+            if source.is_file() and not source.name.endswith(".pyc"):  # a bytecode cache is no part of it
+                out[f"{kind}/{source.name}"] = source
     return out
 
 
