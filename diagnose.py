@@ -44,7 +44,8 @@ def plain(reading):
     return {**reading, "docker": {"down": str(docker)} if isinstance(docker, dockerd.Down) else docker}
 
 
-def collect(inventory: str, limit: str | None, passed: list[str], active: bool = False) -> dict:
+def collect(inventory: str, limit: str | None, passed: list[str], active: bool = False,
+            compact: bool = False) -> dict:
     """Reads the hosts through pyinfra (--dry: no operation, nothing changed) and returns
     {"hosts", "unreachable", "failed", "skipped", "error", "readings", "desired", "offsets",
     "warnings", "scope_problems"}."""
@@ -54,7 +55,8 @@ def collect(inventory: str, limit: str | None, passed: list[str], active: bool =
 
     report.reset()
     os.environ["DOCKWRIGHT_DIAGNOSE_ACTIVE"] = "1" if active else "0"  # read.py's switch
-    state, error = run_pyinfra([inventory, DEPLOY, "--dry", "--json", *passed, *limit_args(limit)])
+    state, error = run_pyinfra([inventory, DEPLOY, "--dry", "--json", *passed, *limit_args(limit)],
+                               compact="dockwright diagnose" if compact else None)
     if state is None or getattr(state, "inventory", None) is None:
         return {"hosts": [], "unreachable": {}, "failed": {}, "skipped": {}, "error": error or "pyinfra did not start",
                 "groups": {},
@@ -147,7 +149,7 @@ def run(args) -> int:
             print(f"{WHO}: cannot read --previous {args.previous}: {e}", file=sys.stderr)
             return EXIT_FAILURE
     print(f"{WHO}: {args.inventory}: reading the hosts (read-only)", flush=True)
-    collected = collect(args.inventory, args.limit, pyinfra_flags(args), args.active)
+    collected = collect(args.inventory, args.limit, pyinfra_flags(args), args.active, args.progress == "compact")
     cov = Coverage.of(collected)
     error = "; ".join(collected["scope_problems"]) or run_error(collected["error"], cov)
     if error:

@@ -39,7 +39,7 @@ SCHEMA_VERSION = 2  # docs/schema/drift-report.json
 WHO = "dockwright drift"
 
 
-def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
+def plan(inventory: str, limit: str | None, passed: list[str] = (), compact: bool = False) -> dict:
     """Plans a deploy without changing anything, with pyinfra's own CLI in this process, and
     reads the outcome from pyinfra's state (never from its log text):
     {"plan", "items", "all_hosts", "hosts", "unreachable", "failed", "skipped", "warnings", "error",
@@ -52,7 +52,8 @@ def plan(inventory: str, limit: str | None, passed: list[str] = ()) -> dict:
     # non-interactive mode, which never stops at "hosts failed to connect, continue?" (its JSON
     # on stdout is not needed: the state is read here).
     state, error = run_pyinfra([inventory, "deploy.py", "--dry", "--json", *passed,
-                                "--data", 'verify={"after_deploy": false}', *limit_args(limit)])
+                                "--data", 'verify={"after_deploy": false}', *limit_args(limit)],
+                               compact="dockwright drift" if compact else None)
     if state is None or getattr(state, "inventory", None) is None:
         return {"plan": [], "items": [], "all_hosts": [], "hosts": [], "unreachable": {}, "failed": {}, "skipped": {},
                 "policies": {}, "groups": {},
@@ -285,7 +286,7 @@ def run(args) -> int:
                                       f"than the shard count)")
             return _finish(args, report, EXIT_OK)
         args.limit = ",".join(mine)
-    result = plan(args.inventory, args.limit, pyinfra_flags(args))
+    result = plan(args.inventory, args.limit, pyinfra_flags(args), args.progress == "compact")
     report["warnings"] += result["warnings"]
     cov = Coverage.of(result)
     error = "; ".join(result["scope_problems"]) or run_error(result["error"], cov)

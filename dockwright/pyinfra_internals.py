@@ -129,6 +129,9 @@ def _connect_alone(connect_all, state) -> None:
     def absent(*args, **kwargs):
         return None  # never connected: pyinfra fails the host, the run reports it skipped
 
+    progress = COMPACT.get()
+    if progress is not None:
+        _compact(state, progress)
     from .plumbing.coverage import maintenance
     for host in state.inventory:
         if not state.is_host_in_limit(host):
@@ -140,6 +143,49 @@ def _connect_alone(connect_all, state) -> None:
         else:
             host.connect = functools.partial(alone, host, host.connect)
     connect_all(state)
+    if progress is not None:
+        progress["line"]("connected")
+
+
+def _compact(state, progress: dict) -> None:
+    """--progress compact: pyinfra's per-host lines give way to dockwright's one line, after the
+    connect and every 20 s, counted by pyinfra's own callbacks (its log text is never read)."""
+    import logging
+    import sys
+    import time
+
+    import gevent
+    from pyinfra.api.state import BaseStateCallback
+
+    counts = {"connected": 0, "unreachable": 0}
+
+    class Counts(BaseStateCallback):
+        @staticmethod
+        def host_connect(state, host):
+            counts["connected"] += 1
+
+        @staticmethod
+        def host_connect_error(state, host, error):
+            counts["unreachable"] += 1
+
+    state.add_callback_handler(Counts())
+    hosts = sum(1 for h in state.inventory if state.is_host_in_limit(h))
+    started = time.monotonic()
+
+    def line(phase: str) -> None:
+        failed = max(0, len(state.failed_hosts) - counts["unreachable"])  # pyinfra fails the unreachable too
+        print(f"{progress['who']}: {phase}: {counts['connected']} of {hosts} host(s) connected, "
+              f"{counts['unreachable']} could not connect, {failed} failed since "
+              f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    def beat() -> None:
+        while True:
+            gevent.sleep(20)
+            line("running")
+
+    progress["level"] = logging.getLogger("pyinfra").level
+    logging.getLogger("pyinfra").setLevel(logging.WARNING)  # warnings and errors per host stay
+    progress["line"], progress["beat"] = line, gevent.spawn(beat)
 
 
 def _pattern_matches(matches, inventory, patterns, option_name):
@@ -187,17 +233,24 @@ def make_inventory(path: str, cwd: str):
 # Whether the run being started is a scheduled one (drift.py, diagnose.py): hosts in
 # maintenance are then left out before pyinfra connects to them.
 SCHEDULED: "contextvars.ContextVar[bool]" = contextvars.ContextVar("dockwright_scheduled", default=False)
+# --progress compact: {"who": the tool's name}, filled in by the connect (its line, its beat).
+COMPACT: "contextvars.ContextVar[dict | None]" = contextvars.ContextVar("dockwright_compact", default=None)
 
 
-def run_cli(args: list[str], scheduled: bool = False):
+def run_cli(args: list[str], scheduled: bool = False, compact: str | None = None):
     """pyinfra's CLI with ``args`` in this process, its output swallowed (never parsed):
-    (its State or None, the exception it raised or None)."""
+    (its State or None, the exception it raised or None). With ``compact`` (the tool's name),
+    one progress line every 20 s instead of pyinfra's lines per host."""
+    import logging
+
     from pyinfra_cli.cli import cli
 
     once_per_process()
     pyinfra.is_cli = True
     raised = None
     token = SCHEDULED.set(scheduled)
+    progress = {"who": compact} if compact else None
+    compact_token = COMPACT.set(progress)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             cli.main(args=args, prog_name="pyinfra", standalone_mode=False)
@@ -207,6 +260,11 @@ def run_cli(args: list[str], scheduled: bool = False):
         raised = e
     finally:
         SCHEDULED.reset(token)
+        COMPACT.reset(compact_token)
+        if progress and "beat" in progress:
+            progress["line"]("done")
+            progress["beat"].kill()
+            logging.getLogger("pyinfra").setLevel(progress["level"])
     return current_state(), raised
 
 

@@ -213,7 +213,7 @@ def held_lock(path: str, who: str):
         os.close(fd)
 
 
-def run_pyinfra(args: list[str]):
+def run_pyinfra(args: list[str], compact: str | None = None):
     """pyinfra's CLI with args, in this process, from the checkout: (its State or None, the
     error it raised or None). Its output is not read (never parse its log): the caller reads
     the state."""
@@ -222,7 +222,7 @@ def run_pyinfra(args: list[str]):
     os.chdir(REPO)
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    state, raised = pyinfra_internals.run_cli(args, scheduled=True)
+    state, raised = pyinfra_internals.run_cli(args, scheduled=True, compact=compact)
     # invalid data, a failed fact...: pyinfra's own error, as it says it
     return state, (error_text(raised) if raised is not None else None)
 
@@ -262,6 +262,9 @@ def fleet_parser(doc: str, pass_on: str) -> "Parser":
                         help=f"passed on to pyinfra (override host data), {pass_on}")
     parser.add_argument("--sudo", action="store_true", help="passed on to pyinfra")
     parser.add_argument("--parallel", type=int, help="passed on to pyinfra")
+    parser.add_argument("--progress", choices=("hosts", "compact"), default="hosts",
+                        help="hosts: pyinfra's lines for each host (default); compact: one line every 20 s "
+                             "(hosts connected, unreachable, failed), for large fleets")
     return parser
 
 

@@ -170,3 +170,18 @@ def test_the_plain_pyinfra_cli_fails_a_host_with_a_missing_key_file_alone(tmp_pa
     assert code == 1  # a host failed: pyinfra's own verdict says so
     code, out = deploy("--config", "no-such-config.py")
     assert code == 1 and "[@local] Ready" not in out and "No such private key file" in out
+
+
+def test_compact_progress_at_200_hosts_says_the_counts_not_a_line_per_host(tmp_path):
+    """--progress compact on 200 replayed hosts, 10% of them unreachable and 10% refusing: no per-host Connected/Ready lines,
+    the counts after the connect and at the end (each unreachable host still warned about);
+    the default (the control) has pyinfra's lines for each host."""
+    env = {**_env(DOCKWRIGHT_SIM_FAULTS="10"), "DOCKWRIGHT_SIM_HOSTS": "200"}
+    code, out, report, _ = run("drift", tmp_path, "--progress", "compact", env=env)
+    assert code == 1 and report["coverage"]["in_scope"] == 200
+    assert "] Connected" not in out and "] Ready" not in out
+    assert "dockwright drift: connected: 180 of 200 host(s) connected, 20 could not connect, 0 failed since" in out
+    assert "dockwright drift: done: 180 of 200 host(s) connected, 20 could not connect, 20 failed since" in out
+    assert out.count("simulated host is unreachable") >= 20
+    code, out, _, _ = run("drift", tmp_path, env=env)
+    assert out.count("] Connected") == 180
