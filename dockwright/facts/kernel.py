@@ -104,8 +104,9 @@ class SysctlState(FactBase):
     def process(self, output):
         live, missing, present, lines, links, odd = {}, [], [], [], {}, set()
         for line in output:
-            if odd or line.startswith("odd "):  # nothing after an odd name can be trusted
-                odd.add(line[4:] if line.startswith("odd ") else "")
+            if line.startswith("odd "):
+                odd.add(line[4:])
+            if odd:  # nothing after an odd name can be trusted
                 continue
             if line.startswith("live "):
                 _, key, *value = line.split(" ")

@@ -65,9 +65,9 @@ def load(inventory: str, names: list[str] | None):
         raise Refused(f"not in {inventory}: {', '.join(missing)}", Coverage(in_scope=sorted(hosts)))
     cov = Coverage(in_scope=sorted(wanted))
     desired = {n: model.desired(hosts[n]) for n in wanted}
-    refused = [f"{n}: netbench.allowed = {desired[n].get('netbench', {}).get('allowed')!r}" for n in wanted
-               if not (model.enabled(desired[n], "netbench") and desired[n]["netbench"]["allowed"])]
-    cov.skipped.update({r.split(":")[0]: NOT_OPTED_IN for r in refused})
+    out = [n for n in wanted if not (model.enabled(desired[n], "netbench") and desired[n]["netbench"]["allowed"])]
+    refused = [f"{n}: netbench.allowed = {desired[n].get('netbench', {}).get('allowed')!r}" for n in out]
+    cov.skipped.update(dict.fromkeys(out, NOT_OPTED_IN))
     if names and refused:
         raise Refused("hosts not opted in (the runs load their links): " + "; ".join(refused), cov)
     wanted = [n for n in wanted if n not in cov.skipped]
@@ -298,10 +298,10 @@ def run(args, result: dict) -> int:
 def write(result: dict, args, started: float) -> Path:
     """The run's report (0600: it names the fleet's hosts and addresses), and its chart."""
     from ..plumbing.runs import write_atomic
-    cov = result["coverage"]
+    cov = result["coverage"].as_dict()
     result.update({"finished": time.time(), "duration": round(time.monotonic() - started, 3),
-                   "hosts": cov.in_scope, "coverage": cov.as_dict(), "warnings": [],
-                   **{k: dict(sorted(getattr(cov, k).items())) for k in ("unreachable", "failed", "skipped", "not_checked")}})
+                   "hosts": result["coverage"].in_scope, "coverage": cov, "warnings": [],
+                   **{k: cov[k] for k in ("unreachable", "failed", "skipped", "not_checked")}})
     out = Path(args.json or RESULTS / f"netbench-{time.strftime('%Y%m%dT%H%M%S')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(result, indent=1) + "\n")
@@ -351,13 +351,12 @@ def main(argv=None) -> int:
     except Refused as e:
         print(f"{WHO}: refused: {e}", file=sys.stderr)
         cov = result["coverage"] = e.coverage or Coverage()
-        cov.not_checked.update({h: "not measured: the run was refused" for h in cov.in_scope
-                                if h not in cov.skipped and h not in cov.unreachable})
+        cov.not_checked.update(dict.fromkeys(cov.checked, "not measured: the run was refused"))
         result["error"], code = f"refused: {e}", 1
     except (RuntimeError, SystemExit) as e:  # a command failed, or SIGTERM: the pair is not judged
         why = str(e) if isinstance(e, RuntimeError) else f"stopped (exit {e.code}) before the pair was measured"
         cov = result["coverage"]
-        cov.not_checked.update({h: why for h in cov.in_scope if h not in cov.skipped and h not in cov.unreachable})
+        cov.not_checked.update(dict.fromkeys(cov.checked, why))
         print(f"{WHO}: {why}", file=sys.stderr)
         result["error"], code = why, 1 if isinstance(e, RuntimeError) else e.code
     result["exit_code"] = code

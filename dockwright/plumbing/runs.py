@@ -17,6 +17,8 @@ import stat
 import sys
 from pathlib import Path
 
+from .. import DEPLOY
+
 REPO = Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_FAILURE, EXIT_FOUND, EXIT_USAGE = 0, 1, 2, 64
 
@@ -51,7 +53,6 @@ def _key_value(text: str) -> str:
 def op_name(op: dict) -> str:
     """An operation's own name in pyinfra's JSON, which shows those of a packaged deploy as
     "DEPLOY | NAME" (dockwright | sysctl: owned file, ...)."""
-    from dockwright import DEPLOY
     return (op.get("name") or "").removeprefix(f"{DEPLOY} | ")
 
 

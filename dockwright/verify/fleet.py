@@ -109,6 +109,13 @@ class Target:
         assert res.rc == 0, f"{command!r} exited {res.rc}: {res.stderr.strip()}"
         return res.stdout
 
+    def needs(self, concern: str) -> dict:
+        """This host's data for concern; the check is skipped when the data switches it off."""
+        if not model.enabled(self.desired, concern):
+            import pytest
+            pytest.skip(f"{concern} concern off for this host")
+        return self.desired[concern]
+
     def state(self) -> dict[str, str]:
         """Every file and state check's reads, in one command, once per host and run."""
         if self._state is None:

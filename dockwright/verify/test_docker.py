@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dockwright import model, secrets
+from dockwright import secrets
 
 from . import expect, snapshot
 
@@ -13,8 +13,7 @@ DAEMON_JSON = snapshot.FILES["daemon.json"]
 
 @pytest.fixture
 def daemon(target):
-    if not model.enabled(target.desired, "docker"):
-        pytest.skip("docker concern off for this host")
+    target.needs("docker")
     return expect.daemon_json(target.desired)
 
 

@@ -5,8 +5,6 @@ import re
 
 import pytest
 
-from dockwright import model
-
 from . import expect, snapshot
 
 
@@ -57,8 +55,7 @@ def boot_value(boot: dict, key: str) -> tuple[str | None, str | None]:
 def test_sysctl_live_and_at_boot(target):
     """Live values read from /proc, boot values from systemd's own listing of sysctl.d in its
     own order: both judged against the data here, not by the deploy's sysctl model."""
-    if not model.enabled(target.desired, "sysctl"):
-        pytest.skip("sysctl concern off for this host")
+    target.needs("sysctl")
     settings = _settings(target)
     state = target.state()
     live = {k: _flat(v) for k, v in snapshot.key_values(state["sysctl.live"]).items()}
@@ -84,9 +81,7 @@ def test_sysctl_live_and_at_boot(target):
 def test_conntrack_module_and_hash_size(target):
     """Loaded now with the hash size the data asks for, and at boot: systemd's own listing of
     modules-load.d names nf_conntrack, and modprobe's effective configuration sets the size."""
-    if not model.enabled(target.desired, "conntrack"):
-        pytest.skip("conntrack concern off for this host")
-    _, buckets = expect.conntrack_limits(target.desired["conntrack"], *_size(target))
+    _, buckets = expect.conntrack_limits(target.needs("conntrack"), *_size(target))
     state = target.state()
     live, loads, options = state["conntrack.hashsize"], state["modules-load.d"], state["modprobe.conntrack"]
     assert live.strip() != "not-loaded", "nf_conntrack is not loaded"
@@ -101,8 +96,7 @@ def test_container_view_of_per_namespace_keys(target):
     """A container sees, for each managed net.* key, what a fresh network namespace on this host
     gets from the kernel (not the host's tuned value); --sysctl gives a workload the tuned value.
     Which keys are per namespace is read from that fresh namespace."""
-    if not model.enabled(target.desired, "sysctl"):
-        pytest.skip("sysctl concern off for this host")
+    target.needs("sysctl")
     per_ns = snapshot.per_namespace_tuned(target.desired, target.state())
     if not per_ns:
         pytest.skip("no per-namespace keys managed")

@@ -13,9 +13,7 @@ from . import expect, snapshot
 
 @pytest.fixture
 def bridges(target):
-    if not model.enabled(target.desired, "networks"):
-        pytest.skip("networks concern off for this host")
-    return target.desired["networks"]["bridges"]
+    return target.needs("networks")["bridges"]
 
 
 def test_bridges_match_data_field_by_field(target, bridges):

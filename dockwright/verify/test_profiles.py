@@ -49,9 +49,7 @@ def test_seccomp_profile_file_denies_what_data_asks(target, seccomp_on):
 
 @pytest.fixture
 def aa(target):
-    if not model.enabled(target.desired, "apparmor"):
-        pytest.skip("apparmor concern off for this host")
-    return target.desired["apparmor"]
+    return target.needs("apparmor")
 
 
 def test_apparmor_profile_loaded_in_enforce_mode(target, aa):

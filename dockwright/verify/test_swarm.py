@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from dockwright import model
 
 from . import expect, snapshot
 
@@ -15,9 +14,7 @@ def _swarm(target) -> dict:
 
 @pytest.fixture
 def role(target):
-    if not model.enabled(target.desired, "swarm"):
-        pytest.skip("swarm concern off for this host")
-    return target.desired["swarm"]["role"]
+    return target.needs("swarm")["role"]
 
 
 def test_swarm_membership(target, role):

@@ -67,7 +67,7 @@ standalone = [_host("@dwreplay/sim-s0002", "standalone", "10.200.0.3")]
 '''
 
 
-def benign(names: list[str], i: int) -> str:
+def benign(i: int) -> str:
     """The benign name at HOSTILE's index i: it sorts among the others as the hostile name
     does (runs take files and networks in name order; no name is a prefix of another)."""
     rank = sorted(range(len(HOSTILE)), key=lambda k: HOSTILE[k]).index(i)
@@ -205,7 +205,7 @@ def fleets(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     (tmp / "inventory.py").write_text(INVENTORY)
     plant(tmp, "hostile-", HOSTILE)
-    plant(tmp, "benign-", [benign(HOSTILE, i) for i in range(len(HOSTILE))])
+    plant(tmp, "benign-", [benign(i) for i in range(len(HOSTILE))])
     return _runs(tmp, "benign-"), _runs(tmp, "hostile-")
 
 
@@ -225,7 +225,7 @@ def _hostile_words(tree):
 
 def _as_hostile(word: str) -> str:
     for i, name in enumerate(HOSTILE):
-        word = word.replace(benign(HOSTILE, i), name)
+        word = word.replace(benign(i), name)
     return word
 
 
@@ -277,6 +277,6 @@ def test_hostile_names_change_no_word_of_any_command_and_no_verdict(fleets):
 def test_the_comparison_catches_a_name_pasted_as_text():
     """The negative control: a name pasted into a command unquoted gives other words."""
     i = HOSTILE.index("a b;c|d&e>f")
-    reference = f"sh -c 'docker network rm {benign(HOSTILE, i)}'"
+    reference = f"sh -c 'docker network rm {benign(i)}'"
     assert words(f"sh -c 'docker network rm {HOSTILE[i]}'") != _hostile_words(words(reference))
     assert words(f"sh -c {shlex.quote('docker network rm ' + shlex.quote(HOSTILE[i]))}") == _hostile_words(words(reference))
