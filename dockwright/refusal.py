@@ -36,6 +36,20 @@ def refuse(host, why: str):
     raise OperationError(why)
 
 
+def decided(host, concern: str, plan):
+    """Records the plan's drift items under concern; when the plan has a problem or a refusal,
+    stops this host. Yielded from by an operation, which goes on only when this returns True:
+
+        if not (yield from refusal.decided(host, "swarm", decided)):
+            return
+    """
+    report.record(host, concern, plan)
+    if plan.error():
+        yield from refuse(host, plan.error())
+        return False
+    return True
+
+
 def planned(host, error: Exception) -> None:
     """What deploy.py does with a refusal raised while pyinfra plans: that host fails alone,
     with the reason, and the others go on."""

@@ -8,7 +8,6 @@ from pyinfra.api import operation
 
 from .. import facts, files, refusal
 from ..facts.profiles import APPARMOR_DIR
-from ..plumbing import report
 
 
 @operation()
@@ -34,9 +33,7 @@ def profile(profile_name: str, content: str):
     """
     name, path = profile_name, f"{APPARMOR_DIR}/{profile_name}"
     decided = facts.apparmor_decision(host, name, content)
-    report.record(host, "apparmor", decided)
-    if decided.error():
-        yield from refusal.refuse(host, decided.error())
+    if not (yield from refusal.decided(host, "apparmor", decided)):
         return
     if decided.write:
         files.show_diff(host, path, content)

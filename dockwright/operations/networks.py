@@ -15,7 +15,6 @@ from .. import dockerd, facts, refusal, remote
 from ..facts.networks import JOURNALS
 from ..schema import NETWORK_FIELDS
 from ..plans.networks import network_plan, prune_plan
-from ..plumbing import report
 
 
 def create_command(name: str, driver: str, spec: dict) -> str:
@@ -36,9 +35,7 @@ def _reconcile(name: str, driver: str, spec: dict, allow_disconnect: bool, conce
     current = networks.get(name)
     journal = facts.network_journals().get(host).get(name)
     decided = network_plan(name, driver, spec, current, allow_disconnect, journal)
-    report.record(host, concern, decided)
-    if decided.error():
-        yield from refusal.refuse(host, decided.error())
+    if not (yield from refusal.decided(host, concern, decided)):
         return
     conn = remote.connector_args(host)
     if decided.create:
@@ -248,9 +245,7 @@ def prune(keep: list[str]):
         yield from dockerd.unavailable(host, "networks to prune", networks)
         return
     decided = prune_plan(keep, networks)
-    report.record(host, "networks", decided)
-    if decided.error():
-        yield from refusal.refuse(host, decided.error())
+    if not (yield from refusal.decided(host, "networks", decided)):
         return
     for network_id in decided.remove:
         yield f"docker network rm {shlex.quote(network_id)}"

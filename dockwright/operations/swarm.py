@@ -11,7 +11,16 @@ from pyinfra.api import FunctionCommand, operation
 from .. import dockerd, facts, factcache, model, refusal, remote
 from ..facts.engine import SwarmState
 from ..plans.swarm import init_plan, join_plan, standalone_plan
-from ..plumbing import report
+
+
+def _own_state():
+    """This host's swarm state (yielded from); None, with the host told dockerd does not answer,
+    when it does not."""
+    state = facts.swarm().get(host)
+    if isinstance(state, dockerd.Down):
+        yield from dockerd.unavailable(host, "swarm state", state)
+        return None
+    return state
 
 
 @operation()
@@ -27,14 +36,11 @@ def init(advertise_addr: str):
 
         swarm.init(name="swarm init", advertise_addr="10.99.0.11")
     """
-    state = facts.swarm().get(host)
-    if isinstance(state, dockerd.Down):
-        yield from dockerd.unavailable(host, "swarm state", state)
+    state = yield from _own_state()
+    if state is None:
         return
     decided = init_plan(state)
-    report.record(host, "swarm", decided)
-    if decided.error():
-        yield from refusal.refuse(host, decided.error())
+    if not (yield from refusal.decided(host, "swarm", decided)):
         return
     if not decided.act:
         host.noop("already a swarm manager")
@@ -129,9 +135,7 @@ def join(manager, role: str, advertise_addr: str):
             yield from dockerd.unavailable(host, f"swarm state of {who}", state)
             return
     decided = join_plan(role, mine, leader, _advertised(manager))
-    report.record(host, "swarm", decided)
-    if decided.error():
-        yield from refusal.refuse(host, decided.error())
+    if not (yield from refusal.decided(host, "swarm", decided)):
         return
     if not decided.act:
         host.noop(f"already a swarm {role}")
@@ -151,13 +155,10 @@ def standalone():
 
         swarm.standalone(name="standalone: not in a swarm")
     """
-    state = facts.swarm().get(host)
-    if isinstance(state, dockerd.Down):
-        yield from dockerd.unavailable(host, "swarm state", state)
+    state = yield from _own_state()
+    if state is None:
         return
     decided = standalone_plan(state)
-    report.record(host, "swarm", decided)
-    if decided.error():
-        yield from refusal.refuse(host, decided.error())
+    if not (yield from refusal.decided(host, "swarm", decided)):
         return
     host.noop("not in a swarm")

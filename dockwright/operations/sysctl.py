@@ -11,7 +11,6 @@ from pyinfra.api import operation
 
 from .. import facts, files, refusal, templating
 from ..plans.sysctl import normalize, plan
-from ..plumbing import report
 
 
 def render(settings: dict) -> str:
@@ -66,9 +65,7 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
     """
     state = facts.sysctls(settings).get(host)
     decided = plan(settings, path, on_override, state)  # before the first command: a dry run stops there
-    report.record(host, "sysctl", decided)
-    if decided.error():
-        yield from refusal.refuse(host, decided.error())
+    if not (yield from refusal.decided(host, "sysctl", decided)):
         return
     if decided.write:
         content = render(settings)
