@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from .conftest import (HOSTS, INVENTORY, NO_VERIFY, REPO, SNAPSHOT, STANDALONE, SWARM, lab_env, probe_image,
-                       pyinfra, ssh)
+from .conftest import (HOSTS, INVENTORY, NO_VERIFY, REPO, SNAPSHOT, STANDALONE, SWARM, drift, lab_env,
+                       probe_image, pyinfra, ssh)
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
@@ -42,12 +42,14 @@ def test_injection_strings_are_refused_and_nothing_runs():
     assert {h: ssh(h, SNAPSHOT) for h in HOSTS} == before
 
 
-WATCH = ("rm -f /tmp/argv-hits /tmp/argv-samples; (end=$(( $(date +%s) + 600 )); n=0; "
-         "while [ $(date +%s) -lt $end ] && [ ! -f /tmp/argv-stop ]; do "
-         # The pattern's brackets keep the watcher from matching its own command line.
-         "for f in $(grep -l 'SWMTK[N]' /proc/[0-9]*/cmdline 2>/dev/null); do "
-         "tr '\\0' ' ' < $f >> /tmp/argv-hits 2>/dev/null; echo >> /tmp/argv-hits; done; "
-         "n=$((n+1)); echo $n > /tmp/argv-samples; done) >/dev/null 2>&1 &")
+def watch(pattern: str) -> str:
+    """A watcher on a VM: every process command line holding pattern (grep -l), sampled until
+    /tmp/argv-stop exists. The pattern's brackets keep it from matching its own command line."""
+    return ("rm -f /tmp/argv-hits /tmp/argv-samples /tmp/argv-stop; (end=$(( $(date +%s) + 600 )); n=0; "
+            "while [ $(date +%s) -lt $end ] && [ ! -f /tmp/argv-stop ]; do "
+            f"for f in $(grep -l '{pattern}' /proc/[0-9]*/cmdline 2>/dev/null); do "
+            "tr '\\0' ' ' < $f >> /tmp/argv-hits 2>/dev/null; echo >> /tmp/argv-hits; done; "
+            "n=$((n+1)); echo $n > /tmp/argv-samples; done) >/dev/null 2>&1 &")
 
 
 @SWARM
@@ -55,7 +57,7 @@ def test_join_token_never_appears_in_a_process_list():
     ssh("lab2", "docker swarm leave --force >/dev/null 2>&1; rm -f /tmp/argv-stop")
     ssh("lab1", "docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | "
                 "awk '$2 == \"lab2\" {print $1}' | xargs -r docker node rm --force >/dev/null")
-    ssh("lab2", WATCH)
+    ssh("lab2", watch("SWMTK[N]"))
     try:
         # Control: an argument holding the token prefix is seen by the watcher.
         ssh("lab2", "sh -c 'sleep 4' SWMTKN-control-marker")
@@ -85,6 +87,39 @@ def test_prune_keeps_the_declared_overlay_and_removes_an_unused_network():
         assert "junk-net" not in names
     out = res.stdout + res.stderr
     assert "networks: prune undeclared" in out and "overlays: secure-net" in out
+
+
+@STANDALONE
+def test_a_password_inside_a_url_reaches_no_argv_no_0644_file_and_no_report():
+    """A daemon label holding http://user:password@... (a secret by its value, wherever it sits):
+    deployed to lab3 with a watcher sampling every process's command line (dockerd --validate
+    gets the candidate too), then drift.py run against data without it. The password is in no
+    argv, daemon.json is 0600 while it holds it, and drift's output and JSON show it masked."""
+    secret = "dwurlsecret"
+    label = f"dw.mirror=http://dwuser:{secret}@mirror.invalid"
+    with_label = {"lab3": {"docker": {"daemon": {"labels": [label]}}}}
+    ssh("lab3", watch("dwurlsecre[t]"))
+    try:
+        ssh("lab3", f"sh -c 'sleep 4' {secret}-control")  # the control: the watcher sees it
+        assert f"{secret}-control" in ssh("lab3", "cat /tmp/argv-hits")
+        ssh("lab3", ": > /tmp/argv-hits")
+        res = pyinfra("--limit", "lab3", *NO_VERIFY, host_data=with_label)
+        assert res.returncode == 0, res.stdout[-3000:]
+    finally:
+        ssh("lab3", "touch /tmp/argv-stop")
+    try:
+        hits, samples = ssh("lab3", "cat /tmp/argv-hits").strip(), int(ssh("lab3", "cat /tmp/argv-samples"))
+        print(f"argv watcher on lab3: {samples} samples of /proc/*/cmdline during the deploy, hits: {hits!r}")
+        assert hits == "" and samples > 10
+        assert ssh("lab3", "stat -c %a /etc/docker/daemon.json").strip() == "600"
+        assert secret in ssh("lab3", "cat /etc/docker/daemon.json")  # applied, privately
+        out = REPO / "reports" / "drift-url-secret.json"
+        res = drift("--limit", "lab3", "--json", str(out))  # the data without it: drift shows the label
+        assert res.returncode == 2 and "labels" in res.stdout and "<secret sha256:" in res.stdout
+        assert secret not in res.stdout + res.stderr and secret not in out.read_text()
+    finally:
+        assert pyinfra("--limit", "lab3", *NO_VERIFY).returncode == 0
+    assert ssh("lab3", "stat -c %a /etc/docker/daemon.json").strip() == "644"
 
 
 @STANDALONE
