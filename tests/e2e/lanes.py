@@ -108,37 +108,39 @@ def converge() -> bool:
 
 
 def scenarios(phase: Phase) -> list[tuple[str, float, str]]:
-    """(scenario, seconds, outcome) from the phase's JUnit report."""
+    """(scenario, seconds, outcome, first line of its message) from the phase's JUnit report."""
     try:
         root = ET.parse(phase.junit).getroot()
     except (OSError, ET.ParseError):
         return []
     found = []
     for case in root.iter("testcase"):
-        outcome = next((c.tag for c in case if c.tag in ("failure", "error", "skipped")), "passed")
-        found.append((f"{case.get('classname')}::{case.get('name')}", float(case.get("time", 0)), outcome))
+        bad = next((c for c in case if c.tag in ("failure", "error", "skipped")), None)
+        outcome = "passed" if bad is None else bad.tag
+        why = ((bad.get("message") or "").strip().splitlines() or [""])[0][:160] if bad is not None else ""
+        found.append((f"{case.get('classname')}::{case.get('name')}", float(case.get("time", 0)), outcome, why))
     return found
 
 
 def summary(phases: list[Phase], wall: float) -> int:
+    """Slowest scenarios first, then each phase and every failure: a log cut to its tail keeps those."""
     print("\n==== e2e summary ====")
+    found = {p.name: scenarios(p) for p in phases}
+    rows = [(name, *s) for name, cases in found.items() for s in cases]
+    print("slowest scenarios (seconds):")
+    for name, case, seconds, outcome, _ in sorted(rows, key=lambda r: -r[2])[:10]:
+        print(f"  {seconds:6.0f}  [{name}] {case}" + ("" if outcome == "passed" else f"  <- {outcome}"))
     failed = False
-    rows = []
     for p in phases:
-        found = scenarios(p)
-        rows += [(p.name, *s) for s in found]
-        counts = {k: sum(1 for s in found if s[2] == k) for k in ("passed", "failure", "error", "skipped")}
-        bad = p.rc != 0 or not found
+        counts = {k: sum(1 for s in found[p.name] if s[2] == k) for k in ("passed", "failure", "error", "skipped")}
+        bad = p.rc != 0 or not found[p.name]
         failed |= bad
         print(f"{p.name:>10}: exit {p.rc}, {p.seconds:5.0f} s; {counts['passed']} passed, "
               f"{counts['failure']} failed, {counts['error']} errors, {counts['skipped']} skipped"
               + ("  <- FAILED" if bad else ""))
-    for name, case, _, outcome in rows:
+    for name, case, _, outcome, why in rows:
         if outcome in ("failure", "error"):
-            print(f"  {outcome}: [{name}] {case}")
-    print("slowest scenarios (seconds):")
-    for name, case, seconds, _ in sorted(rows, key=lambda r: -r[2])[:15]:
-        print(f"  {seconds:6.0f}  [{name}] {case}")
+            print(f"  {outcome}: [{name}] {case}: {why}")
     print(f"e2e: {'FAILED' if failed else 'passed'} in {wall:.0f} s ({len(rows)} scenarios)", flush=True)
     return 1 if failed else 0
 
