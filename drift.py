@@ -367,10 +367,11 @@ def _write_outputs(args, report: dict) -> None:
         from dockwright import page
         page.write(Path(args.html), [report])
     if args.metrics:
+        from dockwright import concerns
         from dockwright.plumbing import metrics
         path = Path(args.metrics)
         success = report["finished"] if report["exit_code"] != EXIT_FAILURE else metrics.last_success(path)
-        metrics.write(path, metrics.drift_registry(report, success), success)
+        metrics.write(path, metrics.drift_registry(report, success, concerns.drift_keys()), success)
 
 
 def _finish(args, report: dict, code: int) -> int:

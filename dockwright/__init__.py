@@ -2,7 +2,8 @@
 
     model       the merged desired state of a host, and what it resolves to on that host
     schema      typed validation of that state (the list of concerns lives here)
-    preflight   fleet-wide checks before the first remote change; a host that fails there, fails alone
+    preflight   fleet-wide checks before the first remote change (every concern's reads and checks,
+                each host in one round trip); a host that fails there, fails alone
     factcache   the run's reads: one read of each fact per host and run, in one round trip
     liveness    SSH keepalives that want a reply: a silent host is declared unreachable
     dockerd     docker reads that are bounded and say "dockerd is not answering", never "nothing"
@@ -17,11 +18,15 @@
 
 deploy      the packaged deploy (docker_host): every concern's operations for a host, in order
 
-operations/ holds the pyinfra operations, one module per concern (top-level operations/ is a
-link to it, as templates/ is to templates/ here).
+concerns/ is the registry of the concerns a deploy applies, in deploy order: each concern is one
+object with its reads, its checks before any change and its operations (preflight and the deploy
+loop over it; a new concern registers one more).
 
-facts/ holds what is read from a host (one FactBase class per read) and the one list of the
-reads a run makes, each declared once with its arguments (facts.reads).
+operations/ holds the pyinfra operations, one module per side of the host (top-level operations/
+is a link to it, as templates/ is to templates/ here).
+
+facts/ holds what is read from a host (one FactBase class per read), each read declared once
+with its arguments, and the order a host's reads are sent in (facts.in_order).
 
 plans/ holds one pure plan per concern (desired values and facts in; drift items, problems,
 refusal and decisions out) and the files it renders, shared by the operations, preflight and
@@ -53,7 +58,7 @@ DEPLOY = "dockwright"  # the packaged deploy's name: pyinfra shows its operation
 
 def __getattr__(name: str):
     # The packaged deploy, imported when asked for: `import dockwright` stays light (drift.py's
-    # merge and the page run without pyinfra's operations).
+    # merge runs without pyinfra's operations).
     if name == "docker_host":
         from .deploy import docker_host
         return docker_host

@@ -85,7 +85,8 @@ def _cache(host) -> dict:
     return run.of(host).reads.setdefault(host, {})
 
 
-def _key(fact_cls, kwargs) -> tuple:
+def key(fact_cls, kwargs) -> tuple:
+    """What a read is cached under: the fact and its arguments."""
     return (fact_cls.__name__, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
 
 
@@ -94,16 +95,16 @@ def get(host, fact_cls, **kwargs):
     greenlet asking for the same manager's state, or a prefetch) is waited for, not sent again."""
     host = real(host)
     cache = _cache(host)
-    key = _key(fact_cls, kwargs)
-    if key not in cache:
-        cache[key] = pending = gevent.event.AsyncResult()
+    wanted = key(fact_cls, kwargs)
+    if wanted not in cache:
+        cache[wanted] = pending = gevent.event.AsyncResult()
         liveness.watch(host)
         try:
             pending.set(_read(host, fact_cls, **kwargs))
         except BaseException as e:
             pending.set_exception(e)
         liveness.watch(host)  # connected by this read (a manager outside --limit)
-    return cache[key].get()
+    return cache[wanted].get()
 
 
 def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
@@ -115,7 +116,7 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
     for fact_cls, kwargs in wanted:
         fact = fact_cls()
         needs = fact.requires_command(**kwargs) if callable(fact.requires_command) else fact.requires_command
-        if _key(fact_cls, kwargs) in cache or needs or fact.shell_executable:
+        if key(fact_cls, kwargs) in cache or needs or fact.shell_executable:
             continue  # pyinfra wraps these in its own guard: read them on their own
         command = fact.command(**kwargs) if callable(fact.command) else fact.command
         command = command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
@@ -123,7 +124,7 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
     if len(todo) < 2:
         return
     liveness.watch(host)
-    pending = [cache.setdefault(_key(c, kw), gevent.event.AsyncResult()) for c, kw, _, _ in todo]
+    pending = [cache.setdefault(key(c, kw), gevent.event.AsyncResult()) for c, kw, _, _ in todo]
     try:
         parts = _read(host, HostState, commands=tuple(command for *_, command in todo))
     except BaseException as e:

@@ -1,7 +1,7 @@
 """A host's data beyond the concerns: which top-level names it may hold, and the connection
 data pyinfra and the verification connect with, validated like any other data.
 
-A top-level name is a concern (``schema.CONCERNS``, ``concerns``), pyinfra's own (connector
+A top-level name is a concern's (``schema.data_keys``), pyinfra's own (connector
 data such as ``ssh_*``, global arguments such as ``_sudo``), or one of ``NAMES`` below. Anything
 else is a mistake that would otherwise be dropped without a word (``conntrak = {...}`` leaves
 the host on the defaults): an error with "did you mean", naming the file or host.
@@ -16,7 +16,7 @@ import difflib
 import ipaddress
 import re
 
-from .schema import CONCERNS, SECTIONS, Problem
+from .schema import Problem, data_keys
 
 # dockwright's own top-level names besides the concerns, each with what it holds.
 NAMES = {
@@ -29,7 +29,6 @@ NAMES = {
 DOCKWRIGHT_PREFIXES = ("replay_",)
 # pyinfra's connector data and global arguments (pyinfra/connectors/*: each connector's prefix).
 PYINFRA_PREFIXES = ("ssh_", "winrm_", "docker_", "dockerssh_", "chroot_", "local_", "terraform_", "vagrant_", "_")
-KNOWN = frozenset({"concerns", *CONCERNS, *SECTIONS, *NAMES})
 
 HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?")
 USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
@@ -47,6 +46,8 @@ def source_name(layer: str) -> str:
         return f"group_data/{layer[len('group '):]}.py"
     if layer.startswith("host "):
         return "the inventory's host data"
+    if layer == "registered defaults":
+        return "a registered concern's defaults"
     return "--data"
 
 
@@ -55,17 +56,18 @@ def unknown_names(layers: list[tuple[str, str, dict]]) -> list[Problem]:
     layers are (who, layer, data), who being the host for its own layers. The value is not
     shown (a misspelled name may hold a credential): its type is."""
     problems, seen = [], set()
+    known = sorted({*data_keys(), *NAMES})
     for who, layer, data in layers:
         where = source_name(layer)
         shared = not layer.startswith("host ")
         for name in sorted(data or {}):
-            if name in KNOWN or name.startswith(PYINFRA_PREFIXES + DOCKWRIGHT_PREFIXES):
+            if name in known or name.startswith(PYINFRA_PREFIXES + DOCKWRIGHT_PREFIXES):
                 continue
             if shared and (where, name) in seen:
                 continue
             seen.add((where, name))
-            close = difflib.get_close_matches(name, sorted(KNOWN), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(KNOWN))}"
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
             problems.append(Problem(where if shared else who, name, f"<{type(data[name]).__name__}>",
                                     f"unknown name in {where}: nothing reads it; {hint}"))
     return problems

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .plans import conntrack, sysctl
-from .schema import CONCERNS, SECTIONS, enabled  # noqa: F401 (enabled: the model's word too)
-
-CONCERN_KEYS = ("concerns", *CONCERNS, *SECTIONS)
+from .schema import added_defaults, data_keys, enabled  # noqa: F401 (enabled: the model's word too)
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -30,7 +28,8 @@ def _merged(base: Any, override: Any) -> Any:
 def layers(host) -> list[tuple[str, dict]]:
     """(source name, data) from lowest to highest precedence, as README "Data model" says."""
     inv = host.inventory
-    found = [("all", inv.get_data())]
+    found = [("registered defaults", added_defaults())] if added_defaults() else []
+    found.append(("all", inv.get_data()))
     # Environment groups (group_data/all.py: environment_groups) are broad: before role groups.
     environments = inv.get_data().get("environment_groups") or ()
     env = [g for g in host.groups if g in environments]
@@ -46,8 +45,9 @@ def layers(host) -> list[tuple[str, dict]]:
 def merge_layers(datas: list[dict]) -> dict:
     """The layers merged in order, copied once (the inventory's data is never shared with it)."""
     merged: dict = {}
+    keys = data_keys()
     for data in datas:
-        for key in CONCERN_KEYS:
+        for key in keys:
             if key in data:
                 merged[key] = _merged(merged[key], data[key]) if key in merged else data[key]
     return copied(merged)

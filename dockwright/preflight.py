@@ -14,20 +14,18 @@ from pyinfra import logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
-from . import dockerd, facts, factcache, hostdata, liveness, model, run, schema
-from .facts.engine import DaemonConfigCheck
+from . import concerns, dockerd, facts, factcache, hostdata, liveness, model, run, schema
 from .plumbing import report
-from .plans import (apparmor as apparmor_plans, docker as docker_plans, networks as network_plans,
-                    seccomp as seccomp_plans, swarm as swarm_plans, sysctl as sysctl_plans)
 
 
-def host_side(h, desired: dict) -> list[schema.Problem]:
-    """Problems only the host can reveal, from the concerns' plans. The facts are read in one
-    round trip, and cached for the operations. A host whose read fails has failed alone
-    (pyinfra failed it): it has no problems to judge and the others go on."""
+def host_side(h) -> list[schema.Problem]:
+    """Problems only the host can reveal, from the concerns' plans (dockwright.concerns). The
+    facts are read in one round trip, and cached for the operations. A host whose read fails has
+    failed alone (pyinfra failed it): it has no problems to judge and the others go on."""
+    view = concerns.view(h)
     try:
-        factcache.prefetch(h, facts.reads(desired))
-        return [schema.Problem(h.name, key, value, why) for key, value, why in plan_problems(h, desired)]
+        factcache.prefetch(h, concerns.reads(view))
+        return [schema.Problem(h.name, key, value, why) for key, value, why in concerns.problems(h, view)]
     except factcache.ReadFailed as e:
         logger.error(f"{h.print_prefix}left out of this run: {e.why} ({e.fact})")
         report.fail(h.name, f"cannot read {e.fact}: {e.why}")
@@ -38,60 +36,6 @@ def failed(h) -> bool:
     """True once pyinfra has failed h in this run (unreachable, silent, a failed read): the
     deploy adds nothing for it."""
     return factcache.real(h) in pyinfra_state.failed_hosts
-
-
-def plan_problems(h, desired: dict) -> list[tuple[str, object, str]]:
-    """(data key, value, why) from every enabled concern's plan on h, as the operations will
-    decide it, plus the candidate checks only the host's own tools can make (apparmor_parser,
-    dockerd --validate), for a file that would change."""
-    on = lambda concern: model.enabled(desired, concern)  # noqa: E731
-    found = []
-    if on("sysctl"):
-        settings = resolved(h, desired).sysctls
-        decided = sysctl_plans.plan(settings, desired["sysctl"]["file"], desired["sysctl"]["on_override"],
-                                   facts.sysctls(model.managed_sysctl_names(desired)).get(h),
-                                   late_ok=on("conntrack"))
-        # Only a key of sysctl.settings can be missing: conntrack's are loaded by the run.
-        found += [(f"sysctl.settings.{key}", value, why) for key, value, why in decided.problems]
-    if on("seccomp"):
-        try:
-            seccomp_plans.build(desired["seccomp"])
-        except seccomp_plans.SeccompProfileError as e:
-            found.append(("seccomp", desired["seccomp"].get("name"), f"profile would be invalid: {e}"))
-    if on("apparmor"):
-        conf = desired["apparmor"]
-        found += facts.apparmor_decision(h, conf["name"], apparmor_plans.render(conf),
-                                         source={k: conf[k] for k in ("name", "network_rules") if k in conf}).problems
-    declared = schema.declared_networks(desired) if on("networks") else []
-    if declared:
-        found += network_plans.route_problems(declared, facts.routes().get(h))
-    # A dockerd that does not answer leaves its checks to the operations: the engine operation
-    # may start it, and they read again then (dockwright.dockerd).
-    if on("swarm") and desired["swarm"]["role"]:
-        state = facts.swarm().get(h)
-        if not isinstance(state, dockerd.Down):
-            found += swarm_plans.host_problems(desired["swarm"]["role"], state, facts.docker_engine().get(h)["version"])
-    if on("docker") or (on("swarm") and desired["swarm"]["role"]):
-        found += docker_plans.engine_plan(facts.docker_engine().get(h)).problems  # the platform
-    content = docker_plans.render(desired) if on("docker") else None
-    swarm_state = facts.swarm_if_needed(h, content) if content else None
-    if content and not isinstance(swarm_state, dockerd.Down):
-        engine = facts.docker_engine().get(h)
-        secret_keys = tuple(desired["docker"].get("secret_keys", ()))
-        decided = docker_plans.daemon_plan(content, engine, swarm_state, secret_keys)
-        found += [(f"docker.daemon.{key}", value, why) for key, value, why in decided.problems]
-        # dockerd --validate starts the daemon binary (slow): only for a file that would change.
-        if engine["daemon_json"] != content:
-            check = factcache.get(h, DaemonConfigCheck, content=docker_plans.for_validation(content, secret_keys))
-            if not check["ok"]:
-                found.append(("docker.daemon", "(rendered daemon.json)", f"dockerd --validate: {check['message']}"))
-    return found
-
-
-def resolved(h, desired: dict) -> "model.Resolved":
-    """h's host-derived values (conntrack's sizing, the owned sysctl file's keys) from its facts."""
-    read = facts.conntrack().get(h) if model.enabled(desired, "conntrack") else None
-    return model.resolve(desired, read)
 
 
 def managers() -> list:
@@ -124,11 +68,6 @@ def choose_leader(states: dict) -> tuple[object | None, list[str]]:
                         "answering) whether a swarm exists; dockwright will not found one that could be "
                         "a second swarm")
     return (next(iter(states), None), problems)
-
-
-def leader():
-    """The manager that leads (or founds) the swarm of this inventory."""
-    return run.current().leader  # decided once, in check_fleet
 
 
 def _swarm_states() -> dict:
@@ -218,7 +157,7 @@ def _check_fleet() -> None:
     # Every host's reads at once (as pyinfra runs hosts), not one host after another: on a
     # large fleet the round trips, not the checks, are the cost. Problems stay in name order.
     pool = gevent.pool.Pool(pyinfra_state.config.PARALLEL or None)
-    for found in pool.imap(lambda h: host_side(h, desired[h]), valid):
+    for found in pool.imap(host_side, valid):
         problems += found
     swarm_hosts = [h for h in desired if model.enabled(desired[h], "swarm") and desired[h]["swarm"]["role"]]
     if swarm_hosts and first_manager() is None:

@@ -5,6 +5,7 @@ the hosts of one run must share lives in that run's ``Run``, and nowhere else:
 
 - ``reads``: the answers of each host's facts, read once per run (dockwright.factcache);
 - ``desired``: each host's merged desired state (dockwright.model);
+- ``views``: each host's view of it, with what derives from it computed once (dockwright.concerns);
 - ``checks``: the outcome of the fleet checks, run by the first host, awaited by the others
   (dockwright.preflight);
 - ``leader``: the manager that leads or founds the swarm, chosen once (dockwright.preflight);
@@ -27,6 +28,7 @@ class Run:
         # Per host object, weakly: a value that held its host would keep the run alive.
         self.reads: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
         self.desired: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self.views: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
         self.checks: dict = {}  # check name -> gevent AsyncResult of its outcome
         self.leader = None
         self.halted: str | None = None  # why the rollout stopped starting restarts

@@ -430,6 +430,38 @@ CONCERNS = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", 
 # Data sections that are not concerns (no switch): drift.py's policy for unattended fixes.
 SECTIONS = ("drift",)
 
+# Concerns added with dockwright.concerns.register, each with its section's defaults.
+_ADDED: dict[str, dict] = {}
+
+
+def concern_names() -> tuple[str, ...]:
+    """Every concern's switch: the builtin ones, then those registered since."""
+    return (*CONCERNS, *_ADDED)
+
+
+def data_keys() -> tuple[str, ...]:
+    """The top-level names of a host's desired state (what model merges)."""
+    return ("concerns", *concern_names(), *SECTIONS)
+
+
+def added_defaults() -> dict[str, dict]:
+    """The registered concerns' sections, with their defaults (the lowest layer of the data)."""
+    return {name: {**defaults} for name, defaults in _ADDED.items()}
+
+
+def add_concern(name: str, section, defaults: dict) -> None:
+    """A new concern's switch and data section, checked like the builtin ones."""
+    if name in SCHEMA.fields or name in SCHEMA.fields["concerns"].fields:
+        raise ValueError(f"the data already has a section named {name!r}")
+    SCHEMA.fields["concerns"].fields[name] = Bool()
+    SCHEMA.fields[name] = section
+    _ADDED[name] = defaults
+
+
+def remove_concern(name: str) -> None:
+    if _ADDED.pop(name, None) is not None:
+        del SCHEMA.fields[name], SCHEMA.fields["concerns"].fields[name]
+
 
 def enabled(state: dict, concern: str) -> bool:
     """Whether the data switches concern on. group_data/all.py names every concern (a unit test

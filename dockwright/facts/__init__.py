@@ -7,26 +7,27 @@ pyinfra's own facts are), in modules named for the concern they serve:
     networks   DockerNetworks, NetworkJournals, HostRoutes
     firewall   PortPolicy
 
-The layer sits below the operations: it imports none of them. It does import the run's fact
-cache (``factcache``: one read per host and run) and, for ``reads``, the plans whose answers
-decide which reads a host needs; moving those decisions into the plans is the next layering step.
+The layer sits below the operations and decides nothing: it imports the run's fact cache
+(``factcache``: one read per host and run), and from the plans only how two reads spell their
+arguments (the sysctl keys, the seccomp profile's path).
 
 Each read a run makes is declared once below, with its arguments: preflight's one-round-trip
-prefetch (``reads``) and the operations both go through these declarations, so they can never
-ask a host two different questions for one answer (the fact cache is keyed by the arguments:
-a second spelling would be a second round trip). The candidate checks (DaemonConfigCheck,
-ProfileCheck) are not prefetched: they are asked only when a file would change.
+prefetch (the concerns' ``reads``, dockwright.concerns) and the operations both go through these
+declarations, so they can never ask a host two different questions for one answer (the fact
+cache is keyed by the arguments: a second spelling would be a second round trip). The candidate
+checks (DaemonConfigCheck, ProfileCheck) are not prefetched: they are asked only when a file
+would change.
 """
 
 from typing import NamedTuple
 
-from .. import factcache, model, schema
-from ..plans import apparmor as apparmor_plans, docker as docker_plans, seccomp as seccomp_plans, sysctl as sysctl_plans
+from .. import factcache
+from ..plans import seccomp as seccomp_plans, sysctl as sysctl_plans
 from .engine import DockerEngine, SwarmState
 from .firewall import PortPolicy
 from .kernel import ConntrackState, SysctlState
 from .networks import DockerNetworks, HostRoutes, NetworkJournals
-from .profiles import APPARMOR_DIR, AppArmorState, ProfileCheck, Sha256File
+from .profiles import AppArmorState, Sha256File
 
 
 class Read(NamedTuple):
@@ -80,38 +81,14 @@ def swarm() -> Read:
     return Read(SwarmState, {})
 
 
-def swarm_if_needed(host, daemon_json: str) -> dict | None:
-    """The swarm state when this daemon.json needs it (live-restore, which dockerd refuses on a
-    swarm node), else None: the engine fact does not call `docker info`."""
-    return swarm().get(host) if docker_plans.needs_swarm_state(daemon_json) else None
+# The order a host's reads are sent in, whatever the concerns asking for them: the combined
+# command is then the same for the same reads (replayed recordings match it by its text).
+ORDER = (ConntrackState, SysctlState, DockerEngine, Sha256File, AppArmorState, DockerNetworks, NetworkJournals,
+         PortPolicy, HostRoutes, SwarmState)
 
 
-def apparmor_decision(host, name: str, content: str, source=None):
-    """The AppArmor plan for this profile on host, with the parser's verdict on the candidate
-    (ProfileCheck) read only when the file would change: the operation and preflight both ask
-    here."""
-    return apparmor_plans.decide(name, f"{APPARMOR_DIR}/{name}", content, apparmor(name).get(host),
-                                 lambda candidate: factcache.get(host, ProfileCheck, content=candidate), source)
-
-
-def reads(desired: dict) -> list[Read]:
-    """Every read a run makes on a host with this desired state, for the concerns enabled there:
-    preflight sends them all in one round trip (factcache.prefetch)."""
-    on = lambda concern: model.enabled(desired, concern)  # noqa: E731
-    role = on("swarm") and desired["swarm"]["role"]
-    wanted = [conntrack()] if on("conntrack") else []
-    if on("sysctl"):
-        wanted.append(sysctls(model.managed_sysctl_names(desired)))
-    if on("docker") or role:
-        wanted.append(docker_engine())
-    if on("seccomp"):
-        wanted.append(seccomp_file(desired["seccomp"]["name"]))
-    if on("apparmor"):
-        wanted.append(apparmor(desired["apparmor"]["name"]))
-    if on("networks"):
-        wanted += [docker_networks(), network_journals(), port_policy()]
-        if schema.declared_networks(desired):
-            wanted.append(routes())
-    if on("swarm") or (on("docker") and docker_plans.needs_swarm_state(docker_plans.render(desired))):
-        wanted.append(swarm())
-    return wanted
+def in_order(wanted: list[Read]) -> list[Read]:
+    """wanted, each read once, in ORDER (reads of other facts after those, as asked)."""
+    unique = {factcache.key(r.fact, r.args): r for r in wanted}
+    rank = {fact: i for i, fact in enumerate(ORDER)}
+    return sorted(unique.values(), key=lambda r: rank.get(r.fact, len(ORDER)))

@@ -6,8 +6,17 @@ import shlex
 from pyinfra import host
 from pyinfra.api import operation
 
-from .. import facts, files, refusal
-from ..facts.profiles import APPARMOR_DIR
+from .. import factcache, facts, files, refusal
+from ..facts.profiles import APPARMOR_DIR, ProfileCheck
+from ..plans.apparmor import decide
+
+
+def decision(host, name: str, content: str, source=None):
+    """The AppArmor plan for this profile on host, with the parser's verdict on the candidate
+    (ProfileCheck) read only when the file would change: the operation and preflight both ask
+    here. ``source``: the data the profile was rendered from, shown with a rejection."""
+    return decide(name, f"{APPARMOR_DIR}/{name}", content, facts.apparmor(name).get(host),
+                  lambda candidate: factcache.get(host, ProfileCheck, content=candidate), source)
 
 
 @operation()
@@ -32,7 +41,7 @@ def profile(profile_name: str, content: str):
         apparmor.profile(name="apparmor", profile_name=conf["name"], content=apparmor_plans.render(conf))
     """
     name, path = profile_name, f"{APPARMOR_DIR}/{profile_name}"
-    decided = facts.apparmor_decision(host, name, content)
+    decided = decision(host, name, content)
     if not (yield from refusal.decided(host, "apparmor", decided)):
         return
     if decided.write:

@@ -15,7 +15,7 @@ from .. import dockerd, facts, factcache, platform, refusal, remote, restart_lea
 from ..facts.engine import DAEMON_JSON, DockerEngine, SwarmState, parse_kv
 from ..facts.networks import DockerNetworks
 from ..plans import sha256
-from ..plans.docker import daemon_plan, engine_plan, interrupted, live_restore
+from ..plans.docker import daemon_plan, engine_plan, interrupted, live_restore, needs_swarm_state
 from ..plumbing import report
 
 
@@ -243,6 +243,12 @@ def _roll(state, host, script: str, content: str, run_id: str, timeout: int, con
     return False, result
 
 
+def swarm_if_needed(host, daemon_json: str) -> dict | None:
+    """The swarm state when this daemon.json needs it (live-restore, which dockerd refuses on a
+    swarm node), else None: the engine fact does not call `docker info`."""
+    return facts.swarm().get(host) if needs_swarm_state(daemon_json) else None
+
+
 @operation()
 def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JSON,
                   secret_keys: tuple = (), batch: int = 1, manager: bool = False,
@@ -279,7 +285,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
         docker.daemon_config(name="daemon.json", content=docker_plans.render(model.desired(host)), batch=2)
     """
     engine_state = facts.docker_engine().get(host)
-    swarm_state = None if interrupted(engine_state) else facts.swarm_if_needed(host, content)
+    swarm_state = None if interrupted(engine_state) else swarm_if_needed(host, content)
     if isinstance(swarm_state, dockerd.Down):  # live-restore depends on it: no guess
         yield from dockerd.unavailable(host, "daemon.json (live-restore needs the swarm state)", swarm_state)
         return

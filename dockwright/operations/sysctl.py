@@ -43,7 +43,7 @@ def takeover_command(path: str, keys: list[str], own_file: str) -> str:
 
 
 @operation()
-def managed(settings: dict, path: str, on_override: str = "fail"):
+def managed(settings: dict, path: str, on_override: str = "fail", late_ok: bool = True):
     """
     Own one sysctl.d file holding ``settings``, apply them live, and make sure no file read
     later at boot overrides them.
@@ -52,6 +52,8 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
     + path: the file dockwright owns, e.g. ``/etc/sysctl.d/90-dockwright.conf``
     + on_override: ``fail`` (stop with the file and key named) or ``takeover`` (comment the key
       out of the other file, keeping a ``.dockwright-bak`` copy)
+    + late_ok: net.netfilter keys the kernel lacks now are expected (nf_conntrack is loaded
+      earlier in the same deploy), as preflight judged them
 
     **Example:**
 
@@ -64,7 +66,7 @@ def managed(settings: dict, path: str, on_override: str = "fail"):
         )
     """
     state = facts.sysctls(settings).get(host)
-    decided = plan(settings, path, on_override, state)  # before the first command: a dry run stops there
+    decided = plan(settings, path, on_override, state, late_ok)  # before the first command: a dry run stops there
     if not (yield from refusal.decided(host, "sysctl", decided)):
         return
     if decided.write:

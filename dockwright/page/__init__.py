@@ -12,8 +12,10 @@ import base64
 import time
 from pathlib import Path
 
-# The grid's columns: the concerns drift items are recorded under, then diagnose and verify.
-CONCERNS = ("sysctl", "conntrack", "docker", "seccomp", "apparmor", "networks", "firewall", "overlays", "swarm")
+from ..concerns import drift_keys
+
+# The grid's columns: the names the concerns record drift items under (dockwright.concerns:
+# drift_keys), then diagnose and verify.
 # A cell's states, best first; a host's row sorts and groups by its worst cell.
 STATES = ("clean", "deferred", "drift", "finding", "failed", "refused", "unreachable", "not checked", "skipped")
 WORST_FIRST = ("unreachable", "refused", "failed", "not checked", "drift", "finding", "deferred", "skipped", "clean")
@@ -81,7 +83,7 @@ def model(reports: list[dict], previous: list[dict] = (), png: bytes | None = No
                     for key in ("unreachable", "failed", "skipped", "not_checked"):
                         if name in (r.get(key) or {}):
                             h["why"].append(f"{kind}: {key.replace('_', ' ')}: {r[key][name]}")
-                columns = CONCERNS if kind == "drift" else ("diagnose",)
+                columns = drift_keys() if kind == "drift" else ("diagnose",)
                 for c in columns:
                     h["cells"][c] = _worst([h["cells"].get(c, "clean"), state or "clean"])
             if kind == "drift":
@@ -112,7 +114,7 @@ def model(reports: list[dict], previous: list[dict] = (), png: bytes | None = No
             if not ok:
                 h["checks"].append({"check": row.get("check"), "message": row.get("message")})
             h["cells"]["verify"] = _worst([h["cells"].get("verify", "clean"), "clean" if ok else "failed"])
-    columns = [c for c in (*CONCERNS, "diagnose", "verify") if any(c in h["cells"] for h in hosts.values())]
+    columns = [c for c in (*drift_keys(), "diagnose", "verify") if any(c in h["cells"] for h in hosts.values())]
     rows = []
     for h in sorted(hosts.values(), key=lambda x: x["name"]):
         h["state"] = _worst(h["cells"].get(c, "clean") for c in columns)

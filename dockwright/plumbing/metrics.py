@@ -12,9 +12,6 @@ import json
 import os
 from pathlib import Path
 
-# The concerns drift items are recorded under (operations/*: report.record).
-DRIFT_CONCERNS = ("apparmor", "conntrack", "docker", "firewall", "networks", "overlays", "seccomp", "swarm",
-                  "sysctl")
 HOST_STATES = ("in_scope", "checked", "unreachable", "failed", "skipped", "not_checked", "deferred")
 
 
@@ -92,7 +89,9 @@ def host_series(registry, prefix: str, report: dict) -> list[str]:
     return checked
 
 
-def drift_registry(report: dict, success: float | None):
+def drift_registry(report: dict, success: float | None, concerns: tuple[str, ...]):
+    """drift.py's series; ``concerns``: every name drift items are recorded under (each gets
+    its series for each checked host, 0 when there is nothing: dockwright.concerns.drift_keys)."""
     from prometheus_client import CollectorRegistry
     registry = CollectorRegistry()
     checked = host_series(registry, "dockwright_drift", report)
@@ -104,7 +103,7 @@ def drift_registry(report: dict, success: float | None):
                       "checked host.", ["host"])
     for h in checked:
         found = report["drift"].get(h, [])
-        for concern in DRIFT_CONCERNS:
+        for concern in sorted(concerns):
             items.labels(h, concern).set(sum(1 for i in found if i.get("concern") == concern))
         fixed.labels(h).set(len(found) if h in (report.get("fixed_hosts") or []) else 0)
         deferred.labels(h).set(len((report.get("deferred") or {}).get(h, [])))

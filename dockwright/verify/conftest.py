@@ -91,11 +91,30 @@ def pytest_sessionfinish(session):
 RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's reports there)
 
 
-def _host_of(nodeid: str) -> tuple[str, str]:
-    """(check, host) of a node id; xdist's "@group" suffix dropped."""
-    check = nodeid.split("::")[-1].split("@")[0]
-    name, _, host = check.partition("[")
-    return name, host.rstrip("]") or "fleet"
+def _host_of(report) -> tuple[str, str]:
+    """(check, host) of a check's report: the host as the check's ``target`` parameter gave it
+    (a host name may hold "@" or "-": pytest_runtest_makereport below records it), the check as
+    its function's name with its other parameters."""
+    props = dict(report.user_properties)
+    if "check" in props:
+        return props["check"], props["host"]
+    return report.nodeid.split("::")[-1].split("[")[0], "fleet"
+
+
+def _host_of_nodeid(nodeid: str) -> str:
+    """The host of a collected check, from xdist's group suffix ("...]@HOST": one group per host)."""
+    return nodeid.rsplit("]@", 1)[1] if "]@" in nodeid else "fleet"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    if call.when == "setup":  # recorded once per check, before its first report is made
+        params = dict(getattr(getattr(item, "callspec", None), "params", {}))
+        host = params.pop("target", None)
+        others = "-".join(str(getattr(v, "name", v)) for v in params.values())
+        item.user_properties += [("check", item.originalname + (f"[{others}]" if others else "")),
+                                 ("host", host or "fleet")]
+    return (yield)
 
 
 class Progress:
@@ -116,12 +135,12 @@ class Progress:
         if self.totals:
             return  # every worker collects the same checks
         for nodeid in nodeids:
-            host = _host_of(nodeid)[1]
+            host = _host_of_nodeid(nodeid)
             self.totals[host] = self.totals.get(host, 0) + 1
         threading.Thread(target=self._tick, daemon=True).start()
 
     def report(self, report) -> None:
-        host = _host_of(report.nodeid)[1]
+        host = _host_of(report)[1]
         if report.failed:
             self.failed.setdefault(host, set()).add(report.nodeid)
         if report.when != "teardown" or host not in self.totals:
@@ -166,7 +185,7 @@ def pytest_runtest_logreport(report):
     PROGRESS.report(report)
     if report.when != "call" and report.outcome == "passed":
         return
-    name, host = _host_of(report.nodeid)
+    name, host = _host_of(report)
     message = ""
     if report.failed and hasattr(report.longrepr, "reprcrash"):
         message = str(report.longrepr.reprcrash.message)
@@ -174,7 +193,8 @@ def pytest_runtest_logreport(report):
         message = str(report.longrepr[2])
     RESULTS.append({
         "host": host, "check": name.removeprefix("test_"),
-        "outcome": report.outcome if report.when == "call" else f"{report.outcome} in {report.when}",
+        # A check skipped by its fixture (its concern is off) is skipped, not failed in setup.
+        "outcome": report.outcome if report.when == "call" or report.skipped else f"{report.outcome} in {report.when}",
         "message": message,
     })
 

@@ -4,6 +4,7 @@ exit codes and metrics."""
 import pytest
 
 import drift
+from dockwright import concerns
 from dockwright.plumbing import runs
 
 
@@ -65,7 +66,7 @@ def prom(report: dict, success: float | None = None) -> dict:
 
     from dockwright.plumbing import metrics
     report = with_coverage(report)
-    text = generate_latest(metrics.drift_registry(report, success)).decode()
+    text = generate_latest(metrics.drift_registry(report, success, concerns.drift_keys())).decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
@@ -273,12 +274,11 @@ def test_metrics_keep_a_zero_series_per_clean_host_count_fixed_items_and_escape_
 
 
 def test_the_set_of_series_is_the_same_for_a_clean_run_and_a_drifted_one():
-    from dockwright.plumbing import metrics
     clean = {"hosts": ["a", "b"], "drift": {}, "exit_code": 0, "finished": 10.0}
     drifted = {"hosts": ["a", "b"], "drift": {"a": [{"concern": "networks"}]}, "exit_code": 2, "finished": 10.0}
     assert set(prom(clean)) == set(prom(drifted))
     assert {c for (n, labels) in prom(clean) if n == "dockwright_drift_items" for k, c in labels if k == "concern"} \
-        == set(metrics.DRIFT_CONCERNS)
+        == set(concerns.drift_keys())
 
 
 def test_last_success_advances_only_with_a_verdict_that_holds(tmp_path):

@@ -18,6 +18,7 @@ import pytest
 from dockwright.diagnosis import active, fact, findings
 
 from .test_diagnose import MANAGER, raw
+from .harness import FakeHost
 
 MARKER = "/tmp/dw-host-input-pwned"
 HOSTILE = [
@@ -117,7 +118,7 @@ def test_every_command_a_run_sends_is_valid_shell():
     """The whole read of a manager, a worker and a standalone host, the diagnosis read, the
     active probes and the join: each parses in the shell the hosts run (sh -n), so a read can
     never fail on all hosts for a syntax error (a subshell under `timeout` once did)."""
-    from dockwright import factcache, facts, model
+    from dockwright import concerns, factcache, model
     from dockwright.operations import swarm
 
     from .helpers import group_data
@@ -125,7 +126,7 @@ def test_every_command_a_run_sends_is_valid_shell():
     for groups in (("swarm_managers",), ("swarm_workers",), ("standalone",)):
         desired = model.merge_layers([group_data("all"), *(group_data(g) for g in groups)])
         parts = []
-        for read in facts.reads(desired):  # as factcache.prefetch spells each command
+        for read in concerns.reads(concerns.View(FakeHost({}), desired)):  # as prefetch spells each command
             instance = read.fact()
             command = instance.command(**read.args) if callable(instance.command) else instance.command
             parts.append(command.get_raw_value() if hasattr(command, "get_raw_value") else str(command))

@@ -1,6 +1,6 @@
 """The layers, from the bottom: dockwright's base (model, schema, plans) < dockwright/facts <
-dockwright's run modules (preflight, ...) < dockwright/operations < dockwright/deploy.py <
-the checkout's deploy.py. No module imports a layer above its own (relative imports followed),
+dockwright/operations < dockwright/concerns (the registry: each concern's reads, checks and
+operations) < preflight < dockwright/deploy.py < the checkout's deploy.py. No module imports a layer above its own (relative imports followed),
 and the facts live in one place."""
 
 import ast
@@ -37,12 +37,14 @@ def fact_classes(path: pathlib.Path) -> list[str]:
             if isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) == "FactBase" for b in node.bases)]
 
 
-def test_only_the_packaged_deploy_imports_the_operations():
+def test_only_the_concerns_import_the_operations_and_each_operation_module_is_applied_by_one():
     offenders = {str(p.relative_to(REPO)): sorted(m for m in imports(p) if m.startswith("dockwright.operations"))
-                 for p in (REPO / "dockwright").rglob("*.py") if "operations" not in p.parts}
-    assert {k: v for k, v in offenders.items() if v} == {"dockwright/deploy.py": [
-        f"dockwright.operations.{m}" for m in sorted(("apparmor", "conntrack", "docker", "firewall", "networks",
-                                                      "seccomp", "swarm", "sysctl"))]}
+                 for p in (REPO / "dockwright").rglob("*.py") if not {"operations", "concerns"} & set(p.parts)}
+    assert {k: v for k, v in offenders.items() if v} == {}
+    applied = {m for p in (REPO / "dockwright" / "concerns").glob("*.py") for m in imports(p)
+               if m.startswith("dockwright.operations.")}
+    assert applied == {f"dockwright.operations.{p.stem}" for p in (REPO / "dockwright" / "operations").glob("*.py")
+                       if p.stem != "__init__"}
     # The checkout's top level reaches them only through the package (no second copy of a module).
     for p in [*REPO.glob("*.py"), *(REPO / "tests").rglob("*.py"), *(REPO / "bench").rglob("*.py")]:
         assert not [m for m in imports(p) if m.split(".")[0] == "operations"], p

@@ -60,7 +60,7 @@ def test_the_concerns_are_listed_once_and_all_py_switches_each():
     """The schema's CONCERNS and SECTIONS are the list: the model merges exactly those sections,
     and group_data/all.py gives every concern a switch and every section its defaults (so no
     default in code decides)."""
-    assert model.CONCERN_KEYS == ("concerns", *schema.CONCERNS, *schema.SECTIONS)
+    assert schema.data_keys() == ("concerns", *schema.CONCERNS, *schema.SECTIONS)
     defaults = group_data("all")
     assert sorted(defaults["concerns"]) == sorted(schema.CONCERNS)
     assert all(c in defaults for c in (*schema.CONCERNS, *schema.SECTIONS))

@@ -1,6 +1,7 @@
-"""Preflight's host-side checks are the plans' problems, named by data key, with the value."""
+"""Preflight's host-side checks are the plans' problems, named by data key, with the value: one
+loop over the concerns (dockwright.concerns), each judging its own part of the host."""
 
-from dockwright import preflight
+from dockwright import concerns
 from dockwright.model import deep_merge
 
 from .harness import DEBIAN, FakeHost
@@ -30,9 +31,13 @@ def facts(**changes):
     return base
 
 
+def plan_problems(fake, desired):
+    return concerns.problems(fake, concerns.View(fake, desired))
+
+
 def test_a_sound_host_has_no_problem_and_is_asked_each_concern_once():
     fake = FakeHost(facts())
-    assert preflight.plan_problems(fake, WORKER) == []
+    assert plan_problems(fake, WORKER) == []
     asked = [name for name, _ in fake.asked]
     assert sorted(asked) == sorted(set(asked))  # one read per fact (and arguments)
 
@@ -46,15 +51,15 @@ def test_every_host_side_problem_is_named_by_data_key_and_value():
         DockerEngine={"version": (23, 0, 2), "exec_start": "/usr/sbin/dockerd --log-level=warn"},
         DaemonConfigCheck={"ok": False, "message": "unknown key"},
     ))
-    found = preflight.plan_problems(fake, WORKER)
+    found = plan_problems(fake, WORKER)
     assert [(key, value) for key, value, _ in found] == [
         ("sysctl.settings.net.core.somaxconn", 65535),  # conntrack's key comes with the module
+        ("docker.daemon.log-level", "info"),
+        ("docker.daemon", "(rendered daemon.json)"),
         ("apparmor", {"name": ALL["apparmor"]["name"], "network_rules": []}),
         ("networks.bridges.backend.subnet", "10.5.0.0/16"),
         ("swarm.role", "worker"), ("swarm.role", "worker"),
-        ("docker.daemon.log-level", "info"),
-        ("docker.daemon", "(rendered daemon.json)"),
-    ]
+    ]  # in the deploy's order
     whys = " | ".join(why for _, _, why in found)
     for part in ("no such key", "rejects the rendered profile: syntax error", "route 10.5.3.0/24 on eth2",
                  "kernel module esp4", "CVE-2023-28841", "already passes --log-level=warn",
@@ -65,5 +70,5 @@ def test_every_host_side_problem_is_named_by_data_key_and_value():
 def test_a_concern_switched_off_is_neither_read_nor_judged():
     off = deep_merge(WORKER, {"concerns": {"apparmor": False, "docker": False, "swarm": False}})
     fake = FakeHost(facts(AppArmorState={"enabled": False}, DockerEngine={"exec_start": "dockerd --log-level=x"}))
-    assert preflight.plan_problems(fake, off) == []
+    assert plan_problems(fake, off) == []
     assert {name for name, _ in fake.asked}.isdisjoint({"AppArmorState", "DockerEngine", "SwarmState"})

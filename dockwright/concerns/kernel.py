@@ -1,0 +1,43 @@
+"""The kernel's concerns: connection tracking (nf_conntrack, its hash size) and the owned
+sysctl file (the conntrack limits join it)."""
+
+from .. import facts, model
+from ..operations import conntrack, sysctl
+from ..plans import sysctl as sysctl_plans
+from . import Concern, View, register
+
+
+class Conntrack(Concern):
+    name = "conntrack"
+    drift_keys = ("conntrack",)
+
+    def reads(self, v: View) -> list:
+        return [facts.conntrack()]
+
+    def apply(self, v: View) -> None:
+        conntrack.module(name="conntrack: module now and at boot, hash size", buckets=v.resolved.conntrack_buckets)
+
+
+class Sysctl(Concern):
+    name = "sysctl"
+    drift_keys = ("sysctl",)
+
+    def reads(self, v: View) -> list:
+        return [facts.sysctls(model.managed_sysctl_names(v.desired))]
+
+    def problems(self, host, v: View) -> list:
+        conf = v.desired["sysctl"]
+        decided = sysctl_plans.plan(v.resolved.sysctls, conf["file"], conf["on_override"],
+                                    facts.sysctls(model.managed_sysctl_names(v.desired)).get(host),
+                                    late_ok=v.on("conntrack"))
+        # Only a key of sysctl.settings can be missing: conntrack's are loaded by the run.
+        return [(f"sysctl.settings.{key}", value, why) for key, value, why in decided.problems]
+
+    def apply(self, v: View) -> None:
+        conf = v.desired["sysctl"]
+        sysctl.managed(name="sysctl: owned file, live values, boot order", settings=v.resolved.sysctls,
+                       path=conf["file"], on_override=conf["on_override"], late_ok=v.on("conntrack"))
+
+
+register(Conntrack())
+register(Sysctl())

@@ -1,0 +1,35 @@
+"""Docker's networks on one host: the declared bridges, the port policy for published ports
+(in DOCKER-USER), and the prune of networks the data does not declare."""
+
+import json
+
+from .. import facts, schema
+from ..operations import firewall, networks
+from ..plans import networks as network_plans
+from . import Concern, View, register
+
+
+class Networks(Concern):
+    name = "networks"
+    drift_keys = ("networks", "firewall")
+
+    def reads(self, v: View) -> list:
+        wanted = [facts.docker_networks(), facts.network_journals(), facts.port_policy()]
+        return wanted + ([facts.routes()] if schema.declared_networks(v.desired) else [])
+
+    def problems(self, host, v: View) -> list:
+        declared = schema.declared_networks(v.desired)
+        return network_plans.route_problems(declared, facts.routes().get(host)) if declared else []
+
+    def apply(self, v: View) -> None:
+        net = v.desired["networks"]
+        for net_name, spec in sorted(net["bridges"].items()):
+            networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
+                            allow_disconnect=net["allow_disconnect"])
+        firewall.port_policy(name="firewall: port policy for published ports", policy=net["port_policy"],
+                             daemon=json.loads(v.daemon_json))
+        if net["prune"]:
+            networks.prune(name="networks: prune undeclared", keep=sorted({*net["bridges"], *net["overlays"]}))
+
+
+register(Networks())
