@@ -3,6 +3,7 @@
     python -m bench.scale record          # once, from the lab (VMs up): refreshes bench/recording/
     python -m bench.scale [--sizes 10,50,100,500] [--latency-ms 20] [--repeat K]
     python -m bench.scale shards [N] [PAIRS]   # drift's 4 shards against one run, paired
+    python -m bench.scale against DIR [N] [PAIRS]   # this checkout against another, paired
 
 Simulated hosts (bench/replay.py) answer every command from a recording of a converged lab host
 of the same role after a fixed round-trip latency, so the figures are the controller's alone:
@@ -116,7 +117,7 @@ def compile_bytecode() -> None:
                    cwd=REPO, check=True, stdout=subprocess.DEVNULL)
 
 
-def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float) -> dict:
+def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float, cwd: Path = REPO) -> dict:
     RESULTS.mkdir(exist_ok=True)
     count = RESULTS / "scale-count.tmp"
     count.unlink(missing_ok=True)
@@ -137,7 +138,7 @@ def measure(argv: list[str] | None, n: int, replay_as: str, latency_ms: float) -
     out, cpu, rss, codes, walls, tree_peak = "", 0.0, 0.0, [], [], 0.0
     for group in groups:
         start = time.monotonic()
-        procs = [subprocess.Popen(a, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        procs = [subprocess.Popen(a, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   stdin=subprocess.DEVNULL) for a in group]
         tree = TreeRss([p.pid for p in procs])
         for proc in procs:
@@ -369,6 +370,36 @@ def shard_pairs(n: int, pairs: int, latency_ms: float) -> int:
     return 0
 
 
+def checkout_pairs(other: Path, n: int, pairs: int, latency_ms: float) -> int:
+    """This checkout against another one (a worktree of the commit before a change), paired:
+    drift.py's plan and a no-op deploy, on n replayed hosts, A B A B; the controller's CPU
+    (user + sys) of each run, each side running its own code with this checkout's recordings
+    (the read must be the same on both sides)."""
+    compile_bytecode()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", "templates", str(other / "dockwright"),
+                    str(other / "bench")], check=False, stdout=subprocess.DEVNULL)
+    runs = {name: RUNS[name][0] for name in ("dockwright drift.py", "dockwright no-op deploy")}
+    os.environ["DOCKWRIGHT_REPLAY_DIR"] = str(RECORDING)  # the other checkout's bench reads it too
+    found: dict = {name: {"before": [], "after": []} for name in runs}
+    for i in range(1, pairs + 1):
+        for name, argv in runs.items():
+            for side, cwd in (("before", other), ("after", REPO)):
+                r = measure(argv, n, "", latency_ms, cwd)
+                if "error" in r:
+                    print(f"{side} ({cwd}): {r['error'][-1500:]}")
+                    return 1
+                found[name][side].append(r["cpu_s"])
+            print(f"  pair {i}/{pairs}, N={n}, {name}: before {found[name]['before'][-1]:.2f} s CPU, "
+                  f"after {found[name]['after'][-1]:.2f} s", flush=True)
+    for name, sides in found.items():
+        line = []
+        for side in ("before", "after"):
+            v = sorted(sides[side])
+            line.append(f"{side} {v[len(v) // 2]:.2f} s ({v[0]:.2f}-{v[-1]:.2f})")
+        print(f"bench-scale against: {name}, N={n}, median of {pairs} pairs: " + ", ".join(line))
+    return 0
+
+
 def faults(n: int, share: float, latency_ms: float) -> int:
     """The fault matrix on n simulated hosts, share% each unreachable, dockerd stopped, refused
     and drifted: drift.py twice, and a deploy planned without -y. Every broken host must be named
@@ -448,6 +479,9 @@ def main(argv=None) -> int:
         return record_faults()
     if argv[:1] == ["shards"]:
         return shard_pairs(int(argv[1]) if len(argv) > 1 else 500, int(argv[2]) if len(argv) > 2 else 5, 20.0)
+    if argv[:1] == ["against"]:
+        return checkout_pairs(Path(argv[1]).resolve(), int(argv[2]) if len(argv) > 2 else 500,
+                              int(argv[3]) if len(argv) > 3 else 3, 0.0)
     if argv[:1] == ["faults"]:
         return faults(int(argv[1]) if len(argv) > 1 else 200, 5.0, 20.0)
     p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,

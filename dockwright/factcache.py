@@ -18,7 +18,7 @@ import gevent.event
 from pyinfra.api import FactBase, FunctionCommand
 
 from . import liveness, run
-from .pyinfra_internals import unwrap
+from .pyinfra_context import unwrap
 
 MARK = "@@dockwright-part"
 

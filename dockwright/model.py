@@ -74,7 +74,7 @@ def copied(value: Any) -> Any:
 def desired(host) -> dict:
     """Merged desired state for host (merged once per host object)."""
     from . import run
-    from .pyinfra_internals import unwrap
+    from .pyinfra_context import unwrap
     host = unwrap(host)
     merged = run.of(host).desired
     if host not in merged:

@@ -1,10 +1,10 @@
 """Every part of pyinfra that dockwright uses beyond its documented API (operations, facts,
 ``host``, ``State`` callbacks, ``--data``), each with the reason. Checked against pyinfra 3.10.0;
-``tests/unit/test_layers.py`` keeps them in this module, and pyproject.toml pins that version.
+``tests/unit/test_layers.py`` keeps them in this module (and pyinfra_context), and
+pyproject.toml pins that version.
 
-- ``pyinfra.context``'s managers (``ctx_state``/``ctx_host``): which run and host a deploy file
-  is being executed for, and the object behind the ``pyinfra.host`` proxy (dockwright keys a
-  run's state weakly by these objects, and a proxy is one object for every host).
+- ``pyinfra.context``'s managers: in ``dockwright.pyinfra_context``, at the bottom of the
+  layers (the run's state is keyed by what they hold), with the reason there.
 - ``pyinfra_cli``: drift.py and diagnose.py run pyinfra's own CLI in their process so that a
   scheduled run plans exactly as ``pyinfra INVENTORY deploy.py`` would (same inventory loading,
   same ``--limit``, ``--data`` and connector flags), then read the outcome from its State:
@@ -52,7 +52,8 @@ import io
 import os
 
 import pyinfra
-from pyinfra import context
+
+from .pyinfra_context import current_state, state_in_use
 
 # The pyinfra minor versions whose internals (above) dockwright has been checked against.
 SUPPORTED = ("3.10",)
@@ -62,19 +63,17 @@ def supported(version: str) -> bool:
     return ".".join(version.split(".")[:2]) in SUPPORTED
 
 
-def current_state():
-    """The State of the run being planned or executed, or None outside one."""
-    return context.ctx_state.get() if context.ctx_state.isset() else None
-
-
-def unwrap(obj):
-    """The object behind pyinfra's context proxies (``pyinfra.host``, ``pyinfra.state``): the
-    host or state of the current deploy file; any other object as it is."""
-    if obj is context.host:
-        return context.ctx_host.get()
-    if obj is context.state:
-        return context.ctx_state.get()
-    return obj
+def error_text(e: BaseException) -> str:
+    """What an exception from pyinfra's CLI says; its internal-error wrapper has no message of
+    its own, so the wrapped exception speaks (a failing __str__ must not end the report)."""
+    e = getattr(e, "exception", None) or e
+    for text in (lambda: getattr(e, "message", None), lambda: str(e)):
+        try:
+            if value := text():
+                return str(value)
+        except Exception:
+            pass
+    return type(e).__name__
 
 
 def once_per_process() -> None:
@@ -104,7 +103,6 @@ def _connect_alone(connect_all, state) -> None:
     from pyinfra.api.state import BaseStateCallback
 
     from . import run
-    from .plumbing.runs import error_text
 
     reasons = run.of_state(state).unreachable
 
@@ -226,7 +224,7 @@ def make_inventory(path: str, cwd: str):
     once_per_process()
     from pyinfra_cli.inventory import make_inventory as load
 
-    with context.ctx_state.use(State(Inventory.empty(), Config())):
+    with state_in_use(State(Inventory.empty(), Config())):
         return load(path, cwd=cwd)
 
 

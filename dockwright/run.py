@@ -52,13 +52,13 @@ def of_state(state) -> Run:
 
 def of(host) -> Run:
     """The run host belongs to."""
-    from .pyinfra_internals import unwrap
+    from .pyinfra_context import unwrap
 
     return of_state(getattr(unwrap(host), "state", None))
 
 
 def current() -> Run:
     """The run whose deploy file pyinfra is executing now."""
-    from .pyinfra_internals import current_state
+    from .pyinfra_context import current_state
 
     return of_state(current_state())

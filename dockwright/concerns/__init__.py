@@ -72,7 +72,7 @@ class View:
 
 def view(host) -> View:
     """host's view in its run (one per host and run)."""
-    from ..pyinfra_internals import unwrap
+    from ..pyinfra_context import unwrap
     host = unwrap(host)
     views = run.of(host).views
     if host not in views:

@@ -51,10 +51,10 @@ def load(inventory: str, names: list[str] | None):
     cannot be reached is unreachable, with the reason."""
     from pyinfra.api import Config, State
     from pyinfra.api.exceptions import PyinfraError
-    from pyinfra.context import ctx_state
 
     from dockwright import model, pyinfra_internals
-    from dockwright.plumbing.runs import error_text
+    from dockwright.pyinfra_context import use_state
+    from dockwright.pyinfra_internals import error_text
 
     inv = pyinfra_internals.make_inventory(inventory, cwd=str(REPO))
     state = State(inv, Config())
@@ -80,7 +80,7 @@ def load(inventory: str, names: list[str] | None):
     if len(wanted) < 2:
         raise Refused("two hosts with netbench.allowed: true are needed (" + ("; ".join(refused) or "none") + ")", cov)
     chosen = [hosts[n] for n in wanted[:2]]
-    ctx_state.set(state)
+    use_state(state)
     for h in chosen:
         try:
             h.connect(raise_exceptions=True)

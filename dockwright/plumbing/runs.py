@@ -56,19 +56,6 @@ def op_name(op: dict) -> str:
     return (op.get("name") or "").removeprefix(f"{DEPLOY} | ")
 
 
-def error_text(e: BaseException) -> str:
-    """What an exception from pyinfra's CLI says; its internal-error wrapper has no message of
-    its own, so the wrapped exception speaks (a failing __str__ must not end the report)."""
-    e = getattr(e, "exception", None) or e
-    for text in (lambda: getattr(e, "message", None), lambda: str(e)):
-        try:
-            if value := text():
-                return str(value)
-        except Exception:
-            pass
-    return type(e).__name__
-
-
 def limit_args(limit: str | None) -> list[str]:
     return [arg for name in (limit.split(",") if limit else []) for arg in ("--limit", name)]
 
@@ -225,7 +212,7 @@ def run_pyinfra(args: list[str], compact: str | None = None):
         sys.path.insert(0, str(REPO))
     state, raised = pyinfra_internals.run_cli(args, scheduled=True, compact=compact)
     # invalid data, a failed fact...: pyinfra's own error, as it says it
-    return state, (error_text(raised) if raised is not None else None)
+    return state, (pyinfra_internals.error_text(raised) if raised is not None else None)
 
 
 def hosts_outcome(state, reasons: dict[str, str] | None = None) -> tuple[list, dict, dict, dict]:

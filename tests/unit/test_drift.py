@@ -205,7 +205,8 @@ def test_error_text_survives_pyinfra_internal_error_wrapper():
         raise EOFError("EOF when reading a line")
     except EOFError as e:
         wrapped = UnexpectedInternalError(e)
-    assert runs.error_text(wrapped) == "EOF when reading a line"
+    from dockwright.pyinfra_internals import error_text
+    assert error_text(wrapped) == "EOF when reading a line"
 
 
 def test_the_lock_is_per_inventory_private_and_never_follows_a_link(tmp_path, monkeypatch, capsys):
