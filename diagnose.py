@@ -53,7 +53,6 @@ def collect(inventory: str, limit: str | None, passed: list[str], active: bool =
     from dockwright.plumbing import report
     from dockwright.plumbing.runs import hosts_outcome, run_pyinfra
 
-    report.reset()
     os.environ["DOCKWRIGHT_DIAGNOSE_ACTIVE"] = "1" if active else "0"  # read.py's switch
     state, error = run_pyinfra([inventory, DEPLOY, "--dry", "--json", *passed, *limit_args(limit)],
                                compact="dockwright diagnose" if compact else None)
@@ -61,8 +60,8 @@ def collect(inventory: str, limit: str | None, passed: list[str], active: bool =
         return {"hosts": [], "unreachable": {}, "failed": {}, "skipped": {}, "error": error or "pyinfra did not start",
                 "groups": {},
                 "readings": {}, "desired": {}, "offsets": {}, "warnings": [], "scope_problems": []}
-    in_run, unreachable, failed, skipped = hosts_outcome(state, report.failures())
-    got = report.readings()
+    in_run, unreachable, failed, skipped = hosts_outcome(state, report.failures(state))
+    got = report.readings(state)
     left_out = {*unreachable, *failed, *skipped}
     readings = {h: value for h, (value, _) in got.items() if h not in left_out}
     # Each host's clock minus the controller's as its reading arrived (the read's last line is

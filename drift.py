@@ -46,8 +46,6 @@ def plan(inventory: str, limit: str | None, passed: list[str] = (), compact: boo
     "scope_problems"}."""
     from dockwright import pyinfra_internals
 
-    item_report.reset()
-    item_report.SHOW_PLANNED = False  # listed by drift.py itself, per host
     # No -y: with it pyinfra skips change detection and the plan is empty. --json: pyinfra's
     # non-interactive mode, which never stops at "hosts failed to connect, continue?" (its JSON
     # on stdout is not needed: the state is read here).
@@ -58,8 +56,8 @@ def plan(inventory: str, limit: str | None, passed: list[str] = (), compact: boo
         return {"plan": [], "items": [], "all_hosts": [], "hosts": [], "unreachable": {}, "failed": {}, "skipped": {},
                 "policies": {}, "groups": {},
                 "warnings": [], "error": error or "pyinfra did not start", "scope_problems": []}
-    return outcome(state, pyinfra_internals.plan_json(state), item_report.collected(), error, item_report.failures(),
-                   inventory, limit)
+    return outcome(state, pyinfra_internals.plan_json(state), item_report.collected(state), error,
+                   item_report.failures(state), inventory, limit)
 
 
 def merge(reports: list[dict]) -> dict:

@@ -73,7 +73,7 @@ def _read(host, fact_cls, **kwargs):
     value = host.get_fact(fact_cls, **kwargs)
     state = getattr(host, "state", None)
     if state is not None and host in state.failed_hosts:
-        raise ReadFailed(host.name, fact_cls.__name__, liveness.declared.get(host.name, "the read failed"))
+        raise ReadFailed(host.name, fact_cls.__name__, run.of(host).declared.get(host.name, "the read failed"))
     return value
 
 

@@ -11,7 +11,7 @@ requests that want none, so it can keep a NAT entry open but never sees a dead h
 ``keepalive@openssh.com`` global request that wants a reply, and when no reply has come
 DEAD_AFTER seconds after the last one, it closes the host's SSH transport. The command in flight
 then ends at once (its channel is closed, so its status is a failure), pyinfra fails that host
-the usual way, and every other host goes on. A reply, even the "request failed" every OpenSSH
+the usual way, and every other host goes on; the run keeps why (``Run.declared``). A reply, even the "request failed" every OpenSSH
 server sends for this request, proves the host alive: the question is only whether anything
 answers.
 """
@@ -22,12 +22,12 @@ import weakref
 import gevent
 from pyinfra import logger
 
+from . import run
+
 INTERVAL = 15    # seconds between keepalives
 DEAD_AFTER = 60  # no reply for this long: the host is declared unreachable
 
 _WATCHED: "weakref.WeakSet" = weakref.WeakSet()  # transports under watch
-# Hosts declared unreachable in this process, by name, with the reason.
-declared: dict[str, str] = {}
 # A file (its path in this variable: a fleet's names never go in the environment) where a run
 # started by drift.py --fix tells which hosts it declared unreachable, and why.
 OUTCOME_ENV = "DOCKWRIGHT_OUTCOME_FILE"
@@ -67,7 +67,7 @@ def _watch(host, transport, interval: float, dead_after: float) -> None:
             return
         if not _answers(transport, dead_after - interval):
             why = f"no answer over SSH for {dead_after:g} s (keepalive every {interval:g} s)"
-            declared[host.name] = why
+            run.of(host).declared[host.name] = why
             logger.error(f"{host.print_prefix}declared unreachable: {why}")
             _tell(host.name, why)
             transport.close()

@@ -28,7 +28,7 @@ def host_side(h) -> list[schema.Problem]:
         return [schema.Problem(h.name, key, value, why) for key, value, why in concerns.problems(h, view)]
     except factcache.ReadFailed as e:
         logger.error(f"{h.print_prefix}left out of this run: {e.why} ({e.fact})")
-        report.fail(h.name, f"cannot read {e.fact}: {e.why}")
+        report.fail(h, f"cannot read {e.fact}: {e.why}")
         return []
 
 

@@ -104,7 +104,9 @@ def _connect_alone(connect_all, state) -> None:
 
     from . import run
 
-    reasons = run.of_state(state).unreachable
+    this = run.of_state(state)
+    this.scheduled = SCHEDULED.get()
+    reasons = this.unreachable
 
     class Reasons(BaseStateCallback):
         @staticmethod
@@ -134,9 +136,9 @@ def _connect_alone(connect_all, state) -> None:
     for host in state.inventory:
         if not state.is_host_in_limit(host):
             continue
-        why = maintenance(host.data) if SCHEDULED.get() else None
+        why = maintenance(host.data) if this.scheduled else None
         if why:
-            run.of_state(state).skipped[host.name] = f"maintenance: {why}"
+            this.skipped[host.name] = f"maintenance: {why}"
             host.connect = absent
         else:
             host.connect = functools.partial(alone, host, host.connect)

@@ -20,7 +20,7 @@ def executing(host) -> bool:
 
 def _say(host, why) -> None:
     host.log_styled(f"refused, nothing changed on this host: {why}", fg="red")
-    report.fail(host.name, f"refused: {why}")
+    report.fail(host, f"refused: {why}")
 
 
 def _refused(state, host, why: str) -> bool:

@@ -12,7 +12,12 @@ the hosts of one run must share lives in that run's ``Run``, and nowhere else:
 - ``halted`` and ``slots``: the rolling restart's stop and its batches (operations/docker.py);
 - ``warnings``: what the run tells its user without failing (an unused group_data file);
 - ``unreachable``: why each host that could not be connected to could not (pyinfra_internals);
-- ``skipped``: the hosts a scheduled run left out on purpose, with why (maintenance).
+- ``declared``: the hosts that went silent during the run, with why (dockwright.liveness);
+- ``skipped``: the hosts a scheduled run left out on purpose, with why (maintenance);
+- ``scheduled``: the run is drift.py's or diagnose.py's, which list what they find themselves;
+- ``items``, ``failed``, ``readings``: what the run found, for drift.py and diagnose.py: the
+  plans' drift items, the hosts that failed alone with why, diagnose's readings
+  (dockwright.plumbing.report).
 
 A Run belongs to one pyinfra State (a ``pyinfra`` command, or a drift.py/diagnose.py plan in
 this process) and goes with it. It is reached one way: ``run.of(host)`` for a host's run,
@@ -35,7 +40,14 @@ class Run:
         self.slots: dict = {}  # restart batch key -> semaphore
         self.warnings: list[str] = []
         self.unreachable: dict[str, str] = {}  # host name -> why
+        self.declared: dict[str, str] = {}  # host name -> why
         self.skipped: dict[str, str] = {}  # host name -> why
+        self.scheduled = False
+        # Keyed, in the order found: pyinfra plans an operation again when it executes it, and
+        # the same item must count once (a dict keeps that O(1) per item on a large fleet).
+        self.items: dict[tuple, dict] = {}
+        self.failed: dict[str, str] = {}  # host name -> why (the first reason)
+        self.readings: dict[str, tuple] = {}  # host name -> (reading, the controller's clock then)
 
 
 _BY_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

@@ -27,7 +27,7 @@ if model.enabled(model.desired(host), "diagnose"):
             # Probe containers, created and removed by this one command (--active is opt-in).
             ok, out = host.run_shell_command(StringCommand(cmd))
             value = {**value, "active": out.stdout_lines if ok else ["@@dw-active - - run=failed"]}
-        report.reading(host.name, value, received)
+        report.reading(host, value, received)
     except factcache.ReadFailed as e:
         logger.error(f"{host.print_prefix}not diagnosed: {e.why}")
-        report.fail(host.name, f"cannot read {e.fact}: {e.why}")
+        report.fail(host, f"cannot read {e.fact}: {e.why}")

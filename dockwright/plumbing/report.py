@@ -2,34 +2,27 @@
 (dockwright.plans), and the hosts that failed alone with the reason (a refusal, a failed read).
 
 Each item carries the hash of the operation that found it, so drift.py joins items to
-pyinfra's plan by operation, never by the operation's name. drift.py runs pyinfra in its own
-process and reads them with ``collected()`` and ``failures()``; a deploy run by the CLI records
-them unread.
+pyinfra's plan by operation, never by the operation's name. Everything is kept in the host's
+run (dockwright.run): drift.py runs pyinfra in its own process and reads them from that run's
+State with ``collected(state)`` and ``failures(state)``; a deploy run by the CLI records them
+unread.
 """
 
-# Keyed, in the order found: pyinfra plans an operation again when it executes it, and the
-# same item must count once (a dict keeps that O(1) per item on a large fleet).
-_ITEMS: dict[tuple, dict] = {}
-_FAILED: dict[str, str] = {}
-# diagnose.py's readings: {host: (the NetworkHealth reading, the controller's clock when it came)}
-_READINGS: dict[str, tuple] = {}
-
-
-# Whether the keys a plan would change are shown as pyinfra plans (--dry, or a run without -y):
-# drift.py lists them itself, so it turns this off for its own runs.
-SHOW_PLANNED = True
+from .. import run
 
 
 def record(host, concern: str, plan) -> None:
     """Every item of the plan the current operation of host made; while pyinfra plans (not
     when it executes, which runs the operation again), each is also shown on the host's line."""
     planning = not getattr(host.state, "is_executing", False)
+    this = run.of(host)
     for key, desired, actual in plan.items:
         item = {"host": host.name, "op": getattr(host, "current_op_hash", None), "concern": concern,
                 "key": key, "desired": _plain(desired), "actual": _plain(actual)}
-        fresh = _ITEMS.setdefault((item["host"], item["op"], concern, key, repr(item["desired"]),
-                                   repr(item["actual"])), item) is item
-        if SHOW_PLANNED and planning and fresh:
+        fresh = this.items.setdefault((item["host"], item["op"], concern, key, repr(item["desired"]),
+                                       repr(item["actual"])), item) is item
+        # Shown as pyinfra plans (--dry, or a run without -y); a scheduled run lists them itself.
+        if planning and fresh and not this.scheduled:
             host.log(f"would change {line(item)}")
 
 
@@ -41,31 +34,26 @@ def line(item: dict) -> str:
     return f"[{item['concern']}] {item['key']}{detail}"
 
 
-def fail(host_name: str, why: str) -> None:
+def fail(host, why: str) -> None:
     """host failed alone in this run (the first reason is kept)."""
-    _FAILED.setdefault(host_name, why)
+    run.of(host).failed.setdefault(host.name, why)
 
 
-def collected() -> list[dict]:
-    return list(_ITEMS.values())
+def reading(host, value, received: float) -> None:
+    """diagnose.py's reading of host, with the controller's clock when it came."""
+    run.of(host).readings[host.name] = (value, received)
 
 
-def failures() -> dict[str, str]:
-    return dict(_FAILED)
+def collected(state) -> list[dict]:
+    return list(run.of_state(state).items.values())
 
 
-def reading(host_name: str, value, received: float) -> None:
-    _READINGS[host_name] = (value, received)
+def failures(state) -> dict[str, str]:
+    return dict(run.of_state(state).failed)
 
 
-def readings() -> dict[str, tuple]:
-    return dict(_READINGS)
-
-
-def reset() -> None:
-    _ITEMS.clear()
-    _FAILED.clear()
-    _READINGS.clear()
+def readings(state) -> dict[str, tuple]:
+    return dict(run.of_state(state).readings)
 
 
 def _plain(value):

@@ -219,14 +219,14 @@ def hosts_outcome(state, reasons: dict[str, str] | None = None) -> tuple[list, d
     """From pyinfra's state: (the hosts of this run; {host it could not connect to, or that went
     silent past the liveness bound: why}; {host that failed alone: why}; {host left out on
     purpose (maintenance): why})."""
-    from dockwright import liveness, run
+    from dockwright import run
 
     this = run.of_state(state)
     in_run = sorted(h.name for h in state.inventory if state.is_host_in_limit(h))
     activated = {h.name for h in state.activated_hosts}
     skipped = {h: why for h, why in sorted(this.skipped.items()) if h in in_run}
-    unreachable = {h: this.unreachable.get(h) or liveness.declared.get(h) or "did not connect"
-                   for h in in_run if h not in skipped and (h not in activated or h in liveness.declared)}
+    unreachable = {h: this.unreachable.get(h) or this.declared.get(h) or "did not connect"
+                   for h in in_run if h not in skipped and (h not in activated or h in this.declared)}
     reasons = reasons or {}
     failed = {h.name: reasons.get(h.name, "failed while planning (pyinfra's output says why)")
               for h in sorted(state.failed_hosts, key=lambda h: h.name)

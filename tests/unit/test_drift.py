@@ -312,6 +312,7 @@ def test_paths_are_the_callers_and_pyinfra_flags_are_passed_on(tmp_path, monkeyp
 
 
 def test_a_plan_shows_each_key_it_would_change_while_pyinfra_plans_and_only_then():
+    from dockwright import run
     from dockwright.plans import Plan
     from dockwright.plumbing import report
 
@@ -319,21 +320,18 @@ def test_a_plan_shows_each_key_it_would_change_while_pyinfra_plans_and_only_then
 
     plan = Plan()
     plan.differs("live: net.core.somaxconn", "65535", "1024")
-    report.reset()
-    planning, executing = FakeHost(name="a"), FakeHost(name="b", executing=True)
-    report.record(planning, "sysctl", plan)
-    report.record(planning, "sysctl", plan)  # pyinfra plans an operation again when it executes
-    report.record(executing, "sysctl", plan)
-    assert planning.logged == ["would change [sysctl] live: net.core.somaxconn: desired '65535', actual '1024'"]
-    assert executing.logged == []
-    try:
-        report.SHOW_PLANNED = False  # drift.py lists the items itself
-        quiet = FakeHost(name="c")
-        report.record(quiet, "sysctl", plan)
-        assert quiet.logged == [] and len(report.collected()) == 3
-    finally:
-        report.SHOW_PLANNED = True
-        report.reset()
+    host = FakeHost(name="a")
+    report.record(host, "sysctl", plan)
+    report.record(host, "sysctl", plan)  # pyinfra plans an operation again when it executes
+    host.state.is_executing = True
+    report.record(host, "sysctl", plan)
+    assert host.logged == ["would change [sysctl] live: net.core.somaxconn: desired '65535', actual '1024'"]
+    assert len(report.collected(host.state)) == 1
+    quiet = FakeHost(name="c")
+    run.of(quiet).scheduled = True  # drift.py's own run lists the items itself
+    report.record(quiet, "sysctl", plan)
+    assert quiet.logged == [] and len(report.collected(quiet.state)) == 1
+    assert report.collected(FakeHost(name="d").state) == []  # another run found nothing
 
 
 def _fix_with(monkeypatch, tmp_path, operations, failed_hosts=(), declared=None, checks=None, rc=1):

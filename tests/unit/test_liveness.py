@@ -47,7 +47,7 @@ SERVER = textwrap.dedent("""
 CLIENT = textwrap.dedent("""
     from gevent import monkey; monkey.patch_all()
     import json, sys, time, types, paramiko
-    from dockwright import liveness
+    from dockwright import liveness, run
     port, interval, dead_after = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
@@ -63,7 +63,7 @@ CLIENT = textwrap.dedent("""
     start = time.monotonic()
     data = chan.recv(100)  # blocks until the command prints, ends, or the session is closed
     print(json.dumps({"waited": time.monotonic() - start, "data": data.decode(),
-                      "status": chan.recv_exit_status(), "declared": liveness.declared}), flush=True)
+                      "status": chan.recv_exit_status(), "declared": run.of(host).declared}), flush=True)
 """)
 
 

@@ -20,15 +20,14 @@ def test_known_and_named_keys_are_secret():
 
 
 def test_drift_items_show_a_hash_not_the_value():
-    report.reset()
     old = {"log-driver": "splunk", "log-opts": {"splunk-token": "old-" + TOKEN}, "custom": "c1"}
     new = {"log-driver": "splunk", "log-opts": {"splunk-token": TOKEN}, "custom": "c2"}
-    run(docker.daemon_config, {"DockerEngine": {"daemon_json": json.dumps(old), "exec_start": UNIT,
-                                                "docker_opts": ""}},
-        content=json.dumps(new), secret_keys=("custom",))
-    text = json.dumps(report.collected())
+    _, fake = run(docker.daemon_config, {"DockerEngine": {"daemon_json": json.dumps(old), "exec_start": UNIT,
+                                                          "docker_opts": ""}},
+                  content=json.dumps(new), secret_keys=("custom",))
+    text = json.dumps(report.collected(fake.state))
     assert TOKEN not in text and "c1" not in text and "c2" not in text
-    rows = {r["key"]: r for r in report.collected()}
+    rows = {r["key"]: r for r in report.collected(fake.state)}
     token_row = rows["daemon.json: log-opts.splunk-token"]
     assert token_row["desired"].startswith("<secret sha256:") and token_row["desired"] != token_row["actual"]
 
@@ -52,10 +51,11 @@ def _engine(daemon_json):
     return {"DockerEngine": {"daemon_json": daemon_json, "exec_start": UNIT, "docker_opts": "", "os": DEBIAN}}
 
 
-def _assert_drift_outputs_hide_the_marker(tmp_path) -> None:
-    """drift.py's report and textfile for the items the last plan recorded: no MARKER in either."""
+def _assert_drift_outputs_hide_the_marker(tmp_path, state) -> None:
+    """drift.py's report and textfile for the items the plan of state's run recorded: no MARKER
+    in either."""
     import drift
-    items = [dict(i, host="h1") for i in report.collected()]
+    items = [dict(i, host="h1") for i in report.collected(state)]
     rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
            "drift": {"h1": items}, "unreachable": {}, "failed": {}, "error": None, "fixed": False, "exit_code": 2}
     args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
@@ -77,9 +77,8 @@ def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path)
     keys = ("declared-secret",)
     outputs = []
     for on_host in ("{}", json.dumps({"log-driver": "json-file"}), '{"log-opts": {"splunk-token": "' + MARKER + '",'):
-        report.reset()
-        run(docker.daemon_config, _engine(on_host), content=json.dumps(content), secret_keys=keys)
-        outputs.append(json.dumps(report.collected()))
+        _, fake = run(docker.daemon_config, _engine(on_host), content=json.dumps(content), secret_keys=keys)
+        outputs.append(json.dumps(report.collected(fake.state)))
     assert all(MARKER not in out for out in outputs), outputs
     assert "(unparseable: " in outputs[2] and "sha256 " in outputs[2]
 
@@ -90,7 +89,7 @@ def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path)
     assert problems and MARKER not in " ".join(map(str, problems))
 
     # drift's report (0600) and metrics (0644: node_exporter reads it) never carry it.
-    _assert_drift_outputs_hide_the_marker(tmp_path)
+    _assert_drift_outputs_hide_the_marker(tmp_path, fake.state)
     assert oct((tmp_path / "r.json").stat().st_mode & 0o777) == "0o600"
     assert oct((tmp_path / "m.prom").stat().st_mode & 0o777) == "0o644"
 
@@ -121,9 +120,8 @@ def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path)
     assert secrets.is_secret("proxies.https-proxy")
     outputs = []
     for on_host in ("{}", json.dumps({"registry-mirrors": ["https://a:b@old:5000"]})):
-        report.reset()
         commands, fake = run(docker.daemon_config, _engine(on_host), content=json.dumps(URLS))
-        outputs.append(json.dumps(report.collected()))
+        outputs.append(json.dumps(report.collected(fake.state)))
         # Every command line (the file itself travels on stdin to the rollout: not a command).
         outputs += [c for c in commands if isinstance(c, str)] + fake.commands()
         outputs += [repr({k: v for k, v in kw.items() if k != "_stdin"}) for _, kw in fake.ran]
@@ -135,7 +133,7 @@ def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path)
     assert candidate["registry-mirrors"] == [f"https://{secrets.PLACEHOLDER}@mirror.internal:5000"]
     assert candidate["proxies"]["https-proxy"] == f"http://{secrets.PLACEHOLDER}@proxy.internal:3128"
 
-    _assert_drift_outputs_hide_the_marker(tmp_path)
+    _assert_drift_outputs_hide_the_marker(tmp_path, fake.state)
     # Validation errors about such a value quote it masked.
     problems = schema.validate("h1", {"docker": {"daemon": {"registry-mirrors": [URLS["registry-mirrors"][0] + "\n"]}}})
     assert problems and MARKER not in " ".join(map(str, problems))
