@@ -15,6 +15,7 @@ from pyinfra.api.exceptions import ConnectError
 from pyinfra.context import inventory, state as pyinfra_state
 
 from . import concerns, dockerd, facts, factcache, hostdata, liveness, model, run, schema
+from .plans import swarm as swarm_plans
 from .plumbing import report
 
 
@@ -47,27 +48,6 @@ def first_manager():
     """The first manager by name (the swarm's founder when no swarm exists yet)."""
     found = managers()
     return found[0] if found else None
-
-
-def choose_leader(states: dict) -> tuple[object | None, list[str]]:
-    """(leader, problems) from {manager host: SwarmState or None when unreachable}, managers
-    in name order. The leader is the first manager already managing a swarm, so that a
-    --limit run with a new manager that sorts first joins it instead of founding a second one;
-    with no swarm anywhere, the first manager by name founds it."""
-    active = [(h, st) for h, st in states.items() if st and st["state"] == "active" and st["manager"]]
-    clusters = {st["cluster_id"] for _, st in active if st["cluster_id"]}
-    problems = []
-    if len(clusters) > 1:
-        problems.append("managers lead different swarms: " + ", ".join(
-            f"{h.name} ({st['cluster_id'][:12]})" for h, st in active))
-    if active:
-        return active[0][0], problems
-    unreachable = [h.name for h, st in states.items() if st is None]
-    if unreachable:
-        problems.append(f"cannot ask manager(s) {', '.join(unreachable)} (unreachable, or dockerd not "
-                        "answering) whether a swarm exists; dockwright will not found one that could be "
-                        "a second swarm")
-    return (next(iter(states), None), problems)
 
 
 def _swarm_states() -> dict:
@@ -164,7 +144,7 @@ def _check_fleet() -> None:
         problems.append(schema.Problem(swarm_hosts[0].name, "swarm.role", desired[swarm_hosts[0]]["swarm"]["role"],
                                        "no host in the inventory is a swarm manager"))
     elif swarm_hosts and not problems and any(h in inventory.get_active_hosts() for h in swarm_hosts):
-        chosen, why = choose_leader(_swarm_states())
+        chosen, why = swarm_plans.choose_leader(_swarm_states())
         run.current().leader = chosen
         problems += [schema.Problem(chosen.name if chosen else "-", "swarm.role", "manager", w) for w in why]
     if problems:

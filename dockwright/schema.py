@@ -707,7 +707,6 @@ def _rule_swarm(state, report):
 
 def _rule_port_policy(state, report):
     policy = state.get("networks", {}).get("port_policy") or []
-    daemon = _daemon_json(state)
     for i, rule in enumerate(policy):
         key = f"networks.port_policy[{i}]"
         if ("allow_from" in rule) == ("deny_from" in rule):
@@ -717,13 +716,8 @@ def _rule_port_policy(state, report):
             low, high = (int(x) for x in port.split("-"))
             if not 1 <= low <= high <= 65535:
                 report(f"{key}.port", port, "expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535")
-    if policy and daemon.get("iptables") is False:
-        report("networks.port_policy", f"{len(policy)} rule(s)",
-               "docker.daemon.iptables is false: Docker keeps no DOCKER-USER chain to filter in")
-    if policy and daemon.get("firewall-backend") == "nftables":
-        report("networks.port_policy", f"{len(policy)} rule(s)",
-               "docker.daemon.firewall-backend is nftables: there is no DOCKER-USER chain "
-               "(filter published ports in your own nftables table instead)")
+    # Whether dockerd keeps a DOCKER-USER chain at all (iptables off, the nftables backend) is
+    # judged per host, from daemon.json and the unit's own flags: plans/firewall.backend_problem.
 
 
 def _rule_diagnose(state, report):

@@ -5,7 +5,7 @@ import json
 
 from .. import facts, schema
 from ..operations import firewall, networks
-from ..plans import networks as network_plans
+from ..plans import firewall as firewall_plans, networks as network_plans
 from . import Concern, View, register
 
 
@@ -14,12 +14,16 @@ class Networks(Concern):
     drift_keys = ("networks", "firewall")
 
     def reads(self, v: View) -> list:
-        wanted = [facts.docker_networks(), facts.network_journals(), facts.port_policy()]
+        wanted = [facts.docker_engine(), facts.docker_networks(), facts.network_journals(), facts.port_policy()]
         return wanted + ([facts.routes()] if schema.declared_networks(v.desired) else [])
 
     def problems(self, host, v: View) -> list:
         declared = schema.declared_networks(v.desired)
-        return network_plans.route_problems(declared, facts.routes().get(host)) if declared else []
+        found = network_plans.route_problems(declared, facts.routes().get(host)) if declared else []
+        policy = v.desired["networks"]["port_policy"]
+        why = firewall_plans.backend_problem(
+            firewall_plans.host_firewall(facts.docker_engine().get(host), json.loads(v.daemon_json)), bool(policy))
+        return found + ([("networks.port_policy", f"{len(policy)} rule(s)", why)] if why else [])
 
     def apply(self, v: View) -> None:
         net = v.desired["networks"]

@@ -1,10 +1,16 @@
 """Swarm membership (the leader founds, managers and workers join, a standalone host stays out)
 and the encrypted overlays, created by the leader."""
 
-from .. import dockerd, facts, run
+from .. import dockerd, facts, model, run
 from ..operations import networks, swarm
 from ..plans import swarm as swarm_plans
 from . import Concern, View, register
+
+
+def _advertised(manager) -> str | None:
+    """The leader's advertise address from its merged desired state (never host.data alone: a
+    --data override of swarm keeps the group data's address in the model)."""
+    return (model.desired(manager).get("swarm") or {}).get("advertise_addr")
 
 
 class Swarm(Concern):
@@ -32,10 +38,10 @@ class Swarm(Concern):
         # shared line would show every worker as joining as a manager.
         elif v.role == "manager":
             swarm.join(name="swarm: join as manager", manager=leader, role="manager",
-                       advertise_addr=swarm_data["advertise_addr"])
+                       advertise_addr=swarm_data["advertise_addr"], manager_addr=_advertised(leader))
         else:
             swarm.join(name="swarm: join as worker", manager=leader, role=v.role,
-                       advertise_addr=swarm_data["advertise_addr"])
+                       advertise_addr=swarm_data["advertise_addr"], manager_addr=_advertised(leader))
         if v.host == leader and v.on("networks"):
             for net_name, spec in sorted(v.desired["networks"]["overlays"].items()):
                 networks.overlay(name=f"overlays: {net_name}", network_name=net_name, spec=spec,

@@ -15,7 +15,8 @@ from .. import dockerd, facts, factcache, platform, refusal, remote, restart_lea
 from ..facts.engine import DAEMON_JSON, DockerEngine, SwarmState, parse_kv
 from ..facts.networks import DockerNetworks
 from ..plans import sha256
-from ..plans.docker import daemon_plan, engine_plan, interrupted, live_restore, needs_swarm_state
+from ..plans.docker import (daemon_plan, engine_plan, interrupted, live_restore, needs_swarm_state, quorum_problem,
+                            restart_slot)
 from ..plumbing import report
 
 
@@ -78,29 +79,6 @@ QUORUM_QUERY = (
     "n=$(timeout 30 docker node ls --format '{{.Self}} {{.ManagerStatus}}') || { echo \"nodes-failed $?\"; exit 0; }; "
     "printf '%s\\n' \"$n\" | sed 's/^/node /'"
 )
-
-
-def quorum_problem(lines: list[str]) -> str | None:
-    """Why restarting this manager is not safe, from QUORUM_QUERY's output: the other managers
-    would not hold quorum, or the state could not be read (fails closed). None when safe."""
-    if not lines or any(line.startswith(("info-failed", "nodes-failed")) for line in lines):
-        return ("cannot read the swarm's state on this manager ("
-                + (", ".join(line for line in lines if "failed" in line) or "no answer")
-                + "): not restarting it")
-    state = next((line.split()[1:] for line in lines if line.startswith("state ")), [])
-    if state != ["active", "true"]:
-        return None  # not an active manager: there is no quorum to keep while it restarts
-    node_ls = [line[5:] for line in lines if line.startswith("node ")]
-    managers = [line.split() for line in node_ls if len(line.split()) == 2]
-    total = len(managers)
-    others_up = sum(1 for self_, status in managers if self_ == "false" and status in ("Leader", "Reachable"))
-    if total <= 1:
-        return None  # a single manager: there is no quorum to keep while it restarts
-    need = total // 2 + 1
-    if others_up < need:
-        return (f"restarting this manager would leave {others_up} of {total} managers reachable; "
-                f"the swarm needs {need} for quorum")
-    return None
 
 
 def rollout_script(content: str, health_timeout: int, path: str = DAEMON_JSON,
@@ -291,7 +269,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
         return
     decided = daemon_plan(content, engine_state, swarm_state, secret_keys, retry_failed)
     report.record(host, "docker", decided)
-    slot = ("managers", 1) if manager else (f"batch-{batch}", batch)
+    slot = restart_slot(manager, batch)
     script = rollout_script(content, health_timeout, path, allow_container_stop, secret_keys)
     if decided.recover:
         # Its rollout died after the journal (a reboot, an OOM kill, its unit stopped) and

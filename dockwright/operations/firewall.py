@@ -18,7 +18,7 @@ from pyinfra.api import operation
 
 from .. import facts, files, refusal
 from ..facts.firewall import FAMILIES, RULES_DIR, UNIT, UNIT_NAME, applied_file, rules_file
-from ..plans.firewall import backend_problem, engine_firewall, families, plan
+from ..plans.firewall import backend_problem, families, host_firewall, plan
 from ..plumbing import report
 
 
@@ -102,8 +102,8 @@ def port_policy(policy: list[dict], daemon: dict):
                              daemon={"iptables": True})
     """
     engine = facts.docker_engine().get(host)
-    effective = engine_firewall(daemon, f"{engine['exec_start']} {engine['docker_opts']}", engine["version"])
-    if problem := backend_problem(effective, bool(policy)):
+    effective = host_firewall(engine, daemon)
+    if problem := backend_problem(effective, bool(policy)):  # preflight has said it already
         yield from refusal.refuse(host, f"networks.port_policy: {problem}")
         return
     wanted = {family: (rules_file(family), render(policy, family)) for family in families(effective)}

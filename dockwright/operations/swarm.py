@@ -8,7 +8,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from .. import dockerd, facts, factcache, model, refusal, remote
+from .. import dockerd, facts, factcache, refusal, remote
 from ..facts.engine import SwarmState
 from ..plans.swarm import init_plan, join_plan, standalone_plan
 
@@ -91,20 +91,15 @@ def join_body(token: str, advertise_addr: str, manager_addr: str) -> str:
                        "RemoteAddrs": [f"{manager_addr}:2377"], "JoinToken": token})
 
 
-def _advertised(manager) -> str | None:
-    """The manager's advertise address from its merged desired state (never host.data alone:
-    a --data override of swarm keeps the group data's address in the model)."""
-    return (model.desired(manager).get("swarm") or {}).get("advertise_addr")
-
-
-def _join(state, host, manager, role: str, advertise_addr: str, conn: dict | None = None):
+def _join(state, host, manager, role: str, advertise_addr: str, manager_addr: str | None,
+          conn: dict | None = None):
     """Reads the token on the manager and joins through the Engine API, the token on stdin."""
     ok, out = remote.run(manager, f"docker swarm join-token -q {shlex.quote(role)}", conn)
     token = out.stdout.strip()
     if not ok or not token:
         host.log_styled(f"could not read the {role} join token from {manager.name}", fg="red")
         return False
-    addr = _advertised(manager) or facts.swarm().get(manager)["node_addr"]
+    addr = manager_addr or facts.swarm().get(manager)["node_addr"]
     ok, out = remote.run(host, JOIN_VIA_API, conn, stdin=join_body(token, advertise_addr, addr))
     if not ok:
         for line in out.stderr_lines:
@@ -113,13 +108,15 @@ def _join(state, host, manager, role: str, advertise_addr: str, conn: dict | Non
 
 
 @operation()
-def join(manager, role: str, advertise_addr: str):
+def join(manager, role: str, advertise_addr: str, manager_addr: str | None = None):
     """
     Join the swarm led by ``manager`` as ``role``; no change when already in that swarm.
 
     + manager: the pyinfra host of the first manager
     + role: ``manager`` or ``worker``
     + advertise_addr: this host's address on the data network
+    + manager_addr: the manager's advertise address as its data gives it (default: the address
+      the manager itself reports)
 
     **Example:**
 
@@ -134,13 +131,13 @@ def join(manager, role: str, advertise_addr: str):
         if isinstance(state, dockerd.Down):
             yield from dockerd.unavailable(host, f"swarm state of {who}", state)
             return
-    decided = join_plan(role, mine, leader, _advertised(manager))
+    decided = join_plan(role, mine, leader, manager_addr)
     if not (yield from refusal.decided(host, "swarm", decided)):
         return
     if not decided.act:
         host.noop(f"already a swarm {role}")
         return
-    yield FunctionCommand(_join, (manager, role, advertise_addr, remote.connector_args(host)), {})
+    yield FunctionCommand(_join, (manager, role, advertise_addr, manager_addr, remote.connector_args(host)), {})
 
 
 @operation()

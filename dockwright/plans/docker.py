@@ -161,3 +161,32 @@ def render(state: dict) -> str:
     if model.enabled(state, "seccomp") and seccomp.get("default"):
         content["seccomp-profile"] = seccomp_plans.path_for(seccomp["name"])
     return render_json(content)
+
+
+def quorum_problem(lines: list[str]) -> str | None:
+    """Why restarting this manager is not safe, from QUORUM_QUERY's output: the other managers
+    would not hold quorum, or the state could not be read (fails closed). None when safe."""
+    if not lines or any(line.startswith(("info-failed", "nodes-failed")) for line in lines):
+        return ("cannot read the swarm's state on this manager ("
+                + (", ".join(line for line in lines if "failed" in line) or "no answer")
+                + "): not restarting it")
+    state = next((line.split()[1:] for line in lines if line.startswith("state ")), [])
+    if state != ["active", "true"]:
+        return None  # not an active manager: there is no quorum to keep while it restarts
+    node_ls = [line[5:] for line in lines if line.startswith("node ")]
+    managers = [line.split() for line in node_ls if len(line.split()) == 2]
+    total = len(managers)
+    others_up = sum(1 for self_, status in managers if self_ == "false" and status in ("Leader", "Reachable"))
+    if total <= 1:
+        return None  # a single manager: there is no quorum to keep while it restarts
+    need = total // 2 + 1
+    if others_up < need:
+        return (f"restarting this manager would leave {others_up} of {total} managers reachable; "
+                f"the swarm needs {need} for quorum")
+    return None
+
+
+def restart_slot(manager: bool, batch: int) -> tuple[str, int]:
+    """(key, size) of the restarts this host waits its turn with: managers one at a time (the
+    quorum), other hosts with the same restart_batch that many at a time."""
+    return ("managers", 1) if manager else (f"batch-{batch}", batch)

@@ -58,6 +58,11 @@ def engine_firewall(daemon_json: dict, flags: str, version: tuple | None) -> dic
     return out
 
 
+def host_firewall(engine: dict, daemon_json: dict) -> dict:
+    """engine_firewall for a host, from its DockerEngine fact (the unit's flags, the version)."""
+    return engine_firewall(daemon_json, f"{engine['exec_start']} {engine['docker_opts']}", engine["version"])
+
+
 def families(effective: dict) -> list[str]:
     """The families Docker filters: IPv4 whenever its iptables support is on, IPv6 too when
     ip6tables is on."""
@@ -67,6 +72,8 @@ def families(effective: dict) -> list[str]:
 
 
 def backend_problem(effective: dict, declared: bool) -> str | None:
+    """Why a declared port policy cannot be kept on this host (no DOCKER-USER chain), or None.
+    The one rule: preflight asks it of every host before any change, the operation again."""
     if declared and effective.get("firewall-backend") == "nftables":
         return ("dockerd runs the nftables firewall backend (daemon.json or the unit's flags): there is "
                 "no DOCKER-USER chain (filter published ports in your own nftables table instead)")

@@ -72,3 +72,24 @@ def standalone_plan(state: dict) -> MembershipPlan:
         p.refusal = (f"in a swarm (state {state['state']}) but data gives no swarm.role; "
                      "run `docker swarm leave` on it or give it a role")
     return p
+
+
+def choose_leader(states: dict) -> tuple[object | None, list[str]]:
+    """(leader, problems) from {manager host: SwarmState or None when unreachable}, managers
+    in name order. The leader is the first manager already managing a swarm, so that a
+    --limit run with a new manager that sorts first joins it instead of founding a second one;
+    with no swarm anywhere, the first manager by name founds it."""
+    active = [(h, st) for h, st in states.items() if st and st["state"] == "active" and st["manager"]]
+    clusters = {st["cluster_id"] for _, st in active if st["cluster_id"]}
+    problems = []
+    if len(clusters) > 1:
+        problems.append("managers lead different swarms: " + ", ".join(
+            f"{h.name} ({st['cluster_id'][:12]})" for h, st in active))
+    if active:
+        return active[0][0], problems
+    unreachable = [h.name for h, st in states.items() if st is None]
+    if unreachable:
+        problems.append(f"cannot ask manager(s) {', '.join(unreachable)} (unreachable, or dockerd not "
+                        "answering) whether a swarm exists; dockwright will not found one that could be "
+                        "a second swarm")
+    return (next(iter(states), None), problems)

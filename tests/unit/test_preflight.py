@@ -67,8 +67,23 @@ def test_every_host_side_problem_is_named_by_data_key_and_value():
         assert part in whys
 
 
+def test_a_port_policy_on_a_host_without_a_docker_user_chain_stops_the_run_before_any_change():
+    """One rule (plans/firewall.backend_problem), from daemon.json or the unit's own flags."""
+    policy = deep_merge(WORKER, {"networks": {"port_policy": [{"port": 8080, "allow_from": ["10.0.0.0/8"]}]}})
+    assert [k for k, _, _ in plan_problems(FakeHost(facts()), policy)] == []  # control
+    nft_data = deep_merge(policy, {"docker": {"daemon": {"firewall-backend": "nftables"}}})
+    off_data = deep_merge(policy, {"docker": {"daemon": {"iptables": False}}})
+    nft_unit = FakeHost(facts(DockerEngine={"exec_start": "/usr/sbin/dockerd -H fd:// --firewall-backend=nftables"}))
+    for fake, desired, why in ((FakeHost(facts()), nft_data, "nftables firewall backend"),
+                               (FakeHost(facts()), off_data, "iptables off"),
+                               (nft_unit, policy, "nftables firewall backend")):
+        found = [(k, v, w) for k, v, w in plan_problems(fake, desired) if k == "networks.port_policy"]
+        assert found == [("networks.port_policy", "1 rule(s)", found[0][2])] and why in found[0][2]
+
+
 def test_a_concern_switched_off_is_neither_read_nor_judged():
-    off = deep_merge(WORKER, {"concerns": {"apparmor": False, "docker": False, "swarm": False}})
+    # (the networks concern reads the engine too: its port policy depends on dockerd's flags)
+    off = deep_merge(WORKER, {"concerns": {"apparmor": False, "docker": False, "swarm": False, "networks": False}})
     fake = FakeHost(facts(AppArmorState={"enabled": False}, DockerEngine={"exec_start": "dockerd --log-level=x"}))
     assert plan_problems(fake, off) == []
     assert {name for name, _ in fake.asked}.isdisjoint({"AppArmorState", "DockerEngine", "SwarmState"})

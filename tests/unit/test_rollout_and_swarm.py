@@ -8,7 +8,7 @@ import pytest
 from pyinfra.api import FunctionCommand, OperationError
 
 from dockwright.operations import docker, swarm
-from dockwright.plans import swarm as swarm_plan
+from dockwright.plans import docker as docker_plan, swarm as swarm_plan
 
 from dockwright.facts import engine as fengine
 
@@ -105,18 +105,18 @@ def test_no_outcome_in_time_halts_the_rollout():
 def test_manager_restart_needs_the_other_managers_for_quorum():
     active = ["state active true"]
     nodes = lambda *ls: active + [f"node {line}" for line in ls]  # noqa: E731
-    assert docker.quorum_problem(nodes("true Leader")) is None  # a single manager
-    assert docker.quorum_problem(nodes("true Leader", "false Reachable", "false Reachable")) is None
-    assert "needs 2" in docker.quorum_problem(nodes("true Leader", "false Reachable", "false Unreachable"))
-    assert docker.quorum_problem(nodes("true Leader", "false Reachable"))  # 2 managers: no spare
-    assert docker.quorum_problem(["state inactive false"]) is None  # not in a swarm yet: nothing to keep
+    assert docker_plan.quorum_problem(nodes("true Leader")) is None  # a single manager
+    assert docker_plan.quorum_problem(nodes("true Leader", "false Reachable", "false Reachable")) is None
+    assert "needs 2" in docker_plan.quorum_problem(nodes("true Leader", "false Reachable", "false Unreachable"))
+    assert docker_plan.quorum_problem(nodes("true Leader", "false Reachable"))  # 2 managers: no spare
+    assert docker_plan.quorum_problem(["state inactive false"]) is None  # not in a swarm yet: nothing to keep
 
 
 def test_the_quorum_check_fails_closed():
     """docker info or node ls failing, timing out or printing nothing stops a manager's restart
     (it used to print nothing and let the restart go ahead)."""
     for lines in ([], ["info-failed 124"], ["state active true", "nodes-failed 1"]):
-        assert "cannot read the swarm's state" in docker.quorum_problem(lines), lines
+        assert "cannot read the swarm's state" in docker_plan.quorum_problem(lines), lines
 
 
 def test_the_quorum_query_says_which_step_failed(tmp_path):
@@ -153,12 +153,9 @@ def test_batches_never_exceed_their_size():
     assert all(j.value for j in jobs) and peak[0] == 2
 
 
-def test_swarm_join_reads_token_on_manager_and_hides_it(monkeypatch):
+def test_swarm_join_reads_token_on_manager_and_hides_it():
     token = "SWMTKN-1-secret"
     manager = run_host("lab1", [token])
-    # The manager's address comes from its merged desired state (the model), not host.data.
-    monkeypatch.setattr(swarm.model, "desired", lambda h: {"swarm": {"advertise_addr": "10.99.0.11"}}
-                        if h is manager else {})
     joined = []
 
     class Joiner(FakeHost):
@@ -166,7 +163,7 @@ def test_swarm_join_reads_token_on_manager_and_hides_it(monkeypatch):
             joined.append((command, kwargs))
             return True, SimpleNamespace(stderr_lines=[])
 
-    assert swarm._join(SimpleNamespace(), Joiner(name="lab2"), manager, "worker", "10.99.0.12")
+    assert swarm._join(SimpleNamespace(), Joiner(name="lab2"), manager, "worker", "10.99.0.12", "10.99.0.11")
     command, kwargs = joined[0]
     # The token is only in the request body on stdin, never in the command (argv on the host).
     assert token not in command.get_raw_value() and "/swarm/join" in command.get_raw_value()
@@ -224,25 +221,27 @@ class Manager:
         return self.swarm_state
 
 
-@pytest.fixture
-def desired_from_data(monkeypatch):
-    """The model's view of a Manager: its data (the real model merges the inventory's layers)."""
-    monkeypatch.setattr(swarm.model, "desired", lambda h: h.data)
+def test_the_leaders_address_is_taken_from_its_merged_desired_state(monkeypatch):
+    """Not from host.data: a --data override of swarm keeps the group data's address in the model."""
+    from dockwright.concerns import swarm as swarm_concern
+    leader = SimpleNamespace(data={"swarm": {"advertise_addr": "10.0.0.9"}})
+    monkeypatch.setattr(swarm_concern.model, "desired", lambda h: {"swarm": {"advertise_addr": "10.99.0.11"}})
+    assert swarm_concern._advertised(leader) == "10.99.0.11"
 
 
-def test_join_when_member_of_another_swarm_is_refused(desired_from_data):
+def test_join_when_member_of_another_swarm_is_refused():
     manager = Manager({"swarm": {"advertise_addr": "10.99.0.11"}}, {"cluster_id": "abc"})
     with pytest.raises(OperationError, match="member of another swarm"):
         run(swarm.join, {"SwarmState": {"state": "active", "cluster_id": None, "manager": False,
                                         "remote_managers": ["10.1.1.1:2377"]}},
-            manager=manager, role="worker", advertise_addr="10.99.0.12")
+            manager=manager, role="worker", advertise_addr="10.99.0.12", manager_addr="10.99.0.11")
 
 
-def test_join_when_already_in_this_swarm_is_a_noop(desired_from_data):
+def test_join_when_already_in_this_swarm_is_a_noop():
     manager = Manager({"swarm": {"advertise_addr": "10.99.0.11"}}, {"cluster_id": "abc"})
     commands, fake = run(swarm.join, {"SwarmState": {"state": "active", "cluster_id": None, "manager": False,
                                                      "remote_managers": ["10.99.0.11:2377"]}},
-                         manager=manager, role="worker", advertise_addr="10.99.0.12")
+                         manager=manager, role="worker", advertise_addr="10.99.0.12", manager_addr="10.99.0.11")
     assert commands == [] and "already a swarm worker" in fake.noops
 
 
@@ -263,29 +262,26 @@ def _mgr(name):
 
 
 def test_leader_is_the_manager_already_leading_not_the_first_by_name():
-    from dockwright import preflight
     new, old = _mgr("aaa-new"), _mgr("lab1")
     states = {new: {"state": "inactive", "manager": False, "cluster_id": None},
               old: {"state": "active", "manager": True, "cluster_id": "c1"}}
-    assert preflight.choose_leader(states) == (old, [])
+    assert swarm_plan.choose_leader(states) == (old, [])
 
 
 def test_no_swarm_anywhere_the_first_manager_founds_it():
-    from dockwright import preflight
     a, b = _mgr("a"), _mgr("b")
     inactive = {"state": "inactive", "manager": False, "cluster_id": None}
-    assert preflight.choose_leader({a: inactive, b: inactive}) == (a, [])
+    assert swarm_plan.choose_leader({a: inactive, b: inactive}) == (a, [])
 
 
 def test_an_unreachable_manager_stops_a_founding_and_two_swarms_are_named():
-    from dockwright import preflight
     a, b = _mgr("a"), _mgr("b")
     inactive = {"state": "inactive", "manager": False, "cluster_id": None}
-    leader, why = preflight.choose_leader({a: inactive, b: None})
+    leader, why = swarm_plan.choose_leader({a: inactive, b: None})
     assert "cannot ask manager(s) b" in why[0]
     one = {"state": "active", "manager": True, "cluster_id": "c1" * 8}
     two = {"state": "active", "manager": True, "cluster_id": "c2" * 8}
-    leader, why = preflight.choose_leader({a: one, b: two})
+    leader, why = swarm_plan.choose_leader({a: one, b: two})
     assert leader is a and "managers lead different swarms" in why[0]
 
 
