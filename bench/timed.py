@@ -115,7 +115,7 @@ def main() -> None:
     install()
     tool, args = sys.argv[1], sys.argv[2:]
     if tool == "drift":
-        import drift
+        from dockwright.commands import drift
         sys.exit(drift.main(args))
     from dockwright import pyinfra_internals
     sys.argv = ["pyinfra", *args]

@@ -2,19 +2,24 @@
 
     dockwright init DIR [--force]                         a starter pyinfra repo for one's own fleet
     dockwright deploy INVENTORY [pyinfra's options]      the packaged deploy (pyinfra INVENTORY deploy.py)
+    dockwright drift INVENTORY [--fix] [...]              drift detection and correction
+    dockwright diagnose INVENTORY [...]                   the fleet's networking, read-only
     dockwright verify --inventory INVENTORY [...]         the verification suite
+    dockwright data INVENTORY                             each host's merged data, secrets masked
     dockwright netbench INVENTORY [...]                   the network benchmark
     dockwright report OUT.html REPORT.json...             the fleet page
     dockwright --version
 
-Each runs in the current directory, the project's: its inventories, group_data/ and reports/.
-drift.py and diagnose.py run from a checkout for now. Usage errors exit 64.
+Each runs in the current directory, the project's: its inventories, group_data/, deploy.py and
+reports/ (a checkout's drift.py and diagnose.py run in that checkout). Usage errors exit 64.
 """
 
 import sys
 
 # Each command's function, as "module:function": imported only when that command runs.
-COMMANDS = {"init": "dockwright.starter:main", "deploy": "dockwright.__main__:deploy", "verify": "dockwright.verify.__main__:main",
+COMMANDS = {"init": "dockwright.starter:main", "deploy": "dockwright.__main__:deploy",
+            "drift": "dockwright.commands.drift:main", "diagnose": "dockwright.commands.diagnose:main",
+            "verify": "dockwright.verify.__main__:main", "data": "dockwright.plumbing.fleet:data_main",
             "report": "dockwright.page.__main__:main", "netbench": "dockwright.netbench.__main__:main"}
 
 

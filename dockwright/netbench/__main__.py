@@ -26,12 +26,12 @@ from pathlib import Path
 
 from ..diagnosis.fact import conntrack_stat, tcp_counters
 from ..plumbing.coverage import Coverage
-from ..plumbing.runs import REPO
+from ..plumbing.runs import project
 from . import modes as M
 from . import report
 
 WHO = "dockwright netbench"
-RESULTS = REPO / "bench" / "results"
+RESULTS = Path("bench") / "results"  # in the project (the current directory), unless --json says where
 
 
 class Refused(Exception):
@@ -56,7 +56,7 @@ def load(inventory: str, names: list[str] | None):
     from dockwright.pyinfra_context import use_state
     from dockwright.pyinfra_internals import error_text
 
-    inv = pyinfra_internals.make_inventory(inventory, cwd=str(REPO))
+    inv = pyinfra_internals.make_inventory(inventory, cwd=str(project()))
     state = State(inv, Config())
     hosts = {h.name: h for h in inv}
     wanted = names or sorted(hosts)
@@ -302,7 +302,7 @@ def write(result: dict, args, started: float) -> Path:
     result.update({"finished": time.time(), "duration": round(time.monotonic() - started, 3),
                    "hosts": result["coverage"].in_scope, "coverage": cov, "warnings": [],
                    **{k: cov[k] for k in ("unreachable", "failed", "skipped", "not_checked")}})
-    out = Path(args.json or RESULTS / f"netbench-{time.strftime('%Y%m%dT%H%M%S')}.json")
+    out = Path(args.json or project() / RESULTS / f"netbench-{time.strftime('%Y%m%dT%H%M%S')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(result, indent=1) + "\n")
     png = report.chart(result, Path(args.png or out.with_suffix(".png"))) if result["summary"] else None

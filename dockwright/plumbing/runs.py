@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import DEPLOY
 
-REPO = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[2]  # a checkout's root (the version's fallback)
 EXIT_OK, EXIT_FAILURE, EXIT_FOUND, EXIT_USAGE = 0, 1, 2, 64
 
 
@@ -32,13 +32,39 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+_PROJECT: list[Path] = []
+
+
+@contextlib.contextmanager
+def use_project(path: Path):
+    """The directory the runs of a command work in while it lasts (its inventories, group_data/,
+    deploy.py, reports/): the current directory for ``dockwright drift``, a checkout's own for
+    its drift.py (run from anywhere, by a timer)."""
+    _PROJECT.append(Path(path).resolve())
+    try:
+        yield
+    finally:
+        _PROJECT.pop()
+
+
+def project() -> Path:
+    return _PROJECT[-1] if _PROJECT else Path.cwd()
+
+
+def deploy_file() -> str:
+    """The deploy a scheduled run plans and fixes with: the project's deploy.py (what
+    ``pyinfra INVENTORY deploy.py`` runs there), else the packaged one."""
+    # Relative: pyinfra runs from the project (run_pyinfra), and names the file as given.
+    return "deploy.py" if (project() / "deploy.py").exists() else str(Path(__file__).resolve().parents[1] / "deploy_file.py")
+
+
 def version() -> str:
     """dockwright's version: the installed distribution's, else this checkout's pyproject.toml."""
     from importlib import metadata
     try:
         return metadata.version("dockwright")
     except metadata.PackageNotFoundError:
-        m = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M)
+        m = re.search(r'^version = "([^"]+)"', (CHECKOUT / "pyproject.toml").read_text(), re.M)
         return m.group(1) if m else "unknown"
 
 
@@ -93,7 +119,7 @@ def shard_scope(inventory: str, index: int, count: int, limit: str | None = None
     how many hosts the whole scope has)."""
     from dockwright import pyinfra_internals
 
-    inv = pyinfra_internals.make_inventory(inventory, cwd=str(REPO))
+    inv = pyinfra_internals.make_inventory(inventory, cwd=str(project()))
     hosts = {h.name for h in inv}
     if limit:
         hosts &= {name for pattern in limit.split(",") for name in limit_matches(inv, pattern)}
@@ -202,14 +228,14 @@ def held_lock(path: str, who: str):
 
 
 def run_pyinfra(args: list[str], compact: str | None = None):
-    """pyinfra's CLI with args, in this process, from the checkout: (its State or None, the
+    """pyinfra's CLI with args, in this process, from the project: (its State or None, the
     error it raised or None). Its output is not read (never parse its log): the caller reads
     the state."""
     from dockwright import pyinfra_internals
 
-    os.chdir(REPO)
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
+    os.chdir(project())
+    if str(project()) not in sys.path:
+        sys.path.insert(0, str(project()))
     state, raised = pyinfra_internals.run_cli(args, scheduled=True, compact=compact)
     # invalid data, a failed fact...: pyinfra's own error, as it says it
     return state, (pyinfra_internals.error_text(raised) if raised is not None else None)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import diagnose
+from dockwright.commands import diagnose
 from dockwright import dockerd, schema
 from dockwright.diagnosis import fact, findings, output
 from dockwright.model import deep_merge

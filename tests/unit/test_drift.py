@@ -3,7 +3,7 @@ exit codes and metrics."""
 
 import pytest
 
-import drift
+from dockwright.commands import drift
 from dockwright import concerns
 from dockwright.plumbing import runs
 

@@ -54,7 +54,7 @@ def _engine(daemon_json):
 def _assert_drift_outputs_hide_the_marker(tmp_path, state) -> None:
     """drift.py's report and textfile for the items the plan of state's run recorded: no MARKER
     in either."""
-    import drift
+    from dockwright.commands import drift
     items = [dict(i, host="h1") for i in report.collected(state)]
     rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
            "drift": {"h1": items}, "unreachable": {}, "failed": {}, "error": None, "fixed": False, "exit_code": 2}
@@ -140,3 +140,26 @@ def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path)
     # The file holding one is 0600 (the operation and the verification agree).
     assert expect.daemon_json_mode({"docker": {"daemon": {"registry-mirrors": URLS["registry-mirrors"]}}}) == "600"
     assert expect.daemon_json_mode({"docker": {"daemon": {"registry-mirrors": ["https://mirror:5000"]}}}) == "644"
+
+
+def test_dockwright_data_shows_each_hosts_merged_data_with_every_secret_masked(tmp_path):
+    """The adoption guide's review of the merged data: a credential in a URL, a known log
+    option's token and a declared secret key are masked; the rest is shown as it is."""
+    import subprocess
+    import sys
+    subprocess.run([sys.executable, "-m", "dockwright", "init", str(tmp_path / "p")], check=True, capture_output=True)
+    all_py = tmp_path / "p" / "group_data" / "all.py"
+    all_py.write_text(all_py.read_text() + (
+        "\ndocker = dict(docker, secret_keys=['labels'], daemon=dict(docker['daemon'], "
+        f"**{{'registry-mirrors': ['https://u:{MARKER}@m:5000'], 'labels': ['{MARKER}'], "
+        f"'log-opts': {{'splunk-token': '{MARKER}', 'max-size': '10m'}}}}))\n"))
+    (tmp_path / "p" / "inventory.py").write_text("hosts = [('h1', {'ssh_password': '" + MARKER + "'})]\n")
+    res = subprocess.run([sys.executable, "-m", "dockwright", "data", "inventory.py"], cwd=tmp_path / "p",
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert MARKER not in res.stdout + res.stderr
+    shown = json.loads(res.stdout)["h1"]["desired"]["docker"]["daemon"]
+    assert shown["log-opts"]["max-size"] == "10m" and shown["registry-mirrors"][0].startswith("<secret sha256:")
+    empty = subprocess.run([sys.executable, "-m", "dockwright", "data", "inventory.py"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert empty.returncode == 1 and "inventory.py" in empty.stderr  # not a project's inventory: no "{}"
