@@ -23,11 +23,17 @@ _COMMON = [
     "kmod", "procps", "udev", "ifupdown", "isc-dhcp-client", "linux-image-cloud-amd64",
     "busybox-static", "tcpdump", "python3", "sudo",
 ]
+# Debian unstable moves: its engine and what it stands on are pinned to the versions the lab was
+# proven with, so that a new upload fails the build by name instead of changing the lab silently.
+SID_PINS = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "containerd": "2.1.9+ds1-5",
+            "runc": "1.3.6+ds1-1"}
 SUITES = {
     # Debian 13: docker.io 26, kernel 6.12, AppArmor 4; with D-Bus, so systemd-run works (the
     # rollout runs as a transient unit). Debian 12 is kept minimal: no D-Bus, the fallback.
     "trixie": [*_COMMON, "docker-cli", "dbus"],
     "bookworm": _COMMON,                  # Debian 12: docker.io 20.10 (client included), kernel 6.1, AppArmor 3
+    # Debian unstable: docker.io 28.5 (DOCKER-FORWARD, ip6tables on by default), containerd 2.
+    "sid": [*(p for p in _COMMON if p != "docker.io"), "dbus", *(f"{k}={v}" for k, v in SID_PINS.items())],
 }
 IMAGE_SIZE = "4G"
 MEMORY_MB = int(os.environ.get("DOCKWRIGHT_LAB_MEMORY", "1024"))
@@ -49,7 +55,7 @@ class VMSpec:
 # A mixed fleet as real ones are: swarm nodes (no live-restore) and a standalone host.
 FLEET = (
     VMSpec("lab1", "10.99.0.11", ("swarm_managers",)),
-    VMSpec("lab2", "10.99.0.12", ("swarm_workers",)),
+    VMSpec("lab2", "10.99.0.12", ("swarm_workers",), os.environ.get("DOCKWRIGHT_LAB2_SUITE", "trixie")),
     VMSpec("lab3", "10.99.0.13", ("standalone",), os.environ.get("DOCKWRIGHT_LAB3_SUITE", "bookworm")),
 )
 

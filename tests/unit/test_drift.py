@@ -187,7 +187,7 @@ def test_real_pyinfra_run_with_unreachable_hosts_reports_them_and_never_prompts(
     inventory = local_and_ssh_inventory(tmp_path / "ghosts.py", {
         name: {"ssh_hostname": "127.0.0.1", "ssh_port": port} for name in ("ghost", "a-ghost-with-a-longer-name")})
     res = subprocess.run([sys.executable, "drift.py", inventory, "--json", str(tmp_path / "r.json")],
-                         cwd=drift.REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+                         cwd=runs.CHECKOUT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert res.returncode == drift.EXIT_FAILURE, res.stderr[-2000:]
     assert "ghost: UNREACHABLE" in res.stdout and "a-ghost-with-a-longer-name: UNREACHABLE" in res.stdout
     assert "@local: no drift" in res.stdout
@@ -341,7 +341,7 @@ def _fix_with(monkeypatch, tmp_path, operations, failed_hosts=(), declared=None,
     import subprocess
     from types import SimpleNamespace
 
-    monkeypatch.setattr(drift, "REPO", tmp_path)
+    monkeypatch.setattr(drift, "project", lambda: tmp_path)
     (tmp_path / "reports").mkdir(parents=True, exist_ok=True)
 
     def fake_run(cmd, **kwargs):
