@@ -26,14 +26,15 @@ _COMMON = [
 # Debian unstable moves: its engine and what it stands on are pinned to the versions the lab was
 # proven with, so that a new upload fails the build by name instead of changing the lab silently.
 SID_PINS = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "containerd": "2.1.9+ds1-5",
-            "runc": "1.3.6+ds1-1"}
+            "runc": "1.3.6+ds1-1", "linux-image-cloud-amd64": "7.2.13-1", "apparmor": "5.0.2-5",
+            "iptables": "1.8.13-1"}
 SUITES = {
     # Debian 13: docker.io 26, kernel 6.12, AppArmor 4; with D-Bus, so systemd-run works (the
     # rollout runs as a transient unit). Debian 12 is kept minimal: no D-Bus, the fallback.
     "trixie": [*_COMMON, "docker-cli", "dbus"],
     "bookworm": _COMMON,                  # Debian 12: docker.io 20.10 (client included), kernel 6.1, AppArmor 3
     # Debian unstable: docker.io 28.5 (DOCKER-FORWARD, ip6tables on by default), containerd 2.
-    "sid": [*(p for p in _COMMON if p != "docker.io"), "dbus", *(f"{k}={v}" for k, v in SID_PINS.items())],
+    "sid": [*(p for p in _COMMON if p not in SID_PINS), "dbus", *(f"{k}={v}" for k, v in SID_PINS.items())],
 }
 IMAGE_SIZE = "4G"
 MEMORY_MB = int(os.environ.get("DOCKWRIGHT_LAB_MEMORY", "1024"))
