@@ -34,7 +34,9 @@ SUITES = {
     "trixie": [*_COMMON, "docker-cli", "dbus"],
     "bookworm": _COMMON,                  # Debian 12: docker.io 20.10 (client included), kernel 6.1, AppArmor 3
     # Debian unstable: docker.io 28.5 (DOCKER-FORWARD, ip6tables on by default), containerd 2.
-    "sid": [*(p for p in _COMMON if p not in SID_PINS), "dbus", *(f"{k}={v}" for k, v in SID_PINS.items())],
+    # (isc-dhcp-client is gone from it: ifupdown takes dhcpcd.)
+    "sid": [*(p for p in _COMMON if p not in SID_PINS and p != "isc-dhcp-client"), "dhcpcd-base", "dbus",
+            *(f"{k}={v}" for k, v in SID_PINS.items())],
 }
 IMAGE_SIZE = "4G"
 MEMORY_MB = int(os.environ.get("DOCKWRIGHT_LAB_MEMORY", "1024"))
