@@ -9,7 +9,7 @@ LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python
 # rules), systemd-analyze (the units), chromium (the fleet page, seen as a person sees it).
 TEST_PACKAGES := prometheus systemd chromium
 
-.PHONY: setup lab-packages test-packages lab lab-down unit probe-check package-check e2e test verify drift bench bench-scale bench-record soak netbench clean
+.PHONY: setup lab-packages test-packages lab lab-down unit integration unit-newest-python probe-check package-check e2e test verify drift bench bench-scale bench-record soak netbench clean
 
 # The tests replay simulated hosts: the bench distribution (bench/pyproject.toml) brings their
 # pyinfra connectors; a user's own install of dockwright has none.
@@ -47,9 +47,19 @@ lab: setup lab-packages
 lab-down:
 	-$(VPY) -m lab down
 
-# In two pytest processes side by side (tests/unit/parts.py): one process took over a minute.
+# Pure tests (facts in, commands out; plans, schema, templates), in two pytest processes side by
+# side (tests/parts.py).
 unit: setup
-	$(VPY) tests/unit/parts.py 2 -q -m "not rebuild" -p no:cacheprovider
+	$(VPY) tests/parts.py tests/unit 2 -q -m "not rebuild" -p no:cacheprovider
+
+# Real pyinfra runs on replayed hosts and on @local, real SSH sessions, the tools the outputs are
+# written for (promtool, a browser), commands run in a sandbox: tests/integration.
+integration: setup
+	$(VPY) tests/parts.py tests/integration 2 -q -p no:cacheprovider
+
+# The unit tests on the newest Python Debian ships (trixie's 3.13), in a chroot (tests/other_python.py).
+unit-newest-python:
+	python3 tests/other_python.py trixie
 
 # The prebuilt probe rebuilt with zig and compared byte for byte (slow on a cold zig cache).
 probe-check: setup
@@ -68,7 +78,7 @@ e2e: setup lab-packages
 # make test runs the unit tests with every tool they use required (promtool, systemd-analyze):
 # a missing tool fails them instead of skipping.
 test: lab-packages test-packages
-	DOCKWRIGHT_REQUIRE_TOOLS=1 $(MAKE) unit
+	DOCKWRIGHT_REQUIRE_TOOLS=1 $(MAKE) unit integration
 	$(MAKE) probe-check package-check e2e
 
 verify: setup

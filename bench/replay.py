@@ -13,7 +13,7 @@ command succeeded is kept, as pyinfra judged it (the same _success_exit_codes ap
 A command with no recording is an error naming it, never an empty success, except for a test
 that asks for it (DOCKWRIGHT_REPLAY_SINK): there each such command, and each file sent, is
 written to that file and succeeds with no output, so a run that changes things can be replayed
-and what it would send compared (tests/unit/test_hostile_recordings.py).
+and what it would send compared (tests/integration/test_hostile_recordings.py).
 """
 
 from __future__ import annotations

@@ -8,13 +8,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from dockwright.plumbing.runs import EXIT_USAGE
 
-from .test_coverage import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 SCHEDULE = REPO / "templates" / "schedule"
 SERVICES = ("dockwright-drift.service", "dockwright-diagnose.service", "dockwright-failed@.service")

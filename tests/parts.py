@@ -1,7 +1,8 @@
-"""make unit: the unit tests as N pytest processes side by side (conftest.py's --part), their
-lines streamed as they come, each prefixed with its part; exits non-zero if any part fails.
+"""make unit, make integration: the tests of one directory as N pytest processes side by side
+(tests/conftest.py's --part), their lines streamed as they come, each prefixed with its part;
+exits non-zero if any part fails.
 
-    python tests/unit/parts.py N [PYTEST ARGS...]
+    python tests/parts.py DIR N [PYTEST ARGS...]
 """
 
 import subprocess
@@ -10,8 +11,9 @@ import threading
 
 
 def main(argv: list[str]) -> int:
-    count, extra = int(argv[0]), argv[1:]
-    procs = [subprocess.Popen([sys.executable, "-m", "pytest", "tests/unit", f"--part={i}/{count}", *extra],
+    where, count, extra = argv[0], int(argv[1]), argv[2:]
+    name = where.rstrip("/").rsplit("/", 1)[-1]
+    procs = [subprocess.Popen([sys.executable, "-m", "pytest", where, f"--part={i}/{count}", *extra],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for i in range(1, count + 1)]
     lock = threading.Lock()
@@ -19,7 +21,7 @@ def main(argv: list[str]) -> int:
     def stream(i, proc):
         for line in proc.stdout:
             with lock:
-                sys.stdout.write(f"[unit {i}/{count}] {line}")
+                sys.stdout.write(f"[{name} {i}/{count}] {line}")
                 sys.stdout.flush()
 
     threads = [threading.Thread(target=stream, args=(i, p)) for i, p in enumerate(procs, 1)]
@@ -28,7 +30,7 @@ def main(argv: list[str]) -> int:
     codes = [p.wait() for p in procs]
     for t in threads:
         t.join()
-    print(f"unit: parts exited {codes}")
+    print(f"{name}: parts exited {codes}")
     return 0 if all(c == 0 for c in codes) else 1
 
 

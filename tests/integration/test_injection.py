@@ -186,7 +186,7 @@ def commands_for(state: dict) -> list[str]:
 
 
 def _op(op, facts, **kwargs):
-    from .harness import run
+    from tests.unit.harness import run
     commands, _ = run(op, facts, **kwargs)
     return [c for c in commands if isinstance(c, str)]
 

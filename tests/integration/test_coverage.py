@@ -13,7 +13,7 @@ import pytest
 
 from tests import contract
 
-from .helpers import local_and_ssh_inventory
+from tests.unit.helpers import local_and_ssh_inventory
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDING = REPO / "bench" / "recording"
