@@ -46,8 +46,10 @@ def build(suite: str) -> Path:
 
 def run(root: Path, script: str) -> int:
     """script in the chroot, with /proc, /dev and /sys mounted for it (in a mount namespace of
-    its own: nothing stays mounted afterwards) and this machine's resolver."""
+    its own: nothing stays mounted afterwards), this machine's resolver and its CA bundle (pip
+    reaches the package index the way this machine does)."""
     shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc" / "ssl" / "certs" / "ca-certificates.crt")
     inner = (f"mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev && "
              f"mount --rbind /sys {root}/sys && exec chroot {root} /bin/sh -ec \"$0\"")
     return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", inner, script]).returncode

@@ -17,7 +17,7 @@ The image's tag is the hash of what it holds, so a host that has the tag has thi
 
 import base64
 import functools
-import gzip
+import bz2
 import hashlib
 import importlib.util
 import io
@@ -110,9 +110,9 @@ def binary(arch: str) -> bytes:
 
 
 @functools.cache
-def archive(arch: str) -> bytes:
-    """A gzipped root filesystem holding /dwprobe and the directories a container's mounts need;
-    byte for byte the same for the same probe (fixed times, owners and gzip header)."""
+def root_tar(arch: str) -> bytes:
+    """The image's root filesystem as a tar: /dwprobe and the directories a container's mounts
+    need; byte for byte the same for the same probe (fixed times and owners)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for name, mode in (("dev", 0o755), ("etc", 0o755), ("proc", 0o555), ("sys", 0o555), ("tmp", 0o1777)):
@@ -123,12 +123,21 @@ def archive(arch: str) -> bytes:
         f = tarfile.TarInfo("dwprobe")
         f.mode, f.size = 0o755, len(data)
         tar.addfile(f, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
+    return raw.getvalue()
+
+
+@functools.cache
+def archive(arch: str) -> bytes:
+    """root_tar compressed for the command line. bzip2, not gzip: zlib's output changes between
+    its versions (1.2.13 and 1.3.1 give other bytes for the same tar), bzip2's has not for
+    decades, so controllers on different systems send the same command."""
+    return bz2.compress(root_tar(arch), compresslevel=9)
 
 
 def image(arch: str) -> str:
-    """The image reference for arch: the repository, tagged with the hash of its content."""
-    return f"{REPOSITORY}:{hashlib.sha256(archive(arch)).hexdigest()[:16]}"
+    """The image reference for arch: the repository, tagged with the hash of its root
+    filesystem (never of its compressed bytes: every controller names the same probe alike)."""
+    return f"{REPOSITORY}:{hashlib.sha256(root_tar(arch)).hexdigest()[:16]}"
 
 
 # What the suite's state read adds: the architecture and the probe images present.

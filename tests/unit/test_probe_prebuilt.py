@@ -66,12 +66,14 @@ def test_a_flipped_byte_in_a_prebuilt_binary_is_refused_naming_the_file(tmp_path
     target.write_bytes(bytes(data))
     monkeypatch.setattr(probe, "PREBUILT", tmp_path)
     probe.archive.cache_clear()
+    probe.root_tar.cache_clear()
     try:
         with pytest.raises(RuntimeError, match="dwprobe-x86_64 does not match its recorded sha256"):
             probe.image("x86_64")
         probe.binary("aarch64")  # the other one is untouched, and served
     finally:
         probe.archive.cache_clear()
+        probe.root_tar.cache_clear()
 
 
 def test_a_prebuilt_binary_missing_from_the_sums_is_refused(tmp_path, monkeypatch):
