@@ -410,6 +410,19 @@ def up() -> None:
     failures = [f for f in load_state().get("boot_failures", [])]
     _say(f"fleet ready in {time.monotonic() - start:.0f} s "
          f"(started {', '.join(sorted(fresh)) or 'none'}; boot failures recorded so far: {len(failures)})")
+    for vm in config.FLEET:  # what this run stands on, read from each VM (a sid upload shows here)
+        _say(f"{vm.name} ({vm.suite}): {versions(vm.name)}")
+
+
+VERSIONS = ("uname -r; dpkg-query -W -f '${Package} ${Version}\\n' docker.io containerd runc apparmor iptables "
+            "2>/dev/null; true")
+
+
+def versions(name: str) -> str:
+    """The kernel and the engine's packages a VM runs, in one line."""
+    res = run(name, VERSIONS, timeout=120, check=False)
+    lines = res.stdout.split("\n") if res.returncode == 0 else []
+    return ", ".join(x.strip() for x in lines if x.strip()) or f"unread ({res.stderr.strip()[:80]})"
 
 
 def _signal(pidfile: Path, program: str, sig: int = signal.SIGTERM) -> int | None:
