@@ -30,11 +30,11 @@ import sys
 import time
 from pathlib import Path
 
-from dockwright.plumbing.coverage import (Coverage, inventory_problem, parse_budget, run_error, scope_problems,
+from dockwright.commands import write_outputs
+from dockwright.plumbing.coverage import (Coverage, inventory_problem, run_error, scope_problems,
                                           within_budget)
 from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND, EXIT_OK, Parser, fleet_parser, limit_args, limit_matches,
-                                      pyinfra_flags, read_reports, run_locked, shard_problems, shard_scope, use_project,
-                                      write_atomic)
+                                      pyinfra_flags, read_reports, run_locked, shard_problems, shard_scope, in_project)
 
 WHO = "dockwright diagnose"
 SCHEMA_VERSION = 2  # docs/schema/diagnose-report.json
@@ -190,17 +190,9 @@ def finish(args, report: dict) -> int:
 
 
 def write(args, report: dict) -> None:
+    """The JSON report, the page and the Prometheus textfile (runs.write_outputs)."""
     from dockwright.diagnosis import output
-    if args.json:
-        write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
-    if getattr(args, "html", None):
-        from dockwright import page
-        page.write(Path(args.html), [report])
-    if args.metrics:
-        from dockwright.plumbing import metrics
-        path = Path(args.metrics)
-        success = report["finished"] if report["exit_code"] != EXIT_FAILURE else metrics.last_success(path)
-        metrics.write(path, output.metrics_registry(report, success), success)
+    write_outputs(args, report, output.metrics_registry)
 
 
 def merge(reports: list[dict]) -> dict:
@@ -258,14 +250,9 @@ def merge_main(argv: list[str]) -> int:
     return fleet["exit_code"]
 
 
-def main(argv=None, project_dir: Path | None = None) -> int:
-    """dockwright diagnose: in project_dir (default: the current directory)."""
-    argv = sys.argv[1:] if argv is None else argv
-    with use_project(project_dir or Path.cwd()):
-        return _main(argv)
-
-
-def _main(argv: list[str]) -> int:
+@in_project
+def main(argv: list[str]) -> int:
+    """dockwright diagnose, in a project (runs.in_project)."""
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
     parser = fleet_parser(__doc__, "for the read")
@@ -273,6 +260,4 @@ def _main(argv: list[str]) -> int:
                         help="also run probe containers on each user bridge (DNS through 127.0.0.11 in every "
                              "container's namespace, a published port); they are removed afterwards")
     parser.add_argument("--previous", help="the last run's --json: counters are judged since then")
-    parser.add_argument("--max-unreachable", type=parse_budget, metavar="N|P%",
-                        help="unreachable hosts the verdict may leave out and still hold (default 0)")
     return run_locked(parser.parse_args(argv), WHO, run, kind="diagnose")

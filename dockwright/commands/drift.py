@@ -32,12 +32,12 @@ from pathlib import Path
 
 # The plans' items module; "report" is this file's word for the fleet report (a dict).
 from dockwright.plumbing import report as item_report
-from dockwright.plumbing.coverage import (Coverage, inventory_problem, parse_budget, run_error, scope_problems,
+from dockwright.commands import write_outputs
+from dockwright.plumbing.coverage import (Coverage, inventory_problem, run_error, scope_problems,
                                           within_budget)
 from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, Parser, deploy_file, fleet_parser,
                                       hosts_outcome, limit_args, limit_matches, op_name, pyinfra_flags, read_reports,
-                                      project, run_locked, run_pyinfra, shard_problems, shard_scope, use_project,
-                                      write_atomic as _write_atomic)
+                                      project, run_locked, run_pyinfra, shard_problems, shard_scope, in_project)
 
 PYINFRA = [sys.executable, "-m", "pyinfra"]
 SCHEMA_VERSION = 2  # docs/schema/drift-report.json
@@ -362,19 +362,10 @@ def verdict(report: dict, cov: Coverage, budget: str | None) -> int:
 
 
 def _write_outputs(args, report: dict) -> None:
-    """The JSON report and the Prometheus textfile, where the command line asks for them; the
-    last success advances only with a verdict that holds (exit 0 or 2)."""
-    if args.json:
-        _write_atomic(Path(args.json), json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
-    if getattr(args, "html", None):
-        from dockwright import page
-        page.write(Path(args.html), [report])
-    if args.metrics:
-        from dockwright import concerns
-        from dockwright.plumbing import metrics
-        path = Path(args.metrics)
-        success = report["finished"] if report["exit_code"] != EXIT_FAILURE else metrics.last_success(path)
-        metrics.write(path, metrics.drift_registry(report, success, concerns.drift_keys()), success)
+    """The JSON report, the page and the Prometheus textfile (runs.write_outputs)."""
+    from dockwright import concerns
+    from dockwright.plumbing import metrics
+    write_outputs(args, report, lambda r, success: metrics.drift_registry(r, success, concerns.drift_keys()))
 
 
 def _finish(args, report: dict, code: int) -> int:
@@ -411,14 +402,9 @@ def merge_main(argv: list[str]) -> int:
     return fleet["exit_code"]
 
 
-def main(argv=None, project_dir: Path | None = None) -> int:
-    """dockwright drift: in project_dir (default: the current directory)."""
-    argv = sys.argv[1:] if argv is None else argv
-    with use_project(project_dir or Path.cwd()):
-        return _main(argv)
-
-
-def _main(argv: list[str]) -> int:
+@in_project
+def main(argv: list[str]) -> int:
+    """dockwright drift, in a project (runs.in_project)."""
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
     parser = fleet_parser(__doc__, "for the plan and the fix")
@@ -426,7 +412,4 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--unattended", action="store_true",
                         help="with --fix: follow the data's drift policy (drift.unattended, drift.window); what it "
                              "does not allow now is reported as deferred (exit 2). The timer and CI templates set it")
-    parser.add_argument("--max-unreachable", type=parse_budget, metavar="N|P%",
-                        help="unreachable hosts the verdict may leave out and still hold (default 0); they are "
-                             "still listed, in the report and the metrics")
     return run_locked(parser.parse_args(argv), "dockwright drift", run)

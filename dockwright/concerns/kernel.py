@@ -22,13 +22,16 @@ class Sysctl(Concern):
     name = "sysctl"
     drift_keys = ("sysctl",)
 
+    @staticmethod
+    def _read(v: View):
+        return facts.sysctls(model.managed_sysctl_names(v.desired))
+
     def reads(self, v: View) -> list:
-        return [facts.sysctls(model.managed_sysctl_names(v.desired))]
+        return [self._read(v)]
 
     def problems(self, host, v: View) -> list:
         conf = v.desired["sysctl"]
-        decided = sysctl_plans.plan(v.resolved.sysctls, conf["file"], conf["on_override"],
-                                    facts.sysctls(model.managed_sysctl_names(v.desired)).get(host),
+        decided = sysctl_plans.plan(v.resolved.sysctls, conf["file"], conf["on_override"], self._read(v).get(host),
                                     late_ok=v.on("conntrack"))
         # Only a key of sysctl.settings can be missing: conntrack's are loaded by the run.
         return [(f"sysctl.settings.{key}", value, why) for key, value, why in decided.problems]

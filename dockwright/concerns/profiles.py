@@ -14,17 +14,19 @@ class Seccomp(Concern):
     def reads(self, v: View) -> list:
         return [facts.seccomp_file(v.desired["seccomp"]["name"])]
 
+    @staticmethod
+    def content(v: View) -> str:
+        return v.once("seccomp", lambda: seccomp_plans.render(v.desired["seccomp"]))
+
     def problems(self, host, v: View) -> list:
         try:
-            v.once("seccomp", lambda: seccomp_plans.render(v.desired["seccomp"]))
+            self.content(v)
         except seccomp_plans.SeccompProfileError as e:
             return [("seccomp", v.desired["seccomp"].get("name"), f"profile would be invalid: {e}")]
         return []
 
     def apply(self, v: View) -> None:
-        conf = v.desired["seccomp"]
-        seccomp.profile(name="seccomp: profile", profile_name=conf["name"],
-                        content=v.once("seccomp", lambda: seccomp_plans.render(conf)))
+        seccomp.profile(name="seccomp: profile", profile_name=v.desired["seccomp"]["name"], content=self.content(v))
 
 
 class AppArmor(Concern):
@@ -34,15 +36,18 @@ class AppArmor(Concern):
     def reads(self, v: View) -> list:
         return [facts.apparmor(v.desired["apparmor"]["name"])]
 
+    @staticmethod
+    def content(v: View) -> str:
+        return v.once("apparmor", lambda: apparmor_plans.render(v.desired["apparmor"]))
+
     def problems(self, host, v: View) -> list:
         conf = v.desired["apparmor"]
-        return apparmor.decision(host, conf["name"], v.once("apparmor", lambda: apparmor_plans.render(conf)),
+        return apparmor.decision(host, conf["name"], self.content(v),
                                  source={k: conf[k] for k in ("name", "network_rules") if k in conf}).problems
 
     def apply(self, v: View) -> None:
-        conf = v.desired["apparmor"]
-        apparmor.profile(name="apparmor: container profile", profile_name=conf["name"],
-                         content=v.once("apparmor", lambda: apparmor_plans.render(conf)))
+        apparmor.profile(name="apparmor: container profile", profile_name=v.desired["apparmor"]["name"],
+                         content=self.content(v))
 
 
 register(Seccomp(), before="daemon")  # daemon.json points at it: it must exist before dockerd reads it

@@ -9,6 +9,7 @@ imported where it is used.
 import argparse
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -49,6 +50,16 @@ def use_project(path: Path):
 
 def project() -> Path:
     return _PROJECT[-1] if _PROJECT else Path.cwd()
+
+
+def in_project(command):
+    """A fleet command's main from command(argv): argv defaults to the process's arguments, and
+    the command runs in project_dir (default: the current directory; use_project)."""
+    @functools.wraps(command)
+    def main(argv=None, project_dir: Path | None = None) -> int:
+        with use_project(project_dir or Path.cwd()):
+            return command(sys.argv[1:] if argv is None else argv)
+    return main
 
 
 def deploy_file() -> str:
@@ -279,6 +290,10 @@ def fleet_parser(doc: str, pass_on: str) -> "Parser":
     parser.add_argument("--progress", choices=("hosts", "compact"), default="hosts",
                         help="hosts: pyinfra's lines for each host (default); compact: one line every 20 s "
                              "(hosts connected, unreachable, failed), for large fleets")
+    from .coverage import parse_budget
+    parser.add_argument("--max-unreachable", type=parse_budget, metavar="N|P%",
+                        help="unreachable hosts the verdict may leave out and still hold (default 0); they are "
+                             "still listed, in the report and the metrics")
     return parser
 
 
