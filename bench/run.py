@@ -7,10 +7,12 @@ time and peak memory of the process tree. Prints a table with ratios and writes
 bench/results/<timestamp>.json.
 
 Then the no-op deploys paired: on one converged lab, dockwright's and the naive baseline's
-no-ops (both write the same files, so each finds the other's work done) run in turn, A B A B,
-after a warm-up of each, and the ratio of each pair's walls is printed as a median with its
-spread: emulated hosts drift in speed over minutes, and a pair shares the moment.
-``python -m bench.run paired [PAIRS]`` runs that part alone, on the running lab.
+no-ops (both write the same files, so each finds the other's work done) and the floor (``pyinfra
+INVENTORY exec -- true``: connect, one command, disconnect) run in turn, A B F A B F, after a
+warm-up of each, and the ratios of each round's walls are printed as medians with their spread:
+emulated hosts drift in speed over minutes, and a round shares the moment. Last, the host-state
+read alone on each host and engine, part by part (bench.read_profile).
+``python -m bench.run paired [ROUNDS]`` runs those two parts alone, on the running lab.
 """
 
 import json
@@ -20,6 +22,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench import read_profile
 
 REPO = Path(__file__).resolve().parent.parent
 INV = "inventories/lab.py"
@@ -76,24 +80,31 @@ def fresh_lab() -> None:
     subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True, capture_output=True)
 
 
+FLOOR = [*TIMED, "pyinfra", INV, "exec", "--", "true"]
+
+
 def paired(pairs: int = 3) -> dict:
-    """dockwright's no-op against the naive one, A B A B on the same lab; ratios a/b per pair."""
-    a_argv, b_argv = pyinfra("deploy.py"), pyinfra("bench/naive_deploy.py")
-    print(f"bench: paired no-op deploys, a warm-up of each, then {pairs} pairs", flush=True)
-    measure("paired warm-up naive", b_argv)
-    measure("paired warm-up dockwright", a_argv)
+    """dockwright's no-op against the naive one and against the floor (connect, one command,
+    disconnect: ``pyinfra INVENTORY exec -- true``), in turn on the same lab: A B F A B F ...
+    Each round's ratios are a/b and a/f; the medians and spreads are over rounds."""
+    argv = {"dockwright": pyinfra("deploy.py"), "naive": pyinfra("bench/naive_deploy.py"), "floor": FLOOR}
+    print(f"bench: paired no-op deploys and the floor, a warm-up of each, then {pairs} rounds", flush=True)
+    for name in ("naive", "dockwright", "floor"):
+        measure(f"paired warm-up {name}", argv[name])
     rows = []
     for i in range(1, pairs + 1):
-        a = measure(f"paired {i} dockwright", a_argv)
-        b = measure(f"paired {i} naive", b_argv)
-        rows.append({"dockwright_s": a["wall_s"], "naive_s": b["wall_s"], "ratio": round(a["wall_s"] / b["wall_s"], 3),
-                     "rc": max(a["rc"], b["rc"])})
-    ratios = [r["ratio"] for r in rows]
-    result = {"pairs": rows, "ratio_median": statistics.median(ratios), "ratio_min": min(ratios),
-              "ratio_max": max(ratios)}
-    print(f"  paired no-op, dockwright / naive wall: median {result['ratio_median']:.2f}x "
-          f"(spread {result['ratio_min']:.2f}-{result['ratio_max']:.2f}, {pairs} pairs: "
-          + ", ".join(f"{r['dockwright_s']} / {r['naive_s']} s" for r in rows) + ")", flush=True)
+        walls = {name: measure(f"paired {i} {name}", command) for name, command in argv.items()}
+        rows.append({f"{name}_s": r["wall_s"] for name, r in walls.items()}
+                    | {"ratio": round(walls["dockwright"]["wall_s"] / walls["naive"]["wall_s"], 3),
+                       "ratio_floor": round(walls["dockwright"]["wall_s"] / walls["floor"]["wall_s"], 3),
+                       "rc": max(r["rc"] for r in walls.values())})
+    result = {"pairs": rows}
+    for key, label in (("ratio", "naive"), ("ratio_floor", "floor")):
+        ratios = [r[key] for r in rows]
+        result |= {f"{key}_median": statistics.median(ratios), f"{key}_min": min(ratios), f"{key}_max": max(ratios)}
+        print(f"  paired no-op, dockwright / {label} wall: median {statistics.median(ratios):.2f}x "
+              f"(spread {min(ratios):.2f}-{max(ratios):.2f}, {pairs} rounds: "
+              + ", ".join(f"{r['dockwright_s']} / {r[label + '_s']} s" for r in rows) + ")", flush=True)
     return result
 
 
@@ -102,6 +113,8 @@ def main_paired(pairs: int) -> int:
     subprocess.run([sys.executable, "-m", "lab", "up"], cwd=REPO, check=True)
     subprocess.run(pyinfra("deploy.py", scope=ALL), cwd=REPO, check=True, capture_output=True)
     result = paired(pairs)
+    result["read"] = read_profile.profile()
+    print(read_profile.table(result["read"]))
     out = REPO / "bench" / "results"
     (out / time.strftime("paired-%Y%m%dT%H%M%S.json")).write_text(json.dumps(result, indent=1) + "\n")
     return 0 if all(r["rc"] in (0, 2) for r in result["pairs"]) else 1
@@ -122,6 +135,8 @@ def main() -> int:
         "dockwright verification", [sys.executable, "-m", "dockwright.verify", "-q", "-p",
                                     "no:cacheprovider", "--inventory", INV, "-n", "3", "--dist", "loadgroup"])
     pairs = paired()
+    print("bench: the host-state read, part by part", flush=True)
+    read = read_profile.profile()
     print("bench: fresh lab for the naive baseline", flush=True)
     fresh_lab()
     results["naive cold converge"] = measure("naive cold converge", pyinfra("bench/naive_deploy.py"))
@@ -151,12 +166,16 @@ def main() -> int:
         # #17's targets: verification no longer than a cold converge, at most 12 commands a host.
         print(f"\n  verification {verify['wall_s']} s vs cold converge {cold['wall_s']} s "
               f"({verify['wall_s'] / cold['wall_s']:.2f}x); {max(verify['commands_per_host'].values())} commands on the busiest host")
-    print(f"\n  no-op deploy paired on one lab (A B A B): dockwright / naive wall, median "
-          f"{pairs['ratio_median']:.2f}x, spread {pairs['ratio_min']:.2f}-{pairs['ratio_max']:.2f}")
+    print(f"\n  no-op deploy paired on one lab (A B F A B F): dockwright / naive wall, median "
+          f"{pairs['ratio_median']:.2f}x, spread {pairs['ratio_min']:.2f}-{pairs['ratio_max']:.2f}; "
+          f"dockwright / floor, median {pairs['ratio_floor_median']:.2f}x, "
+          f"spread {pairs['ratio_floor_min']:.2f}-{pairs['ratio_floor_max']:.2f}")
+    print("\n  the host-state read alone, on each host and engine (bench.read_profile):")
+    print(read_profile.table(read))
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     path = out / time.strftime("%Y%m%dT%H%M%S.json")
-    path.write_text(json.dumps({**results, "paired no-op": pairs}, indent=1) + "\n")
+    path.write_text(json.dumps({**results, "paired no-op": pairs, "read": read}, indent=1) + "\n")
     print(f"\nbench: results in {path.relative_to(REPO)}")
     return 0 if all(r["rc"] in (0, 2) for r in results.values()) else 1
 

@@ -7,12 +7,10 @@ it, which pyinfra runs again when it executes them, then read the new state.
 
 Each concern keeps its own fact (a class with ``command`` and ``process``, as pyinfra's are).
 ``prefetch`` sends the commands of every fact a host will be asked for in one remote shell, run
-side by side on the host (``HostState``), and hands each output to its own fact's ``process``:
+one after another on the host (``HostState``), and hands each output to its own fact's ``process``:
 a converged run costs one round trip per host, not one per concern.
 """
 
-
-import shlex
 
 import gevent.event
 from pyinfra.api import FactBase, FunctionCommand
@@ -23,19 +21,16 @@ from .pyinfra_context import unwrap
 MARK = "@@dockwright-part"
 
 
-# Every part's frame and output by one awk process (two processes per part cost as much as the
-# parts themselves on a small or emulated host): "MARK index status lines", then the lines.
-SHOW = ("BEGIN { for (i = 0; i < parts; i++) { f = d \"/\" i; n = 0; "
-        "while ((getline line < f) > 0) out[++n] = line; close(f); "
-        f"rc = \"?\"; getline rc < (f \".rc\"); close(f \".rc\"); print \"{MARK}\", i, rc, n; "
-        "for (j = 1; j <= n; j++) print out[j] } }")
-
-
 class HostState(FactBase):
     """
-    Runs several fact commands at once, side by side, in one remote shell; returns, for each in
-    order, ``(exit status, output lines)``. Each output is framed by its line count, so no
-    output can be mistaken for a frame.
+    Runs several fact commands in one remote shell, one after another; returns, for each in
+    order, ``(exit status, output lines)``.
+
+    Each output is followed by a frame line that holds a nonce the host draws for this read
+    (``/proc/sys/kernel/random/uuid``, read by the shell), so no output can forge a frame: it
+    would have to know the nonce before it is drawn. The parts run in turn, not side by side:
+    on a small or emulated host they share one CPU anyway, and in turn they need no temporary
+    files and no process to put their outputs back together.
 
     .. code:: python
 
@@ -43,19 +38,35 @@ class HostState(FactBase):
     """
 
     def command(self, commands: tuple[str, ...]):
-        run = " ".join(f'{{ ( {c} ) >"$d/{i}" 2>/dev/null; echo $? >"$d/{i}.rc"; }} &' for i, c in enumerate(commands))
-        return (f"d=$(mktemp -d) || exit 1; {run} wait; awk -v d=\"$d\" -v parts={len(commands)} "
-                f"{shlex.quote(SHOW)}; rm -rf \"$d\"")
+        # Each part without stdin (the session's must never be read), its frame after a newline
+        # of its own (an output without a final newline would otherwise run into it).
+        run = " ".join(f"( {c} ) </dev/null 2>/dev/null; printf '\\n%s {i} %s\\n' \"$n\" $?;" for i, c in enumerate(commands))
+        return f"read -r n < /proc/sys/kernel/random/uuid || exit 1; n=\"{MARK} $n\"; echo \"$n\"; {run}"
 
     def process(self, output):
-        parts, i = [], 0
-        while i < len(output):
-            mark, _, rc, count = output[i].split(" ")
-            if mark != MARK:
-                raise ValueError(f"HostState: unexpected line {output[i]!r}")
-            parts.append((int(rc), output[i + 1:i + 1 + int(count)]))
-            i += 1 + int(count)
+        if not output or not output[0].startswith(MARK + " ") or len(output[0].split(" ")) != 2:
+            raise ValueError(f"HostState: no frame nonce at the start of the read ({output[:1]!r})")
+        nonce = output[0] + " "
+        parts, lines = [], []
+        for line in output[1:]:
+            if line.startswith(nonce):
+                index, rc = line[len(nonce):].split(" ")
+                if int(index) != len(parts):
+                    raise ValueError(f"HostState: part {index} framed out of order")
+                parts.append((int(rc), lines[:-1] if lines and lines[-1] == "" else lines))
+                lines = []
+            else:
+                lines.append(line)
         return parts
+
+    @staticmethod
+    def frame(parts: list[tuple[int, list[str]]], nonce: str = "00000000-0000-4000-8000-000000000000") -> list[str]:
+        """The lines a host answers for these (exit status, lines) parts: what a replayed or
+        doctored recording of a read is made of."""
+        out = [f"{MARK} {nonce}"]
+        for i, (rc, lines) in enumerate(parts):
+            out += [*lines, "", f"{MARK} {nonce} {i} {rc}"]
+        return out
 
 
 class ReadFailed(Exception):
@@ -118,29 +129,60 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
         needs = fact.requires_command(**kwargs) if callable(fact.requires_command) else fact.requires_command
         if key(fact_cls, kwargs) in cache or needs or fact.shell_executable:
             continue  # pyinfra wraps these in its own guard: read them on their own
-        command = fact.command(**kwargs) if callable(fact.command) else fact.command
-        command = command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
-        todo.append((fact_cls, kwargs, fact, command))
+        todo.append((fact_cls, kwargs, fact))
     if len(todo) < 2:
         return
+    jobs = read_parts(todo)
     liveness.watch(host)
-    pending = [cache.setdefault(key(c, kw), gevent.event.AsyncResult()) for c, kw, _, _ in todo]
+    pending = [cache.setdefault(key(c, kw), gevent.event.AsyncResult()) for c, kw, _ in todo]
     try:
-        parts = _read(host, HostState, commands=tuple(command for *_, command in todo))
+        parts = _read(host, HostState, commands=tuple(command for command, _ in jobs))
     except BaseException as e:
         for p in pending:
             p.set_exception(e)
         raise
-    for (fact_cls, kwargs, fact, _), result, part in zip(todo, pending, parts or [None] * len(todo)):
-        try:
-            if part is None or part[0] != 0:
-                raise LookupError  # as pyinfra itself would read it: it reports the failure
-            result.set(fact.process(part[1]) if part[1] else fact.default())
-        except BaseException:
+    parts = list(parts or [])
+    parts += [None] * (len(jobs) - len(parts))  # a read cut short: the rest are read on their own
+    results = dict(zip((id(f) for _, _, f in todo), pending))
+    for (_, members), part in zip(jobs, parts):
+        outputs = [None] * len(members)
+        if part is not None and part[0] == 0:
+            outputs = members[0][2].shared.split(part[1], [f for _, _, f in members]) if len(members) > 1 else [part[1]]
+        for (fact_cls, kwargs, fact), output in zip(members, outputs):
+            result = results[id(fact)]
             try:
-                result.set(_read(host, fact_cls, **kwargs))
-            except BaseException as e:
-                result.set_exception(e)
+                if output is None:
+                    raise LookupError  # as pyinfra itself would read it: it reports the failure
+                result.set(fact.process(output) if output else fact.default())
+            except BaseException:
+                try:
+                    result.set(_read(host, fact_cls, **kwargs))
+                except BaseException as e:
+                    result.set_exception(e)
+
+
+def _command(fact, kwargs) -> str:
+    command = fact.command(**kwargs) if callable(fact.command) else fact.command
+    return command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
+
+
+def read_parts(todo: list) -> list[tuple[str, list]]:
+    """(command, [(fact class, arguments, fact)]) for each part of the read: a fact on its own, or
+    the facts that name one ``shared`` read (the Engine API's: one interpreter started on the
+    host, not one per fact), together where there are several, at the place of the first."""
+    groups: dict = {}
+    for t in todo:
+        if getattr(t[2], "shared", None) is not None:
+            groups.setdefault(t[2].shared, []).append(t)
+    jobs = []
+    for t in todo:
+        group = groups.get(getattr(t[2], "shared", None), [])
+        if len(group) > 1:
+            if t is group[0]:
+                jobs.append((t[2].shared.command([f for _, _, f in group]), group))
+        else:
+            jobs.append((_command(t[2], t[1]), [t]))
+    return jobs
 
 
 def forget(host, fact_cls) -> None:

@@ -18,7 +18,8 @@ class Swarm(Concern):
     drift_keys = ("swarm", "overlays")
 
     def reads(self, v: View) -> list:
-        return [facts.docker_engine(), facts.swarm()] if v.role else [facts.swarm()]
+        # A standalone host's swarm state is read too: it must not be in a swarm.
+        return [facts.docker_engine(), facts.swarm(), facts.overlay_modules()] if v.role else [facts.swarm()]
 
     def problems(self, host, v: View) -> list:
         if not v.role:
@@ -26,7 +27,8 @@ class Swarm(Concern):
         state = facts.swarm().get(host)
         if isinstance(state, dockerd.Down):  # left to the operations, which read again then
             return []
-        return swarm_plans.host_problems(v.role, state, facts.docker_engine().get(host)["version"])
+        return swarm_plans.host_problems(v.role, facts.overlay_modules().get(host),
+                                         facts.docker_engine().get(host)["version"])
 
     def apply(self, v: View) -> None:
         swarm_data, leader = v.desired["swarm"], run.of(v.host).leader  # chosen once, by preflight

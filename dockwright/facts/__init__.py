@@ -1,7 +1,7 @@
 """Facts: what dockwright reads from a host, one class per read (``command`` and ``process``, as
 pyinfra's own facts are), in modules named for the concern they serve:
 
-    kernel     ConntrackState, SysctlState
+    kernel     ConntrackState, SysctlState, OverlayModules
     engine     DockerEngine, DaemonConfigCheck (a candidate daemon.json), SwarmState
     profiles   AppArmorState, ProfileCheck (a candidate profile); seccomp's file: Sha256File
     networks   DockerNetworks, NetworkJournals, HostRoutes
@@ -25,7 +25,7 @@ from .. import factcache
 from ..plans import seccomp as seccomp_plans, sysctl as sysctl_plans
 from .engine import DockerEngine, SwarmState
 from .firewall import PortPolicy
-from .kernel import ConntrackState, SysctlState
+from .kernel import ConntrackState, OverlayModules, SysctlState
 from .networks import DockerNetworks, HostRoutes, NetworkJournals
 from .profiles import AppArmorState, Sha256File
 
@@ -81,10 +81,14 @@ def swarm() -> Read:
     return Read(SwarmState, {})
 
 
+def overlay_modules() -> Read:
+    return Read(OverlayModules, {})
+
+
 # The order a host's reads are sent in, whatever the concerns asking for them: the combined
 # command is then the same for the same reads (replayed recordings match it by its text).
 ORDER = (ConntrackState, SysctlState, DockerEngine, Sha256File, AppArmorState, DockerNetworks, NetworkJournals,
-         PortPolicy, HostRoutes, SwarmState)
+         PortPolicy, HostRoutes, SwarmState, OverlayModules)
 
 
 def in_order(wanted: list[Read]) -> list[Read]:

@@ -33,18 +33,18 @@ class DockerEngine(FactBase):
     def command(self):
         return (
             # The package's version is the engine's; `dockerd --version` (a large Go binary,
-            # slow to start) only for an engine installed without a package.
+            # slow to start) only for an engine installed without a package. Which package is
+            # installed is decided by process(); files are read by the shell's own read.
             f"p=$({platform.DEBIAN.package_query}); echo @@package; echo \"$p\"; "
-            "echo @@version; [ -n \"$p\" ] || dockerd --version 2>/dev/null; "
-            "echo @@enabled; systemctl is-enabled docker.service 2>/dev/null; "
-            "echo @@active; systemctl is-active docker.service 2>/dev/null; "
-            # systemd's own resolution of the unit and its drop-ins (an empty ExecStart= resets).
-            "echo @@exec_start; systemctl show -p ExecStart --value docker.service 2>/dev/null; "
-            f"echo @@docker_opts; sed -n 's/^[[:space:]]*DOCKER_OPTS=//p' {platform.DEBIAN.service_defaults} 2>/dev/null; "
+            "echo @@version; case \"$p\" in *' install ok installed'*) ;; *) dockerd --version 2>/dev/null;; esac; "
+            # systemd's own resolution of the unit and its drop-ins (an empty ExecStart= resets),
+            # with its state, in one call.
+            "echo @@unit; systemctl show -p UnitFileState -p ActiveState -p ExecStart docker.service 2>/dev/null; "
+            f"echo @@docker_opts; {_lines(platform.DEBIAN.service_defaults, 'DOCKER_OPTS=*', strip='DOCKER_OPTS=')}; "
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
             f"echo @@rollout; {remote.show_file('/var/lib/dockwright/rollout.state')}; "
             f"echo @@failed; {remote.show_file('/var/lib/dockwright/daemon.json.failed')}; "
-            "echo @@os; grep -E '^(ID|ID_LIKE|VERSION_ID)=' /etc/os-release 2>/dev/null; true"
+            f"echo @@os; {_lines('/etc/os-release', 'ID=*|ID_LIKE=*|VERSION_ID=*')}; true"
         )
 
     def process(self, output):
@@ -55,19 +55,30 @@ class DockerEngine(FactBase):
             return lines[-1].strip() if lines else None
 
         raw = one("daemon_json")
-        package = (one("package") or "").split()
+        installed = [x.split() for x in sections.get("package", []) if x.endswith(" install ok installed")]
+        package = installed[-1] if installed else []
+        unit = sections.get("unit", [])
+        props = parse_kv(x for x in unit if not x.startswith("ExecStart="))
         return {
             "package": package[0] if package else None,
             "version": parse_version(one("version")) or parse_version(package[1] if len(package) > 1 else None),
-            "enabled": one("enabled") == "enabled",
-            "active": one("active") == "active",
-            "exec_start": exec_start(sections.get("exec_start", [])),
+            "enabled": props.get("UnitFileState") == "enabled",
+            "active": props.get("ActiveState") == "active",
+            "exec_start": exec_start([x for x in unit if x.startswith("ExecStart=")]),
             "docker_opts": (one("docker_opts") or "").strip("\"'"),
             "daemon_json": base64.b64decode(raw).decode() if raw else None,
             "rollout": parse_kv(sections.get("rollout", [])),
             "failed": parse_kv(sections.get("failed", [])),
             "os": {k: v.strip().strip("\"'") for k, v in parse_kv(sections.get("os", [])).items()},
         }
+
+
+def _lines(path: str, pattern: str, strip: str = "") -> str:
+    """Shell that prints the lines of a file matching a case pattern (leading blanks dropped),
+    without strip at their start, by the shell's own read: nothing when there is no such file."""
+    value = f"${{l#{strip}}}" if strip else "$l"
+    return (f"{{ while read -r l || [ -n \"$l\" ]; do case \"$l\" in {pattern}) printf '%s\\n' \"{value}\";; "
+            f"esac; done < {shlex.quote(path)}; }} 2>/dev/null")
 
 
 def exec_start(lines: list[str]) -> str:
@@ -101,32 +112,26 @@ class DaemonConfigCheck(FactBase):
                 "message": " ".join(x.strip() for x in output[1:])}
 
 
-def parse_kv(lines: list[str]) -> dict:
+def parse_kv(lines) -> dict:
     return dict(line.split("=", 1) for line in lines if "=" in line)
-
-
-# Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
-OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
 
 
 class SwarmState(FactBase):
     """
-    ``docker info``'s swarm section plus the kernel modules overlays need, in one command.
+    ``docker info``'s swarm section.
 
-    Returns ``{"state", "node_id", "manager", "cluster_id", "node_addr", "remote_managers",
-    "modules_missing"}``, or ``dockerd.Down`` when dockerd does not answer (a stopped or hung
+    Returns ``{"state", "node_id", "manager", "cluster_id", "node_addr", "remote_managers"}``, or ``dockerd.Down`` when dockerd does not answer (a stopped or hung
     daemon is never "not in a swarm").
     """
 
+    api = "swarm"  # the Engine API read it shares with DockerNetworks (dockerd.shared_read)
+    shared = dockerd.ENGINE_API
+
+    def cli(self):
+        return dockerd.call(f"docker info --format '{dockerd.INFO_SERVER_ERRORS}{{{{json .Swarm}}}}{{{{end}}}}' 2>/dev/null")
+
     def command(self):
-        mods = " ".join(OVERLAY_MODULES)
-        info = dockerd.call(f"docker info --format '{dockerd.INFO_SERVER_ERRORS}{{{{json .Swarm}}}}{{{{end}}}}' 2>/dev/null")
-        return (
-            f"{dockerd.api_or_cli('swarm', info)}; "
-            # A module already loaded is seen without starting modprobe (a process per module).
-            f"for m in {mods}; do [ -d /sys/module/$m ] || modprobe -n -q $m 2>/dev/null "
-            "|| echo missing-module $m; done"
-        )
+        return dockerd.api_or_cli(self.api, self.cli())
 
     def process(self, output):
         if down := dockerd.down(output):
@@ -139,5 +144,4 @@ class SwarmState(FactBase):
             "cluster_id": (info.get("Cluster") or {}).get("ID"),
             "node_addr": info.get("NodeAddr") or None,
             "remote_managers": sorted(m.get("Addr") for m in info.get("RemoteManagers") or []),
-            "modules_missing": [line.split()[1] for line in output if line.startswith("missing-module ")],
         }

@@ -24,7 +24,10 @@ class ConntrackState(FactBase):
         return (
             # KiB as the kernel gives them; files by the shell's own read (a process each would
             # cost more than the reading).
-            "echo cores $(nproc); "
+            # The online CPUs ("0-3,8-11") counted by the shell; nproc only where /sys has no list.
+            "n=0; if read -r o < /sys/devices/system/cpu/online; then IFS=,; for r in $o; do case $r in "
+            "*-*) n=$((n + ${r#*-} - ${r%-*} + 1));; *) n=$((n + 1));; esac; done; unset IFS; fi; "
+            "[ \"$n\" -gt 0 ] 2>/dev/null || n=$(nproc); echo cores $n; "
             "while read -r k v _; do [ \"$k\" = MemTotal: ] && echo mem_kib $v && break; done < /proc/meminfo; "
             "[ -d /sys/module/nf_conntrack ] && echo loaded; "
             f"{remote.show_file(HASHSIZE, 'hashsize ')}; "
@@ -58,13 +61,17 @@ SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/us
                "/lib/sysctl.d")
 
 
-# The live value of each key named in ARGV, as "live KEY VALUE" (tabs as spaces, the lines of a
-# multi-line value joined), or "missing KEY" when /proc/sys has no readable file for it.
-LIVE_VALUES = (
-    "BEGIN { for (i = 1; i < ARGC; i++) { k = ARGV[i]; p = k; gsub(/[.]/, \"/\", p); p = \"/proc/sys/\" p; "
-    "r = (getline line < p); if (r < 0) { print \"missing \" k; continue } "
+# One awk for the whole read (a process per key or per file costs a fork and an exec each, which
+# on a small or emulated host is most of the read): first the live value of each of the first nk
+# arguments, a key, as "live KEY VALUE" (tabs as spaces, the lines of a multi-line value joined),
+# or "missing KEY" when /proc/sys has no readable file for it; then every assignment line of the
+# files named after them, as "PATH:LINE" (what `grep -H` prints).
+READ_SYSCTLS = (
+    "BEGIN { for (i = 1; i <= nk; i++) { k = ARGV[i]; ARGV[i] = \"\"; p = k; gsub(/[.]/, \"/\", p); "
+    "p = \"/proc/sys/\" p; r = (getline line < p); if (r < 0) { print \"missing \" k; continue } "
     "v = \"\"; n = 0; while (r > 0) { gsub(/\\t/, \" \", line); v = n++ ? v \" \" line : line; r = (getline line < p) } "
-    "close(p); print \"live \" k \" \" v } }"
+    "close(p); print \"live \" k \" \" v } } "
+    "/^[[:space:]]*-?[a-z]/ { print FILENAME \":\" $0 }"
 )
 
 
@@ -83,22 +90,20 @@ class SysctlState(FactBase):
         names = " ".join(shlex.quote(k) for k in sorted(keys))
         dirs = " ".join(SYSCTL_DIRS)
         return (
-            # One awk for every key: a process per key costs a fork and an exec each, which on a
-            # small or emulated host is most of the read.
-            f"awk {shlex.quote(LIVE_VALUES)} {names}; "
             # Each file with its kind: a symlink to /dev/null is systemd's mask of that name,
             # another symlink is read through but must never be written through.
             # A name with a newline, a colon or a control character would forge lines of this
-            # read: only its directory is printed, and the plan refuses the host.
-            f"for d in {dirs}; do for f in \"$d\"/*.conf; do case \"$f\" in *[![:print:]]*|*:*) "
+            # read: only its directory is printed, and the plan refuses the host. The readable
+            # files are kept, in precedence order, for awk to read ("$@").
+            f"set --; for d in {dirs}; do for f in \"$d\"/*.conf; do case \"$f\" in *[![:print:]]*|*:*) "
             "printf 'odd %s\\n' \"$d\"; continue;; esac; if [ -L \"$f\" ]; then "
             "t=$(readlink -f \"$f\"); if [ \"$t\" = /dev/null ]; then printf 'mask %s\\n' \"$f\"; "
             "else printf 'link %s %s\\n' \"$f\" \"$t\"; fi; "
-            "elif [ -f \"$f\" ]; then printf 'file %s\\n' \"$f\"; fi; done; done; "
-            "[ -f /etc/sysctl.conf ] && printf 'file /etc/sysctl.conf\\n'; "
-            # One grep prints every assignment line with its file name.
-            f"grep -sH -E '^[[:space:]]*-?[a-z]' {' '.join(d + '/*.conf' for d in SYSCTL_DIRS)} "
-            "/etc/sysctl.conf 2>/dev/null; true"
+            "elif [ -f \"$f\" ]; then printf 'file %s\\n' \"$f\"; fi; "
+            "[ -f \"$f\" ] && [ -r \"$f\" ] && set -- \"$@\" \"$f\"; done; done; "
+            "[ -f /etc/sysctl.conf ] && printf 'file /etc/sysctl.conf\\n' && set -- \"$@\" /etc/sysctl.conf; "
+            # /dev/null last: with no file left, awk would read its standard input.
+            f"awk -v nk={len(keys)} {shlex.quote(READ_SYSCTLS)} {names} \"$@\" /dev/null"
         )
 
     def process(self, output):
@@ -106,8 +111,8 @@ class SysctlState(FactBase):
         for line in output:
             if line.startswith("odd "):
                 odd.add(line[4:])
-            if odd:  # nothing after an odd name can be trusted
-                continue
+            if odd and not line.startswith(("live ", "missing ")):
+                continue  # no file after an odd name is trusted (awk's live values are read apart)
             if line.startswith("live "):
                 _, key, *value = line.split(" ")
                 live[key] = normalize(" ".join(value))
@@ -146,3 +151,47 @@ def boot_lines(paths: list[str], lines: list[tuple[str, str, str]]) -> list[tupl
     rank = {path: i for i, path in enumerate(boot_order(paths))}
     kept = [line for line in lines if line[0] in rank]
     return sorted(kept, key=lambda line: rank[line[0]])  # stable: keeps line order within a file
+
+
+# Kernel modules encrypted overlays need (VXLAN + IPsec ESP in transport mode).
+OVERLAY_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo")
+
+
+# Which of the modules named in want are in neither list: a line of modules.builtin or
+# modules.dep starts with the module's path (kernel/net/ipv4/esp4.ko, .ko.xz, .ko.zst, ...).
+MODULE_LISTS = (
+    "BEGIN { n = split(want, w, \" \"); for (i = 1; i <= n; i++) missing[w[i]] = 1 } "
+    "{ p = $1; sub(/:$/, \"\", p); sub(/.*\\//, \"\", p); sub(/[.]ko([.].*)?$/, \"\", p); gsub(/-/, \"_\", p); "
+    "if (p in missing) delete missing[p] } "
+    "END { for (i = 1; i <= n; i++) if (w[i] in missing) print \"missing-module \" w[i] }"
+)
+
+
+class OverlayModules(FactBase):
+    """
+    The kernel modules encrypted overlays need (VXLAN, IPsec ESP) that this kernel has neither
+    loaded, built in, nor installed.
+
+    Returns ``[module]``, in OVERLAY_MODULES' order.
+    """
+
+    def command(self):
+        mods = " ".join(OVERLAY_MODULES)
+        return (
+            # A module already loaded is seen without starting a process; the others are looked
+            # up, all at once, in the kernel's lists of built-in and loadable modules (what
+            # `modprobe -n`, a process per module, would look up), or by modprobe where the
+            # lists cannot be read.
+            f"miss=; for m in {mods}; do [ -d /sys/module/$m ] || miss=\"$miss $m\"; done; "
+            "if [ -n \"$miss\" ]; then read -r r < /proc/sys/kernel/osrelease; d=/lib/modules/$r; "
+            "if [ -r $d/modules.dep ] && [ -r $d/modules.builtin ]; then "
+            f"awk -v want=\"$miss\" {shlex.quote(MODULE_LISTS)} $d/modules.builtin $d/modules.dep; "
+            "else for m in $miss; do modprobe -n -q $m 2>/dev/null || echo missing-module $m; done; fi; fi"
+        )
+
+    def process(self, output):
+        return [line.split()[1] for line in output if line.startswith("missing-module ")]
+
+    @staticmethod
+    def default():
+        return []

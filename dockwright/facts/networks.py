@@ -23,11 +23,16 @@ class DockerNetworks(FactBase):
     or ``dockerd.Down`` when dockerd does not answer (never an empty answer then).
     """
 
-    def command(self):
+    api = "networks"  # the Engine API read it shares with SwarmState (dockerd.shared_read)
+    shared = dockerd.ENGINE_API
+
+    def cli(self):
         ls = dockerd.call("docker network ls -q")
-        return dockerd.api_or_cli("networks", (
-            f"ids=$({ls}) && case \"$ids\" in {dockerd.MARK}*) echo \"$ids\";; '') ;; "
-            f"*) {dockerd.call('docker network inspect $ids')};; esac"))
+        return (f"ids=$({ls}) && case \"$ids\" in {dockerd.MARK}*) echo \"$ids\";; '') ;; "
+                f"*) {dockerd.call('docker network inspect $ids')};; esac")
+
+    def command(self):
+        return dockerd.api_or_cli(self.api, self.cli())
 
     def process(self, output):
         if down := dockerd.down(output):

@@ -30,11 +30,14 @@ class AppArmorState(FactBase):
             "e=N; read -r e 2>/dev/null < /sys/module/apparmor/parameters/enabled; echo enabled $e; "
             "command -v apparmor_parser >/dev/null && echo parser; "
             f"{remote.sha256_line(f'{APPARMOR_DIR}/{name}', 'sha256 ')}; "
-            f"if [ -L {path} ] || [ -e {path} ] && ! {{ [ -f {path} ] && head -n 1 {path} | grep -q '^# Managed by dockwright'; }}; "
+            # The first line and the loaded profiles by the shell's own read: a process each would
+            # cost more than the reading.
+            f"if [ -L {path} ] || [ -e {path} ] && ! {{ [ -f {path} ] && IFS= read -r first < {path} && "
+            "case \"$first\" in '# Managed by dockwright'*) true;; *) false;; esac; }; "
             f"then echo foreign $(stat -c %F {path}); fi; "
-            # Lines that start with "NAME (", as a fixed string: the name is never a regex.
-            f"awk -v n={shlex.quote(name + ' (')} 'index($0, n) == 1 {{print \"loaded \" $0}}' "
-            "/sys/kernel/security/apparmor/profiles 2>/dev/null; true"
+            # Lines that start with "NAME (", quoted: the name is never a pattern.
+            f"n={shlex.quote(name + ' (')}; {{ while IFS= read -r l; do case \"$l\" in \"$n\"*) echo \"loaded $l\";; esac; "
+            "done < /sys/kernel/security/apparmor/profiles; } 2>/dev/null; true"
         )
 
     def process(self, output):

@@ -18,11 +18,11 @@ def engine_problem(version: tuple | None) -> str | None:
     return None
 
 
-def host_problems(role: str, state: dict, engine_version: tuple | None) -> list[tuple[str, str, str]]:
+def host_problems(role: str, modules_missing: list[str], engine_version: tuple | None) -> list[tuple[str, str, str]]:
     """(key, value, why) that keep this host from carrying encrypted overlays: kernel modules
-    missing (SwarmState) and an engine that can leak their traffic (DockerEngine's version)."""
+    missing (OverlayModules) and an engine that can leak their traffic (DockerEngine's version)."""
     found = [("swarm.role", role, f"kernel module {mod} (encrypted overlays) is missing")
-             for mod in state["modules_missing"]]
+             for mod in modules_missing]
     problem = engine_problem(engine_version)
     return found + ([("swarm.role", role, problem)] if problem else [])
 

@@ -103,10 +103,10 @@ def _network(i: int, name: str, container: str) -> dict:
 
 
 def _plant_state_read(lines: list[str], names: list[str]) -> list[str]:
-    """The whole read (factcache.HostState): parts framed by line counts, re-framed."""
+    """The whole read (factcache.HostState): its parts, doctored, framed again."""
     parts = factcache.HostState().process(lines)
     out = []
-    for index, (rc, part) in enumerate(parts):
+    for rc, part in parts:
         part = list(part)
         if any(line.startswith("file /etc/sysctl.d/") for line in part):
             for name, key in _files(names):
@@ -120,8 +120,8 @@ def _plant_state_read(lines: list[str], names: list[str]) -> list[str]:
         if any(" dev " in line and "proto kernel" in line for line in part):
             part += [f"10.{200 + i}.0.0/24 dev {n} proto kernel scope link src 10.{200 + i}.0.1 linkdown"
                      for i, n in _ifaces(names)]
-        out += [f"{factcache.MARK} {index} {rc} {len(part)}", *part]
-    return out
+        out.append((rc, part))
+    return factcache.HostState.frame(out)
 
 
 def _plant_diagnosis(lines: list[str], names: list[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """Facts: the command each sends (one per concern) and how raw output becomes data."""
 
 import json
+import subprocess
 
 from dockwright.plans import conntrack as conntrack_plan, docker as docker_plan, sysctl as sysctl_plan
 from dockwright import factcache
@@ -90,15 +91,20 @@ def test_conntrack_sysctls():
 def test_docker_engine_fact():
     daemon = '{\n  "icc": false\n}\n'
     import base64
-    out = ["@@package", "docker.io", "@@version", "Docker version 26.1.5+dfsg1, build a72d7cd",
-           "@@enabled", "enabled", "@@active", "active", "@@exec_start",
-           "{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock "
+    # As dpkg-query and `systemctl show` print them (systemd orders the properties itself).
+    out = ["@@package", "docker-ce  deinstall ok config-files", "docker.io 26.1.5+dfsg1-9 install ok installed",
+           "@@version", "@@unit",
+           "ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock "
            "$DOCKER_OPTS ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }",
+           "ActiveState=active", "UnitFileState=enabled",
            "@@docker_opts", '"--dns 8.8.8.8"', "@@swarm", "inactive",
            "@@daemon_json", base64.b64encode(daemon.encode()).decode(),
            "@@os", "ID=ubuntu", 'VERSION_ID="24.04"', "ID_LIKE=debian"]
     state = fengine.DockerEngine().process(out)
     assert state["version"] == (26, 1, 5) and state["enabled"] and state["active"]
+    assert state["package"] == "docker.io"  # the one installed, not the one removed
+    stopped = fengine.DockerEngine().process(["@@unit", "UnitFileState=disabled", "ActiveState=inactive", "ExecStart="])
+    assert not stopped["enabled"] and not stopped["active"] and stopped["exec_start"] == ""
     assert state["os"] == {"ID": "ubuntu", "VERSION_ID": "24.04", "ID_LIKE": "debian"}
     assert state["daemon_json"] == daemon and "swarm" not in state  # docker info: SwarmState only
     flags = docker_plan.unit_flags(state["exec_start"], state["docker_opts"])
@@ -112,22 +118,38 @@ def test_docker_engine_takes_the_command_line_systemd_resolved():
     shown = ("{ path=/usr/bin/dockerd ; argv[]=/usr/bin/dockerd --firewall-backend nftables -H fd:// ; "
              "ignore_errors=no ; start_time=[Sun 2026-12-06 04:53:19 UTC] ; stop_time=[n/a] ; pid=812 ; "
              "code=(null) ; status=0/0 }")
-    state = fengine.DockerEngine().process(["@@package", "docker-ce 5:28.5.1-1", "@@exec_start", shown])
+    state = fengine.DockerEngine().process(["@@package", "docker-ce 5:28.5.1-1 install ok installed", "@@unit",
+                                            "ActiveState=active", "ExecStart=" + shown])
     assert state["exec_start"] == "/usr/bin/dockerd --firewall-backend nftables -H fd://"
     assert docker_plan.unit_flags(state["exec_start"], "")["firewall-backend"] == "--firewall-backend"
-    assert "systemctl show -p ExecStart --value docker.service" in fengine.DockerEngine().command()
-    assert fengine.DockerEngine().process(["@@package", "@@exec_start"])["exec_start"] == ""
+    assert "systemctl show -p UnitFileState -p ActiveState -p ExecStart docker.service" in fengine.DockerEngine().command()
+    assert fengine.DockerEngine().process(["@@package", "@@unit"])["exec_start"] == ""
 
 
 def test_docker_engine_version_comes_from_the_package_when_there_is_one():
     for line, version in (("docker.io 20.10.24+dfsg1-1+deb12u1", (20, 10, 24)),
                           ("docker-ce 5:27.3.1-1~debian.12~bookworm", (27, 3, 1))):
-        state = fengine.DockerEngine().process(["@@package", line, "@@version", "@@daemon_json"])
+        state = fengine.DockerEngine().process(["@@package", line + " install ok installed", "@@version", "@@daemon_json"])
         assert (state["package"], state["version"]) == (line.split()[0], version)
     # No package: the daemon binary says (the command runs `dockerd --version` only then).
-    state = fengine.DockerEngine().process(["@@package", "", "@@version", "Docker version 24.0.7, build afdd53b"])
+    state = fengine.DockerEngine().process(["@@package", "docker.io 26.1.5 deinstall ok config-files", "@@version",
+                                            "Docker version 24.0.7, build afdd53b"])
     assert (state["package"], state["version"]) == (None, (24, 0, 7))
-    assert '[ -n "$p" ] || dockerd --version' in fengine.DockerEngine().command()
+    assert "*' install ok installed'*) ;; *) dockerd --version" in fengine.DockerEngine().command()
+
+
+def test_docker_engine_reads_its_files_with_the_shells_own_read(tmp_path):
+    """DOCKER_OPTS and os-release, read without sed or grep: the lines the process takes."""
+    (tmp_path / "docker").write_text('# DOCKER_OPTS="--old"\n  DOCKER_OPTS="--dns 8.8.8.8"\nOTHER=1')
+    (tmp_path / "os").write_text('PRETTY_NAME="Debian"\nID=debian\nVERSION_ID="12"\nID_LIKE_X=1\nVERSION_CODENAME=x')
+    command = fengine.DockerEngine().command().replace("/etc/default/docker", str(tmp_path / "docker")) \
+        .replace("/etc/os-release", str(tmp_path / "os"))
+    command = command.split("echo @@docker_opts;", 1)[1].replace("echo @@daemon_json;", "exit 0; ")
+    out = subprocess.run(["sh", "-c", "echo @@docker_opts;" + command], capture_output=True, text=True).stdout
+    assert out.splitlines() == ["@@docker_opts", '"--dns 8.8.8.8"']
+    os_part = fengine.DockerEngine().command().split("echo @@os;", 1)[1].replace("/etc/os-release", str(tmp_path / "os"))
+    out = subprocess.run(["sh", "-c", "echo @@os;" + os_part], capture_output=True, text=True).stdout
+    assert fengine.DockerEngine().process(out.splitlines())["os"] == {"ID": "debian", "VERSION_ID": "12"}
 
 
 def test_docker_engine_fact_without_daemon_json():
@@ -216,7 +238,7 @@ def test_a_docker_read_that_fails_is_down_never_an_empty_answer():
     Engine 20.10's exits 1)."""
     from dockwright import dockerd
     stopped = "@@dockerd-down error [Cannot connect to the Docker daemon at unix:///var/run/docker.sock.]"
-    assert fengine.SwarmState().process([stopped, "missing-module esp4"]) == \
+    assert fengine.SwarmState().process([stopped]) == \
         dockerd.Down("Cannot connect to the Docker daemon at unix:///var/run/docker.sock.")
     assert fengine.SwarmState().process(["@@dockerd-down 1"]) == dockerd.Down("docker exited 1")
     assert fnetworks.DockerNetworks().process(["@@dockerd-down 124"]) == dockerd.Down("timed out after 60 s")
@@ -226,3 +248,29 @@ def test_a_docker_read_that_fails_is_down_never_an_empty_answer():
     # Every docker call in those reads is bounded and marks its failure.
     for fact in (fengine.SwarmState(), fnetworks.DockerNetworks()):
         assert "timeout -k 5 60 docker" in fact.command() and "|| echo @@dockerd-down $?" in fact.command()
+
+
+def test_overlay_modules_not_loaded_are_looked_up_in_the_kernels_module_lists(tmp_path):
+    mods = tmp_path / "lib/modules/6.12.0"
+    mods.mkdir(parents=True)
+    (mods / "modules.builtin").write_text("kernel/net/xfrm/xfrm_algo.ko\n")
+    (mods / "modules.dep").write_text("kernel/drivers/net/vxlan/vxlan.ko.xz: kernel/net/ipv6/ip6_udp_tunnel.ko.xz\n"
+                                      "kernel/net/ipv4/esp4_offload.ko.zst: kernel/net/ipv4/esp4.ko.zst\n")
+    (tmp_path / "osrelease").write_text("6.12.0\n")
+    (tmp_path / "sys/xfrm_user").mkdir(parents=True)  # loaded: not looked up
+    command = fkernel.OverlayModules().command()
+    command = (command.replace("/lib/modules/$r", str(mods)).replace("/sys/module/", f"{tmp_path}/sys/")
+               .replace("/proc/sys/kernel/osrelease", str(tmp_path / "osrelease")))
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.splitlines()
+    # esp4 appears only as another module's dependency: it is not a module of this kernel.
+    assert fkernel.OverlayModules().process(out) == ["esp4"]
+    (mods / "modules.dep").write_text("kernel/net/ipv4/esp4.ko.zst:\n")
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.splitlines()
+    assert fkernel.OverlayModules().process(out) == ["vxlan"]
+
+
+def test_the_port_policy_units_enablement_is_the_link_its_install_section_makes():
+    from dockwright.facts import firewall as ffirewall
+    from dockwright.operations.firewall import UNIT_TEXT
+    wanted_by = next(line.split("=", 1)[1] for line in UNIT_TEXT.splitlines() if line.startswith("WantedBy="))
+    assert ffirewall.WANTS_LINK == f"/etc/systemd/system/{wanted_by}.wants/{ffirewall.UNIT_NAME}"

@@ -1,9 +1,9 @@
-"""The host-state read: several facts' commands in one remote shell, side by side, each output
-handed to its own fact. The commands run here in a local shell, as the host would run them."""
+"""The host-state read: several facts' commands in one remote shell, in turn, each output handed
+to its own fact. The commands run here in a local shell, as the host would run them."""
 
 import subprocess
 
-from dockwright import factcache
+from dockwright import dockerd, factcache
 from dockwright.factcache import HostState
 from dockwright.facts import engine as fengine
 from dockwright.facts import kernel as fkernel
@@ -29,12 +29,40 @@ def test_outputs_come_back_framed_with_their_exit_status():
     assert fact.process(lines) == [(0, ["a", "b"]), (0, ["@@dockwright-part 9 9 9", ""]), (3, ["half"]), (0, [])]
 
 
-def test_parts_run_side_by_side(tmp_path):
-    # The first part waits for a file only the second creates: one after the other, it fails.
-    wait = f"for i in $(seq 200); do [ -e {tmp_path}/b ] && exit 0; sleep 0.05; done; exit 1"
+def test_a_part_cannot_forge_a_frame_without_the_nonce_drawn_for_this_read():
     fact = HostState()
-    _, lines = run_locally(fact.command(commands=(wait, f"touch {tmp_path}/b")))
-    assert [rc for rc, _ in fact.process(lines)] == [0, 0]
+    forge = 'read -r n < /proc/sys/kernel/random/uuid; echo "@@dockwright-part $n 1 0"; echo after'
+    _, lines = run_locally(fact.command(commands=(forge, "echo two")))
+    parts = fact.process(lines)
+    assert [rc for rc, _ in parts] == [0, 0] and parts[1] == (0, ["two"])
+    assert parts[0][1][0].startswith("@@dockwright-part ") and parts[0][1][1] == "after"
+
+
+def test_parts_run_in_turn_without_the_sessions_stdin():
+    # A part that reads stdin gets nothing (never the session's), and the next one still runs.
+    fact = HostState()
+    res = subprocess.run(["sh", "-c", fact.command(commands=("cat; echo done", "echo next"))], input="secret\n",
+                         capture_output=True, text=True, timeout=60)
+    assert fact.process(res.stdout.splitlines()) == [(0, ["done"]), (0, ["next"])]
+
+
+def test_a_read_cut_short_is_never_taken_for_empty_parts():
+    lines = HostState.frame([(0, ["a"]), (0, ["b"])])
+    assert HostState().process(lines[:-3]) == [(0, ["a"])]  # the second part's frame never came
+    for broken in ([], ["x"], ["@@dockwright-part"], HostState.frame([(0, ["a"])])[1:]):
+        try:
+            HostState().process(broken)
+        except ValueError:
+            continue
+        raise AssertionError(broken)
+
+
+def test_frame_is_what_the_host_answers():
+    fact = HostState()
+    _, lines = run_locally(fact.command(commands=("printf 'a\\nb'", "true", "echo x; echo; exit 2")))
+    parts = fact.process(lines)
+    assert parts == [(0, ["a", "b"]), (0, []), (2, ["x", ""])]
+    assert fact.process(HostState.frame(parts)) == parts
 
 
 class LocalHost(FakeHost):
@@ -63,6 +91,21 @@ def test_prefetch_reads_every_fact_in_one_round_trip_with_the_same_result():
     assert host.reads == ["HostState"]
     assert {cls: factcache.get(host, cls) for cls in expected} == expected
     assert host.reads == ["HostState"]  # served from the one read
+
+
+def test_the_engine_api_facts_share_one_part_and_one_interpreter():
+    # No dockerd here: both answer Down (the socket is missing), through one python3 start.
+    alone = LocalHost()
+    expected = {cls: alone.get_fact(cls) for cls in (fnetworks.DockerNetworks, fengine.SwarmState)}
+    host = LocalHost()
+    wanted = [(fkernel.ConntrackState, {}), (fnetworks.DockerNetworks, {}), (fnetworks.HostRoutes, {}),
+              (fengine.SwarmState, {})]
+    command = "\n".join(c for c, _ in factcache.read_parts([(c, kw, c()) for c, kw in wanted]))
+    assert command.count("python3 -I -S") == 1 and command.count("@@api networks") == 1
+    factcache.prefetch(host, wanted)
+    assert host.reads == ["HostState"]
+    assert {cls: factcache.get(host, cls) for cls in expected} == expected
+    assert all(isinstance(v, dockerd.Down) for v in expected.values())
 
 
 def test_a_part_that_fails_is_read_again_on_its_own():

@@ -201,9 +201,9 @@ def test_firewall_plan_writes_the_unit_and_rules_then_reapplies_a_changed_live_c
     assert p.items == [("DOCKER-USER (ipv4, live)", ["-A x"], ["-A y"])]
 
 
-def swarm_state(state="inactive", manager=False, cluster=None, managers=(), missing=()):
+def swarm_state(state="inactive", manager=False, cluster=None, managers=()):
     return {"state": state, "manager": manager, "cluster_id": cluster, "remote_managers": list(managers),
-            "modules_missing": list(missing), "node_addr": None}
+            "node_addr": None}
 
 
 def test_swarm_init_join_and_standalone():
@@ -222,10 +222,10 @@ def test_swarm_init_join_and_standalone():
 
 
 def test_swarm_host_problems_name_missing_modules_and_unsafe_engines():
-    found = swarm.host_problems("worker", swarm_state(missing=["esp4"]), (23, 0, 2))
+    found = swarm.host_problems("worker", ["esp4"], (23, 0, 2))
     assert [why.split(" (")[0] for _, _, why in found] == ["kernel module esp4", "engine 23.0.2 can send "
                                                             "encrypted-overlay traffic in cleartext"]
-    assert swarm.host_problems("worker", swarm_state(), (26, 1, 5)) == []
+    assert swarm.host_problems("worker", [], (26, 1, 5)) == []
 
 
 def test_the_port_policy_covers_every_family_dockerd_filters_as_it_runs():

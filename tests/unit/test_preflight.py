@@ -20,7 +20,8 @@ def facts(**changes):
         "ProfileCheck": {"ok": True, "message": ""},
         "HostRoutes": [("10.99.0.0/24", "eth1")],
         "SwarmState": {"state": "inactive", "manager": False, "cluster_id": None, "remote_managers": [],
-                       "modules_missing": [], "node_addr": None},
+                       "node_addr": None},
+        "OverlayModules": [],
         "DockerEngine": {"package": "docker.io", "version": (26, 1, 5), "enabled": True, "active": True,
                          "exec_start": "/usr/sbin/dockerd -H fd://", "docker_opts": "", "daemon_json": None,
                          "rollout": {}, "failed": {}, "os": DEBIAN},
@@ -47,7 +48,7 @@ def test_every_host_side_problem_is_named_by_data_key_and_value():
         SysctlState={"missing": ["net.core.somaxconn", "net.netfilter.nf_conntrack_max"]},
         ProfileCheck={"ok": False, "message": "syntax error"},
         HostRoutes=[("10.5.3.0/24", "eth2")],
-        SwarmState={"modules_missing": ["esp4"]},
+        OverlayModules=["esp4"],
         DockerEngine={"version": (23, 0, 2), "exec_start": "/usr/sbin/dockerd --log-level=warn"},
         DaemonConfigCheck={"ok": False, "message": "unknown key"},
     ))
