@@ -7,9 +7,9 @@ time and peak memory of the process tree. Prints a table with ratios and writes
 bench/results/<timestamp>.json.
 
 Then the no-op deploys paired: on one converged lab, dockwright's and the naive baseline's
-no-ops (both write the same files, so each finds the other's work done) and the floor (``pyinfra
-INVENTORY exec -- true``: connect, one command, disconnect) run in turn, A B F A B F, after a
-warm-up of each, and the ratios of each round's walls are printed as medians with their spread:
+no-ops (both write the same files, so each finds the other's work done), a second naive baseline
+held out from tuning (bench/naive_heldout.py) and the floor (``pyinfra INVENTORY exec -- true``:
+connect, one command, disconnect) run in turn, A B H F A B H F, after a warm-up of each, and the ratios of each round's walls are printed as medians with their spread:
 emulated hosts drift in speed over minutes, and a round shares the moment. Last, the host-state
 read alone on each host and engine, part by part (bench.read_profile).
 ``python -m bench.run paired [ROUNDS]`` runs those two parts alone, on the running lab.
@@ -84,27 +84,29 @@ FLOOR = [*TIMED, "pyinfra", INV, "exec", "--", "true"]
 
 
 def paired(pairs: int = 3) -> dict:
-    """dockwright's no-op against the naive one and against the floor (connect, one command,
-    disconnect: ``pyinfra INVENTORY exec -- true``), in turn on the same lab: A B F A B F ...
-    Each round's ratios are a/b and a/f; the medians and spreads are over rounds."""
-    argv = {"dockwright": pyinfra("deploy.py"), "naive": pyinfra("bench/naive_deploy.py"), "floor": FLOOR}
+    """dockwright's no-op against the two naive ones (bench/naive_deploy.py, and the held-out
+    bench/naive_heldout.py) and against the floor (connect, one command, disconnect: ``pyinfra
+    INVENTORY exec -- true``), in turn on the same lab: A B H F A B H F ... Each round's ratios
+    are dockwright's wall over each other's; the medians and spreads are over rounds."""
+    argv = {"dockwright": pyinfra("deploy.py"), "naive": pyinfra("bench/naive_deploy.py"),
+            "heldout": pyinfra("bench/naive_heldout.py"), "floor": FLOOR}
     print(f"bench: paired no-op deploys and the floor, a warm-up of each, then {pairs} rounds", flush=True)
-    for name in ("naive", "dockwright", "floor"):
+    for name in ("naive", "heldout", "dockwright", "floor"):
         measure(f"paired warm-up {name}", argv[name])
     rows = []
     for i in range(1, pairs + 1):
         walls = {name: measure(f"paired {i} {name}", command) for name, command in argv.items()}
-        rows.append({f"{name}_s": r["wall_s"] for name, r in walls.items()}
-                    | {"ratio": round(walls["dockwright"]["wall_s"] / walls["naive"]["wall_s"], 3),
-                       "ratio_floor": round(walls["dockwright"]["wall_s"] / walls["floor"]["wall_s"], 3),
-                       "rc": max(r["rc"] for r in walls.values())})
+        row = {f"{name}_s": r["wall_s"] for name, r in walls.items()}
+        for other in ("naive", "heldout", "floor"):
+            row[f"ratio_{other}"] = round(walls["dockwright"]["wall_s"] / walls[other]["wall_s"], 3)
+        rows.append(row | {"rc": max(r["rc"] for r in walls.values())})
     result = {"pairs": rows}
-    for key, label in (("ratio", "naive"), ("ratio_floor", "floor")):
-        ratios = [r[key] for r in rows]
-        result |= {f"{key}_median": statistics.median(ratios), f"{key}_min": min(ratios), f"{key}_max": max(ratios)}
-        print(f"  paired no-op, dockwright / {label} wall: median {statistics.median(ratios):.2f}x "
+    for other in ("naive", "heldout", "floor"):
+        ratios = [r[f"ratio_{other}"] for r in rows]
+        result[other] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+        print(f"  paired no-op, dockwright / {other} wall: median {statistics.median(ratios):.2f}x "
               f"(spread {min(ratios):.2f}-{max(ratios):.2f}, {pairs} rounds: "
-              + ", ".join(f"{r['dockwright_s']} / {r[label + '_s']} s" for r in rows) + ")", flush=True)
+              + ", ".join(f"{r['dockwright_s']} / {r[other + '_s']} s" for r in rows) + ")", flush=True)
     return result
 
 
@@ -166,10 +168,9 @@ def main() -> int:
         # #17's targets: verification no longer than a cold converge, at most 12 commands a host.
         print(f"\n  verification {verify['wall_s']} s vs cold converge {cold['wall_s']} s "
               f"({verify['wall_s'] / cold['wall_s']:.2f}x); {max(verify['commands_per_host'].values())} commands on the busiest host")
-    print(f"\n  no-op deploy paired on one lab (A B F A B F): dockwright / naive wall, median "
-          f"{pairs['ratio_median']:.2f}x, spread {pairs['ratio_min']:.2f}-{pairs['ratio_max']:.2f}; "
-          f"dockwright / floor, median {pairs['ratio_floor_median']:.2f}x, "
-          f"spread {pairs['ratio_floor_min']:.2f}-{pairs['ratio_floor_max']:.2f}")
+    print("\n  no-op deploy paired on one lab (A B H F): dockwright's wall over " + "; ".join(
+        f"{other} median {pairs[other]['median']:.2f}x (spread {pairs[other]['min']:.2f}-{pairs[other]['max']:.2f})"
+        for other in ("naive", "heldout", "floor")))
     print("\n  the host-state read alone, on each host and engine (bench.read_profile):")
     print(read_profile.table(read))
     out = REPO / "bench" / "results"

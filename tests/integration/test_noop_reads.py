@@ -18,9 +18,9 @@ RECORDING = REPO / "bench" / "recording"
 # host-state read (the leader's SwarmState is asked once, not once per worker).
 EXPECTED_PER_HOST = {"manager": 1, "worker": 1, "standalone": 1}
 # The reads inside that one command, by a piece of each fact's command (every role has every
-# concern on; the standalone host is checked to stay out of any swarm).
+# concern on; the standalone host's swarm state is read too: it must stay out of any swarm).
 READS = {
-    "ConntrackState": "echo cores $(nproc)",
+    "ConntrackState": "/sys/devices/system/cpu/online",
     "SysctlState": 'print "live " k " " v',
     "DockerEngine": "dockerd --version",
     "Sha256File (seccomp)": "/etc/docker/seccomp/dockwright.json",
@@ -29,8 +29,11 @@ READS = {
     "PortPolicy": "iptables -S DOCKER-USER",
     "HostRoutes": "ip -4 -o route show table main",
     "SwarmState": "docker info --format",
+    "OverlayModules": "modules.builtin",
 }
-EXPECTED_READS = {role: sorted(READS) for role in EXPECTED_PER_HOST}
+# The overlay modules matter only where the host joins the swarm.
+EXPECTED_READS = {role: sorted(r for r in READS if role != "standalone" or r != "OverlayModules")
+                  for role in EXPECTED_PER_HOST}
 
 
 def _noop_run(tmp_path, n: int, *data: str) -> tuple[subprocess.CompletedProcess, list[tuple[str, str]]]:
