@@ -3,7 +3,7 @@
     python -m bench.scale record          # once, from the lab (VMs up): refreshes bench/recording/
     python -m bench.scale [--sizes 10,50,100,500] [--latency-ms 20] [--repeat K]
     python -m bench.scale shards [N] [PAIRS]   # drift's 4 shards against one run, paired
-    python -m bench.scale against DIR [N] [PAIRS]   # this checkout against another, paired
+    python -m bench.scale against DIR [N] [PAIRS] [--own-recordings]   # this checkout against another, paired
 
 Simulated hosts (bench/replay.py) answer every command from a recording of a converged lab host
 of the same role after a fixed round-trip latency, so the figures are the controller's alone:
@@ -370,11 +370,12 @@ def shard_pairs(n: int, pairs: int, latency_ms: float) -> int:
     return 0
 
 
-def checkout_pairs(other: Path, n: int, pairs: int, latency_ms: float) -> int:
+def checkout_pairs(other: Path, n: int, pairs: int, latency_ms: float, own: bool = False) -> int:
     """This checkout against another one (a worktree of the commit before a change), paired:
     drift.py's plan and a no-op deploy, on n replayed hosts, A B A B; the controller's CPU
     (user + sys) of each run, each side running its own code with this checkout's recordings
-    (the read must be the same on both sides)."""
+    (the read must be the same on both sides), or with own, each side with its own (where a
+    change reshaped the read: both recorded from the same lab)."""
     compile_bytecode()
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", "templates", str(other / "dockwright"),
                     str(other / "bench")], check=False, stdout=subprocess.DEVNULL)
@@ -384,6 +385,7 @@ def checkout_pairs(other: Path, n: int, pairs: int, latency_ms: float) -> int:
     for i in range(1, pairs + 1):
         for name, argv in runs.items():
             for side, cwd in (("before", other), ("after", REPO)):
+                os.environ["DOCKWRIGHT_REPLAY_DIR"] = str((cwd / "bench" / "recording") if own else RECORDING)
                 r = measure(argv, n, "", latency_ms, cwd)
                 if "error" in r:
                     print(f"{side} ({cwd}): {r['error'][-1500:]}")
@@ -480,8 +482,10 @@ def main(argv=None) -> int:
     if argv[:1] == ["shards"]:
         return shard_pairs(int(argv[1]) if len(argv) > 1 else 500, int(argv[2]) if len(argv) > 2 else 5, 20.0)
     if argv[:1] == ["against"]:
+        own = "--own-recordings" in argv
+        argv = [a for a in argv if a != "--own-recordings"]
         return checkout_pairs(Path(argv[1]).resolve(), int(argv[2]) if len(argv) > 2 else 500,
-                              int(argv[3]) if len(argv) > 3 else 3, 0.0)
+                              int(argv[3]) if len(argv) > 3 else 3, 0.0, own)
     if argv[:1] == ["faults"]:
         return faults(int(argv[1]) if len(argv) > 1 else 200, 5.0, 20.0)
     p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,
