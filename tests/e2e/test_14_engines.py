@@ -22,12 +22,15 @@ def test_a_config_that_stops_the_workers_dockerd_is_rolled_back_whatever_its_eng
     version = engine("lab2")
     print(f"lab2 runs Engine {'.'.join(map(str, version))}")
     before = ssh("lab2", "cat /etc/docker/daemon.json")
+    mode = ssh("lab2", "stat -c '%a %U %G' /etc/docker/daemon.json").strip()
     # dockerd --validate accepts it; dockerd cannot start with it on ext4.
     res = pyinfra("--limit", "lab2", *NO_VERIFY, host_data={"lab2": {"docker": {"daemon": {"storage-driver": "btrfs"}}}})
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "rolled back to the previous daemon.json" in out
     assert ssh("lab2", "cat /etc/docker/daemon.json") == before
+    # The previous file comes back as it was, its mode too (verification checks it).
+    assert ssh("lab2", "stat -c '%a %U %G' /etc/docker/daemon.json").strip() == mode
     assert json.loads(ssh("lab2", "cat /etc/docker/daemon.json.dockwright-failed"))["storage-driver"] == "btrfs"
     assert ssh("lab2", "systemctl is-active docker; docker info --format '{{.Swarm.LocalNodeState}}'").split() == \
         ["active", "active"]  # back, and still in the swarm

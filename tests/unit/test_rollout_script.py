@@ -112,9 +112,13 @@ def test_applied_keeps_a_backup_and_forgets_old_failures(host):
 
 def test_unhealthy_is_rolled_back_and_remembered(host):
     content = '{"storage-driver": "btrfs"}\n'
+    (host / "daemon.json").chmod(0o644)
     _, state = rollout(host, content)
     assert state["result"] == "rolled-back" and "not healthy within 4 s" in state["reason"]
     assert (host / "daemon.json").read_text() == '{"old": true}\n'
+    # The backup is 0600 whatever it holds; the previous file comes back with its own mode.
+    assert oct((host / "daemon.json.dockwright-bak").stat().st_mode & 0o777) == "0o600"
+    assert oct((host / "daemon.json").stat().st_mode & 0o777) == "0o644"
     assert kv(host / "failed")["sha256"] == sha(content)
     assert (host / "daemon.json.dockwright-failed").read_text() == content
     assert restarts(host) == 2 and (host / "state").read_text().strip() == "up"
