@@ -11,7 +11,6 @@ The answer goes to the JSON file named by DOCKWRIGHT_READ_PROFILE (a list, one e
 
 import json
 import os
-import shlex
 
 from pyinfra import host
 
