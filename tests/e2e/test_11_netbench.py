@@ -79,7 +79,8 @@ def test_a_controller_killed_while_conntrack_is_lowered_leaves_it_restored():
         while time.monotonic() < deadline and run.poll() is None:
             lowered = ssh("lab2", "[ -f /run/dockwright-netbench-restore.pid ] && "
                                   "sysctl -n net.netfilter.nf_conntrack_max; true").strip()
-            if lowered:
+            # The guard is installed one command before the limit is lowered: wait for both.
+            if lowered and lowered != before:
                 break
             time.sleep(0.5)
         os.killpg(run.pid, signal.SIGKILL)
