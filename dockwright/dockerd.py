@@ -108,18 +108,18 @@ def api_or_cli(what: str, cli: str) -> str:
 
 
 def shared_read(facts: list) -> str:
-    """One command for several Engine API facts (each with ``api``, its part's name, and
-    ``cli()``): one python3 asks the API for every part, so that a host starts one interpreter,
-    not one per fact. Each part's output follows an ``@@api NAME`` line (split_shared takes
-    them apart)."""
+    """One command for several Engine API facts (EngineApiFact): one python3 asks the API for
+    every part, so that a host starts one interpreter, not one per fact. Each part's output
+    follows an ``@@api NAME`` line (split_shared takes them apart)."""
     cli = "; ".join(f"echo '@@api {f.api}'; {f.cli()}" for f in facts)
     return api_or_cli(" ".join(f.api for f in facts), cli)
 
 
-def split_shared(output: list[str], names: list[str]) -> list[list[str]]:
-    """Each part's output from a shared_read, in names' order. A part the read never reached
+def split_shared(output: list[str], facts: list) -> list[list[str]]:
+    """Each fact's output from a shared_read, in facts' order. A part the read never reached
     (the client died, or its alarm ended it, first) answers MARK: a missing answer is never an
     empty one."""
+    names = [f.api for f in facts]
     found: dict[str, list[str]] = {}
     current: list[str] = []
     for line in output:
@@ -135,11 +135,24 @@ class SharedRead(NamedTuple):
     """How several facts share one part of the host-state read (dockwright.factcache): the
     command for them all, and the split of its output into each one's."""
     command: Callable[[list], str]
-    split: Callable[[list[str], list[str]], list[list[str]]]
+    split: Callable[[list[str], list], list[list[str]]]
 
 
-# The facts that ask the Engine API name it as their ``shared`` read.
-ENGINE_API = SharedRead(shared_read, lambda output, facts: split_shared(output, [f.api for f in facts]))
+ENGINE_API = SharedRead(shared_read, split_shared)
+
+
+class EngineApiFact:
+    """What a fact that reads the Engine API adds to pyinfra's FactBase: ``api``, its part's name
+    for the client, and ``cli()``, the bounded docker CLI command that stands in for it. Read
+    alone it runs its own client; in the host-state read it shares one (ENGINE_API)."""
+    api: str
+    shared = ENGINE_API
+
+    def cli(self) -> str:
+        raise NotImplementedError
+
+    def command(self):
+        return api_or_cli(self.api, self.cli())
 
 
 # `docker info` exits 0 on some clients (Engine 26's) when the daemon does not answer, with an

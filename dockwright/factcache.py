@@ -143,13 +143,12 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
         raise
     parts = list(parts or [])
     parts += [None] * (len(jobs) - len(parts))  # a read cut short: the rest are read on their own
-    results = dict(zip((id(f) for _, _, f in todo), pending))
     for (_, members), part in zip(jobs, parts):
         outputs = [None] * len(members)
         if part is not None and part[0] == 0:
             outputs = members[0][2].shared.split(part[1], [f for _, _, f in members]) if len(members) > 1 else [part[1]]
         for (fact_cls, kwargs, fact), output in zip(members, outputs):
-            result = results[id(fact)]
+            result = cache[key(fact_cls, kwargs)]
             try:
                 if output is None:
                     raise LookupError  # as pyinfra itself would read it: it reports the failure
@@ -172,16 +171,13 @@ def read_parts(todo: list) -> list[tuple[str, list]]:
     host, not one per fact), together where there are several, at the place of the first."""
     groups: dict = {}
     for t in todo:
-        if getattr(t[2], "shared", None) is not None:
-            groups.setdefault(t[2].shared, []).append(t)
+        groups.setdefault(getattr(t[2], "shared", None) or id(t), []).append(t)
     jobs = []
-    for t in todo:
-        group = groups.get(getattr(t[2], "shared", None), [])
+    for group in groups.values():  # in the order of each group's first fact
         if len(group) > 1:
-            if t is group[0]:
-                jobs.append((t[2].shared.command([f for _, _, f in group]), group))
+            jobs.append((group[0][2].shared.command([f for _, _, f in group]), group))
         else:
-            jobs.append((_command(t[2], t[1]), [t]))
+            jobs.append((_command(group[0][2], group[0][1]), group))
     return jobs
 
 

@@ -47,6 +47,14 @@ def show_file(path: str, prefix: str = "") -> str:
             f"done < {shlex.quote(path)}; }} 2>/dev/null")
 
 
+def matching_lines(path: str, pattern: str, strip: str = "") -> str:
+    """Shell that prints the lines of a file matching a case pattern (leading blanks dropped),
+    without strip at their start, by the shell's own read: nothing when there is no such file."""
+    value = f"${{l#{strip}}}" if strip else "$l"
+    return (f"{{ while read -r l || [ -n \"$l\" ]; do case \"$l\" in {pattern}) printf '%s\\n' \"{value}\";; "
+            f"esac; done < {shlex.quote(path)}; }} 2>/dev/null")
+
+
 def sha256_line(path: str, prefix: str = "") -> str:
     """Shell that prints prefix and the file's sha256 (fails when there is no such file): one
     process, sha256sum, with the hash cut from its output by the shell."""

@@ -40,11 +40,11 @@ class DockerEngine(FactBase):
             # systemd's own resolution of the unit and its drop-ins (an empty ExecStart= resets),
             # with its state, in one call.
             "echo @@unit; systemctl show -p UnitFileState -p ActiveState -p ExecStart docker.service 2>/dev/null; "
-            f"echo @@docker_opts; {_lines(platform.DEBIAN.service_defaults, 'DOCKER_OPTS=*', strip='DOCKER_OPTS=')}; "
+            f"echo @@docker_opts; {remote.matching_lines(platform.DEBIAN.service_defaults, 'DOCKER_OPTS=*', strip='DOCKER_OPTS=')}; "
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
             f"echo @@rollout; {remote.show_file('/var/lib/dockwright/rollout.state')}; "
             f"echo @@failed; {remote.show_file('/var/lib/dockwright/daemon.json.failed')}; "
-            f"echo @@os; {_lines('/etc/os-release', 'ID=*|ID_LIKE=*|VERSION_ID=*')}; true"
+            f"echo @@os; {remote.matching_lines('/etc/os-release', 'ID=*|ID_LIKE=*|VERSION_ID=*')}; true"
         )
 
     def process(self, output):
@@ -71,14 +71,6 @@ class DockerEngine(FactBase):
             "failed": parse_kv(sections.get("failed", [])),
             "os": {k: v.strip().strip("\"'") for k, v in parse_kv(sections.get("os", [])).items()},
         }
-
-
-def _lines(path: str, pattern: str, strip: str = "") -> str:
-    """Shell that prints the lines of a file matching a case pattern (leading blanks dropped),
-    without strip at their start, by the shell's own read: nothing when there is no such file."""
-    value = f"${{l#{strip}}}" if strip else "$l"
-    return (f"{{ while read -r l || [ -n \"$l\" ]; do case \"$l\" in {pattern}) printf '%s\\n' \"{value}\";; "
-            f"esac; done < {shlex.quote(path)}; }} 2>/dev/null")
 
 
 def exec_start(lines: list[str]) -> str:
@@ -116,7 +108,7 @@ def parse_kv(lines) -> dict:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
-class SwarmState(FactBase):
+class SwarmState(dockerd.EngineApiFact, FactBase):
     """
     ``docker info``'s swarm section.
 
@@ -124,14 +116,10 @@ class SwarmState(FactBase):
     daemon is never "not in a swarm").
     """
 
-    api = "swarm"  # the Engine API read it shares with DockerNetworks (dockerd.shared_read)
-    shared = dockerd.ENGINE_API
+    api = "swarm"  # its part of the Engine API read it shares with DockerNetworks
 
     def cli(self):
         return dockerd.call(f"docker info --format '{dockerd.INFO_SERVER_ERRORS}{{{{json .Swarm}}}}{{{{end}}}}' 2>/dev/null")
-
-    def command(self):
-        return dockerd.api_or_cli(self.api, self.cli())
 
     def process(self, output):
         if down := dockerd.down(output):

@@ -14,7 +14,7 @@ from .. import dockerd, schema
 
 
 
-class DockerNetworks(FactBase):
+class DockerNetworks(dockerd.EngineApiFact, FactBase):
     """
     Every Docker network on the host, normalised to the fields dockwright manages.
 
@@ -23,16 +23,12 @@ class DockerNetworks(FactBase):
     or ``dockerd.Down`` when dockerd does not answer (never an empty answer then).
     """
 
-    api = "networks"  # the Engine API read it shares with SwarmState (dockerd.shared_read)
-    shared = dockerd.ENGINE_API
+    api = "networks"  # its part of the Engine API read it shares with SwarmState
 
     def cli(self):
         ls = dockerd.call("docker network ls -q")
         return (f"ids=$({ls}) && case \"$ids\" in {dockerd.MARK}*) echo \"$ids\";; '') ;; "
                 f"*) {dockerd.call('docker network inspect $ids')};; esac")
-
-    def command(self):
-        return dockerd.api_or_cli(self.api, self.cli())
 
     def process(self, output):
         if down := dockerd.down(output):
