@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import image, vm
+from . import image, peer, vm
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         except vm.BootFailure as e:
             raise SystemExit(f"lab: {e}")
     elif args.cmd == "down":
+        peer.leave()  # a scenario's tap plugged into the switch, if one was left
         vm.down()
     elif args.cmd == "status":
         return vm.status()

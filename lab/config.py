@@ -32,7 +32,9 @@ SUITES = {
     # Debian 13: docker.io 26, kernel 6.12, AppArmor 4; with D-Bus, so systemd-run works (the
     # rollout runs as a transient unit). Debian 12 is kept minimal: no D-Bus, the fallback.
     "trixie": [*_COMMON, "docker-cli", "dbus"],
-    "bookworm": _COMMON,                  # Debian 12: docker.io 20.10 (client included), kernel 6.1, AppArmor 3
+    # Debian 12: docker.io 20.10 (client included), kernel 6.1, AppArmor 3; with ufw installed and
+    # off (the host-firewall scenario turns it on: tests/e2e/test_15_host_firewall.py).
+    "bookworm": [*_COMMON, "ufw"],
     # Debian unstable: docker.io 28.5 (DOCKER-FORWARD, ip6tables on by default), containerd 2.
     # (isc-dhcp-client is gone from it: ifupdown takes dhcpcd.)
     "sid": [*(p for p in _COMMON if p not in SID_PINS and p != "isc-dhcp-client"), "dhcpcd-base", "dbus",

@@ -154,13 +154,13 @@ def accel(img: Path) -> list[str]:
 
 # ---- processes ---------------------------------------------------------------------------------
 
-def _switch_paths() -> tuple[Path, Path]:
+def switch_paths() -> tuple[Path, Path]:
     return config.RUN_DIR / "vde.sock", config.RUN_DIR / "vde.pid"
 
 
 def _start_switch() -> bool:
     """Starts the data-plane switch unless ours runs; True when it was (re)started."""
-    sock, pidfile = _switch_paths()
+    sock, pidfile = switch_paths()
     if _pid_alive(pidfile, "vde_switch"):
         return False
     shutil.rmtree(sock, ignore_errors=True)
@@ -190,7 +190,7 @@ def _start_vm(vm: config.VMSpec, img: Path, accel_args: list[str], state: dict) 
     last = vm.data_ip.split(".")[-1]
     cmdline = (f"console=ttyS0 root=/dev/vda rw net.ifnames=0 systemd.hostname={vm.name} "
                f"{KERNEL_EXTRA} dw.name={vm.name} dw.ip={vm.data_ip}/24 dw.key={pub}")
-    sock, _ = _switch_paths()
+    sock, _ = switch_paths()
     p["console"].unlink(missing_ok=True)
     cmd = [
         "qemu-system-x86_64", "-name", vm.name, *accel_args,
@@ -468,7 +468,7 @@ def down() -> None:
         stop(vm.name)
         for suffix in (".qcow2", ".console"):
             (config.RUN_DIR / f"{vm.name}{suffix}").unlink(missing_ok=True)
-    sock, vde_pid = _switch_paths()
+    sock, vde_pid = switch_paths()
     if _signal(vde_pid, "vde_switch"):
         _wait_gone(vde_pid, "vde_switch", 10)
     vde_pid.unlink(missing_ok=True)

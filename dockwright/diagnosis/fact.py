@@ -19,15 +19,22 @@ TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "RetransSegs", "OutSegs", "TCP
 # Docker's network options (the Engine's names).
 MTU_OPT, BRIDGE_OPT = "com.docker.network.driver.mtu", "com.docker.network.bridge.name"
 # What each running container is: id, PID 1 on the host, the kind of its network mode, name,
-# the IDs of its networks. Network names are never printed here: Docker accepts nearly any name
+# its published ports (``ports=``, then ``PORT/PROTO@HOST_IP@HOST_PORT,`` for each binding), the
+# IDs of its networks. Network names are never printed here: Docker accepts nearly any name
 # (spaces, newlines, the frame's mark), so a container's networks travel as IDs and are named
 # from the networks' own JSON; a user network mode is printed as "own", a shared one as
 # "container:". Container names are restricted by Docker to [a-zA-Z0-9][a-zA-Z0-9_.-]+.
 CONTAINER_FORMAT = ("{{.Id}} {{.State.Pid}} {{$m := .HostConfig.NetworkMode}}"
                     "{{if eq $m \"host\" \"none\"}}{{$m}}{{else if eq (printf \"%.10s\" $m) \"container:\"}}container:"
                     "{{else}}own{{end}} {{.Name}} "
+                    "ports={{range $p, $b := .NetworkSettings.Ports}}{{range $b}}{{$p}}@{{.HostIp}}@{{.HostPort}},{{end}}{{end}} "
                     "{{range $k, $v := .NetworkSettings.Networks}}{{$v.NetworkID}},{{end}}")
 _CONTAINER_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_PUBLISHED = re.compile(r"([0-9]+)/(tcp|udp|sctp)@([0-9A-Fa-f.:]*)@([0-9]+)")
+# ufw's first chain holds rules while ufw is enabled (``ufw disable`` empties its chains and
+# leaves INPUT's jumps to them).
+UFW_RULE = "-A ufw-before-input "
+WILDCARDS = ("", "0.0.0.0", "::")  # a binding on every address
 
 
 def _sysctls(paths: tuple[str, ...]) -> str:
@@ -44,8 +51,9 @@ class NetworkHealth(FactBase):
     What a diagnosis judges on one host, read once: conntrack's count, limit, hash size and
     per-CPU statistics; the TCP counters (``ListenOverflows``, ``ListenDrops``, ``RetransSegs``,
     ``OutSegs``); links and their MTUs, the default route, the IPv4 addresses; the filter
-    table's chains and FORWARD's jumps; the IPsec SAs; Docker's networks; and for each running
-    container its own network namespace's TCP counters and sysctls and PID 1's ``nofile`` limit.
+    table's chains, FORWARD's jumps and DOCKER-USER's rules; whether ufw or firewalld runs; the
+    IPsec SAs; Docker's networks; and for each running container its published ports, its own
+    network namespace's TCP counters and sysctls and PID 1's ``nofile`` limit.
 
     Returns a dict (see ``process``); ``"docker"`` is ``dockerd.Down`` when dockerd does not
     answer (the host's own readings still stand).
@@ -58,7 +66,7 @@ class NetworkHealth(FactBase):
     def command(self):
         tcp = "grep -h -e '^TcpExt:' -e '^Tcp:' {0}/net/netstat {0}/net/snmp 2>/dev/null"
         each = (
-            f"echo \"{MARK} container $id $pid $mode $name $nets\"; "
+            f"echo \"{MARK} container $id $pid $mode $name $ports $nets\"; "
             + tcp.format("/proc/$pid") + "; "
             + "nsenter -t \"$pid\" -n sh -c " + "'" + _sysctls(NETNS_SYSCTLS).replace("'", "'\"'\"'") + "'"
             + " 2>/dev/null | sed 's/^/sysctl /'; "
@@ -78,14 +86,16 @@ class NetworkHealth(FactBase):
             _section("links", "ip -o link show"),
             _section("route", "ip -4 route show default"),
             _section("addrs", "ip -o -4 addr show"),
-            _section("iptables", "timeout -k 5 30 iptables -w 5 -S 2>/dev/null | grep -e '^-N' -e '^-A FORWARD'"),
+            _section("iptables", "timeout -k 5 30 iptables -w 5 -S 2>/dev/null | "
+                                 f"grep -e '^-N' -e '^-A FORWARD' -e '^-A DOCKER-USER' -e '^{UFW_RULE}'"),
+            _section("firewalld", "systemctl is-active firewalld 2>/dev/null"),
             _section("xfrm", "ip xfrm state 2>/dev/null | grep '^src'"),
             # dockerd: one bounded call says whether it answers; the others run only when it does.
             _section("docker", f'v=$({version}); echo "$v"'),
             f'case "$v" in *{dockerd.MARK}*) ;; *) '
             + _section("containers", f"ids=$({dockerd.call('docker ps -q')}); "
                        f'case "$ids" in *{dockerd.MARK}*) echo "$ids";; "") ;; *) {{ {inspect}; }} | '
-                       f'while read -r id pid mode name nets; do case "$id" in {down} *) {each};; esac; done;; esac')
+                       f'while read -r id pid mode name ports nets; do case "$id" in {down} *) {each};; esac; done;; esac')
             + "; " + _section("networks", f"ids=$({dockerd.call('docker network ls -q')}); "
                               f'case "$ids" in *{dockerd.MARK}*) echo "$ids";; *) {nets};; esac') + ";; esac",
             _section("end", "date +%s.%N"),
@@ -98,12 +108,13 @@ class NetworkHealth(FactBase):
         for line in output:
             if line.startswith(MARK + " "):
                 words = line.split()
-                if words[1] == "container" and len(words) in (6, 7):
+                if words[1] == "container" and len(words) in (7, 8) and words[6].startswith("ports="):
                     current = []
                     name = words[5] if _CONTAINER_NAME.fullmatch(words[5]) else words[2][:12]
                     containers.append({"id": words[2], "pid": int(words[3]) if words[3].isdigit() else 0,
                                        "mode": words[4], "name": name.lstrip("/"),
-                                       "networks": [n for n in (words[6] if len(words) > 6 else "").split(",") if n],
+                                       "published": published(words[6][len("ports="):]),
+                                       "networks": [n for n in (words[7] if len(words) > 7 else "").split(",") if n],
                                        "lines": current})
                 else:
                     current = sections.setdefault(words[1], [])
@@ -120,7 +131,8 @@ class NetworkHealth(FactBase):
             "links": links(sections.get("links", [])),
             "default_dev": default_dev(sections.get("route", [])),
             "addrs": addrs(sections.get("addrs", [])),
-            "iptables": [line.strip() for line in sections.get("iptables", [])],
+            "iptables": [line.strip() for line in sections.get("iptables", []) if not line.startswith(UFW_RULE)],
+            "host_firewalls": host_firewalls(sections.get("iptables", []), sections.get("firewalld", [])),
             "xfrm_peers": sorted({w for line in sections.get("xfrm", []) for w in line.split()[1:4:2]}),
             "docker": _docker(sections, containers),
         }
@@ -179,6 +191,26 @@ def tcp_counters(lines: list[str], keep: tuple[str, ...] | None = TCP_COUNTERS) 
                 out[name] = number
         header[prefix] = None  # the next line of this prefix is a header again
     return out
+
+
+def published(field: str) -> list[dict]:
+    """A container's published ports -> [{"port": host port, "proto", "host_ip"}], one per
+    host port and protocol (Docker lists the IPv4 and the IPv6 binding apart); a binding that is
+    not Docker's own shape is left out."""
+    out: dict[tuple, dict] = {}
+    for m in _PUBLISHED.finditer(field):
+        _, proto, host_ip, host_port = m.groups()
+        key = (int(host_port), proto)
+        if key not in out or host_ip in WILDCARDS and out[key]["host_ip"] not in WILDCARDS:
+            out[key] = {"port": int(host_port), "proto": proto, "host_ip": host_ip}
+    return [out[k] for k in sorted(out)]
+
+
+def host_firewalls(iptables: list[str], firewalld: list[str]) -> list[str]:
+    """The host firewalls running beside Docker's rules: ufw while its chains hold rules,
+    firewalld while its unit is active."""
+    active = ["ufw"] if any(line.startswith(UFW_RULE) for line in iptables) else []
+    return active + (["firewalld"] if [line.strip() for line in firewalld] == ["active"] else [])
 
 
 def links(lines: list[str]) -> dict:

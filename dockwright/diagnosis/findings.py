@@ -15,7 +15,8 @@ SEVERITIES = ("critical", "warning", "info")
 CHECKS = ("dockerd", "conntrack_used", "conntrack_insert_failed", "conntrack_drop", "conntrack_early_drop",
           "conntrack_hash", "ListenOverflows", "ListenDrops", "retransmissions", "ip_forward",
           "bridge_nf_call_iptables", "docker_chains", "mtu_bridge", "mtu_overlay", "esp_sa", "container_sysctl",
-          "container_nofile", "clock_skew", "dns", "published_port", "bridge_traffic", "active_probe")
+          "container_nofile", "clock_skew", "dns", "published_port", "bridge_traffic", "active_probe",
+          "host_firewall_bypass")
 # VXLAN's outer headers: IPv4 20 + UDP 8 + VXLAN 8 + the inner Ethernet header 14.
 VXLAN_OVERHEAD = 50
 # Docker's default MTU for a network that sets none (the overlay driver subtracts its own
@@ -79,6 +80,7 @@ def judge(host: str, reading: dict, thresholds: dict, desired: dict, previous: d
         return out
     out += _mtu(host, reading, docker, desired)
     out += _esp(host, reading, docker)
+    out += _host_firewall_bypass(host, reading, docker)
     before = {c["id"]: c for c in ((same_boot or {}).get("docker") or {}).get("containers", [])} \
         if isinstance((same_boot or {}).get("docker"), dict) else {}
     for c in docker["containers"]:
@@ -212,6 +214,62 @@ def _esp(host, reading, docker) -> list[Finding]:
                                f"no IPsec SA with {', '.join(missing)}", "an SA per peer",
                                "allow ESP (IP protocol 50) and UDP 4789 between the nodes; then "
                                "docker network disconnect/connect the containers, or restart docker"))
+    return out
+
+
+def _words_after(words: list[str], flags: tuple[str, ...]) -> str | None:
+    for i, w in enumerate(words[:-1]):
+        if w in flags:
+            return words[i + 1]
+    return None
+
+
+def port_filtered(rules: list[str], port: int, proto: str) -> bool:
+    """Whether a DOCKER-USER rule (``iptables -S`` form) drops or rejects some connections to
+    this published port: one that names the port (``--ctorigdstport``, as dockwright's port
+    policy writes it, ``--dport`` or ``--dports``, ranges included) or one that drops without
+    naming a port or a source (an interface's blanket drop)."""
+    for rule in rules:
+        words = rule.split()
+        if _words_after(words, ("-j",)) not in ("DROP", "REJECT"):
+            continue
+        if _words_after(words, ("-p",)) not in (None, proto):
+            continue
+        ports = _words_after(words, ("--ctorigdstport", "--dport", "--dports", "--destination-port"))
+        if ports is None:
+            if "-s" not in words:
+                return True
+            continue
+        for item in ports.split(","):
+            low, _, high = item.partition(":")
+            if low.isdigit() and int(low) <= port <= int(high if high.isdigit() else low):
+                return True
+    return False
+
+
+def _host_firewall_bypass(host, reading, docker) -> list[Finding]:
+    """A published port on a host whose firewall (ufw, firewalld) the admin trusts, with no
+    rule in DOCKER-USER: Docker DNATs it in PREROUTING, so it crosses FORWARD and never meets
+    the host firewall's INPUT rules, whatever they say."""
+    firewalls = reading.get("host_firewalls") or []
+    if not firewalls or "-N DOCKER-USER" not in reading["iptables"]:
+        return []  # no host firewall to be bypassed, or Docker does not DNAT (iptables off)
+    rules = [r for r in reading["iptables"] if r.startswith("-A DOCKER-USER ")]
+    out = []
+    for c in docker["containers"]:
+        for p in c.get("published", []):
+            if p["host_ip"].startswith("127.") or p["host_ip"] == "::1" or \
+                    port_filtered(rules, p["port"], p["proto"]):
+                continue
+            where = f"{p['host_ip'] or '0.0.0.0'}:{p['port']}/{p['proto']}"
+            out.append(Finding(
+                host, f"container {c['name']}", "host_firewall_bypass", "warning",
+                f"{where} is published while {' and '.join(firewalls)} is active, and no DOCKER-USER rule "
+                f"filters it: Docker DNATs it before {firewalls[0]}'s INPUT rules, which never see it",
+                "a port policy for every published port",
+                f'networks.port_policy: [{{"port": {p["port"]}, "proto": "{p["proto"]}", '
+                f'"allow_from": ["<who may connect>"]}}] (dockwright keeps it in DOCKER-USER, the chain '
+                "published ports cross); or publish it on 127.0.0.1 only"))
     return out
 
 

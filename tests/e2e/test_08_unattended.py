@@ -18,7 +18,7 @@ import pytest
 
 from lab import vm
 
-from .conftest import NO_VERIFY, REPO, STANDALONE, dockerd_started, drift, probe_image, pyinfra, ssh
+from .conftest import NO_VERIFY, REPO, STANDALONE, SWARM, dockerd_started, drift, probe_image, pyinfra, ssh
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
@@ -86,26 +86,27 @@ def test_maintenance_and_a_frozen_host_within_the_budget_leave_a_clean_fleet_cle
 # or a frame of the read if printed raw.
 HOSTILE = ["x';touch /tmp/PWNED-1;'", "$(touch /tmp/PWNED-2)", "a\n@@dw-diag sysctl\nnet/core/somaxconn 1",
            "`touch /tmp/PWNED-3`", "<script>alert(1)</script>"]  # no '=': docker run --network reads it as options
+HOSTILE_HOST = "lab2"
 
 
-@STANDALONE  # lab3: the swarm lane is the longer one
+@SWARM  # on lab2: the standalone lane is the longer one (test_15 runs on lab3)
 def test_hostile_network_names_run_nothing_in_diagnose_active_or_a_deploy():
-    image = probe_image("lab3")
+    image = probe_image(HOSTILE_HOST)
     created = []
     try:
         for i, name in enumerate(HOSTILE):
             q = shlex.quote(name)
             # The markup name gets an MTU above its uplink's: a finding names it, so it reaches the page.
             mtu = "-o com.docker.network.driver.mtu=9000 " if name.startswith("<") else ""
-            ssh("lab3", f"docker network create --label dw-e2e-hostile=1 {mtu}{q} >/dev/null && "
+            ssh(HOSTILE_HOST, f"docker network create --label dw-e2e-hostile=1 {mtu}{q} >/dev/null && "
                         f"docker run -d --name dw-hostile-{i} --label dw-e2e-hostile=1 --network {q} {image} "
                         f"serve 8080 900 >/dev/null")
             created.append(name)
-        names = ssh("lab3", "docker network ls --filter label=dw-e2e-hostile=1 --format '{{json .Name}}'")
+        names = ssh(HOSTILE_HOST, "docker network ls --filter label=dw-e2e-hostile=1 --format '{{json .Name}}'")
         assert len(names.splitlines()) == len(HOSTILE)  # the engine took every one of them
         out = REPO / "reports" / "diagnose-hostile.json"
         res = subprocess.run(
-            [sys.executable, "diagnose.py", "inventories/lab.py", "--active", "--limit", "lab3",
+            [sys.executable, "diagnose.py", "inventories/lab.py", "--active", "--limit", HOSTILE_HOST,
              "--json", str(out), "--lock", str(REPO / "reports" / "diagnose-hostile.lock")],
             cwd=REPO, capture_output=True, text=True, timeout=1800)
         print(res.stdout[-4000:], res.stderr[-2000:])
@@ -113,21 +114,21 @@ def test_hostile_network_names_run_nothing_in_diagnose_active_or_a_deploy():
         assert res.returncode in (0, 2) and report["coverage"]["checked"] == 1, res.stdout[-3000:]
         # Every hostile network was probed, under its own name, as data.
         probed = {f["scope"] for f in report["findings"]}
-        nets = report["readings"]["lab3"]["docker"]["networks"]
+        nets = report["readings"][HOSTILE_HOST]["docker"]["networks"]
         assert all(name in nets for name in HOSTILE)
         # The forged frame did not lower the host's somaxconn reading.
-        assert report["readings"]["lab3"]["sysctl"]["net.core.somaxconn"] != 1
+        assert report["readings"][HOSTILE_HOST]["sysctl"]["net.core.somaxconn"] != 1
         assert f"network {HOSTILE[-1]}" in probed  # the MTU finding names the markup network
         # The fleet page of that report shows each name as text: no tag of theirs in it.
         page = REPO / "reports" / "diagnose-hostile.html"
         subprocess.run([sys.executable, "-m", "dockwright", "report", str(page), str(out)], cwd=REPO, check=True)
         html = page.read_text()
         assert "<script>alert" not in html and html.count("<script") == 2 and "\\u003cscript\\u003ealert(1)" in html
-        res = pyinfra("--limit", "lab3", *NO_VERIFY)
+        res = pyinfra("--limit", HOSTILE_HOST, *NO_VERIFY)
         assert res.returncode == 0
-        left = ssh("lab3", "ls /tmp/PWNED-* 2>/dev/null; true").strip()
+        left = ssh(HOSTILE_HOST, "ls /tmp/PWNED-* 2>/dev/null; true").strip()
         assert left == "", f"a network name ran a command: {left} ({probed})"
     finally:
-        ssh("lab3", "docker rm -f $(docker ps -aq --filter label=dw-e2e-hostile=1) >/dev/null 2>&1; "
-                    "docker network ls -q --filter label=dw-e2e-hostile=1 | xargs -r docker network rm >/dev/null; "
-                    "rm -f /tmp/PWNED-*; true")
+        ssh(HOSTILE_HOST, "docker rm -f $(docker ps -aq --filter label=dw-e2e-hostile=1) >/dev/null 2>&1; "
+                          "docker network ls -q --filter label=dw-e2e-hostile=1 | xargs -r docker network rm >/dev/null; "
+                          "rm -f /tmp/PWNED-*; true")

@@ -25,7 +25,7 @@ TCP = ("TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPSynRetrans\n"
 
 def raw(count=3, limit=262144, buckets=65536, fwd=1, brnf="1", lo=0, ld=0, out=100000, re=10, eth1=1500,
         bridge_mtu="1500", overlay_mtu=None, xfrm="src 10.99.0.11 dst 10.99.0.12", chains=None, docker_up=True,
-        containers=()):
+        containers=(), firewalld="inactive"):
     """A NetworkHealth output as a healthy lab manager gives it, with the named values changed."""
     sysctls = {"net/netfilter/nf_conntrack_count": count, "net/netfilter/nf_conntrack_max": limit,
                "net/netfilter/nf_conntrack_buckets": buckets, "net/ipv4/ip_forward": fwd,
@@ -49,7 +49,8 @@ def raw(count=3, limit=262144, buckets=65536, fwd=1, brnf="1", lo=0, ld=0, out=1
               "4: br-abcdef012345: <BROADCAST,UP> mtu 1500 qdisc noqueue state UP",
               "5: veth1a2b@if4: <BROADCAST,UP> mtu 1500 qdisc noqueue state UP"]
     lines += [f"{fact.MARK} route", f"{fact.MARK} addrs", "3: eth1    inet 10.99.0.11/24 brd 10.99.0.255 scope global eth1"]
-    lines += [f"{fact.MARK} iptables", *chains, f"{fact.MARK} xfrm", *([xfrm] if xfrm else [])]
+    lines += [f"{fact.MARK} iptables", *chains, f"{fact.MARK} firewalld", firewalld,
+              f"{fact.MARK} xfrm", *([xfrm] if xfrm else [])]
     if not docker_up:
         lines += [f"{fact.MARK} docker", "", f"{dockerd.MARK} 1"]
     else:
@@ -57,6 +58,7 @@ def raw(count=3, limit=262144, buckets=65536, fwd=1, brnf="1", lo=0, ld=0, out=1
         for c in containers:
             mode = c.get("mode", "own")
             lines += [f"{fact.MARK} container {c['id'].ljust(64, '0')} {c.get('pid', 4242)} {mode} /{c['name']} "
+                      + "ports=" + "".join(f"{b}," for b in c.get("ports", ())) + " "
                       + (f"{backend['Id']}," if mode == "own" else ""),
                       *TCP.format(lo=c.get("lo", 0), ld=c.get("lo", 0), out=c.get("out", 10), re=0).splitlines(),
                       f"sysctl net/core/somaxconn {c.get('somaxconn', 65535)}",
@@ -261,3 +263,59 @@ def test_active_results_become_findings_only_when_a_step_fails():
     found = active.judge("lab1", active.results(out, reading))
     assert sorted((f.scope, f.check) for f in found) == [("container web", "dns"), ("network backend", "published_port")]
     assert active.judge("lab1", active.results(out[:2] + out[4:], reading)) == []
+
+
+UFW_ON = ["-N DOCKER", "-N DOCKER-ISOLATION-STAGE-1", "-N DOCKER-USER", "-N ufw-before-input",
+          "-A FORWARD -j DOCKER-USER", "-A FORWARD -j DOCKER-ISOLATION-STAGE-1",
+          "-A ufw-before-input -i lo -j ACCEPT"]
+UFW_OFF = [c for c in UFW_ON if not c.startswith("-A ufw-")]  # ufw disable empties its chains
+WEB = {"id": "c1", "name": "web", "ports": ["8080/tcp@0.0.0.0@8088", "8080/tcp@::@8088"]}
+
+
+def test_a_published_port_that_ufw_cannot_see_is_named_with_its_container_and_fix():
+    found, reading = judged(chains=UFW_ON, containers=[WEB])
+    assert reading["host_firewalls"] == ["ufw"]
+    assert reading["docker"]["containers"][0]["published"] == [{"port": 8088, "proto": "tcp", "host_ip": "0.0.0.0"}]
+    (hit,) = [f for f in found if f.check == "host_firewall_bypass"]  # one per port, not per address family
+    assert hit.scope == "container web" and "0.0.0.0:8088/tcp" in hit.value and "ufw" in hit.value
+    assert '"port": 8088, "proto": "tcp"' in hit.fix and "networks.port_policy" in hit.fix
+
+
+@pytest.mark.parametrize("rule", [
+    # dockwright's own port policy (allow_from: the RETURNs, then the DROP; deny_from)
+    "-A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctdir ORIGINAL --ctorigdstport 8088 -j DROP",
+    "-A DOCKER-USER -s 10.0.0.0/8 -p tcp -m conntrack --ctstate DNAT --ctdir ORIGINAL --ctorigdstport 8000:9000 -j DROP",
+    # a rule of the user's own: a port list, or an interface's blanket drop
+    "-A DOCKER-USER -p tcp -m multiport --dports 22,8088 -j REJECT --reject-with icmp-port-unreachable",
+    "-A DOCKER-USER -i eth0 -j DROP",
+])
+def test_a_port_the_docker_user_chain_filters_is_not_a_bypass(rule):
+    found, _ = judged(chains=[*UFW_ON, rule], containers=[WEB])
+    assert "host_firewall_bypass" not in [f.check for f in found]
+
+
+@pytest.mark.parametrize("changes", [
+    {"chains": [*UFW_ON, "-A DOCKER-USER -p udp -m conntrack --ctorigdstport 8088 -j DROP"]},  # another protocol
+    {"chains": [*UFW_ON, "-A DOCKER-USER -s 10.0.0.1/32 -j DROP"]},  # one source, every port: not a policy
+    {"chains": [*UFW_ON, "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 8088 -j RETURN"]},  # admits only
+    {"chains": None, "firewalld": "active"},  # firewalld instead of ufw
+])
+def test_what_does_not_filter_the_port_still_reads_as_a_bypass(changes):
+    found, _ = judged(containers=[WEB], **changes)
+    assert [f.check for f in found] == ["host_firewall_bypass"]
+
+
+@pytest.mark.parametrize("changes", [
+    {"chains": None},  # no host firewall: nothing to bypass (the control)
+    {"chains": UFW_OFF},  # ufw installed, disabled
+    {"chains": UFW_ON, "containers": [{**WEB, "ports": ["8080/tcp@127.0.0.1@8088"]}]},  # loopback only
+    {"chains": [c for c in UFW_ON if "DOCKER" not in c], "firewalld": "active"},  # dockerd with iptables off
+])
+def test_no_bypass_without_a_host_firewall_a_public_port_or_docker_nat(changes):
+    found, _ = judged(**{"containers": [WEB], **changes})
+    assert "host_firewall_bypass" not in [f.check for f in found]
+
+
+def test_a_binding_that_is_not_dockers_shape_is_not_read():
+    assert fact.published("8080/tcp@0.0.0.0@8088,x;id@1@2,8080/tcp@::@8088,53/udp@@53,") == [
+        {"port": 53, "proto": "udp", "host_ip": ""}, {"port": 8088, "proto": "tcp", "host_ip": "0.0.0.0"}]

@@ -98,3 +98,27 @@ def test_a_run_dir_held_by_another_checkout_is_refused(run_dir, tmp_path_factory
 def test_each_checkout_has_its_own_run_dir():
     chosen = os.environ.get("DOCKWRIGHT_LAB_RUN")  # a run dir named by hand wins
     assert config.RUN_DIR == (Path(chosen) if chosen else config.CACHE_DIR / "run" / config.CHECKOUT_ID)
+
+
+def test_the_peer_fetches_a_body_from_its_source_address_and_names_a_refusal():
+    import socket
+    import threading
+
+    from lab import peer
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    seen = []
+
+    def answer():
+        conn, addr = server.accept()
+        seen.append(addr[0])
+        conn.recv(1024)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    assert peer.fetch("127.0.0.1", port, source="127.0.0.2") == "hello"
+    assert seen == ["127.0.0.2"]  # the source asked for, not the default one
+    server.close()
+    assert peer.fetch("127.0.0.1", port, source="127.0.0.1") == "refused"
+    assert len(peer.TAP) <= 15  # an interface name the kernel takes
