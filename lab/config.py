@@ -60,7 +60,8 @@ class VMSpec:
 # A mixed fleet as real ones are: swarm nodes (no live-restore) and a standalone host.
 FLEET = (
     VMSpec("lab1", "10.99.0.11", ("swarm_managers",)),
-    VMSpec("lab2", "10.99.0.12", ("swarm_workers",), os.environ.get("DOCKWRIGHT_LAB2_SUITE", "trixie")),
+    # A 28.5 worker beside the 26.1 manager: a mixed-version swarm, as during any rolling upgrade.
+    VMSpec("lab2", "10.99.0.12", ("swarm_workers",), os.environ.get("DOCKWRIGHT_LAB2_SUITE", "sid")),
     VMSpec("lab3", "10.99.0.13", ("standalone",), os.environ.get("DOCKWRIGHT_LAB3_SUITE", "bookworm")),
 )
 
