@@ -105,7 +105,8 @@ def _connect_alone(connect_all, state) -> None:
     from . import run
 
     this = run.of_state(state)
-    this.scheduled = SCHEDULED.get()
+    for switch, value in SWITCHES.get().items():  # run_cli's: fixed for the whole run
+        setattr(this, switch, value)
     reasons = this.unreachable
 
     class Reasons(BaseStateCallback):
@@ -232,15 +233,18 @@ def make_inventory(path: str, cwd: str):
 
 # Whether the run being started is a scheduled one (drift.py, diagnose.py): hosts in
 # maintenance are then left out before pyinfra connects to them.
-SCHEDULED: "contextvars.ContextVar[bool]" = contextvars.ContextVar("dockwright_scheduled", default=False)
+# A run's switches (Run's attributes: ``scheduled``, ``active_probes``), from the command that
+# started it to the Run its State gets.
+SWITCHES: "contextvars.ContextVar[dict]" = contextvars.ContextVar("dockwright_switches", default={})
 # --progress compact: {"who": the tool's name}, filled in by the connect (its line, its beat).
 COMPACT: "contextvars.ContextVar[dict | None]" = contextvars.ContextVar("dockwright_compact", default=None)
 
 
-def run_cli(args: list[str], scheduled: bool = False, compact: str | None = None):
+def run_cli(args: list[str], switches: dict | None = None, compact: str | None = None):
     """pyinfra's CLI with ``args`` in this process, its output swallowed (never parsed):
-    (its State or None, the exception it raised or None). With ``compact`` (the tool's name),
-    one progress line every 20 s instead of pyinfra's lines per host."""
+    (its State or None, the exception it raised or None). ``switches`` are set on the run's
+    ``Run`` (``{"scheduled": True}``). With ``compact`` (the tool's name), one progress line
+    every 20 s instead of pyinfra's lines per host."""
     import logging
 
     from pyinfra_cli.cli import cli
@@ -248,7 +252,7 @@ def run_cli(args: list[str], scheduled: bool = False, compact: str | None = None
     once_per_process()
     pyinfra.is_cli = True
     raised = None
-    token = SCHEDULED.set(scheduled)
+    token = SWITCHES.set(dict(switches or {}))
     progress = {"who": compact} if compact else None
     compact_token = COMPACT.set(progress)
     try:
@@ -259,7 +263,7 @@ def run_cli(args: list[str], scheduled: bool = False, compact: str | None = None
     except Exception as e:  # invalid data, a failed fact...: the caller words it
         raised = e
     finally:
-        SCHEDULED.reset(token)
+        SWITCHES.reset(token)
         COMPACT.reset(compact_token)
         if progress and "beat" in progress:
             progress["line"]("done")

@@ -15,6 +15,7 @@ the hosts of one run must share lives in that run's ``Run``, and nowhere else:
 - ``declared``: the hosts that went silent during the run, with why (dockwright.liveness);
 - ``skipped``: the hosts a scheduled run left out on purpose, with why (maintenance);
 - ``scheduled``: the run is drift.py's or diagnose.py's, which list what they find themselves;
+- ``active_probes``: diagnose.py --active: each host's read adds the probe containers;
 - ``items``, ``failed``, ``readings``: what the run found, for drift.py and diagnose.py: the
   plans' drift items, the hosts that failed alone with why, diagnose's readings
   (dockwright.plumbing.report).
@@ -43,6 +44,7 @@ class Run:
         self.declared: dict[str, str] = {}  # host name -> why
         self.skipped: dict[str, str] = {}  # host name -> why
         self.scheduled = False
+        self.active_probes = False
         # Keyed, in the order found: pyinfra plans an operation again when it executes it, and
         # the same item must count once (a dict keeps that O(1) per item on a large fleet).
         self.items: dict[tuple, dict] = {}

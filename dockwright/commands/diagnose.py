@@ -57,9 +57,8 @@ def collect(inventory: str, limit: str | None, passed: list[str], active: bool =
     from dockwright.plumbing import report
     from dockwright.plumbing.runs import hosts_outcome, run_pyinfra
 
-    os.environ["DOCKWRIGHT_DIAGNOSE_ACTIVE"] = "1" if active else "0"  # read.py's switch
     state, error = run_pyinfra([inventory, DEPLOY, "--dry", "--json", *passed, *limit_args(limit)],
-                               compact="dockwright diagnose" if compact else None)
+                               compact="dockwright diagnose" if compact else None, active_probes=active)
     if state is None or getattr(state, "inventory", None) is None:
         return {"hosts": [], "unreachable": {}, "failed": {}, "skipped": {}, "error": error or "pyinfra did not start",
                 "groups": {},

@@ -3,19 +3,15 @@ operation. Once per run every host's data is validated (preflight.check_data, th
 thresholds included); then each host is read once (``fact.NetworkHealth``), and the reading is
 kept for diagnose.py in ``plumbing.report``. A host whose read fails has failed alone, with its reason."""
 
-import os
 import time
 
 from pyinfra import host, logger
 from pyinfra.api import StringCommand
 
-from dockwright import factcache, model, preflight
+from dockwright import factcache, model, preflight, run
 from dockwright.diagnosis import active
 from dockwright.diagnosis.fact import NetworkHealth
 from dockwright.plumbing import report
-
-# diagnose.py --active (a switch, the same for every host of the run)
-ACTIVE_ENV = "DOCKWRIGHT_DIAGNOSE_ACTIVE"
 
 
 preflight.check_data()  # once per run (this file runs once per host): the data alone
@@ -23,7 +19,7 @@ if model.enabled(model.desired(host), "diagnose"):
     try:
         value = factcache.get(host, NetworkHealth)
         received = time.time()
-        if os.environ.get(ACTIVE_ENV) == "1" and (cmd := active.command(value, model.desired(host))):
+        if run.of(host).active_probes and (cmd := active.command(value, model.desired(host))):
             # Probe containers, created and removed by this one command (--active is opt-in).
             ok, out = host.run_shell_command(StringCommand(cmd))
             value = {**value, "active": out.stdout_lines if ok else ["@@dw-active - - run=failed"]}

@@ -238,16 +238,16 @@ def held_lock(path: str, who: str):
         os.close(fd)
 
 
-def run_pyinfra(args: list[str], compact: str | None = None):
-    """pyinfra's CLI with args, in this process, from the project: (its State or None, the
-    error it raised or None). Its output is not read (never parse its log): the caller reads
-    the state."""
+def run_pyinfra(args: list[str], compact: str | None = None, **switches):
+    """pyinfra's CLI with args, in this process, from the project, as a scheduled run (with
+    ``switches`` of the caller's own set on its Run): (its State or None, the error it raised
+    or None). Its output is not read (never parse its log): the caller reads the state."""
     from dockwright import pyinfra_internals
 
     os.chdir(project())
     if str(project()) not in sys.path:
         sys.path.insert(0, str(project()))
-    state, raised = pyinfra_internals.run_cli(args, scheduled=True, compact=compact)
+    state, raised = pyinfra_internals.run_cli(args, {"scheduled": True, **switches}, compact=compact)
     # invalid data, a failed fact...: pyinfra's own error, as it says it
     return state, (pyinfra_internals.error_text(raised) if raised is not None else None)
 
