@@ -63,7 +63,7 @@ SHARDS = 4
 
 
 def verify_argv(n: int) -> list[str]:
-    from dockwright.plumbing.verification import workers
+    from dockwright.verify.handoff import workers
     return [sys.executable, "-m", "dockwright.verify", "-q", "-p", "no:cacheprovider", "--inventory", SIM,
             "-n", str(workers(n)), "--dist", "loadgroup"]
 

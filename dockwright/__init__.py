@@ -32,9 +32,11 @@ plans/ holds one pure plan per concern (desired values and facts in; drift items
 refusal and decisions out) and the files it renders, shared by the operations, preflight and
 drift.py.
 
-plumbing/ connects runs to their consumers: report (the plans' drift items and the hosts that
-failed alone, for drift.py), verification (hands the fleet to the testinfra suite), fleet (an
-inventory as JSON, for the suite).
+What a run hands to its consumers, one module each: outcomes (the plans' drift items, the hosts
+that failed alone, diagnose's readings, kept in the run), coverage (what a verdict covers),
+metrics (the Prometheus textfiles), cli (what the commands share: exit codes, shards, the lock,
+pyinfra run in this process), fleet_data (an inventory's merged data as JSON); verify/handoff
+hands the fleet to the testinfra suite.
 
 Glossary: the words of the model, each with one meaning.
 

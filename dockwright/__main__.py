@@ -19,7 +19,7 @@ import sys
 # Each command's function, as "module:function": imported only when that command runs.
 COMMANDS = {"init": "dockwright.starter:main", "deploy": "dockwright.__main__:deploy",
             "drift": "dockwright.commands.drift:main", "diagnose": "dockwright.commands.diagnose:main",
-            "verify": "dockwright.verify.__main__:main", "data": "dockwright.plumbing.fleet:data_main",
+            "verify": "dockwright.verify.__main__:main", "data": "dockwright.fleet_data:data_main",
             "report": "dockwright.page.__main__:main", "netbench": "dockwright.netbench.__main__:main"}
 
 
@@ -28,7 +28,7 @@ def deploy(argv: list[str]) -> int:
     may come before or after it)."""
     from importlib import resources
 
-    from .plumbing.runs import EXIT_USAGE
+    from .cli import EXIT_USAGE
     from .pyinfra_internals import cli_entry
     inventory = next((a for a in argv if not a.startswith("-")), None)
     if inventory is None:
@@ -48,7 +48,7 @@ def deploy(argv: list[str]) -> int:
 def main(argv=None) -> int:
     from importlib import import_module
 
-    from .plumbing.runs import EXIT_USAGE, version
+    from .cli import EXIT_USAGE, version
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--version"]:
         print(f"dockwright {version()}")

@@ -16,7 +16,7 @@ from pyinfra.context import inventory, state as pyinfra_state
 
 from . import concerns, dockerd, facts, factcache, hostdata, liveness, model, run, schema
 from .plans import swarm as swarm_plans
-from .plumbing import report
+from . import outcomes
 
 
 def host_side(h) -> list[schema.Problem]:
@@ -29,7 +29,7 @@ def host_side(h) -> list[schema.Problem]:
         return [schema.Problem(h.name, key, value, why) for key, value, why in concerns.problems(h, view)]
     except factcache.ReadFailed as e:
         logger.error(f"{h.print_prefix}left out of this run: {e.why} ({e.fact})")
-        report.fail(h, f"cannot read {e.fact}: {e.why}")
+        outcomes.fail(h, f"cannot read {e.fact}: {e.why}")
         return []
 
 

@@ -133,7 +133,7 @@ def _connect_alone(connect_all, state) -> None:
     progress = COMPACT.get()
     if progress is not None:
         _compact(state, progress)
-    from .plumbing.coverage import maintenance
+    from .coverage import maintenance
     for host in state.inventory:
         if not state.is_host_in_limit(host):
             continue

@@ -10,7 +10,7 @@ then fails that host the usual way.
 
 from pyinfra.api import FunctionCommand, OperationError
 
-from .plumbing import report
+from . import outcomes
 
 
 def executing(host) -> bool:
@@ -20,7 +20,7 @@ def executing(host) -> bool:
 
 def _say(host, why) -> None:
     host.log_styled(f"refused, nothing changed on this host: {why}", fg="red")
-    report.fail(host, f"refused: {why}")
+    outcomes.fail(host, f"refused: {why}")
 
 
 def _refused(state, host, why: str) -> bool:
@@ -43,7 +43,7 @@ def decided(host, concern: str, plan):
         if not (yield from refusal.decided(host, "swarm", decided)):
             return
     """
-    report.record(host, concern, plan)
+    outcomes.record(host, concern, plan)
     if plan.error():
         yield from refuse(host, plan.error())
         return False

@@ -18,7 +18,7 @@ the hosts of one run must share lives in that run's ``Run``, and nowhere else:
 - ``active_probes``: diagnose.py --active: each host's read adds the probe containers;
 - ``items``, ``failed``, ``readings``: what the run found, for drift.py and diagnose.py: the
   plans' drift items, the hosts that failed alone with why, diagnose's readings
-  (dockwright.plumbing.report).
+  (dockwright.outcomes).
 
 A Run belongs to one pyinfra State (a ``pyinfra`` command, or a drift.py/diagnose.py plan in
 this process) and goes with it. It is reached one way: ``run.of(host)`` for a host's run,

@@ -78,7 +78,7 @@ def init(directory: Path, force: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .plumbing.runs import Parser
+    from .cli import Parser
     p = Parser(prog="dockwright init", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("directory", type=Path)
     p.add_argument("--force", action="store_true", help="write over existing files, each kept as NAME.bak")

@@ -4,7 +4,7 @@ top-level script: drift (detection and correction) and diagnose (the fleet's net
 import json
 from pathlib import Path
 
-from ..plumbing.runs import EXIT_FAILURE, write_atomic
+from ..cli import EXIT_FAILURE, write_atomic
 
 
 def write_outputs(args, report: dict, registry) -> None:
@@ -17,7 +17,7 @@ def write_outputs(args, report: dict, registry) -> None:
         from dockwright import page
         page.write(Path(args.html), [report])
     if args.metrics:
-        from dockwright.plumbing import metrics
+        from dockwright import metrics
         path = Path(args.metrics)
         success = report["finished"] if report["exit_code"] != EXIT_FAILURE else metrics.last_success(path)
         metrics.write(path, registry(report, success), success)

@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 from dockwright.commands import write_outputs
-from dockwright.plumbing.coverage import (Coverage, inventory_problem, run_error, scope_problems,
+from dockwright.coverage import (Coverage, inventory_problem, run_error, scope_problems,
                                           within_budget)
-from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND, EXIT_OK, Parser, fleet_parser, limit_args, limit_matches,
+from dockwright.cli import (EXIT_FAILURE, EXIT_FOUND, EXIT_OK, Parser, fleet_parser, limit_args, limit_matches,
                                       pyinfra_flags, read_reports, run_locked, shard_problems, shard_scope, in_project)
 
 WHO = "dockwright diagnose"
@@ -54,8 +54,8 @@ def collect(inventory: str, limit: str | None, passed: list[str], active: bool =
     {"hosts", "unreachable", "failed", "skipped", "error", "readings", "desired", "offsets",
     "warnings", "scope_problems"}."""
     from dockwright import model, run
-    from dockwright.plumbing import report
-    from dockwright.plumbing.runs import hosts_outcome, run_pyinfra
+    from dockwright import outcomes
+    from dockwright.cli import hosts_outcome, run_pyinfra
 
     state, error = run_pyinfra([inventory, DEPLOY, "--dry", "--json", *passed, *limit_args(limit)],
                                compact="dockwright diagnose" if compact else None, active_probes=active)
@@ -63,8 +63,8 @@ def collect(inventory: str, limit: str | None, passed: list[str], active: bool =
         return {"hosts": [], "unreachable": {}, "failed": {}, "skipped": {}, "error": error or "pyinfra did not start",
                 "groups": {},
                 "readings": {}, "desired": {}, "offsets": {}, "warnings": [], "scope_problems": []}
-    in_run, unreachable, failed, skipped = hosts_outcome(state, report.failures(state))
-    got = report.readings(state)
+    in_run, unreachable, failed, skipped = hosts_outcome(state, outcomes.failures(state))
+    got = outcomes.readings(state)
     left_out = {*unreachable, *failed, *skipped}
     readings = {h: value for h, (value, _) in got.items() if h not in left_out}
     # Each host's clock minus the controller's as its reading arrived (the read's last line is

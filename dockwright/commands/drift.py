@@ -31,11 +31,11 @@ import time
 from pathlib import Path
 
 # The plans' items module; "report" is this file's word for the fleet report (a dict).
-from dockwright.plumbing import report as item_report
+from dockwright import outcomes as item_report
 from dockwright.commands import write_outputs
-from dockwright.plumbing.coverage import (Coverage, inventory_problem, run_error, scope_problems,
+from dockwright.coverage import (Coverage, inventory_problem, run_error, scope_problems,
                                           within_budget)
-from dockwright.plumbing.runs import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, Parser, deploy_file, fleet_parser,
+from dockwright.cli import (EXIT_FAILURE, EXIT_FOUND as EXIT_DRIFT, EXIT_OK, Parser, deploy_file, fleet_parser,
                                       hosts_outcome, limit_args, limit_matches, op_name, pyinfra_flags, read_reports,
                                       project, run_locked, run_pyinfra, shard_problems, shard_scope, in_project)
 
@@ -364,7 +364,7 @@ def verdict(report: dict, cov: Coverage, budget: str | None) -> int:
 def _write_outputs(args, report: dict) -> None:
     """The JSON report, the page and the Prometheus textfile (runs.write_outputs)."""
     from dockwright import concerns
-    from dockwright.plumbing import metrics
+    from dockwright import metrics
     write_outputs(args, report, lambda r, success: metrics.drift_registry(r, success, concerns.drift_keys()))
 
 

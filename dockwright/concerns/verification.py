@@ -1,7 +1,7 @@
 """The verification suite (dockwright/verify), once, at the end of a deploy, for every host of the
 run: it judges the hosts with its own reads, not with the deploy's code."""
 
-from ..plumbing import verification
+from ..verify import handoff
 from . import Concern, View, register
 
 
@@ -14,7 +14,7 @@ class Verification(Concern):
     def apply(self, v: View) -> None:
         # The suite gets this run's hosts with their connection data and merged data from pyinfra
         # itself (inventory file or inline hosts, --data included): it never has to guess.
-        verification.suite(name="verify: testinfra suite", _run_once=True)
+        handoff.suite(name="verify: testinfra suite", _run_once=True)
 
 
 register(Verification())

@@ -80,12 +80,12 @@ class _Readings:
 def metrics_registry(report: dict, success: float | None):
     """The Prometheus textfile's registry: per checked host its readings and its findings by
     severity, the fleet's findings by check and severity (every check, 0 when none), and the
-    run's own series (coverage, duration, last success: plumbing.metrics)."""
+    run's own series (coverage, duration, last success: dockwright.metrics)."""
     from collections import Counter
 
     from prometheus_client import CollectorRegistry, Gauge
 
-    from ..plumbing import metrics
+    from .. import metrics
     from .findings import CHECKS
     registry = CollectorRegistry()
     report = dict(report, checked_hosts=metrics.host_series(registry, "dockwright_diagnose", report))

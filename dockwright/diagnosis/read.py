@@ -1,7 +1,7 @@
 """The pyinfra deploy file diagnose.py runs (with --dry): it changes nothing and adds no
 operation. Once per run every host's data is validated (preflight.check_data, the ``diagnose``
 thresholds included); then each host is read once (``fact.NetworkHealth``), and the reading is
-kept for diagnose.py in ``plumbing.report``. A host whose read fails has failed alone, with its reason."""
+kept for diagnose.py in ``dockwright.outcomes``. A host whose read fails has failed alone, with its reason."""
 
 import time
 
@@ -11,7 +11,7 @@ from pyinfra.api import StringCommand
 from dockwright import factcache, model, preflight, run
 from dockwright.diagnosis import active
 from dockwright.diagnosis.fact import NetworkHealth
-from dockwright.plumbing import report
+from dockwright import outcomes
 
 
 preflight.check_data()  # once per run (this file runs once per host): the data alone
@@ -23,7 +23,7 @@ if model.enabled(model.desired(host), "diagnose"):
             # Probe containers, created and removed by this one command (--active is opt-in).
             ok, out = host.run_shell_command(StringCommand(cmd))
             value = {**value, "active": out.stdout_lines if ok else ["@@dw-active - - run=failed"]}
-        report.reading(host, value, received)
+        outcomes.reading(host, value, received)
     except factcache.ReadFailed as e:
         logger.error(f"{host.print_prefix}not diagnosed: {e.why}")
-        report.fail(host, f"cannot read {e.fact}: {e.why}")
+        outcomes.fail(host, f"cannot read {e.fact}: {e.why}")

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from ..diagnosis.fact import conntrack_stat, tcp_counters
-from ..plumbing.coverage import Coverage
-from ..plumbing.runs import project
+from ..coverage import Coverage
+from ..cli import project
 from . import modes as M
 from . import report
 
@@ -297,7 +297,7 @@ def run(args, result: dict) -> int:
 
 def write(result: dict, args, started: float) -> Path:
     """The run's report (0600: it names the fleet's hosts and addresses), and its chart."""
-    from ..plumbing.runs import write_atomic
+    from ..cli import write_atomic
     cov = result["coverage"].as_dict()
     result.update({"finished": time.time(), "duration": round(time.monotonic() - started, 3),
                    "hosts": result["coverage"].in_scope, "coverage": cov, "warnings": [],
@@ -311,8 +311,8 @@ def write(result: dict, args, started: float) -> Path:
 
 
 def main(argv=None) -> int:
-    from ..plumbing.coverage import inventory_problem
-    from ..plumbing.runs import Parser, version
+    from ..coverage import inventory_problem
+    from ..cli import Parser, version
     p = Parser(prog="python -m dockwright.netbench", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"dockwright {version()}")

@@ -12,7 +12,7 @@ from pyinfra.api import operation
 from .. import facts, factcache, files
 from ..facts.kernel import HASHSIZE, SysctlState
 from ..plans.conntrack import LOAD_CONF, MODPROBE, MODULES_LOAD, plan, probe_conf
-from ..plumbing import report
+from .. import outcomes
 
 
 @operation()
@@ -29,7 +29,7 @@ def module(buckets: int):
         conntrack.module(name="conntrack module", buckets=65536)
     """
     decided = plan(buckets, facts.conntrack().get(host))
-    report.record(host, "conntrack", decided)
+    outcomes.record(host, "conntrack", decided)
     if decided.write_load:
         files.show_diff(host, MODULES_LOAD, LOAD_CONF)
         yield files.write(MODULES_LOAD, LOAD_CONF)

@@ -17,7 +17,7 @@ from ..facts.networks import DockerNetworks
 from ..plans import sha256
 from ..plans.docker import (daemon_plan, engine_plan, interrupted, live_restore, needs_swarm_state, quorum_problem,
                             restart_slot)
-from ..plumbing import report
+from .. import outcomes
 
 
 @operation()
@@ -36,7 +36,7 @@ def engine(package: str = "docker.io"):
     """
     engine_state = facts.docker_engine().get(host)
     decided = engine_plan(engine_state)
-    report.record(host, "docker", decided)
+    outcomes.record(host, "docker", decided)
     if decided.error():
         yield from refusal.refuse(host, f"docker engine: {decided.error()}")
         return
@@ -268,7 +268,7 @@ def daemon_config(content: str, health_timeout: int = 240, path: str = DAEMON_JS
         yield from dockerd.unavailable(host, "daemon.json (live-restore needs the swarm state)", swarm_state)
         return
     decided = daemon_plan(content, engine_state, swarm_state, secret_keys, retry_failed)
-    report.record(host, "docker", decided)
+    outcomes.record(host, "docker", decided)
     slot = restart_slot(manager, batch)
     script = rollout_script(content, health_timeout, path, allow_container_stop, secret_keys)
     if decided.recover:

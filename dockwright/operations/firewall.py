@@ -19,7 +19,7 @@ from pyinfra.api import operation
 from .. import facts, files, refusal
 from ..facts.firewall import FAMILIES, RULES_DIR, UNIT, UNIT_NAME, applied_file, rules_file
 from ..plans.firewall import backend_problem, families, host_firewall, plan
-from ..plumbing import report
+from .. import outcomes
 
 
 UNIT_TEXT = f"""# Managed by dockwright: the port policy, applied atomically after dockerd starts.
@@ -108,7 +108,7 @@ def port_policy(policy: list[dict], daemon: dict):
         return
     wanted = {family: (rules_file(family), render(policy, family)) for family in families(effective)}
     decided = plan((UNIT, UNIT_TEXT), wanted, bool(policy), facts.port_policy().get(host))
-    report.record(host, "firewall", decided)
+    outcomes.record(host, "firewall", decided)
     if decided.nothing:
         host.noop("no port policy declared, none installed")
         return

@@ -6,7 +6,7 @@ from pyinfra.api import operation
 
 from .. import facts, files
 from ..plans.seccomp import path_for, seccomp_plan
-from ..plumbing import report
+from .. import outcomes
 
 
 @operation()
@@ -28,7 +28,7 @@ def profile(profile_name: str, content: str):
     """
     path = path_for(profile_name)
     decided = seccomp_plan(path, content, facts.seccomp_file(profile_name).get(host))
-    report.record(host, "seccomp", decided)
+    outcomes.record(host, "seccomp", decided)
     if not decided.write:
         host.noop(f"{path} is up to date")
         return

@@ -149,6 +149,6 @@ def render(data: dict) -> str:
 
 def write(path: Path, reports: list[dict], previous: list[dict] = (), png: bytes | None = None) -> Path:
     """The page for these reports, written whole (0600: it names hosts and values, as the reports do)."""
-    from ..plumbing.runs import write_atomic
+    from ..cli import write_atomic
     write_atomic(Path(path), render(model(reports, previous, png)))
     return Path(path)

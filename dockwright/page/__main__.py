@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import kind_of, write
-from ..plumbing.runs import EXIT_FAILURE, EXIT_OK, Parser
+from ..cli import EXIT_FAILURE, EXIT_OK, Parser
 
 
 def _read(paths: list[str]) -> list[tuple[Path, dict]] | None:

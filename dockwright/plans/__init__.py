@@ -4,7 +4,7 @@ drift.py share one decision, and unit tests run it directly.
 
 A plan holds
 - ``items``: what differs, as (key, desired, actual). The operation records them for drift.py
-  (``dockwright.plumbing.report``) and turns the plan's decisions into commands;
+  (``dockwright.outcomes``) and turns the plan's decisions into commands;
 - ``problems``: (key, value, why) for data this host cannot take (a sysctl key its kernel lacks,
   a dockerd flag set twice). Preflight collects them from every host before any change;
 - ``refusal``: why the operation must not act on this host now although the data is valid (the

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Item concerns (operations' report.record) -> the data concern switch that turns them off, and
+# Item concerns (operations' outcomes.record) -> the data concern switch that turns them off, and
 # whether fixing them interrupts containers.
 CONCERN_SWITCH = {"sysctl": "sysctl", "conntrack": "conntrack", "seccomp": "seccomp", "apparmor": "apparmor",
                   "docker": "docker", "networks": "networks", "firewall": "networks", "overlays": "networks",

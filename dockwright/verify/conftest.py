@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dockwright.plumbing.verification import FLEET_FILE_ENV
+from dockwright.verify.handoff import FLEET_FILE_ENV
 
 from . import fleet, replay
 
@@ -223,7 +223,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                  + "".join(f"; {h}: unreachable: {why}" for h, why in coverage["unreachable"].items()))
     text = "\n".join(lines)
     terminalreporter.write_line(text)
-    from dockwright.plumbing.runs import write_atomic
+    from dockwright.cli import write_atomic
     write_atomic(REPORTS / "verify-summary.txt", text + "\n")
     write_atomic(REPORTS / "verify.json", json.dumps(
         {"schema_version": 2, "kind": "verify", "time": time.time(), "exitstatus": int(exitstatus),
@@ -233,7 +233,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 def verification_coverage(in_scope: list[str], results: list[dict]) -> dict:
     """What the verification covered: each host of the run verified (passed or failed, in
     "verdicts"), or unreachable (its checks could not run: ssh itself failed, named)."""
-    from dockwright.plumbing.coverage import Coverage
+    from dockwright.coverage import Coverage
     unreachable = {}
     for r in results:
         if r["outcome"] not in ("passed", "skipped") and "unreachable, not checked" in (r.get("message") or ""):

@@ -305,7 +305,7 @@ def from_file(path: str, only: list[str] | None = None) -> dict[str, Target]:
 
 def load(inventory_path: str, only: list[str] | None = None) -> dict[str, Target]:
     # Loaded where the suite runs (the project: its inventories and group_data/).
-    res = subprocess.run([sys.executable, "-m", "dockwright.plumbing.fleet", inventory_path, os.getcwd()],
+    res = subprocess.run([sys.executable, "-m", "dockwright.fleet_data", inventory_path, os.getcwd()],
                          capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"cannot load inventory {inventory_path}: {res.stderr.strip()[-2000:]}")

@@ -24,7 +24,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from lab import config as lab_config, monitor as lab_monitor, vm
-from dockwright.plumbing.runs import op_name
+from dockwright.cli import op_name
 
 from .lanes import INVENTORY, LANES, NO_VERIFY, REPO
 HOSTS = ("lab1", "lab2", "lab3")

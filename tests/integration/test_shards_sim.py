@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dockwright.plumbing import runs
+from dockwright import cli
 from tests import contract
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_shards_split_the_simulated_fleet_and_merge_into_its_report(tmp_path):
     checked = [h for r in reports for h in r["hosts"]]
     assert sorted(checked) == everyone  # each host once, none left out
     for i, r in enumerate(reports, start=1):
-        assert all(runs.shard_of(h, SHARDS) == i for h in r["hosts"]) and r["shard"] == [i, SHARDS]
+        assert all(cli.shard_of(h, SHARDS) == i for h in r["hosts"]) and r["shard"] == [i, SHARDS]
 
     res = subprocess.run([sys.executable, "drift.py", "merge", *(str(tmp_path / f"shard{i}.json") for i in
                           range(1, SHARDS + 1)), "--json", str(tmp_path / "fleet.json"),
@@ -51,13 +51,13 @@ def test_shard_and_limit_compose_as_pyinfra_reads_limit(monkeypatch):
     """--limit holds host names, group names and globs, as pyinfra's own: a shard checks the
     hosts it has in common with them (a group or glob once selected nothing)."""
     monkeypatch.setenv("DOCKWRIGHT_SIM_HOSTS", str(N))
-    everyone = [h for i in range(1, SHARDS + 1) for h in runs.shard_hosts("bench/sim_inventory.py", i, SHARDS)]
+    everyone = [h for i in range(1, SHARDS + 1) for h in cli.shard_hosts("bench/sim_inventory.py", i, SHARDS)]
     workers = sorted(h for h in everyone if h.startswith("sim-w"))
     by_group = [h for i in range(1, SHARDS + 1)
-                for h in runs.shard_hosts("bench/sim_inventory.py", i, SHARDS, "swarm_workers")]
-    by_glob = [h for i in range(1, SHARDS + 1) for h in runs.shard_hosts("bench/sim_inventory.py", i, SHARDS, "sim-w*")]
+                for h in cli.shard_hosts("bench/sim_inventory.py", i, SHARDS, "swarm_workers")]
+    by_glob = [h for i in range(1, SHARDS + 1) for h in cli.shard_hosts("bench/sim_inventory.py", i, SHARDS, "sim-w*")]
     assert sorted(by_group) == sorted(by_glob) == workers and len(workers) == 4
-    mixed = runs.shard_hosts("bench/sim_inventory.py", 1, 1, "sim-m0000,standalone")
+    mixed = cli.shard_hosts("bench/sim_inventory.py", 1, 1, "sim-m0000,standalone")
     assert mixed == sorted(["sim-m0000", *(h for h in everyone if h.startswith("sim-s"))])
 
 

@@ -34,7 +34,7 @@ from dockwright import facts, files, schema
 from dockwright.concerns import Concern, register
 from dockwright.facts.profiles import Sha256File
 from dockwright.plans import FilePlan, sha256
-from dockwright.plumbing import report
+from dockwright import outcomes
 
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
                                keep_trailing_newline=True)
@@ -51,7 +51,7 @@ def banner(path, content):
     decided = FilePlan(write=have != sha256(content))
     if decided.write:
         decided.differs(f"{path} sha256", sha256(content), have)
-    report.record(host, "banner", decided)
+    outcomes.record(host, "banner", decided)
     if not decided.write:
         host.noop(f"{path} is up to date")
         return

@@ -20,7 +20,7 @@ MANAGER = deep_merge(ALL, group_data("swarm_managers"))
 
 def recorded_names() -> set[str]:
     """Every concern name the operations record drift items under, read from their source:
-    report.record(host, NAME, ...), refusal.decided(host, NAME, ...) and the networks'
+    outcomes.record(host, NAME, ...), refusal.decided(host, NAME, ...) and the networks'
     _reconcile(..., NAME)."""
     found = set()
     for path in (REPO / "dockwright" / "operations").glob("*.py"):

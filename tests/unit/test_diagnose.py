@@ -163,7 +163,7 @@ def test_thresholds_are_validated_like_everything_else():
 
 
 def _report(found, hosts=("lab1", "lab2"), **extra):
-    from dockwright.plumbing.coverage import Coverage
+    from dockwright.coverage import Coverage
     report = {"findings": [f.as_dict() for f in found], "hosts": list(hosts), "unreachable": {}, "failed": {},
               "skipped": {}, "not_checked": {}, "error": None, "fail_on": {h: T["fail_on"] for h in hosts},
               "readings": {}, "finished": 1.0, "started": 0.0, "duration": 1.0}

@@ -5,7 +5,7 @@ import pytest
 
 from dockwright.commands import drift
 from dockwright import concerns
-from dockwright.plumbing import runs
+from dockwright import cli
 
 
 class H:
@@ -64,7 +64,7 @@ def prom(report: dict, success: float | None = None) -> dict:
     from prometheus_client import generate_latest
     from prometheus_client.parser import text_string_to_metric_families
 
-    from dockwright.plumbing import metrics
+    from dockwright import metrics
     report = with_coverage(report)
     text = generate_latest(metrics.drift_registry(report, success, concerns.drift_keys())).decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -72,7 +72,7 @@ def prom(report: dict, success: float | None = None) -> dict:
 
 
 def with_coverage(report: dict) -> dict:
-    from dockwright.plumbing.coverage import Coverage
+    from dockwright.coverage import Coverage
     report = {"failed": {}, "skipped": {}, "not_checked": {}, "unreachable": {}, "duration": 1.0, **report}
     cov = Coverage(in_scope=report["hosts"], unreachable=report["unreachable"], failed=report["failed"],
                    skipped=report["skipped"], not_checked=report["not_checked"])
@@ -99,20 +99,20 @@ def test_limit_is_passed_one_host_per_flag():
 
 def test_shards_are_stable_and_cover_every_host_once():
     names = [f"web-{i:03d}.example.net" for i in range(500)]
-    shards = {n: runs.shard_of(n, 4) for n in names}
+    shards = {n: cli.shard_of(n, 4) for n in names}
     assert set(shards.values()) == {1, 2, 3, 4}
     assert all(80 < list(shards.values()).count(k) < 170 for k in (1, 2, 3, 4))  # roughly even
     # A host keeps its shard when others come and go: it depends on its own name only.
-    assert {n: runs.shard_of(n, 4) for n in names[:10]} == {n: shards[n] for n in names[:10]}
+    assert {n: cli.shard_of(n, 4) for n in names[:10]} == {n: shards[n] for n in names[:10]}
 
 
 def test_parse_shard_refuses_nonsense():
     import argparse
     import pytest
-    assert runs.parse_shard("2/4") == (2, 4)
+    assert cli.parse_shard("2/4") == (2, 4)
     for bad in ("0/4", "5/4", "x/4"):
         with pytest.raises((argparse.ArgumentTypeError, ValueError)):
-            runs.parse_shard(bad)
+            cli.parse_shard(bad)
 
 
 def _shard_report(hosts, drift_hosts=(), unreachable=(), code=0, error=None, t=100.0, shard=(1, 1)):
@@ -165,7 +165,7 @@ def test_a_usage_error_never_reads_as_drift(capsys):
     for argv in (["--bogus", "x"], [], ["inv.py", "--shard", "5/4"], ["merge"], ["inv.py", "--data", "foo"]):
         with pytest.raises(SystemExit) as exit_:
             drift.main(argv)
-        assert exit_.value.code == runs.EXIT_USAGE != drift.EXIT_DRIFT, argv
+        assert exit_.value.code == cli.EXIT_USAGE != drift.EXIT_DRIFT, argv
 
 
 def _closed_port() -> int:
@@ -187,7 +187,7 @@ def test_real_pyinfra_run_with_unreachable_hosts_reports_them_and_never_prompts(
     inventory = local_and_ssh_inventory(tmp_path / "ghosts.py", {
         name: {"ssh_hostname": "127.0.0.1", "ssh_port": port} for name in ("ghost", "a-ghost-with-a-longer-name")})
     res = subprocess.run([sys.executable, "drift.py", inventory, "--json", str(tmp_path / "r.json")],
-                         cwd=runs.CHECKOUT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+                         cwd=cli.CHECKOUT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert res.returncode == drift.EXIT_FAILURE, res.stderr[-2000:]
     assert "ghost: UNREACHABLE" in res.stdout and "a-ghost-with-a-longer-name: UNREACHABLE" in res.stdout
     assert "@local: no drift" in res.stdout
@@ -212,11 +212,11 @@ def test_error_text_survives_pyinfra_internal_error_wrapper():
 def test_the_lock_is_per_inventory_private_and_never_follows_a_link(tmp_path, monkeypatch, capsys):
     import fcntl
     import os
-    monkeypatch.setattr(runs.os.path, "isdir", lambda p: False if p == "/run/lock" else os.path.isdir(p))
+    monkeypatch.setattr(cli.os.path, "isdir", lambda p: False if p == "/run/lock" else os.path.isdir(p))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    prod, staging = runs.lock_path("inventories/prod.py", None), runs.lock_path("inventories/staging.py", None)
+    prod, staging = cli.lock_path("inventories/prod.py", None), cli.lock_path("inventories/staging.py", None)
     assert prod != staging and prod.parent == staging.parent == tmp_path / "dockwright"
-    assert runs.lock_path("inventories/prod.py", (1, 4)) != runs.lock_path("inventories/prod.py", (2, 4))
+    assert cli.lock_path("inventories/prod.py", (1, 4)) != cli.lock_path("inventories/prod.py", (2, 4))
     assert oct(os.stat(tmp_path / "dockwright").st_mode & 0o777) == "0o700"
 
     # Held by another run of the same inventory: exit 1, not 2.
@@ -244,20 +244,20 @@ def test_without_a_runtime_dir_the_lock_is_under_the_users_home_never_a_shared_t
     """cron and CI have no XDG_RUNTIME_DIR: the lock then lives in the systemd unit's own
     directory, else under the user's home, where no other local user can create it first."""
     import os
-    monkeypatch.setattr(runs.os.path, "isdir", lambda p: False if p == "/run/lock" else os.path.isdir(p))
+    monkeypatch.setattr(cli.os.path, "isdir", lambda p: False if p == "/run/lock" else os.path.isdir(p))
     for var in ("XDG_RUNTIME_DIR", "RUNTIME_DIRECTORY", "STATE_DIRECTORY", "XDG_STATE_HOME"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert runs.lock_dir() == tmp_path / "home" / ".local" / "state" / "dockwright" / "locks"
-    assert oct(os.stat(runs.lock_dir()).st_mode & 0o777) == "0o700"
+    assert cli.lock_dir() == tmp_path / "home" / ".local" / "state" / "dockwright" / "locks"
+    assert oct(os.stat(cli.lock_dir()).st_mode & 0o777) == "0o700"
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "unit-state"))
     (tmp_path / "unit-state").mkdir(mode=0o700)
-    assert runs.lock_dir() == tmp_path / "unit-state" / "locks"
+    assert cli.lock_dir() == tmp_path / "unit-state" / "locks"
     # Another user's directory at the name is refused, never used (here: one others can write).
     monkeypatch.delenv("STATE_DIRECTORY")
-    os.chmod(runs.lock_dir(), 0o777)
+    os.chmod(cli.lock_dir(), 0o777)
     with pytest.raises(PermissionError, match="not a directory of this user's alone"):
-        runs.lock_dir()
+        cli.lock_dir()
 
 
 def test_metrics_keep_a_zero_series_per_clean_host_count_fixed_items_and_escape_labels(tmp_path):
@@ -283,7 +283,7 @@ def test_the_set_of_series_is_the_same_for_a_clean_run_and_a_drifted_one():
 
 
 def test_last_success_advances_only_with_a_verdict_that_holds(tmp_path):
-    from dockwright.plumbing import metrics
+    from dockwright import metrics
     path = tmp_path / "drift.prom"
     args = type("A", (), {"json": None, "metrics": str(path)})
     ok = with_coverage({"hosts": ["a"], "drift": {}, "exit_code": 0, "finished": 1000.0, "started": 990.0})
@@ -314,24 +314,24 @@ def test_paths_are_the_callers_and_pyinfra_flags_are_passed_on(tmp_path, monkeyp
 def test_a_plan_shows_each_key_it_would_change_while_pyinfra_plans_and_only_then():
     from dockwright import run
     from dockwright.plans import Plan
-    from dockwright.plumbing import report
+    from dockwright import outcomes
 
     from .harness import FakeHost
 
     plan = Plan()
     plan.differs("live: net.core.somaxconn", "65535", "1024")
     host = FakeHost(name="a")
-    report.record(host, "sysctl", plan)
-    report.record(host, "sysctl", plan)  # pyinfra plans an operation again when it executes
+    outcomes.record(host, "sysctl", plan)
+    outcomes.record(host, "sysctl", plan)  # pyinfra plans an operation again when it executes
     host.state.is_executing = True
-    report.record(host, "sysctl", plan)
+    outcomes.record(host, "sysctl", plan)
     assert host.logged == ["would change [sysctl] live: net.core.somaxconn: desired '65535', actual '1024'"]
-    assert len(report.collected(host.state)) == 1
+    assert len(outcomes.collected(host.state)) == 1
     quiet = FakeHost(name="c")
     run.of(quiet).scheduled = True  # drift.py's own run lists the items itself
-    report.record(quiet, "sysctl", plan)
-    assert quiet.logged == [] and len(report.collected(quiet.state)) == 1
-    assert report.collected(FakeHost(name="d").state) == []  # another run found nothing
+    outcomes.record(quiet, "sysctl", plan)
+    assert quiet.logged == [] and len(outcomes.collected(quiet.state)) == 1
+    assert outcomes.collected(FakeHost(name="d").state) == []  # another run found nothing
 
 
 def _fix_with(monkeypatch, tmp_path, operations, failed_hosts=(), declared=None, checks=None, rc=1):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dockwright.plumbing.runs import EXIT_USAGE
+from dockwright.cli import EXIT_USAGE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,9 +92,9 @@ def test_every_command_line_in_the_templates_is_one_the_tools_accept():
 def _parses(main, argv) -> bool:
     """Whether the tool's argument parser takes argv (the run itself is not started)."""
     from dockwright.commands import diagnose, drift
-    from dockwright.plumbing import runs
+    from dockwright import cli
     calls = []
-    original = runs.run_locked
+    original = cli.run_locked
     try:
         drift.run_locked = diagnose.run_locked = lambda args, *a, **k: calls.append(args) or 0
         main(argv)

@@ -94,7 +94,7 @@ def test_example_inventories_resolve_to_valid_data_for_every_host(inventory):
     import sys
     from pathlib import Path
     repo = Path(__file__).resolve().parents[2]
-    res = subprocess.run([sys.executable, "-m", "dockwright.plumbing.fleet", inventory, str(repo)], cwd=repo,
+    res = subprocess.run([sys.executable, "-m", "dockwright.fleet_data", inventory, str(repo)], cwd=repo,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     hosts = json.loads(res.stdout)

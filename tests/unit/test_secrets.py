@@ -4,7 +4,7 @@ import json
 
 from dockwright.operations import docker
 from dockwright import schema, secrets
-from dockwright.plumbing import report
+from dockwright import outcomes
 
 from .harness import DEBIAN, run
 from .helpers import UNIT
@@ -25,9 +25,9 @@ def test_drift_items_show_a_hash_not_the_value():
     _, fake = run(docker.daemon_config, {"DockerEngine": {"daemon_json": json.dumps(old), "exec_start": UNIT,
                                                           "docker_opts": ""}},
                   content=json.dumps(new), secret_keys=("custom",))
-    text = json.dumps(report.collected(fake.state))
+    text = json.dumps(outcomes.collected(fake.state))
     assert TOKEN not in text and "c1" not in text and "c2" not in text
-    rows = {r["key"]: r for r in report.collected(fake.state)}
+    rows = {r["key"]: r for r in outcomes.collected(fake.state)}
     token_row = rows["daemon.json: log-opts.splunk-token"]
     assert token_row["desired"].startswith("<secret sha256:") and token_row["desired"] != token_row["actual"]
 
@@ -55,7 +55,7 @@ def _assert_drift_outputs_hide_the_marker(tmp_path, state) -> None:
     """drift.py's report and textfile for the items the plan of state's run recorded: no MARKER
     in either."""
     from dockwright.commands import drift
-    items = [dict(i, host="h1") for i in report.collected(state)]
+    items = [dict(i, host="h1") for i in outcomes.collected(state)]
     rep = {"inventory": "inv.py", "started": 1.0, "finished": 2.0, "duration": 1.0, "hosts": ["h1"],
            "drift": {"h1": items}, "unreachable": {}, "failed": {}, "error": None, "fixed": False, "exit_code": 2}
     args = type("A", (), {"json": str(tmp_path / "r.json"), "metrics": str(tmp_path / "m.prom")})
@@ -78,7 +78,7 @@ def test_a_marker_secret_is_shown_nowhere_whatever_the_depth_or_output(tmp_path)
     outputs = []
     for on_host in ("{}", json.dumps({"log-driver": "json-file"}), '{"log-opts": {"splunk-token": "' + MARKER + '",'):
         _, fake = run(docker.daemon_config, _engine(on_host), content=json.dumps(content), secret_keys=keys)
-        outputs.append(json.dumps(report.collected(fake.state)))
+        outputs.append(json.dumps(outcomes.collected(fake.state)))
     assert all(MARKER not in out for out in outputs), outputs
     assert "(unparseable: " in outputs[2] and "sha256 " in outputs[2]
 
@@ -121,7 +121,7 @@ def test_credentials_inside_urls_are_secret_by_value_wherever_they_sit(tmp_path)
     outputs = []
     for on_host in ("{}", json.dumps({"registry-mirrors": ["https://a:b@old:5000"]})):
         commands, fake = run(docker.daemon_config, _engine(on_host), content=json.dumps(URLS))
-        outputs.append(json.dumps(report.collected(fake.state)))
+        outputs.append(json.dumps(outcomes.collected(fake.state)))
         # Every command line (the file itself travels on stdin to the rollout: not a command).
         outputs += [c for c in commands if isinstance(c, str)] + fake.commands()
         outputs += [repr({k: v for k, v in kw.items() if k != "_stdin"}) for _, kw in fake.ran]

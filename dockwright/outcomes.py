@@ -8,7 +8,7 @@ State with ``collected(state)`` and ``failures(state)``; a deploy run by the CLI
 unread.
 """
 
-from .. import run
+from . import run
 
 
 def record(host, concern: str, plan) -> None:

@@ -1,7 +1,7 @@
 """Loads a pyinfra inventory with its group_data: {host: {"desired", "data"}} as JSON.
 
     dockwright data INVENTORY                              each host's merged data, secrets masked
-    python -m dockwright.plumbing.fleet INVENTORY [DIR]    the same unmasked, for the verification
+    python -m dockwright.fleet_data INVENTORY [DIR]    the same unmasked, for the verification
                                                            suite's pipe (DIR: where group_data/ is)
 
 A separate process for the suite: pyinfra's CLI loader monkey-patches the process with gevent,
@@ -45,7 +45,7 @@ def data_main(argv: list[str]) -> int:
     """dockwright data INVENTORY: each host's merged data as JSON, in the current directory's
     project, every secret masked."""
     from .coverage import inventory_problem
-    from .runs import Parser
+    from .cli import Parser
     parser = Parser(prog="dockwright data", description="Each host's merged data (every group_data layer "
                     "and the inventory's host data), as JSON, secrets masked.")
     parser.add_argument("inventory")
@@ -63,8 +63,8 @@ def data_main(argv: list[str]) -> int:
 
 
 def main(argv=None) -> int:
-    from .runs import Parser
-    parser = Parser(prog="python -m dockwright.plumbing.fleet", description="Each host's merged data, as JSON.",
+    from .cli import Parser
+    parser = Parser(prog="python -m dockwright.fleet_data", description="Each host's merged data, as JSON.",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inventory")
     parser.add_argument("dir", nargs="?", default=".", help="the directory holding group_data/ (default: .)")

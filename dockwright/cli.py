@@ -18,9 +18,9 @@ import stat
 import sys
 from pathlib import Path
 
-from .. import DEPLOY
+from . import DEPLOY
 
-CHECKOUT = Path(__file__).resolve().parents[2]  # a checkout's root (the version's fallback)
+CHECKOUT = Path(__file__).resolve().parents[1]  # a checkout's root (the version's fallback)
 EXIT_OK, EXIT_FAILURE, EXIT_FOUND, EXIT_USAGE = 0, 1, 2, 64
 
 
@@ -66,7 +66,7 @@ def deploy_file() -> str:
     """The deploy a scheduled run plans and fixes with: the project's deploy.py (what
     ``pyinfra INVENTORY deploy.py`` runs there), else the packaged one."""
     # Relative: pyinfra runs from the project (run_pyinfra), and names the file as given.
-    return "deploy.py" if (project() / "deploy.py").exists() else str(Path(__file__).resolve().parents[1] / "deploy_file.py")
+    return "deploy.py" if (project() / "deploy.py").exists() else str(Path(__file__).resolve().parent / "deploy_file.py")
 
 
 def version() -> str:

@@ -32,7 +32,7 @@ def write(metrics: Path, registry, success: float | None) -> None:
     """The textfile (0644: node_exporter's user reads it) and the state file (0600)."""
     from prometheus_client import write_to_textfile
 
-    from .runs import write_atomic
+    from .cli import write_atomic
     metrics.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(metrics), registry)
     os.chmod(metrics, 0o644)
