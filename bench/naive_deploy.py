@@ -9,7 +9,7 @@ from pyinfra.operations import docker as pdocker
 from pyinfra.operations import files, server, systemd
 
 from dockwright import model
-from dockwright.facts.engine import DAEMON_JSON
+from dockwright.host_paths import DAEMON_JSON
 from dockwright.facts.kernel import ConntrackState
 from dockwright.plans import apparmor, conntrack, docker, seccomp
 

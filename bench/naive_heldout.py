@@ -15,7 +15,7 @@ from pyinfra import host
 from pyinfra.operations import apt, docker as pdocker, files, server, systemd
 
 from dockwright import model
-from dockwright.facts.engine import DAEMON_JSON
+from dockwright.host_paths import DAEMON_JSON
 from dockwright.facts.kernel import ConntrackState
 from dockwright.operations import sysctl as sysctl_ops
 from dockwright.plans import apparmor, conntrack, docker, seccomp

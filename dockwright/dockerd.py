@@ -17,6 +17,7 @@ from typing import Callable, NamedTuple
 from pyinfra.api import FunctionCommand
 
 from . import refusal
+from .host_paths import DOCKER_SOCKET
 
 MARK = "@@dockerd-down"
 # Whether this dockerd can check a config file (Engine 23+): the candidate check and the rollout
@@ -63,7 +64,7 @@ except Exception:
     import json
     scan = json.JSONDecoder().scan_once
 def get(path):
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM); s.settimeout(30); s.connect("/var/run/docker.sock")
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM); s.settimeout(30); s.connect("%s")
     s.sendall(("GET %%s HTTP/1.0\r\nHost: docker\r\n\r\n" %% path).encode()); data = b""
     while True:
         chunk = s.recv(65536)
@@ -96,7 +97,7 @@ try:
             print(member(get("/info"), "Swarm"))
 except Exception as e:
     print("@@dockerd-down error %%s: %%s" %% (type(e).__name__, str(e).replace("\n", " ")))
-""".strip() % BOUND
+""".strip() % (BOUND, DOCKER_SOCKET)
 
 
 def api_or_cli(what: str, cli: str) -> str:

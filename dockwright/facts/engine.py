@@ -9,9 +9,7 @@ import shlex
 from pyinfra.api import FactBase
 
 from .. import dockerd, platform, remote
-
-
-DAEMON_JSON = "/etc/docker/daemon.json"
+from ..host_paths import DAEMON_JSON, FAILED_CANDIDATE, ROLLOUT_STATE
 
 
 def parse_version(text: str | None) -> tuple[int, ...] | None:
@@ -42,8 +40,8 @@ class DockerEngine(FactBase):
             "echo @@unit; systemctl show -p UnitFileState -p ActiveState -p ExecStart docker.service 2>/dev/null; "
             f"echo @@docker_opts; {remote.matching_lines(platform.DEBIAN.service_defaults, 'DOCKER_OPTS=*', strip='DOCKER_OPTS=')}; "
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
-            f"echo @@rollout; {remote.show_file('/var/lib/dockwright/rollout.state')}; "
-            f"echo @@failed; {remote.show_file('/var/lib/dockwright/daemon.json.failed')}; "
+            f"echo @@rollout; {remote.show_file(ROLLOUT_STATE)}; "
+            f"echo @@failed; {remote.show_file(FAILED_CANDIDATE)}; "
             f"echo @@os; {remote.matching_lines('/etc/os-release', 'ID=*|ID_LIKE=*|VERSION_ID=*')}; true"
         )
 

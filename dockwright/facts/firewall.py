@@ -2,16 +2,16 @@
 
 from pyinfra.api import FactBase
 
-from .. import remote
+from .. import host_paths, remote
 
 
-RULES_DIR = "/etc/dockwright"
+RULES_DIR = host_paths.RULES_DIR
 
 
 FAMILIES = {"ipv4": ("iptables", 4), "ipv6": ("ip6tables", 6)}
 
 
-UNIT = "/etc/systemd/system/dockwright-port-policy.service"
+UNIT = host_paths.PORT_POLICY_UNIT
 
 
 UNIT_NAME = "dockwright-port-policy.service"
@@ -19,7 +19,7 @@ UNIT_NAME = "dockwright-port-policy.service"
 
 # What `systemctl enable` makes for the unit (its [Install] says WantedBy=docker.service): the
 # shell tests it, as a systemctl process would cost more than the rest of this read.
-WANTS_LINK = f"/etc/systemd/system/docker.service.wants/{UNIT_NAME}"
+WANTS_LINK = f"{host_paths.SYSTEMD_DIR}/docker.service.wants/{UNIT_NAME}"
 
 
 def rules_file(family: str) -> str:

@@ -5,8 +5,8 @@ import shlex
 
 from pyinfra.api import FactBase
 
-from .. import remote
-from ..plans.conntrack import MODPROBE, MODULES_LOAD
+from .. import host_paths, remote
+from ..host_paths import MODPROBE, MODULES_LOAD, SYSCTL_CONF
 from ..plans.sysctl import normalize
 
 
@@ -57,7 +57,7 @@ class ConntrackState(FactBase):
 
 # systemd-sysctl's search path, highest precedence first: a file name found in an earlier
 # directory masks the same name in a later one.
-SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
+SYSCTL_DIRS = (host_paths.SYSCTL_D, "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
                "/lib/sysctl.d")
 
 
@@ -101,7 +101,7 @@ class SysctlState(FactBase):
             "else printf 'link %s %s\\n' \"$f\" \"$t\"; fi; "
             "elif [ -f \"$f\" ]; then printf 'file %s\\n' \"$f\"; fi; "
             "[ -f \"$f\" ] && [ -r \"$f\" ] && set -- \"$@\" \"$f\"; done; done; "
-            "[ -f /etc/sysctl.conf ] && printf 'file /etc/sysctl.conf\\n' && set -- \"$@\" /etc/sysctl.conf; "
+            f"[ -f {SYSCTL_CONF} ] && printf 'file {SYSCTL_CONF}\\n' && set -- \"$@\" {SYSCTL_CONF}; "
             # /dev/null last: with no file left, awk would read its standard input.
             f"awk -v nk={len(keys)} {shlex.quote(READ_SYSCTLS)} {names} \"$@\" /dev/null"
         )
@@ -136,13 +136,13 @@ def boot_order(paths: list[str]) -> list[str]:
     """The files systemd-sysctl reads, in the order it applies them."""
     winners: dict[str, str] = {}
     for path in paths:
-        if path == "/etc/sysctl.conf":
+        if path == SYSCTL_CONF:
             continue
         name = path.rsplit("/", 1)[1]
         winners.setdefault(name, path)  # paths arrive in directory precedence order
     order = [winners[name] for name in sorted(winners)]
-    if "/etc/sysctl.conf" in paths:
-        order.append("/etc/sysctl.conf")  # Debian reads it last (99-sysctl.conf, sysctl --system)
+    if SYSCTL_CONF in paths:
+        order.append(SYSCTL_CONF)  # Debian reads it last (99-sysctl.conf, sysctl --system)
     return order
 
 

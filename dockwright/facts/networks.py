@@ -5,7 +5,7 @@ import json
 
 from pyinfra.api import FactBase
 
-from .. import dockerd, schema
+from .. import dockerd, host_paths, schema
 
 
 
@@ -41,7 +41,7 @@ class DockerNetworks(dockerd.EngineApiFact, FactBase):
 
 # Where a recreate journals the endpoints it is about to disconnect (root only), one file per
 # network: an interrupted recreate is finished by the next run from it.
-JOURNALS = "/var/lib/dockwright/networks"
+JOURNALS = host_paths.NETWORK_JOURNALS
 
 
 class NetworkJournals(FactBase):

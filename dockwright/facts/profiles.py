@@ -6,12 +6,12 @@ import shlex
 from pyinfra.api import FactBase
 from pyinfra.facts.files import Sha256File
 
-from .. import remote
+from .. import host_paths, remote
 
 __all__ = ["APPARMOR_DIR", "AppArmorState", "ProfileCheck", "Sha256File"]
 
 
-APPARMOR_DIR = "/etc/apparmor.d"
+APPARMOR_DIR = host_paths.APPARMOR_DIR
 
 
 class AppArmorState(FactBase):

@@ -11,13 +11,16 @@ import gevent.lock
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from .. import dockerd, facts, factcache, platform, refusal, remote, restart_lease, run, secrets, templating
-from ..facts.engine import DAEMON_JSON, DockerEngine, SwarmState, parse_kv
+from .. import dockerd, facts, factcache, outcomes, platform, refusal, remote, restart_lease, run, secrets, templating
+from ..facts.engine import DockerEngine, SwarmState, parse_kv
+# Host-side files of the rollout (root only): the candidate, the script, its outcome, and the
+# last candidate that had to be rolled back (so that it is not retried on its own).
+from ..host_paths import (CANDIDATE, DAEMON_JSON, FAILED_CANDIDATE as FAILED, ROLLOUT_LOG, ROLLOUT_PID,
+                          ROLLOUT_SCRIPT as SCRIPT, ROLLOUT_STATE, STATE_DIR, SYSTEMD_DIR)
 from ..facts.networks import DockerNetworks
 from ..plans import sha256
 from ..plans.docker import (daemon_plan, engine_plan, interrupted, live_restore, needs_swarm_state, quorum_problem,
                             restart_slot)
-from .. import outcomes
 
 
 @operation()
@@ -50,17 +53,7 @@ def engine(package: str = "docker.io"):
         yield factcache.forget_after(*((DockerEngine, DockerNetworks, SwarmState) if decided.start else (DockerEngine,)))
 
 
-# Host-side files of the rollout (root only): the candidate, the script, its outcome, and the
-# last candidate that had to be rolled back (so that it is not retried on its own).
-STATE_DIR = "/var/lib/dockwright"
-CANDIDATE = f"{STATE_DIR}/daemon.json.candidate"
-SCRIPT = f"{STATE_DIR}/daemon-apply.sh"
-ROLLOUT_STATE = f"{STATE_DIR}/rollout.state"
-ROLLOUT_LOG = f"{STATE_DIR}/rollout.log"
-FAILED = f"{STATE_DIR}/daemon.json.failed"
-ROLLOUT_PID = f"{STATE_DIR}/rollout.pid"
-UNIT = "dockwright-daemon-apply"
-SYSTEMD_DIR = "/etc/systemd/system"  # the recovery unit and docker.service's OnFailure drop-in
+UNIT = "dockwright-daemon-apply"  # the rollout's transient unit
 
 def _slot(state, key: str, size: int):
     """A semaphore shared by every host of this run that restarts under the same key."""

@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
 from .. import dockerd, facts, refusal, remote
-from ..facts.networks import JOURNALS
+from ..host_paths import NETWORK_JOURNALS as JOURNALS
 from ..schema import NETWORK_FIELDS
 from ..plans.networks import network_plan, prune_plan
 

@@ -10,6 +10,7 @@ from pyinfra.api import FunctionCommand, operation
 
 from .. import dockerd, facts, factcache, refusal, remote
 from ..facts.engine import SwarmState
+from ..host_paths import DOCKER_SOCKET
 from ..plans.swarm import init_plan, join_plan, standalone_plan
 
 
@@ -55,12 +56,12 @@ def init(advertise_addr: str):
 # every local user. curl where the host has it, else python3 (isolated, from /: a socket.py in
 # the SSH user's home would otherwise be imported, as root, with the token on stdin); neither is
 # a clear failure.
-_JOIN_PY = r"""
+_JOIN_PY = rf"""
 import socket, sys
 body = sys.stdin.buffer.read()
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(180)
-s.connect("/var/run/docker.sock")
+s.connect("{DOCKER_SOCKET}")
 s.sendall(b"POST /swarm/join HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\n"
           b"Content-Length: %d\r\n\r\n" % len(body) + body)
 data = b""
@@ -77,7 +78,7 @@ sys.exit(0 if code < 300 else 1)
 """
 JOIN_VIA_API = (
     "if command -v curl >/dev/null 2>&1; then "
-    "curl -sS --fail-with-body --max-time 180 --unix-socket /var/run/docker.sock "
+    f"curl -sS --fail-with-body --max-time 180 --unix-socket {DOCKER_SOCKET} "
     "-H 'Content-Type: application/json' -X POST --data-binary @- http://localhost/swarm/join "
     ">/dev/null; "
     f"elif command -v python3 >/dev/null 2>&1; then env -C / python3 -I -S -c {shlex.quote(_JOIN_PY)}; "

@@ -10,6 +10,7 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from .. import facts, files, refusal, templating
+from ..host_paths import SYSCTL_D
 from ..plans.sysctl import normalize, plan
 
 
@@ -35,7 +36,7 @@ def takeover_command(path: str, keys: list[str], own_file: str) -> str:
         backup = (f"cp -p {src} {shlex.quote(path + '.dockwright-bak.')}$(date +%Y%m%dT%H%M%S.%N) && "
                   f"[ ! -L {src} ] && ")
     else:
-        target = "/etc/sysctl.d/" + path.rsplit("/", 1)[1]
+        target = f"{SYSCTL_D}/" + path.rsplit("/", 1)[1]
         backup = ""
     dst, tmp = shlex.quote(target), shlex.quote(target + ".dockwright-tmp")
     return (f"{backup}sed -E {shlex.quote(sed)} {src} > {tmp} && chmod 0644 {tmp} && "

@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass
 
+from ..host_paths import MODPROBE, MODULES_LOAD
 from . import Plan
 
-MODULES_LOAD = "/etc/modules-load.d/dockwright-conntrack.conf"
-MODPROBE = "/etc/modprobe.d/dockwright-conntrack.conf"
 LOAD_CONF = "# Managed by dockwright: conntrack limits in sysctl.d need the module first.\nnf_conntrack\n"
 
 PER_CORE = 32768  # kube-proxy's --conntrack-max-per-core default

@@ -7,10 +7,11 @@ import json
 import yaml
 
 from .. import templating
+from ..host_paths import SECCOMP_DIR
 from . import FilePlan, sha256
 
 
-PROFILE_DIR = "/etc/docker/seccomp"
+PROFILE_DIR = SECCOMP_DIR
 
 
 ARCHES = {

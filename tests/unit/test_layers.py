@@ -123,3 +123,17 @@ def test_the_package_needs_nothing_of_the_checkout_at_import():
         if bad := sorted(m for m in names if m.split(".")[0] in ("bench", "lab", "tests", "operations")):
             found[str(p.relative_to(REPO))] = bad
     assert found == {}
+
+
+def test_host_paths_are_spelled_once_in_a_bottom_module():
+    """The paths dockwright reads and writes on a host live in dockwright/host_paths.py, which
+    imports nothing of dockwright's; the verification suite keeps its own spellings on purpose."""
+    bottom = REPO / "dockwright" / "host_paths.py"
+    assert not [m for m in imports(bottom) if m.startswith("dockwright")]
+    import dockwright.host_paths as paths
+    spelled = {v for k, v in vars(paths).items() if k.isupper() and isinstance(v, str)}
+    for p in (REPO / "dockwright").rglob("*.py"):
+        if p == bottom or "verify" in p.parts:
+            continue
+        text = p.read_text()
+        assert not [s for s in spelled if f'"{s}"' in text or f"'{s}'" in text], p
