@@ -46,6 +46,9 @@ def docker_host() -> None:
     if preflight.failed(host):
         return
     try:
+        if preflight.refused(host):
+            concerns.stop(concerns.view(host))  # fails it alone: no concern's operation runs
+            return
         concerns.apply(concerns.view(host))
     except OperationError as refused:  # raised while pyinfra plans (without -y): this host only
         refusal.planned(host, refused)

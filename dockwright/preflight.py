@@ -33,6 +33,26 @@ def host_side(h) -> list[schema.Problem]:
         return []
 
 
+def refused(h) -> bool:
+    """True when preflight found a concern's plan refusing h: the deploy changes nothing there."""
+    return factcache.real(h).name in run.of(h).refused
+
+
+def _refusals(hosts) -> None:
+    """Each host's refusal, once the whole fleet's data is valid, from the plans the operations
+    would make (the reads are those already made)."""
+    found = run.current().refused
+    for h in hosts:
+        if failed(h):
+            continue
+        try:
+            refusal = concerns.refusal(h, concerns.view(h))
+        except factcache.ReadFailed:
+            continue  # pyinfra has failed it
+        if refusal:
+            found[h.name] = refusal
+
+
 def failed(h) -> bool:
     """True once pyinfra has failed h in this run (unreachable, silent, a failed read): the
     deploy adds nothing for it."""
@@ -149,4 +169,5 @@ def _check_fleet() -> None:
         problems += [schema.Problem(chosen.name if chosen else "-", "swarm.role", "manager", w) for w in why]
     if problems:
         raise schema.InvalidDesiredState(problems)
+    _refusals(valid)
     logger.info(f"dockwright: desired state of {len(desired)} host(s) is valid")

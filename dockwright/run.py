@@ -14,6 +14,7 @@ the hosts of one run must share lives in that run's ``Run``, and nowhere else:
 - ``unreachable``: why each host that could not be connected to could not (pyinfra_internals);
 - ``declared``: the hosts that went silent during the run, with why (dockwright.liveness);
 - ``skipped``: the hosts a scheduled run left out on purpose, with why (maintenance);
+- ``refused``: the hosts preflight found refused, each with the (drift key, plan) that refuses it;
 - ``scheduled``: the run is drift.py's or diagnose.py's, which list what they find themselves;
 - ``active_probes``: diagnose.py --active: each host's read adds the probe containers;
 - ``items``, ``failed``, ``readings``: what the run found, for drift.py and diagnose.py: the
@@ -43,6 +44,7 @@ class Run:
         self.unreachable: dict[str, str] = {}  # host name -> why
         self.declared: dict[str, str] = {}  # host name -> why
         self.skipped: dict[str, str] = {}  # host name -> why
+        self.refused: dict[str, tuple] = {}  # host name -> (drift key, plan)
         self.scheduled = False
         self.active_probes = False
         # Keyed, in the order found: pyinfra plans an operation again when it executes it, and

@@ -10,6 +10,10 @@ and run, with daemon.json rendered once and the host-derived sizes resolved once
 - ``problems(host, view)``: what only the host can reveal, from the same plan the operation
   will make, as ``(data key, value, why)``. Preflight collects them from every host before any
   change;
+- ``refusal(host, view)``: ``(drift key, plan)`` when that plan refuses this host now although
+  its data is valid (a later sysctl file, a candidate rolled back before, a network that differs
+  under attached containers, a standalone host in a swarm). Preflight asks it of every host once
+  the data is valid: a refused host fails alone, before any change on it;
 - ``apply(view)``: its pyinfra operations, called from the deploy;
 - ``drift_keys``: the names its operations record drift items under (the drift report, the
   metrics and the fleet page list them);
@@ -28,6 +32,7 @@ import weakref
 from functools import cached_property
 
 from .. import facts, model, run, schema
+from ..operations import refused
 from ..plans import docker as docker_plans
 
 
@@ -96,6 +101,9 @@ class Concern:
     def problems(self, host, view: View) -> list[tuple[str, object, str]]:
         return []
 
+    def refusal(self, host, view: View) -> "tuple[str, object] | None":
+        return None
+
     def apply(self, view: View) -> None:
         raise NotImplementedError(f"concern {self.name} applies nothing")
 
@@ -145,6 +153,20 @@ def reads(v: View) -> list:
 def problems(host, v: View) -> list[tuple[str, object, str]]:
     """(data key, value, why) from every wanted concern's plan on this host."""
     return [p for c in REGISTRY if c.wanted(v) for p in c.problems(host, v)]
+
+
+def refusal(host, v: View) -> "tuple[str, object] | None":
+    """The first wanted concern's (drift key, plan) that refuses this host, or None."""
+    for c in REGISTRY:
+        if c.wanted(v) and (found := c.refusal(host, v)):
+            return found
+    return None
+
+
+def stop(v: View) -> None:
+    """The deploy of a host preflight found refused: no concern's operation, only the one that
+    records the refusing plan's items and fails the host alone (dockwright.refusal)."""
+    refused(name="refused before any change")
 
 
 def apply(v: View) -> None:

@@ -34,14 +34,29 @@ class Daemon(Concern):
     def reads(self, v: View) -> list:
         return [facts.swarm()] if docker_plans.needs_swarm_state(v.daemon_json) else []
 
+    def _plan(self, host, v: View):
+        """The operation's plan, or None while dockerd does not answer (left to the operation,
+        which may find dockerd started by then)."""
+        def decide():
+            swarm_state = docker.swarm_if_needed(host, v.daemon_json)
+            if isinstance(swarm_state, dockerd.Down):
+                return None
+            conf = v.desired["docker"]
+            return docker_plans.daemon_plan(v.daemon_json, facts.docker_engine().get(host), swarm_state,
+                                            tuple(conf["secret_keys"]), conf["retry_failed"])
+        return v.once("daemon plan", decide)
+
+    def refusal(self, host, v: View):
+        decided = self._plan(host, v)
+        return ("docker", decided) if decided and decided.refusal else None
+
     def problems(self, host, v: View) -> list:
         conf = v.desired["docker"]
-        swarm_state = docker.swarm_if_needed(host, v.daemon_json)
-        if isinstance(swarm_state, dockerd.Down):
-            return []  # left to the operation, which may find dockerd started by then
+        decided = self._plan(host, v)
+        if decided is None:
+            return []
         engine = facts.docker_engine().get(host)
         secret_keys = tuple(conf["secret_keys"])
-        decided = docker_plans.daemon_plan(v.daemon_json, engine, swarm_state, secret_keys, conf["retry_failed"])
         found = [(f"docker.daemon.{key}", value, why) for key, value, why in decided.problems]
         # dockerd --validate starts the daemon binary (slow): only for a file that would change.
         if engine["daemon_json"] != v.daemon_json:

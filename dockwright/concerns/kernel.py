@@ -29,12 +29,18 @@ class Sysctl(Concern):
     def reads(self, v: View) -> list:
         return [self._read(v)]
 
-    def problems(self, host, v: View) -> list:
+    def _plan(self, host, v: View):
         conf = v.desired["sysctl"]
-        decided = sysctl_plans.plan(v.resolved.sysctls, conf["file"], conf["on_override"], self._read(v).get(host),
-                                    late_ok=v.on("conntrack"))
+        return v.once("sysctl plan", lambda: sysctl_plans.plan(
+            v.resolved.sysctls, conf["file"], conf["on_override"], self._read(v).get(host), late_ok=v.on("conntrack")))
+
+    def problems(self, host, v: View) -> list:
         # Only a key of sysctl.settings can be missing: conntrack's are loaded by the run.
-        return [(f"sysctl.settings.{key}", value, why) for key, value, why in decided.problems]
+        return [(f"sysctl.settings.{key}", value, why) for key, value, why in self._plan(host, v).problems]
+
+    def refusal(self, host, v: View):
+        decided = self._plan(host, v)
+        return ("sysctl", decided) if decided.refusal else None
 
     def apply(self, v: View) -> None:
         conf = v.desired["sysctl"]

@@ -3,7 +3,7 @@
 
 import json
 
-from .. import facts, schema
+from .. import dockerd, facts, schema
 from ..operations import firewall, networks
 from ..plans import firewall as firewall_plans, networks as network_plans
 from . import Concern, View, register
@@ -24,6 +24,19 @@ class Networks(Concern):
         why = firewall_plans.backend_problem(
             firewall_plans.host_firewall(facts.docker_engine().get(host), json.loads(v.daemon_json)), bool(policy))
         return found + ([("networks.port_policy", f"{len(policy)} rule(s)", why)] if why else [])
+
+    def refusal(self, host, v: View):
+        current = facts.docker_networks().get(host)
+        if isinstance(current, dockerd.Down):
+            return None  # left to the operations
+        journals = facts.network_journals().get(host)
+        net = v.desired["networks"]
+        for name, spec in sorted(net["bridges"].items()):
+            decided = network_plans.network_plan(name, "bridge", spec, current.get(name), net["allow_disconnect"],
+                                                 journals.get(name))
+            if decided.refusal:
+                return "networks", decided
+        return None
 
     def apply(self, v: View) -> None:
         net = v.desired["networks"]

@@ -30,6 +30,17 @@ class Swarm(Concern):
         return swarm_plans.host_problems(v.role, facts.overlay_modules().get(host),
                                          facts.docker_engine().get(host)["version"])
 
+    def refusal(self, host, v: View):
+        """A standalone host in a swarm. (A joining node's refusal needs the leader's state at
+        its turn, after the leader's own operations: the join operation decides it.)"""
+        if v.role:
+            return None
+        state = facts.swarm().get(host)
+        if isinstance(state, dockerd.Down):
+            return None
+        decided = swarm_plans.standalone_plan(state)
+        return ("swarm", decided) if decided.refusal else None
+
     def apply(self, v: View) -> None:
         swarm_data, leader = v.desired["swarm"], run.of(v.host).leader  # chosen once, by preflight
         if v.role is None:
