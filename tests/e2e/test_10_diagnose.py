@@ -5,6 +5,7 @@ run judged since the faulted one (--previous) is healthy again."""
 import json
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -19,7 +20,9 @@ LOSS = "tc qdisc {} dev eth1 root netem loss 30%"  # loss on lab1's data network
 NOTRACK = ("iptables -t raw -{} PREROUTING -p tcp --dport 22 -j NOTRACK; "
            "iptables -t raw -{} OUTPUT -p tcp --sport 22 -j NOTRACK")
 CONTAINERS = "docker rm -f dw-diag-srv dw-diag-hold dw-diag-default dw-diag-flood >/dev/null 2>&1; true"
-CLOCK_MOVED = "/run/dw-diag-clock-moved"  # lab2's clock was put 10 s ahead (taken back only then)
+# A host's clock moved by SECONDS from its own reading, to the millisecond (`date -s @N` with a
+# whole N would drop up to a second each time).
+MOVE_CLOCK = 'date -s "@$(awk "BEGIN {{ printf \\"%.3f\\", $(date +%s.%N) + {seconds:.3f} }}")" >/dev/null'
 # lab1's probe traffic is a few hundred segments: judged from 20 on for this run only.
 FEW_SEGMENTS = {"lab1": {"diagnose": {"retrans_min_segments": 20}}}
 
@@ -45,15 +48,25 @@ def side_by_side(*steps) -> list:
 
 def _restore() -> None:
     """Every fault undone (also before the scenario: an attempt cut short by a VM panic may
-    have left some); the kernel values from the files as at boot, dockwright's among them."""
+    have left some); the kernel values from the files as at boot, dockwright's among them; the
+    swarm nodes' clocks from the controller's."""
     side_by_side(
         lambda: ssh("lab1", f"{CONTAINERS}; docker network rm {JUMBO} >/dev/null 2>&1; "
                             f"{LOSS.format('del')} 2>/dev/null; true", check=False),
-        lambda: ssh("lab2", f"{CONTAINERS}; [ -e {CLOCK_MOVED} ] && date -s @$(( $(date +%s) - 10 )) >/dev/null "
-                            f"&& rm -f {CLOCK_MOVED}; true", check=False),
+        lambda: ssh("lab2", f"{CONTAINERS}; true", check=False),
         lambda: ssh("lab3", f"{CONTAINERS}; sysctl -q --system; sysctl -q -w net.ipv4.ip_forward=1; "
                             f"{NOTRACK.format('D', 'D')} 2>/dev/null; iptables -C FORWARD -j DOCKER-USER 2>/dev/null "
                             "|| iptables -I FORWARD 1 -j DOCKER-USER", check=False))
+    side_by_side(*(lambda n=n: _sync_clock(n) for n in ("lab1", "lab2")))
+
+
+def _sync_clock(name: str) -> None:
+    """The VM's clock set to the controller's, as time sync would: emulated VMs drift apart by
+    seconds over a suite (and lab2's clock is moved on purpose below)."""
+    t0 = time.time()
+    theirs = float(ssh(name, "date +%s.%N"))
+    offset = (t0 + time.time()) / 2 - theirs
+    ssh(name, MOVE_CLOCK.format(seconds=offset))
 
 
 def _tuned(name: str) -> str:
@@ -113,7 +126,7 @@ def test_each_failure_is_found_where_it_is_with_its_fix_and_a_healthy_lab_has_no
     try:
         side_by_side(swarm_faults, standalone_faults)
         # lab2's clock 10 s ahead of lab1's (two swarm nodes: both are named).
-        ssh("lab2", f"touch {CLOCK_MOVED} && date -s @$(( $(date +%s) + 10 )) >/dev/null")
+        ssh("lab2", MOVE_CLOCK.format(seconds=10))
         res, faulted = diagnose("--previous", str(tmp_path / "healthy.json"), host_data=FEW_SEGMENTS)
         got = found(faulted)
         expected = {
