@@ -47,7 +47,7 @@ def docker_host() -> None:
         return
     try:
         if preflight.refused(host):
-            concerns.stop(concerns.view(host))  # fails it alone: no concern's operation runs
+            concerns.stop()  # fails it alone: no concern's operation runs
             return
         concerns.apply(concerns.view(host))
     except OperationError as refused:  # raised while pyinfra plans (without -y): this host only

@@ -163,7 +163,7 @@ def refusal(host, v: View) -> "tuple[str, object] | None":
     return None
 
 
-def stop(v: View) -> None:
+def stop() -> None:
     """The deploy of a host preflight found refused: no concern's operation, only the one that
     records the refusing plan's items and fails the host alone (dockwright.refusal)."""
     refused(name="refused before any change")

@@ -5,13 +5,11 @@ from pyinfra.api import FactBase
 from .. import host_paths, remote
 
 
-RULES_DIR = host_paths.RULES_DIR
 
 
 FAMILIES = {"ipv4": ("iptables", 4), "ipv6": ("ip6tables", 6)}
 
 
-UNIT = host_paths.PORT_POLICY_UNIT
 
 
 UNIT_NAME = "dockwright-port-policy.service"
@@ -23,11 +21,11 @@ WANTS_LINK = f"{host_paths.SYSTEMD_DIR}/docker.service.wants/{UNIT_NAME}"
 
 
 def rules_file(family: str) -> str:
-    return f"{RULES_DIR}/port-policy.{family}.rules"
+    return f"{host_paths.RULES_DIR}/port-policy.{family}.rules"
 
 
 def applied_file(family: str) -> str:
-    return f"{RULES_DIR}/port-policy.{family}.applied"
+    return f"{host_paths.RULES_DIR}/port-policy.{family}.applied"
 
 
 class PortPolicy(FactBase):
@@ -45,7 +43,7 @@ class PortPolicy(FactBase):
             parts.append(f"echo @@{family}.live; {tool} -S DOCKER-USER 2>/dev/null")
             parts.append(f"echo @@{family}.file; {remote.show_file(rules_file(family))}")
             parts.append(f"echo @@{family}.applied; {remote.show_file(applied_file(family))}")
-        parts.append(f"echo @@unit; {remote.sha256_line(UNIT)}")
+        parts.append(f"echo @@unit; {remote.sha256_line(host_paths.PORT_POLICY_UNIT)}")
         parts.append(f"echo @@enabled; [ -L {WANTS_LINK} ] && echo enabled; true")
         return "; ".join(parts)
 

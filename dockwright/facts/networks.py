@@ -41,7 +41,6 @@ class DockerNetworks(dockerd.EngineApiFact, FactBase):
 
 # Where a recreate journals the endpoints it is about to disconnect (root only), one file per
 # network: an interrupted recreate is finished by the next run from it.
-JOURNALS = host_paths.NETWORK_JOURNALS
 
 
 class NetworkJournals(FactBase):
@@ -54,7 +53,7 @@ class NetworkJournals(FactBase):
     """
 
     def command(self):
-        return (f"for f in {JOURNALS}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; "
+        return (f"for f in {host_paths.NETWORK_JOURNALS}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; "
                 "printf '%s ' \"${n%.json}\"; tr -d '\\n' < \"$f\"; echo; done; true")
 
     @staticmethod

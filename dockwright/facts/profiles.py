@@ -8,10 +8,9 @@ from pyinfra.facts.files import Sha256File
 
 from .. import host_paths, remote
 
-__all__ = ["APPARMOR_DIR", "AppArmorState", "ProfileCheck", "Sha256File"]
+__all__ = ["AppArmorState", "ProfileCheck", "Sha256File"]
 
 
-APPARMOR_DIR = host_paths.APPARMOR_DIR
 
 
 class AppArmorState(FactBase):
@@ -25,11 +24,11 @@ class AppArmorState(FactBase):
 
     def command(self, profile_name: str):
         name = profile_name
-        path = shlex.quote(f"{APPARMOR_DIR}/{name}")
+        path = shlex.quote(f"{host_paths.APPARMOR_DIR}/{name}")
         return (
             "e=N; read -r e 2>/dev/null < /sys/module/apparmor/parameters/enabled; echo enabled $e; "
             "command -v apparmor_parser >/dev/null && echo parser; "
-            f"{remote.sha256_line(f'{APPARMOR_DIR}/{name}', 'sha256 ')}; "
+            f"{remote.sha256_line(f'{host_paths.APPARMOR_DIR}/{name}', 'sha256 ')}; "
             # The first line and the loaded profiles by the shell's own read: a process each would
             # cost more than the reading.
             f"if [ -L {path} ] || [ -e {path} ] && ! {{ [ -f {path} ] && IFS= read -r first < {path} && "

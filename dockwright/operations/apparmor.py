@@ -7,7 +7,8 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from .. import factcache, facts, files, refusal
-from ..facts.profiles import APPARMOR_DIR, ProfileCheck
+from ..facts.profiles import ProfileCheck
+from ..host_paths import APPARMOR_DIR
 from ..plans.apparmor import decide
 
 

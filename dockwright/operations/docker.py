@@ -15,8 +15,8 @@ from .. import dockerd, facts, factcache, outcomes, platform, refusal, remote, r
 from ..facts.engine import DockerEngine, SwarmState, parse_kv
 # Host-side files of the rollout (root only): the candidate, the script, its outcome, and the
 # last candidate that had to be rolled back (so that it is not retried on its own).
-from ..host_paths import (CANDIDATE, DAEMON_JSON, FAILED_CANDIDATE as FAILED, ROLLOUT_LOG, ROLLOUT_PID,
-                          ROLLOUT_SCRIPT as SCRIPT, ROLLOUT_STATE, STATE_DIR, SYSTEMD_DIR)
+from ..host_paths import (CANDIDATE, DAEMON_JSON, FAILED_CANDIDATE, ROLLOUT_LOG, ROLLOUT_PID,
+                          ROLLOUT_SCRIPT, ROLLOUT_STATE, STATE_DIR, SYSTEMD_DIR)
 from ..facts.networks import DockerNetworks
 from ..plans import sha256
 from ..plans.docker import (daemon_plan, engine_plan, interrupted, live_restore, needs_swarm_state, quorum_problem,
@@ -81,8 +81,8 @@ def rollout_script(content: str, health_timeout: int, path: str = DAEMON_JSON,
     mode = "0600" if secrets.holds_secret(json.loads(content), secret_keys) else "0644"
     return templating.render(
         "docker/daemon-apply.sh.j2", path=shlex.quote(path), timeout=int(health_timeout), mode=mode,
-        dir=STATE_DIR, candidate=CANDIDATE, state=ROLLOUT_STATE, log=ROLLOUT_LOG, failed=FAILED,
-        script=SCRIPT, systemd_dir=SYSTEMD_DIR,
+        dir=STATE_DIR, candidate=CANDIDATE, state=ROLLOUT_STATE, log=ROLLOUT_LOG, failed=FAILED_CANDIDATE,
+        script=ROLLOUT_SCRIPT, systemd_dir=SYSTEMD_DIR,
         sha=sha256(content), has_validate=dockerd.HAS_VALIDATE,
         new_live_restore=str(live_restore(content)).lower(),
         allow_stop=str(bool(allow_container_stop)).lower())
@@ -114,13 +114,13 @@ def start_and_wait(script: str, run_id: str, timeout: int, mode: str = "apply") 
     def launch(what: str) -> str:
         unit = f"{UNIT}-{run_id[:12]}" if what == "apply" else f"{UNIT}-{what}-{run_id[:12]}"
         return (f"rm -f {ROLLOUT_PID}; {{ systemd-run --unit={unit} --collect --quiet "
-                f"-p RuntimeMaxSec={2 * timeout + 600} /bin/sh {SCRIPT} {run_id} {what} 2>/dev/null || "
-                f"setsid -f /bin/sh {SCRIPT} {run_id} {what} >/dev/null 2>&1 </dev/null; }}")
+                f"-p RuntimeMaxSec={2 * timeout + 600} /bin/sh {ROLLOUT_SCRIPT} {run_id} {what} 2>/dev/null || "
+                f"setsid -f /bin/sh {ROLLOUT_SCRIPT} {run_id} {what} >/dev/null 2>&1 </dev/null; }}")
     # Gone: its pid file names a process that has ended, or none appeared within 60 s.
     gone = (f"{{ p=$(cat {ROLLOUT_PID} 2>/dev/null); if [ -n \"$p\" ]; then ! kill -0 \"$p\" 2>/dev/null; "
             f"else [ $(date +%s) -ge $(( t0 + 60 )) ]; fi; }}")
     return (
-        f"umask 077 && printf '%s' {shlex.quote(script)} > {SCRIPT} && {launch(mode)} && "
+        f"umask 077 && printf '%s' {shlex.quote(script)} > {ROLLOUT_SCRIPT} && {launch(mode)} && "
         f"t0=$(date +%s); end=$(( t0 + {2 * timeout + 660} )); again={'no' if mode == 'apply' else 'done'}; "
         f"while [ ! -f {result_file} ] && [ $(date +%s) -lt $end ]; do sleep 1; "
         f"if [ ! -f {result_file} ] && [ $again = no ] && {gone}; then again=done; "

@@ -17,7 +17,8 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from .. import facts, files, refusal
-from ..facts.firewall import FAMILIES, RULES_DIR, UNIT, UNIT_NAME, applied_file, rules_file
+from ..facts.firewall import FAMILIES, UNIT_NAME, applied_file, rules_file
+from ..host_paths import PORT_POLICY_UNIT, RULES_DIR
 from ..plans.firewall import backend_problem, families, host_firewall, plan
 from .. import outcomes
 
@@ -107,14 +108,14 @@ def port_policy(policy: list[dict], daemon: dict):
         yield from refusal.refuse(host, f"networks.port_policy: {problem}")
         return
     wanted = {family: (rules_file(family), render(policy, family)) for family in families(effective)}
-    decided = plan((UNIT, UNIT_TEXT), wanted, bool(policy), facts.port_policy().get(host))
+    decided = plan((PORT_POLICY_UNIT, UNIT_TEXT), wanted, bool(policy), facts.port_policy().get(host))
     outcomes.record(host, "firewall", decided)
     if decided.nothing:
         host.noop("no port policy declared, none installed")
         return
     if decided.install_unit:
-        files.show_diff(host, UNIT, UNIT_TEXT)
-        yield f"{files.write(UNIT, UNIT_TEXT)} && systemctl daemon-reload && systemctl enable -q {UNIT_NAME}"
+        files.show_diff(host, PORT_POLICY_UNIT, UNIT_TEXT)
+        yield f"{files.write(PORT_POLICY_UNIT, UNIT_TEXT)} && systemctl daemon-reload && systemctl enable -q {UNIT_NAME}"
     for family, (path, text) in wanted.items():
         if family in decided.write:
             files.show_diff(host, path, text)

@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
 from .. import dockerd, facts, refusal, remote
-from ..host_paths import NETWORK_JOURNALS as JOURNALS
+from ..host_paths import NETWORK_JOURNALS
 from ..schema import NETWORK_FIELDS
 from ..plans.networks import network_plan, prune_plan
 
@@ -96,7 +96,7 @@ def connect_command(network: str, container: str, conf: dict, subnet: str | None
 
 
 def journal_path(network: str) -> str:
-    return f"{JOURNALS}/{network}.json"
+    return f"{NETWORK_JOURNALS}/{network}.json"
 
 
 def _sh(host, conn):
@@ -156,7 +156,7 @@ def _recreate(state, host, name: str, driver: str, spec: dict, old: dict, attach
         journal = json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "endpoints": confs},
                              sort_keys=True)
         path = shlex.quote(journal_path(name))
-        ok, out = sh(f"install -d -m 0700 {JOURNALS} && umask 077 && cat > {path}.tmp && mv -fT {path}.tmp {path}",
+        ok, out = sh(f"install -d -m 0700 {NETWORK_JOURNALS} && umask 077 && cat > {path}.tmp && mv -fT {path}.tmp {path}",
                      stdin=journal)
         if not ok:
             host.log_styled(f"network {name}: cannot journal its endpoints ({' '.join(out.stderr_lines)}); "

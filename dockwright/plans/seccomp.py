@@ -11,7 +11,6 @@ from ..host_paths import SECCOMP_DIR
 from . import FilePlan, sha256
 
 
-PROFILE_DIR = SECCOMP_DIR
 
 
 ARCHES = {
@@ -29,7 +28,7 @@ class SeccompProfileError(ValueError):
 
 
 def path_for(name: str) -> str:
-    return f"{PROFILE_DIR}/{name}.json"
+    return f"{SECCOMP_DIR}/{name}.json"
 
 
 SPEC = templating.TEMPLATES / "seccomp" / "spec.yaml"
