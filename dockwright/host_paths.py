@@ -11,6 +11,15 @@ ROLLOUT_SCRIPT = f"{STATE_DIR}/daemon-apply.sh"
 CANDIDATE = f"{STATE_DIR}/daemon.json.candidate"
 FAILED_CANDIDATE = f"{STATE_DIR}/daemon.json.failed"  # the last candidate rolled back
 NETWORK_JOURNALS = f"{STATE_DIR}/networks"
+# The engine package's rollout: its script, its log and the last version rolled back.
+PACKAGE_SCRIPT = f"{STATE_DIR}/package-apply.sh"
+PACKAGE_LOG = f"{STATE_DIR}/package.log"
+PACKAGE_FAILED = f"{STATE_DIR}/package.failed"
+
+# apt's: the engine's repository, its signing key and the version pin (dockwright's own files)
+APT_KEYRING = "/etc/apt/keyrings/dockwright-docker.asc"
+APT_SOURCE = "/etc/apt/sources.list.d/dockwright-docker.sources"
+APT_PIN = "/etc/apt/preferences.d/dockwright-docker"
 
 # Docker's
 DAEMON_JSON = "/etc/docker/daemon.json"

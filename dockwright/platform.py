@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Platform:
     family: str
-    package_query: str  # prints "PACKAGE VERSION STATUS" of each engine package the system knows
+    package_query: str  # prints "PACKAGE VERSION STATUS" of each package of every flavour the system knows
     service_defaults: str  # the file a packaged docker.service reads extra flags from
     install_command: str  # installs {packages}
     packages: dict  # engine flavour -> the packages that install it
@@ -25,10 +25,13 @@ class Platform:
 
 DEBIAN = Platform(
     family="debian",
-    package_query="dpkg-query -W -f='${Package} ${Version} ${Status}\\n' docker.io docker-ce 2>/dev/null",
+    package_query=("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' "
+                   "docker.io docker-cli docker-ce docker-ce-cli containerd.io 2>/dev/null"),
     service_defaults="/etc/default/docker",
     install_command="DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}",
-    packages={"docker.io": "docker.io docker-cli", "docker-ce": "docker-ce docker-ce-cli containerd.io"},
+    # docker.io brings its CLI (the docker.io package itself up to Debian 12, docker-cli after);
+    # Docker's packages are installed as Docker documents them.
+    packages={"docker.io": "docker.io", "docker-ce": "docker-ce docker-ce-cli containerd.io"},
 )
 
 FAMILIES = {"debian": DEBIAN, "ubuntu": DEBIAN}

@@ -65,7 +65,21 @@ conntrack = {
 }
 
 docker = {
-    "package": "docker.io",  # or "docker-ce" (Docker's own packages; needs their apt source)
+    "package": "docker.io",  # or "docker-ce" (Docker's own packages, from their repository below)
+    # Where the package comes from: "distribution" (the host's own apt sources) or "repository"
+    # (the apt repository below, set up in deb822 form with its key and signed-by).
+    "source": "distribution",
+    "repository": {
+        "url": "",  # its base URL; {id} becomes debian or ubuntu, {codename} the host's codename
+        "suite": "auto",  # auto: the host's codename
+        "components": ["stable"],
+        "key": "",  # its ASCII-armored signing key: a file on the machine that runs the deploy
+    },
+    # The engine package's version ("" leaves it to apt): pinned, and changed only by a rollout
+    # (restart_batch hosts at a time, gated on dockerd's health, rolled back to the version
+    # before). A version rolled back is not tried again unless retry_failed.
+    "version": "",
+    "hold": True,  # with a version: hold the engine's packages (no unattended upgrade restarts dockerd)
     "restart_batch": 1,  # hosts with the same batch size restarted at a time (swarm managers: always 1)
     # Restart even when running containers without a restart policy would stop (live-restore
     # off before or after the change). Off: such a host is refused, listing the containers.

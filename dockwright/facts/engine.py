@@ -9,7 +9,12 @@ import shlex
 from pyinfra.api import FactBase
 
 from .. import dockerd, platform, remote
-from ..host_paths import DAEMON_JSON, FAILED_CANDIDATE, ROLLOUT_STATE
+from ..host_paths import APT_KEYRING, APT_PIN, APT_SOURCE, DAEMON_JSON, FAILED_CANDIDATE, PACKAGE_FAILED, ROLLOUT_STATE
+
+ENGINE_PACKAGES = ("docker.io", "docker-ce")  # the package that is the engine, of each flavour
+# dockwright's apt files, read whole: each line after "|", so that no line of theirs can pass
+# for a section marker.
+APT_FILES = {"apt_key": APT_KEYRING, "apt_source": APT_SOURCE, "apt_pin": APT_PIN}
 
 
 def parse_version(text: str | None) -> tuple[int, ...] | None:
@@ -21,11 +26,16 @@ class DockerEngine(FactBase):
     """
     The engine's state in one command: package, version, service, unit flags, daemon.json.
 
-    Returns ``{"package", "version", "enabled", "active", "exec_start", "docker_opts",
-    "daemon_json", "rollout", "failed", "os"}``; ``daemon_json`` is the file's text or None,
-    ``os`` the ID, ID_LIKE and VERSION_ID of /etc/os-release,
+    Returns ``{"package", "version", "package_version", "packages", "held", "enabled", "active",
+    "exec_start", "docker_opts", "daemon_json", "rollout", "failed", "package_failed", "apt", "os"}``;
+    ``package_version`` is the engine package's Debian version, ``packages`` every installed
+    package of the engine's flavours by name with its version, ``held`` those on hold,
+    ``daemon_json`` the file's text or None, ``apt`` dockwright's apt files by name (``apt_key``,
+    ``apt_source``, ``apt_pin``: their text, None when absent), ``os`` the ID, ID_LIKE,
+    VERSION_ID and VERSION_CODENAME of /etc/os-release,
     ``rollout`` the outcome of the last rollout and ``failed`` the last rolled-back candidate
-    (``{"sha256", "at", "reason"}``), both ``{}`` when there are none.
+    (``{"sha256", "at", "reason"}``), both ``{}`` when there are none, and ``package_failed`` the
+    last engine version rolled back (``{"version", "at", "reason"}``).
     """
 
     def command(self):
@@ -34,7 +44,9 @@ class DockerEngine(FactBase):
             # slow to start) only for an engine installed without a package. Which package is
             # installed is decided by process(); files are read by the shell's own read.
             f"p=$({platform.DEBIAN.package_query}); echo @@package; echo \"$p\"; "
-            "echo @@version; case \"$p\" in *' install ok installed'*) ;; *) dockerd --version 2>/dev/null;; esac; "
+            "echo @@version; e=; o=$IFS; IFS='\n'; for l in $p; do case \"$l\" in "
+            "'docker.io '*' ok installed'|'docker-ce '*' ok installed') e=1;; esac; done; IFS=$o; "
+            "[ -n \"$e\" ] || dockerd --version 2>/dev/null; "
             # systemd's own resolution of the unit and its drop-ins (an empty ExecStart= resets),
             # with its state, in one call.
             "echo @@unit; systemctl show -p UnitFileState -p ActiveState -p ExecStart docker.service 2>/dev/null; "
@@ -42,7 +54,10 @@ class DockerEngine(FactBase):
             f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
             f"echo @@rollout; {remote.show_file(ROLLOUT_STATE)}; "
             f"echo @@failed; {remote.show_file(FAILED_CANDIDATE)}; "
-            f"echo @@os; {remote.matching_lines('/etc/os-release', 'ID=*|ID_LIKE=*|VERSION_ID=*')}; true"
+            f"echo @@package_failed; {remote.show_file(PACKAGE_FAILED)}; "
+            + "".join(f"echo @@{name}; [ -f {path} ] && echo present && {remote.show_file(path, '|')}; "
+                      for name, path in APT_FILES.items())
+            + f"echo @@os; {remote.matching_lines('/etc/os-release', 'ID=*|ID_LIKE=*|VERSION_ID=*|VERSION_CODENAME=*')}; true"
         )
 
     def process(self, output):
@@ -53,12 +68,18 @@ class DockerEngine(FactBase):
             return lines[-1].strip() if lines else None
 
         raw = one("daemon_json")
-        installed = [x.split() for x in sections.get("package", []) if x.endswith(" install ok installed")]
-        package = installed[-1] if installed else []
+        # "install ok installed", or "hold ok installed" for a package on hold.
+        installed = [x.split() for x in sections.get("package", [])
+                     if x.endswith(" ok installed") and len(x.split()) == 5 and x.split()[2] in ("install", "hold")]
+        engines = [x for x in installed if x[0] in ENGINE_PACKAGES]
+        package = engines[-1] if engines else []
         unit = sections.get("unit", [])
         props = parse_kv(x for x in unit if not x.startswith("ExecStart="))
         return {
             "package": package[0] if package else None,
+            "package_version": package[1] if package else None,
+            "packages": {x[0]: x[1] for x in installed},
+            "held": sorted(x[0] for x in installed if x[2] == "hold"),
             "version": parse_version(one("version")) or parse_version(package[1] if len(package) > 1 else None),
             "enabled": props.get("UnitFileState") == "enabled",
             "active": props.get("ActiveState") == "active",
@@ -67,8 +88,18 @@ class DockerEngine(FactBase):
             "daemon_json": base64.b64decode(raw).decode() if raw else None,
             "rollout": parse_kv(sections.get("rollout", [])),
             "failed": parse_kv(sections.get("failed", [])),
+            "package_failed": parse_kv(sections.get("package_failed", [])),
+            "apt": {name: apt_file(sections.get(name)) for name in APT_FILES},
             "os": {k: v.strip().strip("\"'") for k, v in parse_kv(sections.get("os", [])).items()},
         }
+
+
+def apt_file(lines: list[str] | None) -> str | None:
+    """A file read as "present" and its lines after "|": its text (each line ends in a newline),
+    None when it is absent."""
+    if not lines or lines[0] != "present":
+        return None
+    return "".join(x[1:] + "\n" for x in lines[1:] if x.startswith("|"))
 
 
 def exec_start(lines: list[str]) -> str:

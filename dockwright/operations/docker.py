@@ -131,18 +131,20 @@ def start_and_wait(script: str, run_id: str, timeout: int, mode: str = "apply") 
 
 
 def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, manager: bool,
-           timeout: int, conn: dict, mode: str = "apply"):
+           timeout: int, conn: dict, mode: str = "apply", roll=None, what: str = "daemon.json"):
     """Hands the rollout to the host (a detached systemd unit), waits for it and reports.
 
     At most ``slot[1]`` hosts sharing ``slot[0]`` restart at once; managers one at a time, only
     while the other managers hold quorum, and only under the swarm's manager-restart lease (one
     manager at a time across controllers too: dockwright.restart_lease). After the first host that ends unhealthy or
     rolled back, no further host is restarted. ``mode="recover"`` finishes a rollout that ended
-    without an outcome, from its journal (no quorum check: it only ever brings dockerd back)."""
+    without an outcome, from its journal (no quorum check: it only ever brings dockerd back).
+    ``roll`` is the host-side step (daemon.json's by default; the engine package's version is
+    another), ``what`` names it in the messages."""
     this_run = run.of_state(state)
     with _slot(state, *slot):
         if this_run.halted and mode == "apply":
-            host.log_styled(f"daemon.json not applied: the rollout stopped after {this_run.halted} failed",
+            host.log_styled(f"{what} not applied: the rollout stopped after {this_run.halted} failed",
                             fg="red")
             return False
         leased = False
@@ -163,11 +165,11 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
             if problem:
                 if leased:
                     remote.run(host, restart_lease.release_command(run_id), conn)
-                host.log_styled(f"daemon.json not applied: {problem}", fg="red")
+                host.log_styled(f"{what} not applied: {problem}", fg="red")
                 return False
         outcome = "unknown"
         try:
-            applied, outcome = _roll(state, host, script, content, run_id, timeout, conn, mode)
+            applied, outcome = (roll or _roll)(state, host, script, content, run_id, timeout, conn, mode)
             return applied
         finally:
             # Released on a known outcome only: with none, the rollout (or the recovery it
@@ -175,7 +177,7 @@ def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, man
             if leased and outcome != "unknown":
                 remote.run(host, restart_lease.release_command(run_id), conn)
             elif leased:
-                host.log_styled("daemon.json: the swarm's manager-restart lease is kept until it lapses "
+                host.log_styled(f"{what}: the swarm's manager-restart lease is kept until it lapses "
                                 "(the rollout's outcome is unknown)", fg="red")
 
 

@@ -1,6 +1,10 @@
 """The docker concern's data: the engine package, the rollout's settings, and daemon.json's
 keys with their types (a key not here goes in docker.passthrough, deliberately)."""
 
+import functools
+import os
+import re
+
 from .types import Addr, Any_, Bool, Iface, Int, Line, ListOf, MapOf, Name, Net, OneOf, Str, Struct
 
 ULIMIT = Struct({"Name": Str(), "Soft": Int(-1), "Hard": Int(-1)}, required=("Name", "Soft", "Hard"))
@@ -53,8 +57,20 @@ DAEMON_KEYS = {
     "selinux-enabled": Bool(),
 }
 
+REPOSITORY = Struct({
+    "url": Str(nonempty=False),  # checked by _rule_repository when the source is "repository"
+    "suite": Name("word"),
+    "components": ListOf(Name("word")),
+    "key": Str(nonempty=False),
+})
+
 DOCKER = Struct({
     "package": Str(("docker.io", "docker-ce")),
+    "source": Str(("distribution", "repository")),
+    "repository": REPOSITORY,
+    "version": OneOf(Str(("",), nonempty=False), Name("package version"),
+                     what="'' or a package version (digits, letters and .+~:-, * as a wildcard)"),
+    "hold": Bool(),
     "restart_batch": Int(1, 1000),
     "allow_container_stop": Bool(),
     "retry_failed": Bool(),
@@ -72,4 +88,55 @@ def _rule_passthrough(state, report):
             report(f"docker.passthrough.{key}", value, "also set in docker.daemon; set it once")
 
 
-RULES = [_rule_passthrough]
+# A URL apt can fetch from, with {id} (debian, ubuntu) and {codename} filled in per host. No
+# user:password@: apt takes credentials from /etc/apt/auth.conf.d, and a URL is shown and stored.
+REPOSITORY_URL = re.compile(r"https?://[A-Za-z0-9._~:/%+{}-]+")
+KEY_BLOCK = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+
+
+def _rule_repository(state, report):
+    docker = state.get("docker", {})
+    repo = docker.get("repository", {})
+    if docker.get("source") != "repository":
+        return
+    url = repo.get("url", "")
+    if not isinstance(url, str) or not REPOSITORY_URL.fullmatch(url):
+        why = ("credentials do not go in the URL (apt reads them from /etc/apt/auth.conf.d)"
+               if isinstance(url, str) and "@" in url else
+               "expected the repository's http(s) URL ({id} and {codename} are filled in per host)")
+        report("docker.repository.url", secrets_hidden(url), why)
+    key = repo.get("key", "")
+    if not key:
+        report("docker.repository.key", key, "a repository needs its signing key: the path of its "
+                                              "ASCII-armored public key on this machine")
+        return
+    try:
+        text = read_key(key)
+    except OSError as e:
+        report("docker.repository.key", key, f"cannot read it: {e.strerror}")
+        return
+    if KEY_BLOCK not in text:
+        report("docker.repository.key", key, "not an ASCII-armored OpenPGP public key (export one "
+                                              "with gpg --armor --export)")
+
+
+def secrets_hidden(url):
+    """A URL as shown: what stands between :// and @ (a password) is never printed."""
+    if isinstance(url, str) and "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def read_key(path: str) -> str:
+    """The repository key's text, as it is installed on the hosts (read once per process)."""
+    return _read(os.path.abspath(path))
+
+
+@functools.lru_cache(maxsize=None)
+def _read(path: str) -> str:
+    with open(path, encoding="ascii", errors="replace") as f:
+        return f.read()
+
+
+RULES = [_rule_passthrough, _rule_repository]

@@ -135,7 +135,63 @@ def test_docker_engine_version_comes_from_the_package_when_there_is_one():
     state = fengine.DockerEngine().process(["@@package", "docker.io 26.1.5 deinstall ok config-files", "@@version",
                                             "Docker version 24.0.7, build afdd53b"])
     assert (state["package"], state["version"]) == (None, (24, 0, 7))
-    assert "*' install ok installed'*) ;; *) dockerd --version" in fengine.DockerEngine().command()
+
+
+
+def _engine_read(tmp_path, dpkg_lines: list[str]) -> list[str]:
+    """The engine read's package and version parts run by sh, with dpkg-query and dockerd
+    stand-ins on PATH (dockerd records that it was started)."""
+    bin_ = tmp_path / "bin"
+    bin_.mkdir(exist_ok=True)
+    (bin_ / "dpkg-query").write_text("#!/bin/sh\nprintf '%s\\n' " + " ".join(f"'{x}'" for x in dpkg_lines) + "\n")
+    (bin_ / "dockerd").write_text(f"#!/bin/sh\ntouch {tmp_path}/dockerd-ran; echo 'Docker version 24.0.7, build x'\n")
+    for f in bin_.iterdir():
+        f.chmod(0o755)
+    part = fengine.DockerEngine().command().split("echo @@unit;", 1)[0]
+    out = subprocess.run(["sh", "-c", part], capture_output=True, text=True, env={"PATH": f"{bin_}:/usr/bin:/bin"})
+    return out.stdout.splitlines()
+
+
+def test_docker_engine_starts_dockerd_for_its_version_only_without_an_installed_engine_package(tmp_path):
+    """An installed or held engine package gives the version; dockerd (slow) runs only when
+    neither engine package is installed, even when containerd.io is."""
+    for lines, runs in ((["docker.io 20.10.24 install ok installed"], False),
+                        (["containerd.io 1.7.1 install ok installed", "docker-ce 5:28.5.1-1 hold ok installed"], False),
+                        (["containerd.io 1.7.1 install ok installed", "docker.io 26.1 deinstall ok config-files"], True)):
+        (tmp_path / "dockerd-ran").unlink(missing_ok=True)
+        out = _engine_read(tmp_path, lines)
+        assert (tmp_path / "dockerd-ran").exists() == runs, lines
+        state = fengine.DockerEngine().process(out)
+        assert state["version"] == ((24, 0, 7) if runs else fengine.parse_version(lines[-1].split()[1]))
+
+
+def test_docker_engine_reads_holds_versions_and_its_apt_files():
+    state = fengine.DockerEngine().process([
+        "@@package", "containerd.io 1.7.1-1 hold ok installed", "docker-ce 5:28.5.1-1~debian.12~bookworm hold ok installed",
+        "docker-ce-cli 5:28.5.1-1~debian.12~bookworm install ok installed", "docker.io 20.10 deinstall ok config-files",
+        "@@apt_key", "present", "|-----BEGIN PGP PUBLIC KEY BLOCK-----", "|", "|x",
+        # A line of the file that looks like a marker stays inside it.
+        "@@apt_source", "present", "|@@os", "|Types: deb",
+        "@@apt_pin", "@@os", "ID=debian", "VERSION_CODENAME=bookworm"])
+    assert state["package"] == "docker-ce" and state["package_version"] == "5:28.5.1-1~debian.12~bookworm"
+    assert state["held"] == ["containerd.io", "docker-ce"]
+    assert set(state["packages"]) == {"containerd.io", "docker-ce", "docker-ce-cli"}
+    assert state["apt"] == {"apt_key": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nx\n",
+                            "apt_source": "@@os\nTypes: deb\n", "apt_pin": None}
+    assert state["os"] == {"ID": "debian", "VERSION_CODENAME": "bookworm"}
+
+
+def test_docker_engine_reads_apt_files_whole_with_the_shells_own_read(tmp_path):
+    f = tmp_path / "src"
+    f.write_text("Types: deb\n\n@@package\nlast line without newline")
+    part = fengine.DockerEngine().command().split("echo @@apt_source;", 1)[1].split("echo @@apt_pin;", 1)[0]
+    out = subprocess.run(["sh", "-c", "echo @@apt_source; " + part.replace(fengine.APT_SOURCE, str(f))],
+                         capture_output=True, text=True).stdout.splitlines()
+    assert fengine.DockerEngine().process(out)["apt"]["apt_source"] == "Types: deb\n\n@@package\nlast line without newline\n"
+    f.unlink()
+    out = subprocess.run(["sh", "-c", "echo @@apt_source; " + part.replace(fengine.APT_SOURCE, str(f))],
+                         capture_output=True, text=True).stdout.splitlines()
+    assert fengine.DockerEngine().process(out)["apt"]["apt_source"] is None
 
 
 def test_docker_engine_reads_its_files_with_the_shells_own_read(tmp_path):
@@ -149,7 +205,8 @@ def test_docker_engine_reads_its_files_with_the_shells_own_read(tmp_path):
     assert out.splitlines() == ["@@docker_opts", '"--dns 8.8.8.8"']
     os_part = fengine.DockerEngine().command().split("echo @@os;", 1)[1].replace("/etc/os-release", str(tmp_path / "os"))
     out = subprocess.run(["sh", "-c", "echo @@os;" + os_part], capture_output=True, text=True).stdout
-    assert fengine.DockerEngine().process(out.splitlines())["os"] == {"ID": "debian", "VERSION_ID": "12"}
+    assert fengine.DockerEngine().process(out.splitlines())["os"] == {"ID": "debian", "VERSION_ID": "12",
+                                                                      "VERSION_CODENAME": "x"}
 
 
 def test_docker_engine_fact_without_daemon_json():

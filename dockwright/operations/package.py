@@ -1,0 +1,148 @@
+"""The engine's package: the apt repository it comes from (with its own signing key), the
+version pinned and held, and a version change rolled out like daemon.json: a few hosts at a
+time, gated on dockerd's health, rolled back to the version before when dockerd does not come
+back."""
+
+import shlex
+import uuid
+
+from pyinfra import host
+from pyinfra.api import FunctionCommand, operation
+
+from .. import facts, factcache, files, outcomes, refusal, remote, run, templating
+from ..facts.engine import DockerEngine, SwarmState, parse_kv
+from ..facts.networks import DockerNetworks
+from ..host_paths import APT_SOURCE, PACKAGE_FAILED, PACKAGE_LOG, PACKAGE_SCRIPT, STATE_DIR
+from ..plans import Plan
+from ..plans.docker import restart_slot
+from ..plans.package import flavour_packages, package_plan
+from . import docker
+
+UNIT = "dockwright-package"  # the version rollout's transient unit
+
+# Only the engine's repository is refreshed: the host's other sources are its owner's business
+# (and may be unreachable from where the host runs).
+UPDATE = (f"DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -q -o Dir::Etc::SourceList={APT_SOURCE} "
+          "-o Dir::Etc::SourceParts=/dev/null -o APT::Get::List-Cleanup=0")
+
+
+def _part(plan, files_side: bool) -> Plan:
+    """The plan's items of one side (apt's files, or the version and hold), recorded by the
+    operation that acts on them."""
+    return Plan(items=[x for x in plan.items if x[0].startswith("apt: ") == files_side])
+
+
+@operation()
+def apt_source(conf: dict, key_text: str | None = None):
+    """
+    dockwright's apt files for the engine: the repository in deb822 form with ``Signed-By`` its
+    own key in /etc/apt/keyrings, and the version pin; each written when its text differs and
+    removed when the data no longer asks for it. The repository's index is refreshed (that
+    source alone) when it changed or a package is to come from it.
+
+    + conf: docker's data (``source``, ``repository``, ``package``, ``version``)
+    + key_text: the repository's ASCII-armored signing key (``source: repository``)
+
+    **Example:**
+
+    .. code:: python
+
+        package.apt_source(name="docker: apt source", conf=model.desired(host)["docker"],
+                           key_text=open("keys/docker.asc").read())
+    """
+    decided = package_plan(conf, facts.docker_engine().get(host), key_text)
+    outcomes.record(host, "docker", _part(decided, True))
+    changed = False
+    for path in decided.removes:
+        yield f"rm -f {shlex.quote(path)}"
+        changed = True
+    if decided.unhold and not conf["version"]:  # the holds that came with a pin now removed
+        yield "apt-mark unhold " + " ".join(shlex.quote(x) for x in decided.unhold)
+    for path, content in decided.writes:
+        files.show_diff(host, path, content)
+        yield files.write(path, content, mode="0644")
+        changed = True
+    if decided.update:
+        yield UPDATE
+    if changed:
+        yield factcache.forget_after(DockerEngine)
+    elif not decided.update:
+        host.noop("the engine's apt source and pin are as the data says")
+
+
+def rollout_script(conf: dict, engine: dict, health_timeout: int) -> str:
+    holds = flavour_packages(conf, engine) if conf["hold"] else []
+    return templating.render(
+        "docker/package-apply.sh.j2", dir=STATE_DIR, log=PACKAGE_LOG, failed=PACKAGE_FAILED,
+        package=shlex.quote(conf["package"]), pinned=shlex.quote(conf["version"]),
+        holds=shlex.quote(" ".join(holds)), timeout=int(health_timeout), apt_timeout=900)
+
+
+def _roll(state, host, script: str, content: str, run_id: str, timeout: int, conn: dict, mode: str):
+    """Runs the version rollout on the host as a transient unit, waits for its end and judges
+    it: (applied, the outcome)."""
+    result = f"{STATE_DIR}/package.result.{run_id}"
+    ok, out = remote.run(host, (
+        f"install -d -m 0700 {STATE_DIR} && umask 077 && printf '%s' {shlex.quote(script)} > {PACKAGE_SCRIPT} && "
+        f"{{ systemd-run --unit={UNIT}-{run_id[:12]} --collect --wait --quiet -p RuntimeMaxSec={2 * timeout + 1900} "
+        f"/bin/sh {PACKAGE_SCRIPT} {run_id} >/dev/null 2>&1; "
+        f"sed 's/^/log /' {PACKAGE_LOG} 2>/dev/null; sed 's/^/state /' {result} 2>/dev/null; rm -f {result}; }}"),
+        conn)
+    lines = out.stdout_lines if ok else []
+    outcome = parse_kv([x[6:] for x in lines if x.startswith("state ")])
+    found = outcome.get("result", "unknown") if outcome.get("run") == run_id else "unknown"
+    for line in lines:
+        if line.startswith("log ") and not line.startswith("log dockwright-result:"):
+            host.log(f"engine package: {line[4:]}")
+    if found == "applied":
+        host.log_styled(f"engine package: {outcome.get('previous')} -> {outcome.get('version')}, dockerd healthy",
+                        fg="green")
+        return True, found
+    host.log_styled(f"engine package: {found}: {outcome.get('reason') or 'the rollout gave no outcome'}", fg="red")
+    if found != "failed":  # dockerd was restarted and came back unhealthy (or no one knows): no further host
+        run.of_state(state).halted = host.name
+    return False, found
+
+
+@operation()
+def engine_version(conf: dict, health_timeout: int = 240, batch: int = 1, manager: bool = False,
+                   retry_failed: bool = False):
+    """
+    The engine package at the pinned version (``docker.version``), and its packages held.
+
+    A version change is a rollout: ``batch`` hosts at a time, managers one at a time while the
+    others hold quorum (as daemon.json's), apt run in a transient unit, dockerd gated on its
+    health and the version before reinstalled when it does not come back. A version rolled
+    back is not tried again unless ``retry_failed``.
+
+    + conf: docker's data (``package``, ``version``, ``hold``)
+    + health_timeout: seconds dockerd has to come back before the rollback
+    + batch: hosts with the same batch size restart at most this many at a time
+    + manager: a swarm manager
+    + retry_failed: try again a version rolled back before
+
+    **Example:**
+
+    .. code:: python
+
+        package.engine_version(name="docker: engine version", conf=model.desired(host)["docker"])
+    """
+    engine_state = facts.docker_engine().get(host)
+    decided = package_plan(conf, engine_state, None, retry_failed)
+    outcomes.record(host, "docker", _part(decided, False))
+    if decided.refusal:
+        yield from refusal.refuse(host, f"engine package: {decided.refusal}")
+        return
+    if decided.unhold:
+        yield "apt-mark unhold " + " ".join(shlex.quote(x) for x in decided.unhold)
+    if decided.upgrade:
+        script = rollout_script(conf, engine_state, health_timeout)
+        yield FunctionCommand(docker._apply, (script, "", uuid.uuid4().hex, restart_slot(manager, batch), manager,
+                                              health_timeout, remote.connector_args(host)),
+                              {"roll": _roll, "what": "engine package"})
+        yield factcache.forget_after(DockerEngine, DockerNetworks, SwarmState)
+        return
+    if decided.hold:
+        yield "apt-mark hold " + " ".join(shlex.quote(x) for x in decided.hold)
+    if not (decided.unhold or decided.hold):
+        host.noop("the engine package is at its pinned version" if conf["version"] else "no engine version pinned")
