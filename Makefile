@@ -4,7 +4,7 @@ VENV    := .venv
 VPY     := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
 # python3-venv for make setup; the probe ships prebuilt (no C toolchain needed here).
-LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python3-venv
+LAB_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap vde2 openssh-client python3-venv apt-utils gpg
 # What the unit tests use besides Python (installed without recommends): promtool (the alert
 # rules), systemd-analyze (the units), chromium (the fleet page, seen as a person sees it).
 TEST_PACKAGES := prometheus systemd chromium

@@ -71,22 +71,33 @@ def apt_source(conf: dict, key_text: str | None = None):
 
 
 def rollout_script(conf: dict, engine: dict, health_timeout: int) -> str:
+    """The host-side version rollout (docker/package-apply.sh.j2) for this host's packages."""
     holds = flavour_packages(conf, engine) if conf["hold"] else []
     return templating.render(
         "docker/package-apply.sh.j2", dir=STATE_DIR, log=PACKAGE_LOG, failed=PACKAGE_FAILED,
         package=shlex.quote(conf["package"]), pinned=shlex.quote(conf["version"]),
-        holds=shlex.quote(" ".join(holds)), timeout=int(health_timeout), apt_timeout=900)
+        holds=shlex.quote(" ".join(holds)), timeout=int(health_timeout), apt_timeout=900,
+        allow_stop=str(bool(conf["allow_container_stop"])).lower())
 
 
 def _roll(state, host, script: str, content: str, run_id: str, timeout: int, conn: dict, mode: str):
-    """Runs the version rollout on the host as a transient unit, waits for its end and judges
-    it: (applied, the outcome)."""
-    result = f"{STATE_DIR}/package.result.{run_id}"
+    """Starts the version rollout on the host detached from this session (a transient unit
+    where systemd-run reaches systemd, else its own session), waits for its outcome with a
+    bound, and judges it: (applied, the outcome). A rollout whose process ended without an
+    outcome is reported as such, never as applied."""
+    result, pid = f"{STATE_DIR}/package.result.{run_id}", f"{STATE_DIR}/package.pid"
+    bound = 2 * timeout + 1900  # apt's bound twice, the health gate twice, and room
     ok, out = remote.run(host, (
         f"install -d -m 0700 {STATE_DIR} && umask 077 && printf '%s' {shlex.quote(script)} > {PACKAGE_SCRIPT} && "
-        f"{{ systemd-run --unit={UNIT}-{run_id[:12]} --collect --wait --quiet -p RuntimeMaxSec={2 * timeout + 1900} "
-        f"/bin/sh {PACKAGE_SCRIPT} {run_id} >/dev/null 2>&1; "
-        f"sed 's/^/log /' {PACKAGE_LOG} 2>/dev/null; sed 's/^/state /' {result} 2>/dev/null; rm -f {result}; }}"),
+        f"rm -f {pid} && {{ systemd-run --unit={UNIT}-{run_id[:12]} --collect --quiet -p RuntimeMaxSec={bound} "
+        f"/bin/sh {PACKAGE_SCRIPT} {run_id} 2>/dev/null || "
+        f"setsid -f /bin/sh {PACKAGE_SCRIPT} {run_id} >/dev/null 2>&1 </dev/null; }} && "
+        f"t0=$(date +%s); end=$(( t0 + {bound} )); "
+        # Ended without an outcome: its pid file names a process gone, or none came in 60 s.
+        f"while [ ! -f {result} ] && [ $(date +%s) -lt $end ]; do sleep 2; "
+        f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ]; then kill -0 \"$p\" 2>/dev/null || {{ sleep 1; break; }}; "
+        f"elif [ $(date +%s) -ge $(( t0 + 60 )) ]; then break; fi; done; "
+        f"sed 's/^/log /' {PACKAGE_LOG} 2>/dev/null; sed 's/^/state /' {result} 2>/dev/null; rm -f {result}; true"),
         conn)
     lines = out.stdout_lines if ok else []
     outcome = parse_kv([x[6:] for x in lines if x.startswith("state ")])
@@ -99,7 +110,7 @@ def _roll(state, host, script: str, content: str, run_id: str, timeout: int, con
                         fg="green")
         return True, found
     host.log_styled(f"engine package: {found}: {outcome.get('reason') or 'the rollout gave no outcome'}", fg="red")
-    if found != "failed":  # dockerd was restarted and came back unhealthy (or no one knows): no further host
+    if found not in ("failed", "busy", "refused"):  # dockerd was restarted and came back unhealthy (or no one knows): no further host
         run.of_state(state).halted = host.name
     return False, found
 

@@ -40,6 +40,14 @@ def daemon_json(desired: dict) -> dict:
     return want
 
 
+def apt_url(repository: dict, os_release: dict) -> str:
+    """The repository's URL as a host's source file must hold it ({id}: debian or ubuntu, from
+    ID or ID_LIKE; {codename}: VERSION_CODENAME)."""
+    ids = [os_release.get("ID", ""), *os_release.get("ID_LIKE", "").split()]
+    return repository["url"].format(id=next((x for x in ids if x in ("debian", "ubuntu")), ids[0]),
+                                    codename=os_release.get("VERSION_CODENAME", ""))
+
+
 def daemon_json_mode(desired: dict) -> str:
     """0600 when daemon.json holds a secret (docs/design.md: a file holding a secret is 0600), else 0644."""
     keys = tuple(desired.get("docker", {}).get("secret_keys", ()))

@@ -47,6 +47,9 @@ def files(desired: dict) -> dict[str, str]:
         out["seccomp"] = f"/etc/docker/seccomp/{desired['seccomp']['name']}.json"
     if model.enabled(desired, "apparmor"):
         out["apparmor"] = f"/etc/apparmor.d/{desired['apparmor']['name']}"
+    if model.enabled(desired, "docker") and desired["docker"].get("source") == "repository":
+        out["apt.source"] = "/etc/apt/sources.list.d/dockwright-docker.sources"
+        out["apt.key"] = "/etc/apt/keyrings/dockwright-docker.asc"
     return out
 
 
@@ -72,6 +75,14 @@ def state_command(desired: dict) -> str:
         "iptables.nat": "iptables -t nat -S POSTROUTING 2>/dev/null",
         "probe.images": probe.STATE_COMMAND,
     }
+    docker = desired.get("docker", {})
+    if model.enabled(desired, "docker") and (docker.get("source") == "repository" or docker.get("version")):
+        package = shlex.quote(docker["package"])
+        # apt's own view: where the package comes from and which version it would take.
+        parts["apt.policy"] = f"LC_ALL=C apt-cache policy {package}"
+        parts["apt.installed"] = f"dpkg-query -W -f='${{Version}} ${{Status}}\\n' {package}"
+        parts["apt.holds"] = "apt-mark showhold"
+        parts["os-release"] = "cat /etc/os-release"
     for name, path in files(desired).items():
         q = shlex.quote(path)
         parts[f"file.{name}"] = f"stat -c '%U %G %a' {q} 2>/dev/null && base64 -w0 {q}; echo"

@@ -1,5 +1,6 @@
 """Docker daemon: daemon.json holds what the data says, and what dockerd reports it runs with."""
 
+import fnmatch
 import json
 
 import pytest
@@ -57,3 +58,42 @@ def test_container_limits_from_daemon(target, daemon):
         pytest.skip("no default nofile ulimit in data")
     out = target.default_view()["nofile"]
     assert out.split() == [str(nofile["Soft"]), str(nofile["Hard"])]
+
+
+def _os_release(text: str) -> dict:
+    return {k: v.strip().strip("\"'") for k, _, v in (x.partition("=") for x in text.splitlines()) if v}
+
+
+def test_engine_package_source_version_and_hold(target):
+    """apt takes the engine from the repository the data names, signed by its key alone, at the
+    pinned version, and the packages are held: judged from apt's own answers."""
+    target.needs("docker")
+    conf = target.desired["docker"]
+    if conf.get("source") != "repository" and not conf.get("version"):
+        pytest.skip("the engine's package is left to the host's own apt sources")
+    state, wrong = target.state(), []
+    policy = state["apt.policy"]
+    if conf["source"] == "repository":
+        url = expect.apt_url(conf["repository"], _os_release(state["os-release"]))
+        meta, text = snapshot.file_of(state, "apt.source")
+        fields = dict(line.split(": ", 1) for line in (text or "").splitlines() if ": " in line)
+        if fields.get("URIs") != url or fields.get("Signed-By") != "/etc/apt/keyrings/dockwright-docker.asc":
+            wrong.append(f"the source file names {fields.get('URIs')!r} signed by {fields.get('Signed-By')!r} "
+                         f"(want {url!r} signed by the repository's own keyring)")
+        key_meta, key = snapshot.file_of(state, "apt.key")
+        with open(conf["repository"]["key"]) as f:
+            if key is None or key.strip() != f.read().strip():
+                wrong.append("the keyring is not the repository's key from the data")
+        if url not in policy:
+            wrong.append(f"apt-cache policy does not list {url}: {policy[:300]!r}")
+    if conf.get("version"):
+        installed = state["apt.installed"].split()
+        candidate = next((x.split(":", 1)[1].strip() for x in policy.splitlines() if x.strip().startswith("Candidate:")), None)
+        if not installed or not fnmatch.fnmatchcase(installed[0], conf["version"]):
+            wrong.append(f"{conf['package']} {installed[:1]} installed, want {conf['version']}")
+        if not candidate or not fnmatch.fnmatchcase(candidate, conf["version"]):
+            wrong.append(f"apt's candidate is {candidate}, not the pinned {conf['version']}")
+        held = state["apt.holds"].split()
+        if conf.get("hold", True) and conf["package"] not in held:
+            wrong.append(f"{conf['package']} is not held (held: {held})")
+    assert not wrong, "; ".join(wrong)
