@@ -77,6 +77,7 @@ def rollout_script(conf: dict, engine: dict, health_timeout: int) -> str:
         "docker/package-apply.sh.j2", dir=STATE_DIR, log=PACKAGE_LOG, failed=PACKAGE_FAILED,
         package=shlex.quote(conf["package"]), pinned=shlex.quote(conf["version"]),
         holds=shlex.quote(" ".join(holds)), timeout=int(health_timeout), apt_timeout=900,
+        update=UPDATE if conf["source"] == "repository" else "",
         allow_stop=str(bool(conf["allow_container_stop"])).lower())
 
 

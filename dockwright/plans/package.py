@@ -100,7 +100,9 @@ def package_plan(conf: dict, engine: dict, key_text: str | None, retry_failed: b
         else:
             p.upgrade = conf["version"]
             p.differs(f"package: {conf['package']} version", conf["version"], installed)
-    p.update = conf["source"] == "repository" and (repo_changed or p.upgrade is not None or not engine.get("package"))
+    # Refreshed here when the source changed or the first install comes from it; a version
+    # rollout refreshes it itself, as its first step (a no-op run never touches apt's lists).
+    p.update = conf["source"] == "repository" and (repo_changed or not engine.get("package"))
     held = set(engine.get("held") or ())
     packages = flavour_packages(conf, engine)
     if not conf["version"] and APT_PIN in p.removes:

@@ -146,3 +146,53 @@ def test_environment_groups_are_validated_although_they_never_merge_into_a_host(
     assert [(p.host, p.key) for p in bad] == [("all", "environment_groups[1]"), ("all", "environment_groups[2]")]
     assert schema.validate_inventory_data({"environment_groups": "prod"})[0].why == "expected a list"
     assert schema.validate_inventory_data(group_data("all")) == []  # control: the shipped data
+
+
+KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZx\n-----END PGP PUBLIC KEY BLOCK-----\n"
+
+
+def _repo(tmp_path, **repository):
+    key = tmp_path / "docker.asc"
+    key.write_text(KEY)
+    return {"docker": {"source": "repository", "repository": {"url": "https://packages.example/linux/{id}",
+                                                             "key": str(key), **repository}}}
+
+
+def test_a_repository_with_its_key_is_valid(tmp_path):
+    assert problems(_repo(tmp_path)) == []
+    assert problems(deep_merge(_repo(tmp_path), {"docker": {"version": "5:28.5.*"}})) == []
+
+
+@pytest.mark.parametrize("repository,expected", [
+    ({"url": ""}, "h1: docker.repository.url = '': expected the repository's http(s) URL"),
+    ({"url": "ftp://x/y"}, "docker.repository.url = 'ftp://x/y'"),
+    ({"url": "https://x/y\nz"}, "docker.repository.url"),
+    ({"key": ""}, "docker.repository.key = '': a repository needs its signing key"),
+    ({"key": "/nonexistent/docker.asc"}, "docker.repository.key = '/nonexistent/docker.asc': cannot read it"),
+    ({"suite": "bad suite"}, "docker.repository.suite = 'bad suite'"),
+])
+def test_repository_rules_name_host_key_and_value(tmp_path, repository, expected):
+    found = problems(deep_merge(_repo(tmp_path), {"docker": {"repository": repository}}))
+    assert any(expected in p for p in found), found
+
+
+def test_a_password_in_the_repository_url_is_refused_and_never_shown(tmp_path):
+    found = problems(deep_merge(_repo(tmp_path), {"docker": {"repository": {"url": "https://me:s3cret@packages.example/x"}}}))
+    assert any("credentials do not go in the URL" in p for p in found), found
+    assert "s3cret" not in " ".join(found) and "https://***@packages.example/x" in " ".join(found)
+
+
+def test_a_key_that_is_not_an_armored_public_key_is_refused(tmp_path):
+    (tmp_path / "binary.gpg").write_bytes(b"\x99\x01\x0d\x04binary")
+    found = problems(deep_merge(_repo(tmp_path), {"docker": {"repository": {"key": str(tmp_path / "binary.gpg")}}}))
+    assert any("not an ASCII-armored OpenPGP public key" in p for p in found), found
+
+
+@pytest.mark.parametrize("version", ["latest", "28.5.1; rm -rf /", " 28.5.1", "28.5.1\n"])
+def test_engine_versions_are_package_versions(version):
+    found = problems({"docker": {"version": version}})
+    assert any("docker.version" in p for p in found), found
+
+
+def test_the_repository_is_checked_only_when_it_is_the_source():
+    assert problems({"docker": {"repository": {"url": "not a url", "key": ""}}}) == []
