@@ -92,8 +92,10 @@ def test_engine_from_a_signed_repository_pinned_held_upgraded_and_rolled_back():
             assert res.returncode != 0
             assert host()["dockerd_started"] == rolled["dockerd_started"]
             res = drift("--limit", "lab3", "--json", str(REPORT), host_data=data(repo, url, broken))
-            assert res.returncode != 0
-            print(REPORT.read_text())
+            report = json.loads(REPORT.read_text())
+            assert res.returncode != 0 and report["coverage"]["failed"] == {"lab3": report["failed"]["lab3"]}
+            assert f"docker.io {broken} was rolled back" in report["failed"]["lab3"]
+            assert "not tried again" in report["failed"]["lab3"]
 
         # Back to the distribution's packages: dockwright's apt files go, the hold with the pin;
         # the installed engine is left as it is (no downgrade nobody asked for).
