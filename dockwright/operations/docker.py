@@ -28,8 +28,8 @@ def engine(package: str = "docker.io"):
     """
     Docker installed, enabled and running.
 
-    + package: ``docker.io`` (Debian) or ``docker-ce`` (Docker's packages; their apt source must
-      be configured)
+    + package: ``docker.io`` (Debian) or ``docker-ce`` (Docker's packages: their apt source is
+      ``package.apt_source``'s, run before this one)
 
     **Example:**
 

@@ -349,3 +349,45 @@ def test_the_waiter_recovers_a_rollout_that_died_once():
     assert command.count("daemon-apply.sh r1r1r1r1r1r1r1r1 apply") == 2  # systemd-run, else setsid
     assert command.count("daemon-apply.sh r1r1r1r1r1r1r1r1 recover") == 2 and "again=no" in command
     assert "kill -0" in command and "--unit=dockwright-daemon-apply-recover-r1r1r1r1r1r1" in command
+
+
+# The engine package's version rollout shares the slots, the quorum and the halt with daemon.json's.
+def _package_host(name, result, run_id="r1"):
+    def answer(cmd):
+        if "package-apply.sh" in cmd:
+            return [f"log step of {name}", f"state result={result}", f"state run={run_id}",
+                    "state previous=1.0", "state version=2.0", "state reason=why"]
+        return []
+    return run_host(name, answer)
+
+
+def _package_apply(state, host):
+    from dockwright.operations import package
+    return docker._apply(state, host, "script", "", "r1", ("batch-1", 1), False, 30, {},
+                         roll=package._roll, what="engine package")
+
+
+def test_a_package_rolled_back_halts_the_rollout_and_no_further_host_is_restarted():
+    state = FakeState()
+    assert _package_apply(state, _package_host("lab1", "rolled-back")) is False
+    nxt = _package_host("lab2", "applied")
+    assert _package_apply(state, nxt) is False
+    assert nxt.ran == [] and "engine package not applied: the rollout stopped after lab1 failed" in nxt.logged[0]
+
+
+@pytest.mark.parametrize("result", ["refused", "failed", "busy"])
+def test_a_package_rollout_that_restarted_nothing_does_not_halt_the_others(result):
+    state = FakeState()
+    assert _package_apply(state, _package_host("lab1", result)) is False
+    ok = _package_host("lab2", "applied")
+    assert _package_apply(state, ok) is True
+    (start, _), = ok.ran
+    assert "setsid -f /bin/sh /var/lib/dockwright/package-apply.sh r1" in start
+
+
+def test_a_package_rollout_without_an_outcome_halts_and_never_reads_as_applied():
+    state = FakeState()
+    silent = run_host("lab1", [])
+    assert _package_apply(state, silent) is False
+    assert any("the rollout gave no outcome" in m for m in silent.logged)
+    assert _package_apply(state, _package_host("lab2", "applied")) is False
