@@ -62,7 +62,7 @@ REPOSITORY = Struct({
     "suite": Name("word"),
     "components": ListOf(Name("word")),
     "key": Str(nonempty=False),
-})
+}, required=("url", "suite", "components", "key"))
 
 DOCKER = Struct({
     "package": Str(("docker.io", "docker-ce")),
@@ -78,7 +78,10 @@ DOCKER = Struct({
     "passthrough": MapOf(Any_()),
     "secret_keys": ListOf(Name("label key"), unique=True),
     "daemon": Struct(DAEMON_KEYS),
-})
+# The keys the engine's operations read (a fleet's data written before a release that added
+# one is stopped here, naming it, instead of failing inside an operation).
+}, required=("package", "source", "repository", "version", "hold", "restart_batch", "allow_container_stop",
+             "retry_failed", "health_timeout", "passthrough", "secret_keys", "daemon"))
 
 
 def _rule_passthrough(state, report):

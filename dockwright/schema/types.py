@@ -238,7 +238,8 @@ def Struct(fields: dict, required: tuple = (), open_keys: bool = False):
                 report(sub, item, _unknown(k, fields, key))
         for k in required:
             if k not in v:
-                report(f"{key}.{k}", None, "required key is missing")
+                report(f"{key}.{k}", None, "required key is missing (every key and its default: "
+                                            "group_data/all.py as `dockwright init` writes it)")
     check.fields = fields
     return check
 

@@ -196,3 +196,12 @@ def test_engine_versions_are_package_versions(version):
 
 def test_the_repository_is_checked_only_when_it_is_the_source():
     assert problems({"docker": {"repository": {"url": "not a url", "key": ""}}}) == []
+
+
+def test_data_written_before_the_engine_source_keys_is_stopped_naming_each():
+    """A fleet's group_data/all.py from before docker.source existed: named, not a traceback."""
+    old = {k: v for k, v in ALL.items()}
+    old["docker"] = {k: v for k, v in ALL["docker"].items() if k not in ("source", "repository", "version", "hold")}
+    found = [str(p) for p in schema.validate("h1", old)]
+    for key in ("source", "repository", "version", "hold"):
+        assert any(f"h1: docker.{key} = None: required key is missing" in p for p in found), found
