@@ -53,13 +53,15 @@ def _address(addr: str) -> "re.Pattern":
     return re.compile(rf"(?<![0-9A-Za-z.:]){re.escape(addr)}(?![0-9A-Za-z])")
 
 
-def _generic(text: str, name: str, addr: str | None) -> str:
+def generic(text: str, name: str, addr: str | None) -> str:
+    """text with the host's name and address (and any swarm token) as placeholders."""
     text = TOKEN.sub("@@SWARM-TOKEN@@", text)  # a recording is a file: never a join token in it
     text = text.replace(name, HOST)
     return _address(addr).sub(ADDR, text) if addr else text
 
 
-def _specific(text: str, name: str, addr: str | None) -> str:
+def specific(text: str, name: str, addr: str | None) -> str:
+    """The placeholders of generic() filled for this host."""
     text = text.replace(HOST, name)
     return text.replace(ADDR, addr) if addr else text
 
@@ -91,16 +93,16 @@ class RecordConnector(SSHConnector):
         }).get_raw_value()
         ok, output = super().run_shell_command(command, print_output, print_input, **arguments)
         name, addr = self.host.name, self.host.data.get("data_ip")
-        entry = {"ok": ok, "lines": [[line.buffer_name, _generic(line.line, name, addr)] for line in output]}
+        entry = {"ok": ok, "lines": [[line.buffer_name, generic(line.line, name, addr)] for line in output]}
         role = _role(self.host)
         if role not in _recorded:  # a host asked outside --limit is never disconnected: save at exit
             atexit.register(save_recording, role, addr)
-        _recorded.setdefault(role, {})[_generic(_key(raw, stdin), name, addr)] = entry
+        _recorded.setdefault(role, {})[generic(_key(raw, stdin), name, addr)] = entry
         return ok, output
 
     def put_file(self, filename_or_io, remote_filename, *args, **kwargs):
         _recorded.setdefault(_role(self.host), {})[
-            "@@put " + _generic(str(remote_filename), self.host.name, self.host.data.get("data_ip"))] = {"ok": True}
+            "@@put " + generic(str(remote_filename), self.host.name, self.host.data.get("data_ip"))] = {"ok": True}
         return super().put_file(filename_or_io, remote_filename, *args, **kwargs)
 
     def disconnect(self) -> None:
@@ -177,16 +179,16 @@ class ReplayConnector(BaseConnector):
         _count(name)
         if os.environ.get(TRACE_ENV):
             with open(os.environ[TRACE_ENV], "a") as f:
-                f.write(f"{name}\t{_generic(raw, name, addr)!r}\n")
-        entry = self.commands.get(_generic(_key(raw, stdin), name, addr))
+                f.write(f"{name}\t{generic(raw, name, addr)!r}\n")
+        entry = self.commands.get(generic(_key(raw, stdin), name, addr))
         if entry is None and os.environ.get(SINK_ENV):
-            _sink(name, _generic(_key(raw, stdin), name, addr))
+            _sink(name, generic(_key(raw, stdin), name, addr))
             return True, CommandOutput([])
         if entry is None:
             lines = [OutputLine("stderr", f"dwreplay: no recording of this command for role "
                                           f"{_role(self.host)}: {raw[:300]}")]
             return False, CommandOutput(lines)
-        lines = [OutputLine(buf, _specific(text, name, addr)) for buf, text in entry["lines"]]
+        lines = [OutputLine(buf, specific(text, name, addr)) for buf, text in entry["lines"]]
         return entry["ok"], CommandOutput(lines)
 
     def put_file(self, filename_or_io, remote_filename, remote_temp_filename=None, print_output=False,

@@ -56,7 +56,7 @@ RUNS = {
     # never read). The part each shard pays for the hosts that are not its own.
     "dockwright drift.py, one host": ([sys.executable, "drift.py", SIM, "--limit", "sim-w0003"], ""),
     # The verification suite on its own, its hosts answered from bench/recording/verify-*.json
-    # (dockwright/verify/replay.py), the worker pool sized as a deploy sizes it.
+    # (bench/verify_replay.py, a pytest plugin of bench's distribution), the worker pool sized as a deploy sizes it.
     "verification (replayed)": ("verify", ""),
 }
 SHARDS = 4
@@ -290,7 +290,7 @@ def record() -> int:
     step(pyinfra(rec, "deploy.py", "--dry", "--json", "--limit", "lab2", *NO_VERIFY))
     # diagnose.py's read (2: a counter since boot may show a finding on a lab that has worked).
     step([sys.executable, "diagnose.py", rec], ok=(0, 2))
-    # The verification suite's commands and answers, for its replay (dockwright/verify/replay.py).
+    # The verification suite's commands and answers, for its replay (bench/verify_replay.py, a pytest plugin of bench's distribution).
     print("bench-scale record: verification", flush=True)
     res = subprocess.run([sys.executable, "-m", "dockwright.verify", "-q", "-p", "no:cacheprovider",
                           "--inventory", rec, "-n", "3", "--dist", "loadgroup"], cwd=REPO, capture_output=True,

@@ -79,7 +79,10 @@ def build(root: Path = ROOT) -> Repo:
     pool = root / "pool"
     pool.mkdir(parents=True)
     _say(f"downloading {PACKAGE} from Debian's archive")
-    _run("apt-get", "download", "-q", PACKAGE, cwd=pool, stdout=subprocess.DEVNULL)
+    if subprocess.run(["apt-get", "download", "-q", PACKAGE], cwd=pool, stdout=subprocess.DEVNULL).returncode:
+        _say("apt-get download failed: refreshing apt's lists once and trying again")
+        _run("apt-get", "update", "-qq")
+        _run("apt-get", "download", "-q", PACKAGE, cwd=pool, stdout=subprocess.DEVNULL)
     original = next(pool.glob(f"{PACKAGE}_*.deb"))
     base = _run("dpkg-deb", "-f", str(original), "Version", capture_output=True, text=True).stdout.strip()
     versions = (base, f"{base}+dw1", f"{base}+dw2")
@@ -89,24 +92,27 @@ def build(root: Path = ROOT) -> Repo:
     gnupg = root / "gnupg"
     gnupg.mkdir(mode=0o700)
     gpg = ["gpg", "--homedir", str(gnupg), "--batch", "--quiet"]
-    _run(*gpg, "--passphrase", "", "--quick-gen-key", "dockwright lab repository", "ed25519", "sign", "never")
-    with open(root / "key.asc", "w") as f:
-        _run(*gpg, "--armor", "--export", stdout=f)
-    dist = root / "dists" / SUITE
-    binary = dist / COMPONENT / "binary-amd64"
-    binary.mkdir(parents=True)
-    with open(binary / "Packages", "w") as f:
-        _run("apt-ftparchive", "packages", "pool", cwd=root, stdout=f)
-    _run("gzip", "-k9", str(binary / "Packages"))
-    release = _run("apt-ftparchive", "-o", f"APT::FTPArchive::Release::Suite={SUITE}",
-                   "-o", f"APT::FTPArchive::Release::Codename={SUITE}",
-                   "-o", f"APT::FTPArchive::Release::Components={COMPONENT}",
-                   "-o", "APT::FTPArchive::Release::Architectures=amd64",
-                   "-o", "APT::FTPArchive::Release::Origin=dockwright-lab",
-                   "release", str(dist), capture_output=True, text=True).stdout
-    (dist / "Release").write_text(release)
-    _run(*gpg, "--yes", "--clearsign", "-o", str(dist / "InRelease"), str(dist / "Release"))
-    _run(*gpg, "--yes", "-abs", "-o", str(dist / "Release.gpg"), str(dist / "Release"))
+    try:
+        _run(*gpg, "--passphrase", "", "--quick-gen-key", "dockwright lab repository", "ed25519", "sign", "never")
+        with open(root / "key.asc", "w") as f:
+            _run(*gpg, "--armor", "--export", stdout=f)
+        dist = root / "dists" / SUITE
+        binary = dist / COMPONENT / "binary-amd64"
+        binary.mkdir(parents=True)
+        with open(binary / "Packages", "w") as f:
+            _run("apt-ftparchive", "packages", "pool", cwd=root, stdout=f)
+        _run("gzip", "-k9", str(binary / "Packages"))
+        release = _run("apt-ftparchive", "-o", f"APT::FTPArchive::Release::Suite={SUITE}",
+                       "-o", f"APT::FTPArchive::Release::Codename={SUITE}",
+                       "-o", f"APT::FTPArchive::Release::Components={COMPONENT}",
+                       "-o", "APT::FTPArchive::Release::Architectures=amd64",
+                       "-o", "APT::FTPArchive::Release::Origin=dockwright-lab",
+                       "release", str(dist), capture_output=True, text=True).stdout
+        (dist / "Release").write_text(release)
+        _run(*gpg, "--yes", "--clearsign", "-o", str(dist / "InRelease"), str(dist / "Release"))
+        _run(*gpg, "--yes", "-abs", "-o", str(dist / "Release.gpg"), str(dist / "Release"))
+    finally:  # gpg starts an agent for this home: stopped, so that nothing is left running
+        subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], check=False)
     done.write_text(" ".join(versions))
     _say(f"built in {time.monotonic() - started:.0f} s: {', '.join(versions)}")
     return Repo(root, root / "key.asc", versions)

@@ -16,7 +16,7 @@ import pytest
 
 from dockwright.verify.handoff import FLEET_FILE_ENV
 
-from . import fleet, replay
+from . import fleet, hooks
 
 REPORTS = Path.cwd() / "reports"  # the project's, where the suite runs
 
@@ -41,7 +41,12 @@ def pytest_configure(config):
     problems = [p for t in config._dw_targets.values() for p in hostdata.connection_problems(t.name, t.data)]
     if problems:
         raise pytest.UsageError("invalid connection data:\n" + "\n".join(f"  - {p}" for p in problems))
-    replay.FLEET.update(t.data["data_ip"] for t in config._dw_targets.values() if t.data.get("data_ip"))
+    for t in config._dw_targets.values():
+        t.hook = config.hook  # where a plugin may stand in for the host (dockwright.verify.hooks)
+
+
+def pytest_addhooks(pluginmanager):
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_generate_tests(metafunc):
@@ -84,8 +89,6 @@ def pytest_sessionfinish(session):
             except Exception as e:  # noqa: BLE001 - any failure here is only reported
                 print(f"dockwright verification: clean-up on {t.name} failed: {e}", file=sys.stderr)
     fleet.remove_control_dir()
-    if replay.recording():
-        replay.save()
 
 
 RESULTS: list[dict] = []  # filled on the controller (xdist sends every worker's reports there)

@@ -17,7 +17,7 @@ import testinfra
 
 from dockwright import model, probe
 
-from . import replay, snapshot
+from . import snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 CONNECT_TIMEOUT = 60  # seconds for the TCP connection and the server's banner
@@ -55,6 +55,7 @@ class Target:
     _bridges: dict = field(default_factory=dict, repr=False)
     _server: list[str] | None = field(default=None, repr=False)
     _lost: str | None = field(default=None, repr=False)
+    hook: object = field(default=None, repr=False)  # the session's hooks (dockwright.verify.hooks)
 
     @property
     def host(self):
@@ -73,17 +74,17 @@ class Target:
         if os.environ.get("DOCKWRIGHT_COUNT_FILE"):  # bench: one line per remote command
             with open(os.environ["DOCKWRIGHT_COUNT_FILE"], "a") as f:
                 f.write(self.name + "\n")
-        if replay.replaying(self.data):  # a simulated host (bench): no connection at all
-            res = replay.answer(self.data, self.name, command)
-        else:
+        # A plugin may answer for the host (bench's simulated hosts): then no connection at all.
+        res = self.hook.pytest_dockwright_verify_run(target=self, command=command) if self.hook else None
+        if res is None:
             try:
                 res = self.host.run(command)
             except RuntimeError as e:  # testinfra's ssh backend raises on 255 with the result in hand
                 res = e.args[0] if e.args and hasattr(e.args[0], "rc") else None
                 if res is None:
                     raise
-        if replay.recording():
-            replay.record(self.data, self.name, command, res)
+        if self.hook:
+            self.hook.pytest_dockwright_verify_ran(target=self, command=command, result=res)
         if res.rc == 255 and SSH_LOST.search((res.stderr or "").replace("\r", "")):
             # ssh itself failed: every later check of this host would wait for its own
             # timeout again, so they fail at once, naming the first failure.

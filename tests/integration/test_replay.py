@@ -53,11 +53,22 @@ def test_a_host_address_that_begins_another_is_never_taken_for_it():
     whose address began with a peer's failed at N = 50 (the replay, not the product)."""
     from bench import replay
     text = "peer 10.200.0.42, me 10.200.0.4, also 10.200.0.4/24 and 110.200.0.4"
-    assert replay._generic(text, "sim-w0003", "10.200.0.4") == \
+    assert replay.generic(text, "sim-w0003", "10.200.0.4") == \
         "peer 10.200.0.42, me @@DATA_IP@@, also @@DATA_IP@@/24 and 110.200.0.4"
 
 
 def test_an_unreachable_replayed_host_answers_as_ssh_does_and_fails_only_its_own_checks():
-    from dockwright.verify import replay
-    got = replay.answer({"replay_role": "worker", "replay_fault": "unreachable"}, "sim-w0003", "true")
+    from bench import verify_replay
+    got = verify_replay.answer({"replay_role": "worker", "replay_fault": "unreachable"}, "sim-w0003", "true")
     assert got.rc == 255 and got.stderr.startswith("ssh: connect to host sim-w0003")
+
+
+def test_the_suite_answers_from_the_plugin_bench_registers_and_knows_nothing_of_replay():
+    """The verification suite reaches simulated hosts only through its hooks: bench's
+    distribution registers the plugin (pytest11), and no module of the suite imports bench."""
+    from importlib.metadata import entry_points
+    assert [ep.value for ep in entry_points(group="pytest11") if ep.name == "dockwright-verify-replay"] == \
+        ["bench.verify_replay"]
+    suite = Path(__file__).resolve().parents[2] / "dockwright" / "verify"
+    assert not [f.name for f in suite.glob("*.py") if "bench" in f.read_text().replace("bench's", "")
+                and "import" in f.read_text() and "from bench" in f.read_text()]

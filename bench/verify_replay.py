@@ -1,4 +1,6 @@
 """The verification suite against simulated hosts: what it costs at fleet size, not what it finds.
+A pytest plugin of bench's distribution (its ``pytest11`` entry point), inert unless one of
+the variables below is set; it implements the suite's hooks (dockwright/verify/hooks.py).
 
     DOCKWRIGHT_VERIFY_RECORD=DIR python -m dockwright.verify --inventory bench/record_inventory.py
         records every command the suite sends to the lab's hosts, and its answer, by role
@@ -21,10 +23,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from bench import replay as host_replay
+
 RECORD_ENV, REPLAY_ENV = "DOCKWRIGHT_VERIFY_RECORD", "DOCKWRIGHT_VERIFY_REPLAY"
 LATENCY_ENV = "DOCKWRIGHT_REPLAY_LATENCY_MS"  # the same round trip bench/replay.py gives pyinfra
 PID = re.compile(r"\b(dw-verify-[a-z]+)-\d+\b")
-FLEET: set[str] = set()  # the data addresses of the run's hosts (conftest sets them)
+FLEET: set[str] = set()  # the data addresses of the run's hosts
 
 
 @dataclass
@@ -42,9 +48,7 @@ class Answer:
 def _generic(text: str, name: str, addr: str | None) -> str:
     """bench/replay.py's placeholders (the host's name and address, no swarm token), plus the
     suite's process ids and the other hosts' addresses."""
-    # The bench distribution's own: installed (make setup) wherever a suite records or replays.
-    from bench.replay import _generic as host_generic
-    text = PID.sub(r"\1-@@PID@@", host_generic(text, name, addr))
+    text = PID.sub(r"\1-@@PID@@", host_replay.generic(text, name, addr))
     for other in FLEET - {addr}:
         text = re.sub(rf"\b{re.escape(other)}\b", "@@PEER@@", text)
     return text
@@ -52,8 +56,7 @@ def _generic(text: str, name: str, addr: str | None) -> str:
 
 def _specific(text: str, name: str, addr: str | None) -> str:
     text = text.replace("@@PID@@", str(os.getpid())).replace("@@PEER@@", addr or "127.0.0.1")
-    from bench.replay import _specific as host_specific
-    return host_specific(text, name, addr)
+    return host_replay.specific(text, name, addr)
 
 
 def role_of(data: dict) -> str | None:
@@ -102,3 +105,27 @@ def recording() -> bool:
 
 def replaying(data: dict) -> bool:
     return bool(os.environ.get(REPLAY_ENV)) and bool(role_of(data))
+
+
+# ---- the suite's hooks --------------------------------------------------------------------------
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    targets = getattr(config, "_dw_targets", None) or {}
+    FLEET.update(t.data["data_ip"] for t in targets.values() if t.data.get("data_ip"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_dockwright_verify_run(target, command):
+    return answer(target.data, target.name, command) if replaying(target.data) else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_dockwright_verify_ran(target, command, result):
+    if recording():
+        record(target.data, target.name, command, result)
+
+
+def pytest_sessionfinish(session):
+    if recording():
+        save()
