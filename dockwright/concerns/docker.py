@@ -5,7 +5,6 @@ from .. import dockerd, facts, factcache
 from ..facts.engine import DaemonConfigCheck
 from ..operations import docker, package
 from ..plans import docker as docker_plans, package as package_plans
-from ..schema import docker as schema_docker
 from . import Concern, View, register
 
 
@@ -23,32 +22,22 @@ class Engine(Concern):
     def problems(self, host, v: View) -> list:
         return docker_plans.engine_plan(facts.docker_engine().get(host)).problems  # the platform
 
-    def _key(self, v: View) -> str | None:
-        conf = v.desired["docker"]
-        return schema_docker.read_key(conf["repository"]["key"]) if conf["source"] == "repository" else None
-
     def refusal(self, host, v: View):
         if not v.on("docker"):
             return None
         conf = v.desired["docker"]
-        decided = package_plans.package_plan(conf, facts.docker_engine().get(host), self._key(v), conf["retry_failed"])
+        decided = package_plans.package_plan(conf, facts.docker_engine().get(host), None, conf["retry_failed"])
         return ("docker", decided) if decided.refusal else None
 
     def apply(self, v: View) -> None:
         if v.on("docker"):
             conf = v.desired["docker"]
-            if conf["source"] == "repository" or conf["version"] or self._apt_files(v):
-                package.apt_source(name="docker: engine's apt source and pin", conf=conf, key_text=self._key(v))
-            docker.engine(name="docker: engine installed and running", package=conf["package"])
+            docker.engine(name="docker: engine installed and running", package=conf["package"], conf=conf)
             if conf["version"]:
                 package.engine_version(
                     name="docker: engine version (rolling, with health gate)", conf=conf,
                     health_timeout=conf["health_timeout"], batch=conf["restart_batch"],
                     manager=v.role == "manager", retry_failed=conf["retry_failed"])
-
-    def _apt_files(self, v: View) -> bool:
-        """Whether dockwright's apt files are on the host (to be removed: the data no longer asks)."""
-        return any(x is not None for x in (facts.docker_engine().get(v.host).get("apt") or {}).values())
 
 
 class Daemon(Concern):

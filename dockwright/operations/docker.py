@@ -6,36 +6,40 @@ import posixpath
 import shlex
 import uuid
 
-import gevent.lock
-
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from .. import dockerd, facts, factcache, outcomes, platform, refusal, remote, restart_lease, run, secrets, templating
+from .. import dockerd, facts, factcache, outcomes, platform, refusal, remote, run, secrets, templating
 from ..facts.engine import DockerEngine, SwarmState, parse_kv
 # Host-side files of the rollout (root only): the candidate, the script, its outcome, and the
 # last candidate that had to be rolled back (so that it is not retried on its own).
 from ..host_paths import (CANDIDATE, DAEMON_JSON, FAILED_CANDIDATE, ROLLOUT_LOG, ROLLOUT_PID,
                           ROLLOUT_SCRIPT, ROLLOUT_STATE, STATE_DIR, SYSTEMD_DIR)
 from ..facts.networks import DockerNetworks
+from .. import restarts
+from . import package as package_ops
 from ..plans import sha256
-from ..plans.docker import (daemon_plan, engine_plan, interrupted, live_restore, needs_swarm_state, quorum_problem,
+from ..plans.docker import (daemon_plan, engine_plan, interrupted, live_restore, needs_swarm_state,
                             restart_slot)
 
 
 @operation()
-def engine(package: str = "docker.io"):
+def engine(package: str = "docker.io", conf: dict | None = None):
     """
-    Docker installed, enabled and running.
+    Docker installed, enabled and running; with docker's data (``conf``), from where the data
+    says: dockwright's apt files for the engine first (``package.apt_files``: a repository and
+    its key, the version pin), then the install.
 
-    + package: ``docker.io`` (Debian) or ``docker-ce`` (Docker's packages: their apt source is
-      ``package.apt_source``'s, run before this one)
+    + package: ``docker.io`` (Debian) or ``docker-ce`` (Docker's packages, from the repository
+      ``docker.source: repository`` sets up)
+    + conf: docker's data (``source``, ``repository``, ``version``, ``hold``); None leaves apt's
+      sources as they are
 
     **Example:**
 
     .. code:: python
 
-        docker.engine(name="Docker engine", package="docker.io")
+        docker.engine(name="Docker engine", package="docker.io", conf=model.desired(host)["docker"])
     """
     engine_state = facts.docker_engine().get(host)
     decided = engine_plan(engine_state)
@@ -43,36 +47,19 @@ def engine(package: str = "docker.io"):
     if decided.error():
         yield from refusal.refuse(host, f"docker engine: {decided.error()}")
         return
+    apt = list(package_ops.apt_files(host, conf, engine_state)) if conf is not None else []
+    yield from apt
     if decided.install:
         yield platform.of(engine_state["os"]).install(package)
     if decided.enable:
         yield "systemctl enable docker.service"
     if decided.start:
         yield "systemctl start docker.service"
-    if decided.items:  # the later operations read the installed unit and a started dockerd again
+    if decided.items or apt:  # the later operations read the installed unit and a started dockerd again
         yield factcache.forget_after(*((DockerEngine, DockerNetworks, SwarmState) if decided.start else (DockerEngine,)))
 
 
 UNIT = "dockwright-daemon-apply"  # the rollout's transient unit
-
-def _slot(state, key: str, size: int):
-    """A semaphore shared by every host of this run that restarts under the same key."""
-    slots = run.of_state(state).slots
-    if key not in slots:
-        slots[key] = gevent.lock.BoundedSemaphore(size)
-    return slots[key]
-
-
-# Asked on a manager before its restart: its swarm state, then (an active manager) every manager's
-# status. Each step says when it failed: a question that cannot be answered stops the restart.
-QUORUM_QUERY = (
-    "s=$(timeout 30 docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}') "
-    "|| { echo \"info-failed $?\"; exit 0; }; echo \"state $s\"; "
-    "[ \"$s\" = 'active true' ] || exit 0; "
-    "n=$(timeout 30 docker node ls --format '{{.Self}} {{.ManagerStatus}}') || { echo \"nodes-failed $?\"; exit 0; }; "
-    "printf '%s\\n' \"$n\" | sed 's/^/node /'"
-)
-
 
 def rollout_script(content: str, health_timeout: int, path: str = DAEMON_JSON,
                    allow_container_stop: bool = False, secret_keys: tuple = ()) -> str:
@@ -131,54 +118,9 @@ def start_and_wait(script: str, run_id: str, timeout: int, mode: str = "apply") 
 
 
 def _apply(state, host, script: str, content: str, run_id: str, slot: tuple, manager: bool,
-           timeout: int, conn: dict, mode: str = "apply", roll=None, what: str = "daemon.json"):
-    """Hands the rollout to the host (a detached systemd unit), waits for it and reports.
-
-    At most ``slot[1]`` hosts sharing ``slot[0]`` restart at once; managers one at a time, only
-    while the other managers hold quorum, and only under the swarm's manager-restart lease (one
-    manager at a time across controllers too: dockwright.restart_lease). After the first host that ends unhealthy or
-    rolled back, no further host is restarted. ``mode="recover"`` finishes a rollout that ended
-    without an outcome, from its journal (no quorum check: it only ever brings dockerd back).
-    ``roll`` is the host-side step (daemon.json's by default; the engine package's version is
-    another), ``what`` names it in the messages."""
-    this_run = run.of_state(state)
-    with _slot(state, *slot):
-        if this_run.halted and mode == "apply":
-            host.log_styled(f"{what} not applied: the rollout stopped after {this_run.halted} failed",
-                            fg="red")
-            return False
-        leased = False
-        if manager and mode == "apply":
-            # Only a manager of an active swarm has a quorum to keep (a new node joins later).
-            ok, out = remote.run(host, QUORUM_QUERY, conn)
-            problem = quorum_problem(out.stdout_lines if ok else [])
-            if not problem and ok and "state active true" in out.stdout_lines:
-                # ... and other controllers may be restarting its peers: one lease for the swarm,
-                # taken first; the quorum is then judged again under it (a peer another
-                # controller restarted a moment ago counts).
-                ok, out = remote.run(host, restart_lease.acquire_command(run_id, 2 * timeout + 600), conn)
-                problem = restart_lease.problem(out.stdout_lines if ok else [])
-                leased = problem is None
-                if leased:
-                    ok, out = remote.run(host, QUORUM_QUERY, conn)
-                    problem = quorum_problem(out.stdout_lines if ok else [])
-            if problem:
-                if leased:
-                    remote.run(host, restart_lease.release_command(run_id), conn)
-                host.log_styled(f"{what} not applied: {problem}", fg="red")
-                return False
-        outcome = "unknown"
-        try:
-            applied, outcome = (roll or _roll)(state, host, script, content, run_id, timeout, conn, mode)
-            return applied
-        finally:
-            # Released on a known outcome only: with none, the rollout (or the recovery it
-            # started) may still restart this manager, so the lease stays and lapses instead.
-            if leased and outcome != "unknown":
-                remote.run(host, restart_lease.release_command(run_id), conn)
-            elif leased:
-                host.log_styled(f"{what}: the swarm's manager-restart lease is kept until it lapses "
-                                "(the rollout's outcome is unknown)", fg="red")
+           timeout: int, conn: dict, mode: str = "apply"):
+    """daemon.json's rollout on host, in its turn (``restarts.turn``: slots, quorum, lease, halt)."""
+    return restarts.turn(state, host, script, content, run_id, slot, manager, timeout, conn, mode, _roll, "daemon.json")
 
 
 def _roll(state, host, script: str, content: str, run_id: str, timeout: int, conn: dict, mode: str):

@@ -16,7 +16,8 @@ from ..host_paths import APT_SOURCE, PACKAGE_FAILED, PACKAGE_LOG, PACKAGE_SCRIPT
 from ..plans import Plan
 from ..plans.docker import restart_slot
 from ..plans.package import flavour_packages, package_plan
-from . import docker
+from ..schema import docker as schema_docker
+from .. import restarts
 
 UNIT = "dockwright-package"  # the version rollout's transient unit
 
@@ -32,42 +33,25 @@ def _part(plan, files_side: bool) -> Plan:
     return Plan(items=[x for x in plan.items if x[0].startswith("apt: ") == files_side])
 
 
-@operation()
-def apt_source(conf: dict, key_text: str | None = None):
-    """
-    dockwright's apt files for the engine: the repository in deb822 form with ``Signed-By`` its
-    own key in /etc/apt/keyrings, and the version pin; each written when its text differs and
-    removed when the data no longer asks for it. The repository's index is refreshed (that
-    source alone) when it changed or a package is to come from it.
-
-    + conf: docker's data (``source``, ``repository``, ``package``, ``version``)
-    + key_text: the repository's ASCII-armored signing key (``source: repository``)
-
-    **Example:**
-
-    .. code:: python
-
-        package.apt_source(name="docker: apt source", conf=model.desired(host)["docker"],
-                           key_text=open("keys/docker.asc").read())
-    """
-    decided = package_plan(conf, facts.docker_engine().get(host), key_text)
+def apt_files(host, conf: dict, engine_state: dict):
+    """The commands that put dockwright's apt files for the engine as the data says (docker's
+    data, ``conf``): the repository in deb822 form with ``Signed-By`` its own key in
+    /etc/apt/keyrings, and the version pin, each written when its text differs and removed (with
+    the holds that came with the pin) when the data no longer asks for it; then the repository's
+    index refreshed (that source alone) when it changed or the first install comes from it.
+    Yielded by ``docker.engine`` before it installs anything; its drift items are recorded."""
+    key_text = schema_docker.read_key(conf["repository"]["key"]) if conf["source"] == "repository" else None
+    decided = package_plan(conf, engine_state, key_text)
     outcomes.record(host, "docker", _part(decided, True))
-    changed = False
     for path in decided.removes:
         yield f"rm -f {shlex.quote(path)}"
-        changed = True
     if decided.unhold and not conf["version"]:  # the holds that came with a pin now removed
         yield "apt-mark unhold " + " ".join(shlex.quote(x) for x in decided.unhold)
     for path, content in decided.writes:
         files.show_diff(host, path, content)
         yield files.write(path, content, mode="0644")
-        changed = True
     if decided.update:
         yield UPDATE
-    if changed:
-        yield factcache.forget_after(DockerEngine)
-    elif not decided.update:
-        host.noop("the engine's apt source and pin are as the data says")
 
 
 def rollout_script(conf: dict, engine: dict, health_timeout: int) -> str:
@@ -149,9 +133,9 @@ def engine_version(conf: dict, health_timeout: int = 240, batch: int = 1, manage
         yield "apt-mark unhold " + " ".join(shlex.quote(x) for x in decided.unhold)
     if decided.upgrade:
         script = rollout_script(conf, engine_state, health_timeout)
-        yield FunctionCommand(docker._apply, (script, "", uuid.uuid4().hex, restart_slot(manager, batch), manager,
-                                              health_timeout, remote.connector_args(host)),
-                              {"roll": _roll, "what": "engine package"})
+        yield FunctionCommand(restarts.turn, (script, "", uuid.uuid4().hex, restart_slot(manager, batch), manager,
+                                              health_timeout, remote.connector_args(host), "apply", _roll,
+                                              "engine package"), {})
         yield factcache.forget_after(DockerEngine, DockerNetworks, SwarmState)
         return
     if decided.hold:

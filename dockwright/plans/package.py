@@ -68,6 +68,8 @@ def package_plan(conf: dict, engine: dict, key_text: str | None, retry_failed: b
     docker's data (``conf``) against the DockerEngine fact: dockwright's apt files (written when
     their text differs, removed when no longer wanted), the hold, and a version rollout.
 
+    ``key_text`` is the repository's key as the data names it; None leaves the key unjudged (the
+    version's side, and preflight's refusal, need only the rest).
     A version that a rollout rolled back on this host is not tried again unless ``retry_failed``:
     the host is refused, naming it, as a daemon.json rolled back is.
     """
@@ -75,11 +77,14 @@ def package_plan(conf: dict, engine: dict, key_text: str | None, retry_failed: b
     apt = engine.get("apt") or {}
     want = {}
     if conf["source"] == "repository":
-        want[APT_KEYRING] = key_file(key_text or "")
+        if key_text is not None:  # None: the key is not judged (the version's side of the plan)
+            want[APT_KEYRING] = key_file(key_text)
         want[APT_SOURCE] = source_file(conf, engine)
     if conf["version"]:
         want[APT_PIN] = pin_file(conf)
     for name, path in (("apt_key", APT_KEYRING), ("apt_source", APT_SOURCE), ("apt_pin", APT_PIN)):
+        if path == APT_KEYRING and key_text is None and conf["source"] == "repository":
+            continue
         have = apt.get(name)
         if path in want and have != want[path]:
             p.writes.append((path, want[path]))

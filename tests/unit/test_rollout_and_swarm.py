@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 from pyinfra.api import FunctionCommand, OperationError
 
+from dockwright import restarts
 from dockwright.operations import docker, swarm
 from dockwright.plans import docker as docker_plan, swarm as swarm_plan
 
@@ -125,11 +126,11 @@ def test_the_quorum_query_says_which_step_failed(tmp_path):
     (tmp_path / "docker").write_text("#!/bin/sh\nexit 1\n")
     (tmp_path / "docker").chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
-    out = subprocess.run(["sh", "-c", docker.QUORUM_QUERY], env=env, capture_output=True, text=True).stdout
+    out = subprocess.run(["sh", "-c", restarts.QUORUM_QUERY], env=env, capture_output=True, text=True).stdout
     assert out.split() == ["info-failed", "1"]
     (tmp_path / "docker").write_text("#!/bin/sh\n[ \"$1\" = info ] && echo 'active true' || "
                                      "printf 'true Leader\\nfalse Reachable\\n'\n")
-    out = subprocess.run(["sh", "-c", docker.QUORUM_QUERY], env=env, capture_output=True, text=True).stdout
+    out = subprocess.run(["sh", "-c", restarts.QUORUM_QUERY], env=env, capture_output=True, text=True).stdout
     assert out.splitlines() == ["state active true", "node true Leader", "node false Reachable"]
 
 
@@ -363,8 +364,8 @@ def _package_host(name, result, run_id="r1"):
 
 def _package_apply(state, host):
     from dockwright.operations import package
-    return docker._apply(state, host, "script", "", "r1", ("batch-1", 1), False, 30, {},
-                         roll=package._roll, what="engine package")
+    return restarts.turn(state, host, "script", "", "r1", ("batch-1", 1), False, 30, {}, "apply",
+                        package._roll, "engine package")
 
 
 def test_a_package_rolled_back_halts_the_rollout_and_no_further_host_is_restarted():
