@@ -4,6 +4,7 @@ keys with their types (a key not here goes in docker.passthrough, deliberately).
 import functools
 import os
 import re
+import string
 
 from .types import Addr, Any_, Bool, Iface, Int, Line, ListOf, MapOf, Name, Net, OneOf, Str, Struct
 
@@ -57,6 +58,18 @@ DAEMON_KEYS = {
     "selinux-enabled": Bool(),
 }
 
+# A Debian version (epoch:upstream-revision), * a wildcard as apt's pins take it. It reaches a
+# host only quoted (the pin file's text, the rollout's argument): free text, not a word.
+VERSION = re.compile(r"[0-9*][A-Za-z0-9.+~:*-]{0,127}")
+
+
+def _version(v, key, report):
+    if v != "" and (not isinstance(v, str) or not VERSION.fullmatch(v)):
+        report(key, v, "expected '' or a package version (digits, letters and .+~:-, * as a wildcard)")
+
+
+_version.kind = "text"
+
 REPOSITORY = Struct({
     "url": Str(nonempty=False),  # checked by _rule_repository when the source is "repository"
     "suite": Name("word"),
@@ -68,8 +81,7 @@ DOCKER = Struct({
     "package": Str(("docker.io", "docker-ce")),
     "source": Str(("distribution", "repository")),
     "repository": REPOSITORY,
-    "version": OneOf(Str(("",), nonempty=False), Name("package version"),
-                     what="'' or a package version (digits, letters and .+~:-, * as a wildcard)"),
+    "version": _version,
     "hold": Bool(),
     "restart_batch": Int(1, 1000),
     "allow_container_stop": Bool(),
@@ -103,10 +115,11 @@ def _rule_repository(state, report):
     if docker.get("source") != "repository":
         return
     url = repo.get("url", "")
-    if not isinstance(url, str) or not REPOSITORY_URL.fullmatch(url):
+    if not isinstance(url, str) or not REPOSITORY_URL.fullmatch(url) or not _placeholders_known(url):
         why = ("credentials do not go in the URL (apt reads them from /etc/apt/auth.conf.d)"
                if isinstance(url, str) and "@" in url else
-               "expected the repository's http(s) URL ({id} and {codename} are filled in per host)")
+               "expected the repository's http(s) URL ({id} and {codename} are filled in per host, "
+               "no other braces)")
         report("docker.repository.url", secrets_hidden(url), why)
     key = repo.get("key", "")
     if not key:
@@ -121,6 +134,15 @@ def _rule_repository(state, report):
     if KEY_BLOCK not in text:
         report("docker.repository.key", key, "not an ASCII-armored OpenPGP public key (export one "
                                               "with gpg --armor --export)")
+
+
+def _placeholders_known(url: str) -> bool:
+    """Only {id} and {codename}, each whole: anything else in braces would fail to fill."""
+    try:
+        return all(field in (None, "id", "codename") and not spec and not conv
+                   for _, field, spec, conv in string.Formatter().parse(url))
+    except ValueError:  # an unmatched brace
+        return False
 
 
 def secrets_hidden(url):

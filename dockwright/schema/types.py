@@ -86,8 +86,6 @@ PATTERNS = {
     "label key": r"[A-Za-z0-9][A-Za-z0-9_./-]{0,127}",
     "word": r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}",
     "port range": r"[0-9]{1,5}-[0-9]{1,5}",
-    # A Debian version (epoch:upstream-revision), * a wildcard as in apt's pins.
-    "package version": r"[0-9*][A-Za-z0-9.+~:*-]{0,127}",
 }
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dockwright.operations import apparmor, docker, networks, seccomp, sysctl
+from dockwright.operations import apparmor, docker, networks, package, seccomp, sysctl
 from dockwright import model, schema
 from dockwright.facts import engine as fengine
 from dockwright.facts import kernel as fkernel
@@ -182,7 +182,26 @@ def commands_for(state: dict) -> list[str]:
     keys = tuple(k.lstrip("-") for k in state["sysctl"]["settings"])
     cmds.append(fkernel.SysctlState().command(keys=keys))
     cmds.append(sysctl.takeover_command("/etc/sysctl.d/99-x.conf", list(keys), state["sysctl"]["file"]))
-    return cmds
+    return cmds + package_commands(state)
+
+
+KEY = REPO / "tests" / "unit" / "specs" / "keys" / "docker-repo.asc"
+ENGINE = {"package": None, "package_version": None, "packages": {}, "held": [], "package_failed": {},
+          "apt": {"apt_key": None, "apt_source": None, "apt_pin": None}, "enabled": True, "active": True,
+          "os": {"ID": "debian", "VERSION_ID": "12", "VERSION_CODENAME": "bookworm"}}
+
+
+def package_commands(state: dict) -> list[str]:
+    """The engine package's commands (last, so that a state without them still lines up with
+    the benign one): the apt files from a repository and a pin, and the version rollout, as the
+    data would give them with the repository as the source, when that data is valid."""
+    conf = model.deep_merge(state["docker"], {"source": "repository", "version": state["docker"]["version"] or "1.0",
+                                              "repository": {"key": str(KEY)}})
+    if schema.validate("h1", model.deep_merge(state, {"docker": conf})):
+        return []  # refused as a repository's data: nothing of it reaches a host
+    installed = dict(ENGINE, package=conf["package"], package_version="0.9", packages={conf["package"]: "0.9"})
+    return [*_op(docker.engine, {"DockerEngine": dict(ENGINE)}, package=conf["package"], conf=conf),
+            package.rollout_script(conf, installed, 10)]
 
 
 def _op(op, facts, **kwargs):
@@ -231,3 +250,9 @@ def test_control_text_fields_reach_the_commands():
     state = model.deep_merge(DEFAULTS, {"networks": {"bridges": {"backend": {"labels": {"team": "a;b"}}}}})
     assert not schema.validate("h1", state)
     assert any("team=a;b" in shlex.split(c) for c in commands_for(state))
+    # The engine's repository and version reach the apt files and the rollout, quoted.
+    state = model.deep_merge(DEFAULTS, {"docker": {"version": "1.0~x*", "repository": {"url": "https://h/~x%20{id}"}}})
+    assert not schema.validate("h1", state)
+    commands = commands_for(state)
+    assert any("URIs: https://h/~x%20debian" in w for c in commands for w in shlex.split(c))
+    assert any("Pin: version 1.0~x*" in w for c in commands for w in shlex.split(c))

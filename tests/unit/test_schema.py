@@ -205,3 +205,9 @@ def test_data_written_before_the_engine_source_keys_is_stopped_naming_each():
     found = [str(p) for p in schema.validate("h1", old)]
     for key in ("source", "repository", "version", "hold"):
         assert any(f"h1: docker.{key} = None: required key is missing" in p for p in found), found
+
+
+@pytest.mark.parametrize("url", ["https://h/{x}", "https://h/{id", "https://h/{id!r}", "https://h/{codename:>9}"])
+def test_a_repository_url_takes_only_its_two_placeholders(tmp_path, url):
+    found = problems(deep_merge(_repo(tmp_path), {"docker": {"repository": {"url": url}}}))
+    assert any("docker.repository.url" in p and "no other braces" in p for p in found), found
