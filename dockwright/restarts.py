@@ -16,6 +16,20 @@ def _slot(state, key: str, size: int):
     return slots[key]
 
 
+# Outcomes of a step that did not restart dockerd (nothing changed, or refused before): the
+# hosts after it go on. Any other outcome that is not applied halts the rollout.
+NOT_RESTARTED = ("rejected", "refused", "failed", "busy", "not-started")
+
+
+def detached(unit: str, bound: int, script: str, *args: str) -> str:
+    """Shell that starts ``/bin/sh script args`` detached from this SSH session: a transient
+    unit (bounded to ``bound`` seconds) where systemd-run reaches systemd, else its own session.
+    If the session drops, the script runs on to its end."""
+    argv = " ".join((script, *args))
+    return (f"{{ systemd-run --unit={unit} --collect --quiet -p RuntimeMaxSec={bound} /bin/sh {argv} 2>/dev/null || "
+            f"setsid -f /bin/sh {argv} >/dev/null 2>&1 </dev/null; }}")
+
+
 # Asked on a manager before its restart: its swarm state, then (an active manager) every manager's
 # status. Each step says when it failed: a question that cannot be answered stops the restart.
 QUORUM_QUERY = (
@@ -68,6 +82,9 @@ def turn(state, host, script: str, content: str, run_id: str, slot: tuple, manag
         outcome = "unknown"
         try:
             applied, outcome = roll(state, host, script, content, run_id, timeout, conn, mode)
+            if not applied and outcome not in NOT_RESTARTED:
+                # Unhealthy after its restart (rolled back or not), or no outcome: no further host.
+                this_run.halted = host.name
             return applied
         finally:
             # Released on a known outcome only: with none, the rollout (or the recovery it

@@ -9,7 +9,7 @@ import uuid
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from .. import dockerd, facts, factcache, outcomes, platform, refusal, remote, run, secrets, templating
+from .. import dockerd, facts, factcache, outcomes, platform, refusal, remote, secrets, templating
 from ..facts.engine import DockerEngine, SwarmState, parse_kv
 # Host-side files of the rollout (root only): the candidate, the script, its outcome, and the
 # last candidate that had to be rolled back (so that it is not retried on its own).
@@ -100,9 +100,7 @@ def start_and_wait(script: str, run_id: str, timeout: int, mode: str = "apply") 
 
     def launch(what: str) -> str:
         unit = f"{UNIT}-{run_id[:12]}" if what == "apply" else f"{UNIT}-{what}-{run_id[:12]}"
-        return (f"rm -f {ROLLOUT_PID}; {{ systemd-run --unit={unit} --collect --quiet "
-                f"-p RuntimeMaxSec={2 * timeout + 600} /bin/sh {ROLLOUT_SCRIPT} {run_id} {what} 2>/dev/null || "
-                f"setsid -f /bin/sh {ROLLOUT_SCRIPT} {run_id} {what} >/dev/null 2>&1 </dev/null; }}")
+        return f"rm -f {ROLLOUT_PID}; " + restarts.detached(unit, 2 * timeout + 600, ROLLOUT_SCRIPT, run_id, what)
     # Gone: its pid file names a process that has ended, or none appeared within 60 s.
     gone = (f"{{ p=$(cat {ROLLOUT_PID} 2>/dev/null); if [ -n \"$p\" ]; then ! kill -0 \"$p\" 2>/dev/null; "
             f"else [ $(date +%s) -ge $(( t0 + 60 )) ]; fi; }}")
@@ -152,9 +150,6 @@ def _roll(state, host, script: str, content: str, run_id: str, timeout: int, con
         return True, result
     if result == "busy":
         host.log_styled("daemon.json not applied: another rollout is running on this host", fg="red")
-    elif result not in ("rejected", "refused", "failed"):
-        # Unhealthy after the restart (rolled back or not): restart no further host.
-        run.of_state(state).halted = host.name
     return False, result
 
 

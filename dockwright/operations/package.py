@@ -9,11 +9,10 @@ import uuid
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from .. import facts, factcache, files, outcomes, refusal, remote, run, templating
+from .. import facts, factcache, files, outcomes, refusal, remote, templating
 from ..facts.engine import DockerEngine, SwarmState, parse_kv
 from ..facts.networks import DockerNetworks
 from ..host_paths import APT_SOURCE, PACKAGE_FAILED, PACKAGE_LOG, PACKAGE_SCRIPT, STATE_DIR
-from ..plans import Plan
 from ..plans.docker import restart_slot
 from ..plans.package import flavour_packages, package_plan
 from ..schema import docker as schema_docker
@@ -27,10 +26,8 @@ UPDATE = (f"DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -q -o Dir:
           "-o Dir::Etc::SourceParts=/dev/null -o APT::Get::List-Cleanup=0")
 
 
-def _part(plan, files_side: bool) -> Plan:
-    """The plan's items of one side (apt's files, or the version and hold), recorded by the
-    operation that acts on them."""
-    return Plan(items=[x for x in plan.items if x[0].startswith("apt: ") == files_side])
+def _apt_mark(action: str, names: list[str]) -> str:
+    return f"apt-mark {action} " + " ".join(shlex.quote(x) for x in names)
 
 
 def apt_files(host, conf: dict, engine_state: dict):
@@ -42,11 +39,11 @@ def apt_files(host, conf: dict, engine_state: dict):
     Yielded by ``docker.engine`` before it installs anything; its drift items are recorded."""
     key_text = schema_docker.read_key(conf["repository"]["key"]) if conf["source"] == "repository" else None
     decided = package_plan(conf, engine_state, key_text)
-    outcomes.record(host, "docker", _part(decided, True))
+    outcomes.record(host, "docker", decided.side(files=True))
     for path in decided.removes:
         yield f"rm -f {shlex.quote(path)}"
     if decided.unhold and not conf["version"]:  # the holds that came with a pin now removed
-        yield "apt-mark unhold " + " ".join(shlex.quote(x) for x in decided.unhold)
+        yield _apt_mark("unhold", decided.unhold)
     for path, content in decided.writes:
         files.show_diff(host, path, content)
         yield files.write(path, content, mode="0644")
@@ -74,9 +71,7 @@ def _roll(state, host, script: str, content: str, run_id: str, timeout: int, con
     bound = 2 * timeout + 1900  # apt's bound twice, the health gate twice, and room
     ok, out = remote.run(host, (
         f"install -d -m 0700 {STATE_DIR} && umask 077 && printf '%s' {shlex.quote(script)} > {PACKAGE_SCRIPT} && "
-        f"rm -f {pid} && {{ systemd-run --unit={UNIT}-{run_id[:12]} --collect --quiet -p RuntimeMaxSec={bound} "
-        f"/bin/sh {PACKAGE_SCRIPT} {run_id} 2>/dev/null || "
-        f"setsid -f /bin/sh {PACKAGE_SCRIPT} {run_id} >/dev/null 2>&1 </dev/null; }} && "
+        f"rm -f {pid} && {restarts.detached(f'{UNIT}-{run_id[:12]}', bound, PACKAGE_SCRIPT, run_id)} && "
         f"t0=$(date +%s); end=$(( t0 + {bound} )); "
         # Ended without an outcome: its pid file names a process gone, or none came in 60 s.
         f"while [ ! -f {result} ] && [ $(date +%s) -lt $end ]; do sleep 2; "
@@ -95,8 +90,6 @@ def _roll(state, host, script: str, content: str, run_id: str, timeout: int, con
                         fg="green")
         return True, found
     host.log_styled(f"engine package: {found}: {outcome.get('reason') or 'the rollout gave no outcome'}", fg="red")
-    if found not in ("failed", "busy", "refused"):  # dockerd was restarted and came back unhealthy (or no one knows): no further host
-        run.of_state(state).halted = host.name
     return False, found
 
 
@@ -125,12 +118,12 @@ def engine_version(conf: dict, health_timeout: int = 240, batch: int = 1, manage
     """
     engine_state = facts.docker_engine().get(host)
     decided = package_plan(conf, engine_state, None, retry_failed)
-    outcomes.record(host, "docker", _part(decided, False))
+    outcomes.record(host, "docker", decided.side(files=False))
     if decided.refusal:
         yield from refusal.refuse(host, f"engine package: {decided.refusal}")
         return
     if decided.unhold:
-        yield "apt-mark unhold " + " ".join(shlex.quote(x) for x in decided.unhold)
+        yield _apt_mark("unhold", decided.unhold)
     if decided.upgrade:
         script = rollout_script(conf, engine_state, health_timeout)
         yield FunctionCommand(restarts.turn, (script, "", uuid.uuid4().hex, restart_slot(manager, batch), manager,
@@ -139,6 +132,6 @@ def engine_version(conf: dict, health_timeout: int = 240, batch: int = 1, manage
         yield factcache.forget_after(DockerEngine, DockerNetworks, SwarmState)
         return
     if decided.hold:
-        yield "apt-mark hold " + " ".join(shlex.quote(x) for x in decided.hold)
+        yield _apt_mark("hold", decided.hold)
     if not (decided.unhold or decided.hold):
         host.noop("the engine package is at its pinned version" if conf["version"] else "no engine version pinned")

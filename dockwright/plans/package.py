@@ -19,6 +19,11 @@ class PackagePlan(Plan):
     hold: list[str] = field(default_factory=list)
     unhold: list[str] = field(default_factory=list)
 
+    def side(self, files: bool) -> Plan:
+        """The items of one side: apt's files (keys "apt: ...", recorded by ``docker.engine``,
+        which writes them) or the version and its hold (by ``package.engine_version``)."""
+        return Plan(items=[x for x in self.items if x[0].startswith("apt: ") == files])
+
 
 def codename(engine: dict) -> str:
     return (engine.get("os") or {}).get("VERSION_CODENAME", "")

@@ -23,3 +23,13 @@ def local_and_ssh_inventory(path, ssh_hosts: dict) -> str:
     hosts = [("@local", {"concerns": off}), *ssh_hosts.items()]
     path.write_text(f"standalone = {hosts!r}\n")
     return str(path)
+
+
+def executables(directory: Path, scripts: dict[str, str]) -> Path:
+    """Stand-in commands for a host-side script run by sh: each script's text written to
+    directory/NAME, executable (the directory is made); the directory, for PATH."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in scripts.items():
+        (directory / name).write_text(text)
+        (directory / name).chmod(0o755)
+    return directory

@@ -7,6 +7,7 @@ from dockwright.plans import conntrack as conntrack_plan, docker as docker_plan,
 from dockwright import factcache
 
 from .harness import FakeHost
+from .helpers import executables
 from dockwright.facts import engine as fengine
 from dockwright.facts import kernel as fkernel
 from dockwright.facts import networks as fnetworks
@@ -141,12 +142,9 @@ def test_docker_engine_version_comes_from_the_package_when_there_is_one():
 def _engine_read(tmp_path, dpkg_lines: list[str]) -> list[str]:
     """The engine read's package and version parts run by sh, with dpkg-query and dockerd
     stand-ins on PATH (dockerd records that it was started)."""
-    bin_ = tmp_path / "bin"
-    bin_.mkdir(exist_ok=True)
-    (bin_ / "dpkg-query").write_text("#!/bin/sh\nprintf '%s\\n' " + " ".join(f"'{x}'" for x in dpkg_lines) + "\n")
-    (bin_ / "dockerd").write_text(f"#!/bin/sh\ntouch {tmp_path}/dockerd-ran; echo 'Docker version 24.0.7, build x'\n")
-    for f in bin_.iterdir():
-        f.chmod(0o755)
+    bin_ = executables(tmp_path / "bin", {
+        "dpkg-query": "#!/bin/sh\nprintf '%s\\n' " + " ".join(f"'{x}'" for x in dpkg_lines) + "\n",
+        "dockerd": f"#!/bin/sh\ntouch {tmp_path}/dockerd-ran; echo 'Docker version 24.0.7, build x'\n"})
     part = fengine.DockerEngine().command().split("echo @@unit;", 1)[0]
     out = subprocess.run(["sh", "-c", part], capture_output=True, text=True, env={"PATH": f"{bin_}:/usr/bin:/bin"})
     return out.stdout.splitlines()

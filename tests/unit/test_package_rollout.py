@@ -11,6 +11,8 @@ import pytest
 from dockwright import templating
 from dockwright.facts.engine import parse_kv
 
+from .helpers import executables
+
 STANDINS = {
     # dpkg-query -W -f='${Version}' PACKAGE
     "dpkg-query": 'cat "$T/version"',
@@ -47,11 +49,7 @@ esac
 
 @pytest.fixture
 def host(tmp_path):
-    bin_ = tmp_path / "bin"
-    bin_.mkdir()
-    for name, body in STANDINS.items():
-        (bin_ / name).write_text("#!/bin/sh\n" + body)
-        (bin_ / name).chmod(0o755)
+    executables(tmp_path / "bin", {name: "#!/bin/sh\n" + body for name, body in STANDINS.items()})
     for name, text in (("version", "1.0"), ("candidate", "2.0"), ("daemon", "up"), ("live", "false")):
         (tmp_path / name).write_text(text + "\n")
     return tmp_path

@@ -17,6 +17,8 @@ import pytest
 
 from dockwright import dockerd, templating
 
+from .helpers import executables
+
 FAKES = {
     "systemctl": """#!/bin/sh
 case "$1" in
@@ -52,11 +54,7 @@ echo "configuration OK"
 
 @pytest.fixture
 def host(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in FAKES.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
+    executables(tmp_path / "bin", FAKES)
     (tmp_path / "state").write_text("up\n")
     (tmp_path / "live_restore").write_text("false\n")
     (tmp_path / "ps").write_text("")
