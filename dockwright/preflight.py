@@ -46,11 +46,11 @@ def _refusals(hosts) -> None:
         if failed(h):
             continue
         try:
-            refusal = concerns.refusal(h, concerns.view(h))
+            refusals = concerns.refusals(h, concerns.view(h))
         except factcache.ReadFailed:
             continue  # pyinfra has failed it
-        if refusal:
-            found[h.name] = refusal
+        if refusals:
+            found[h.name] = refusals
 
 
 def failed(h) -> bool:

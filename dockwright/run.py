@@ -44,7 +44,7 @@ class Run:
         self.unreachable: dict[str, str] = {}  # host name -> why
         self.declared: dict[str, str] = {}  # host name -> why
         self.skipped: dict[str, str] = {}  # host name -> why
-        self.refused: dict[str, tuple] = {}  # host name -> (drift key, plan)
+        self.refused: dict[str, list] = {}  # host name -> [(drift key, plan)], each refusing
         self.scheduled = False
         self.active_probes = False
         # Keyed, in the order found: pyinfra plans an operation again when it executes it, and

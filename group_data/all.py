@@ -147,11 +147,14 @@ networks = {
     # Recreate a differing network even when containers are attached (they are reconnected).
     "allow_disconnect": False,
     # Port policy for published container ports, in Docker's DOCKER-USER chain (kept at boot).
-    # Each: {"proto": "tcp", "dport": 8080, "source": "10.0.0.0/8", "action": "DROP"}.
     # Who may open new connections to published ports, by their published (original) port:
     # [{"port": 8080, "proto": "tcp", "allow_from": ["10.0.0.0/8"]}] or "deny_from": [...];
     # optional "in_interface", "family" (ipv4, ipv6, both). Container egress is never touched.
     "port_policy": [],
+    # Live DOCKER-USER rules dockwright did not write (by hand, ufw-docker, another tool), which
+    # the port policy would remove: "fail" (the host is refused, each rule named) or "takeover"
+    # (the chain as it is goes to /etc/dockwright/port-policy.<family>.taken-over, then replaced).
+    "on_foreign_rules": "fail",
 }
 
 swarm = {

@@ -155,12 +155,10 @@ def problems(host, v: View) -> list[tuple[str, object, str]]:
     return [p for c in REGISTRY if c.wanted(v) for p in c.problems(host, v)]
 
 
-def refusal(host, v: View) -> "tuple[str, object] | None":
-    """The first wanted concern's (drift key, plan) that refuses this host, or None."""
-    for c in REGISTRY:
-        if c.wanted(v) and (found := c.refusal(host, v)):
-            return found
-    return None
+def refusals(host, v: View) -> "list[tuple[str, object]]":
+    """(drift key, plan) of every wanted concern that refuses this host: all are named at once,
+    so that a host set up by hand shows each thing to settle in one read."""
+    return [found for c in REGISTRY if c.wanted(v) and (found := c.refusal(host, v))]
 
 
 def stop() -> None:

@@ -29,8 +29,12 @@ class Networks(Concern):
         current = facts.docker_networks().get(host)
         if isinstance(current, dockerd.Down):
             return None  # left to the operations
-        journals = facts.network_journals().get(host)
         net = v.desired["networks"]
+        _, _, policy = firewall.decide(net["port_policy"], json.loads(v.daemon_json), net["on_foreign_rules"],
+                                       facts.docker_engine().get(host), facts.port_policy().get(host))
+        if policy and policy.refusal:
+            return "firewall", policy
+        journals = facts.network_journals().get(host)
         for name, spec in sorted(net["bridges"].items()):
             decided = network_plans.network_plan(name, "bridge", spec, current.get(name), net["allow_disconnect"],
                                                  journals.get(name))
@@ -44,7 +48,7 @@ class Networks(Concern):
             networks.bridge(name=f"networks: bridge {net_name}", network_name=net_name, spec=spec,
                             allow_disconnect=net["allow_disconnect"])
         firewall.port_policy(name="firewall: port policy for published ports", policy=net["port_policy"],
-                             daemon=json.loads(v.daemon_json))
+                             daemon=json.loads(v.daemon_json), on_foreign=net["on_foreign_rules"])
         if net["prune"]:
             networks.prune(name="networks: prune undeclared", keep=sorted({*net["bridges"], *net["overlays"]}))
 

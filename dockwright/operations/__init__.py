@@ -17,16 +17,16 @@ into commands. The desired state, its validation and the run context are in dock
 from pyinfra import host
 from pyinfra.api import operation
 
-from .. import refusal, run
+from .. import outcomes, refusal, run
 
 
 @operation()
 def refused():
     """
     Fail this host alone, before any change on it: preflight found that a concern's plan
-    refuses it (valid data that must not be applied to this host now). The plan's drift items
-    are recorded, and the host fails with the plan's reason, as the concern's own operation
-    would fail it.
+    refuses it (valid data that must not be applied to this host now). Each refusing plan's
+    drift items are recorded, and the host fails with every plan's reason, as the concerns' own
+    operations would fail it.
 
     **Example:**
 
@@ -34,5 +34,7 @@ def refused():
 
         refused(name="refused before any change")
     """
-    concern, plan = run.of(host).refused[host.name]
-    yield from refusal.decided(host, concern, plan)
+    found = run.of(host).refused[host.name]
+    for concern, plan in found:
+        outcomes.record(host, concern, plan)
+    yield from refusal.refuse(host, "; ".join(plan.error() for _, plan in found))

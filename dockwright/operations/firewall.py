@@ -20,7 +20,6 @@ from .. import facts, files, refusal
 from ..facts.firewall import FAMILIES, UNIT_NAME, applied_file, rules_file
 from ..host_paths import PORT_POLICY_UNIT, RULES_DIR
 from ..plans.firewall import backend_problem, families, host_firewall, plan
-from .. import outcomes
 
 
 UNIT_TEXT = f"""# Managed by dockwright: the port policy, applied atomically after dockerd starts.
@@ -74,6 +73,26 @@ def render(policy: list[dict], family: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def taken_over_file(family: str) -> str:
+    return f"{RULES_DIR}/port-policy.{family}.taken-over"
+
+
+def keep_aside_command(family: str) -> str:
+    """The chain as it is, appended under a UTC timestamp, before a takeover replaces it."""
+    tool, _ = FAMILIES[family]
+    return f"{{ date -u +'# %Y-%m-%dT%H:%M:%SZ'; {tool} -S DOCKER-USER; }} >> {taken_over_file(family)}"
+
+
+def decide(policy: list[dict], daemon: dict, on_foreign: str, engine: dict, state: dict):
+    """(why the policy cannot be kept here or None, family -> (rules file, text), the plan):
+    the one decision preflight's refusal and the operation share."""
+    effective = host_firewall(engine, daemon)
+    if problem := backend_problem(effective, bool(policy)):
+        return problem, {}, None
+    wanted = {family: (rules_file(family), render(policy, family)) for family in families(effective)}
+    return None, wanted, plan((PORT_POLICY_UNIT, UNIT_TEXT), wanted, bool(policy), state, on_foreign)
+
+
 def apply_command(family: str) -> str:
     """One transaction, then the canonical readback kept for the next run's comparison."""
     tool, _ = FAMILIES[family]
@@ -82,7 +101,7 @@ def apply_command(family: str) -> str:
 
 
 @operation()
-def port_policy(policy: list[dict], daemon: dict):
+def port_policy(policy: list[dict], daemon: dict, on_foreign: str = "fail"):
     """
     Keep the port policy for published ports in DOCKER-USER, for every address family Docker
     filters, now and after reboots and dockerd restarts.
@@ -93,6 +112,9 @@ def port_policy(policy: list[dict], daemon: dict):
     + daemon: daemon.json as rendered (passthrough included); with the unit's flags and the
       engine's defaults it says which families dockerd filters and whether there is a
       DOCKER-USER chain at all (``firewall-backend: nftables`` has none: refused)
+    + on_foreign: live DOCKER-USER rules dockwright did not write (by hand, ufw-docker, another
+      tool): ``fail`` (the host is refused, each rule named) or ``takeover`` (the chain as it
+      is appended to ``/etc/dockwright/port-policy.<family>.taken-over``, then replaced)
 
     **Example:**
 
@@ -102,14 +124,13 @@ def port_policy(policy: list[dict], daemon: dict):
                              policy=[{"port": 8080, "allow_from": ["10.99.0.11/32"]}],
                              daemon={"iptables": True})
     """
-    engine = facts.docker_engine().get(host)
-    effective = host_firewall(engine, daemon)
-    if problem := backend_problem(effective, bool(policy)):  # preflight has said it already
+    problem, wanted, decided = decide(policy, daemon, on_foreign, facts.docker_engine().get(host),
+                                      facts.port_policy().get(host))
+    if problem:  # preflight has said it already
         yield from refusal.refuse(host, f"networks.port_policy: {problem}")
         return
-    wanted = {family: (rules_file(family), render(policy, family)) for family in families(effective)}
-    decided = plan((PORT_POLICY_UNIT, UNIT_TEXT), wanted, bool(policy), facts.port_policy().get(host))
-    outcomes.record(host, "firewall", decided)
+    if not (yield from refusal.decided(host, "firewall", decided)):  # foreign rules: preflight has said it too
+        return
     if decided.nothing:
         host.noop("no port policy declared, none installed")
         return
@@ -120,6 +141,8 @@ def port_policy(policy: list[dict], daemon: dict):
         if family in decided.write:
             files.show_diff(host, path, text)
             yield files.write(path, text)
+        if family in decided.takeover:
+            yield keep_aside_command(family)
         if family in decided.write or family in decided.apply:
             yield apply_command(family)
     if not decided.items:

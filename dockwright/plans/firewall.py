@@ -14,6 +14,7 @@ class FirewallPlan(Plan):
     write: list = field(default_factory=list)  # families whose rules file is rewritten (then applied)
     apply: list = field(default_factory=list)  # families applied again from the file they have
     nothing: bool = False  # no policy declared and none installed
+    takeover: list = field(default_factory=list)  # families whose foreign rules are kept aside, then replaced
 
 
 IP6TABLES_DEFAULT_SINCE = (27, 0, 0)  # Engine 27 turned ip6tables on by default
@@ -82,11 +83,26 @@ def backend_problem(effective: dict, declared: bool) -> str | None:
     return None
 
 
-def plan(unit: tuple[str, str], wanted: dict[str, tuple[str, str]], declared: bool, state: dict) -> FirewallPlan:
+# What dockerd itself puts in DOCKER-USER (engines before 28 add it; later ones leave it empty).
+DOCKER_OWN_RULE = "-A DOCKER-USER -j RETURN"
+
+
+def foreign_rules(have: dict) -> list[str]:
+    """The live rules of one family's DOCKER-USER that are neither dockerd's own nor dockwright's
+    (as iptables printed them after its last apply, or as its rules file writes them): a
+    hand-made rule, ufw-docker's, another tool's. Applying the policy would remove them."""
+    ours = {DOCKER_OWN_RULE, *(have["applied"] or "").splitlines(), *(have["file"] or "").splitlines()}
+    return [rule for rule in (have["live"] or "").splitlines() if rule.startswith("-A ") and rule not in ours]
+
+
+def plan(unit: tuple[str, str], wanted: dict[str, tuple[str, str]], declared: bool, state: dict,
+         on_foreign: str = "fail") -> FirewallPlan:
     """
     unit: (path, text) of the boot unit; wanted: family -> (path, text) of the rules file it
     must hold, for the families Docker filters; declared: whether the data has any rule. Against the PortPolicy
     fact: a live chain that is not what iptables printed after our last apply is applied again.
+    A live rule that is not dockwright's (foreign_rules) is a refusal with ``on_foreign`` "fail";
+    with "takeover" the chain as it is is kept aside on the host, then replaced.
     """
     p = FirewallPlan()
     if not declared and state["unit"] is None and not any(state[f]["file"] for f in ("ipv4", "ipv6")):
@@ -96,6 +112,15 @@ def plan(unit: tuple[str, str], wanted: dict[str, tuple[str, str]], declared: bo
     p.install_unit = not (state["unit"] == sha256(text) and state["enabled"])
     if p.install_unit:
         p.differs(path, "installed and enabled", state["unit"] and "differs")
+    foreign = {family: found for family in wanted if (found := foreign_rules(state[family]))}
+    if foreign and on_foreign == "fail":
+        p.refusal = ("DOCKER-USER holds rules dockwright did not write, which the port policy would remove: " +
+                     "; ".join(f"{family}: {rule!r}" for family, rules in foreign.items() for rule in rules) +
+                     " (remove them, or set networks.on_foreign_rules to \"takeover\": the chain is "
+                     "kept aside on the host first)")
+    for family, rules in foreign.items():
+        p.takeover.append(family)
+        p.differs(f"DOCKER-USER ({family}): rules not dockwright's", None, rules)
     for family, (rules, want) in wanted.items():
         have = state[family]
         if have["file"] != want:

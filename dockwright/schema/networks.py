@@ -11,6 +11,7 @@ NETWORKS = Struct({
     "overlays": MapOf(OVERLAY, Name("network name")),
     "prune": Bool(),
     "allow_disconnect": Bool(),
+    "on_foreign_rules": Str(("fail", "takeover")),
     "port_policy": ListOf(Struct({
         "port": OneOf(Int(1, 65535), Name("port range"), what="a port or a range 'LOW-HIGH'"),
         "proto": Str(("tcp", "udp")),
@@ -18,7 +19,7 @@ NETWORKS = Struct({
         "in_interface": Name("interface name"),
         "family": Str(("ipv4", "ipv6", "both")),
     }, required=("port",))),
-})
+}, required=("on_foreign_rules",))
 
 
 def declared_networks(state) -> list[tuple[str, ipaddress._BaseNetwork]]:

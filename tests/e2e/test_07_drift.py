@@ -1,14 +1,12 @@
 """Verification catches a hand change; drift.py finds, fixes and then sees a clean fleet."""
 
 import re
-import sys
 
 import pytest
 
 from lab import vm
 
-from .conftest import (INVENTORY, NO_VERIFY, REPO, SNAPSHOT, STANDALONE, SWARM, drift, failed_checks, lab_env,
-                       pyinfra, run_watched, ssh, verify)
+from .conftest import STANDALONE, SWARM, drift, ssh, verify
 
 pytestmark = pytest.mark.usefixtures("converged")  # runnable alone: the lab converged first
 
@@ -81,52 +79,6 @@ def test_a_behavioural_check_that_cannot_run_fails_unless_the_host_opts_out():
         assert "seccomp_default_profile_denies_what_data_asks  Skipped: behavioural check: this host opts out" in res.stdout
     finally:
         ssh("lab3", "rm -f /usr/local/bin/docker")
-
-
-@SWARM
-def test_the_adoption_guide_on_a_hand_configured_host():
-    """README's "Adopting an existing fleet", steps 3-5, on lab2 configured by hand first: drift.py
-    reads and changes nothing, --dry --diff shows each key and file diff and changes nothing, the
-    canary deploy converges and verifies, and drift.py then finds nothing."""
-    ssh("lab2", "sysctl -q -w net.core.somaxconn=128; "
-                "sed -i 's/somaxconn = 65535/somaxconn = 1024/' /etc/sysctl.d/90-dockwright.conf; "
-                "sed -i 's/\"log-level\": \"info\"/\"log-level\": \"debug\"/' /etc/docker/daemon.json; "
-                "apparmor_parser -R /etc/apparmor.d/dockwright-default; "
-                "docker network rm backend >/dev/null && docker network create --subnet 10.6.0.0/16 backend >/dev/null")
-    before = ssh("lab2", SNAPSHOT)
-    # 3. Read the fleet: here the swarm's two hosts (lab3 belongs to the other lane of make e2e),
-    # lab1 untouched beside the hand-configured lab2.
-    print("== step 3: drift.py --json --metrics")
-    res = drift("--limit", "lab1,lab2", "--json", "reports/drift-adoption.json", "--metrics",
-                "reports/drift-adoption.prom")
-    assert res.returncode == 2
-    for item in ("[sysctl] /etc/sysctl.d/90-dockwright.conf: net.core.somaxconn: desired '65535', actual '1024'",
-                 "[sysctl] live: net.core.somaxconn: desired '65535', actual '128'",
-                 "[docker] daemon.json: log-level: desired 'info', actual 'debug'",
-                 "[apparmor] dockwright-default loaded mode: desired 'enforce', actual None",
-                 "[networks] backend.subnet: desired '10.5.0.0/16', actual '10.6.0.0/16'"):
-        assert item in res.stdout
-    assert "lab1: no drift" in res.stdout
-    metrics = (REPO / "reports" / "drift-adoption.prom").read_text()
-    assert 'dockwright_drift_items{concern="networks",host="lab2"} 3.0' in metrics
-    # 4. The plan and the file diffs, as a user types it (no -y): each key, each diff, no change.
-    print("== step 4: deploy.py --dry --diff --limit lab2")
-    res = run_watched([sys.executable, "-m", "pyinfra", INVENTORY, "deploy.py", "--dry", "--diff", "--limit", "lab2",
-                       *NO_VERIFY], 900, lab_env())
-    out = res.stdout + res.stderr
-    print(out[-6000:])
-    assert res.returncode == 0, out[-3000:]
-    # (only lab2 is in this run: every line is its own)
-    assert "would change [sysctl] live: net.core.somaxconn: desired '65535', actual '128'" in out
-    assert "would change [docker] daemon.json: log-level: desired 'info', actual 'debug'" in out
-    assert "- net.core.somaxconn = 1024" in out and "+ net.core.somaxconn = 65535" in out  # the file's diff
-    assert ssh("lab2", SNAPSHOT) == before
-    # 5. A canary: the deploy converges lab2 and verifies it; drift.py then finds nothing.
-    print("== step 5: deploy.py --limit lab2, then drift.py --limit lab2")
-    res = pyinfra("--limit", "lab2")
-    assert res.returncode == 0, failed_checks()
-    assert "0 failed" in (res.stdout + res.stderr).split("  lab2: ", 1)[1].splitlines()[0]
-    assert drift("--limit", "lab2").returncode == 0
 
 
 def test_unreachable_host_fails_the_run_but_others_are_reported():

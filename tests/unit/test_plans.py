@@ -195,10 +195,35 @@ def test_firewall_plan_nothing_declared_nothing_installed_is_quiet():
 def test_firewall_plan_writes_the_unit_and_rules_then_reapplies_a_changed_live_chain():
     fresh = firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "rules\n")}, True, policy_state())
     assert fresh.install_unit and fresh.write == ["ipv4"] and fresh.apply == []
-    edited = policy_state(sha256("unit"), True, ipv4={"file": "rules\n", "applied": "-A x\n", "live": "-A y\n"})
-    p = firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "rules\n")}, True, edited)
-    assert not p.install_unit and p.write == [] and p.apply == ["ipv4"]
-    assert p.items == [("DOCKER-USER (ipv4, live)", ["-A x"], ["-A y"])]
+    flushed = policy_state(sha256("unit"), True, ipv4={"file": "rules\n", "applied": "-A x\n-A y\n", "live": "-A y\n"})
+    p = firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "rules\n")}, True, flushed)
+    assert not p.install_unit and p.write == [] and p.apply == ["ipv4"] and p.refusal is None
+    assert p.items == [("DOCKER-USER (ipv4, live)", ["-A x", "-A y"], ["-A y"])]
+
+
+OWN = "-A DOCKER-USER -j RETURN"
+
+
+def test_a_docker_user_rule_dockwright_did_not_write_is_refused_or_kept_aside_never_silently_removed():
+    """Foreign: a live rule neither dockerd's own RETURN nor in dockwright's last readback or rules
+    file; before the first apply (a host set up by hand) and after it (added by someone later)."""
+    by_hand = {"live": f"-N DOCKER-USER\n-A DOCKER-USER -s 192.0.2.7/32 -j DROP\n{OWN}\n", "file": None,
+               "applied": None}
+    later = {"live": f"-N DOCKER-USER\n-A ours\n-A DOCKER-USER -j ufw-user-forward\n{OWN}\n",
+             "file": "*filter\n-A ours\nCOMMIT\n", "applied": "-N DOCKER-USER\n-A ours\n"}
+    for state, rule in ((by_hand, "-A DOCKER-USER -s 192.0.2.7/32 -j DROP"),
+                        (later, "-A DOCKER-USER -j ufw-user-forward")):
+        refused = firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "rules\n")}, True, policy_state(ipv4=state))
+        assert repr(rule) in refused.refusal and "networks.on_foreign_rules" in refused.refusal
+        taken = firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "rules\n")}, True, policy_state(ipv4=state),
+                              on_foreign="takeover")
+        assert taken.refusal is None and taken.takeover == ["ipv4"]
+        assert ("DOCKER-USER (ipv4): rules not dockwright's", None, [rule]) in taken.items
+    # Controls: dockerd's own rule, dockwright's own rules, and no policy on a host without one.
+    assert firewall.foreign_rules({"live": f"-N DOCKER-USER\n{OWN}\n", "file": None, "applied": None}) == []
+    assert firewall.foreign_rules({"live": "-N DOCKER-USER\n-A ours\n", "file": None,
+                                   "applied": "-N DOCKER-USER\n-A ours\n"}) == []
+    assert firewall.plan(("/u", "unit"), {"ipv4": ("/r4", "r")}, False, policy_state(ipv4=by_hand)).nothing
 
 
 def swarm_state(state="inactive", manager=False, cluster=None, managers=()):

@@ -28,7 +28,7 @@ def facts(**changes):
         "DaemonConfigCheck": {"ok": True, "message": ""},
     }
     for name, change in changes.items():
-        base[name] = dict(base[name], **change) if isinstance(base[name], dict) else change
+        base[name] = dict(base[name], **change) if isinstance(base.get(name), dict) else change
     return base
 
 
@@ -88,3 +88,24 @@ def test_a_concern_switched_off_is_neither_read_nor_judged():
     fake = FakeHost(facts(AppArmorState={"enabled": False}, DockerEngine={"exec_start": "dockerd --log-level=x"}))
     assert plan_problems(fake, off) == []
     assert {name for name, _ in fake.asked}.isdisjoint({"AppArmorState", "DockerEngine", "SwarmState"})
+
+
+def test_every_refusal_of_a_host_set_up_by_hand_is_named_at_once():
+    """A sysctl file that overrides a managed key and a DOCKER-USER rule dockwright did not write:
+    both refusals, not the first alone, so one read shows everything to settle."""
+    other = "/etc/sysctl.d/99-local.conf"
+    policy = deep_merge(WORKER, {"networks": {"port_policy": [{"port": 8080, "allow_from": ["10.0.0.0/8"]}]}})
+    rule = "-A DOCKER-USER -s 192.0.2.7/32 -j DROP"
+    empty = {"live": None, "file": None, "applied": None}
+    by_hand = facts(
+        SysctlState={"files": [(other, "net.core.somaxconn", "4096")], "paths": [other]},
+        DockerNetworks={}, NetworkJournals={},
+        PortPolicy={"ipv4": dict(empty, live=f"-N DOCKER-USER\n{rule}\n"), "ipv6": empty, "unit": None,
+                    "enabled": False})
+    fake = FakeHost(by_hand)
+    found = concerns.refusals(fake, concerns.View(fake, policy))
+    assert [key for key, _ in found] == ["sysctl", "firewall"]
+    assert f"{other} sets net.core.somaxconn = 4096" in found[0][1].refusal and repr(rule) in found[1][1].refusal
+    settled = deep_merge(policy, {"sysctl": {"on_override": "takeover"}, "networks": {"on_foreign_rules": "takeover"}})
+    fake = FakeHost(by_hand)
+    assert concerns.refusals(fake, concerns.View(fake, settled)) == []
