@@ -8,7 +8,8 @@
     DIR/README.md               what each file is, and the commands
 
 The files come from the package (templates/starter, which are this checkout's own inventory
-example and group data, and templates/schedule). Nothing that exists is overwritten: the run
+example and group data, and templates/schedule). The examples in the group data (networks this
+checkout's fleets declare) are written commented out: a new fleet gets no network it did not ask for. Nothing that exists is overwritten: the run
 stops naming every file in the way, unless ``--force``, which keeps each one as ``NAME.bak``.
 """
 
@@ -40,14 +41,37 @@ once_per_process()
 README = '''# Docker hosts, managed with dockwright
 
 - `inventories/prod.py`: the hosts, by role (swarm_managers, swarm_workers, standalone).
-- `group_data/all.py`: every concern's settings, with comments; `group_data/<group>.py` refines
-  them per group, host data per host.
+- `group_data/all.py`: every concern's settings, with comments (the example networks commented
+  out); `group_data/<group>.py` refines them per group, host data per host.
 - `deploy.py`: `pyinfra inventories/prod.py deploy.py --dry` shows what would change; without
   `--dry` it changes it, restarting Docker a few hosts at a time, and verifies every host.
 - `dockwright verify --inventory inventories/prod.py`: the verification alone.
 - `schedule/`: systemd units, a crontab and CI templates for unattended runs; they run
   dockwright's `drift.py` and `diagnose.py`, which come from a dockwright checkout for now.
 '''
+
+
+EXAMPLE_START = "# example: this checkout's fleets use it; `dockwright init` writes it commented out"
+EXAMPLE_END = "# end of example"
+
+
+def examples_commented(text: str) -> str:
+    """The group data's text with every line between the example markers commented out."""
+    out, inside = [], False
+    for line in text.splitlines(keepends=True):
+        stripped, indent = line.strip(), line[:len(line) - len(line.lstrip())]
+        if stripped == EXAMPLE_START:
+            inside = True
+            out.append(f"{indent}# example (uncomment to declare it):\n")
+        elif stripped == EXAMPLE_END:
+            inside = False
+        elif inside:
+            out.append(f"{indent}# {line[len(indent):]}")
+        else:
+            out.append(line)
+    if inside:
+        raise ValueError("an example in the group data has no end marker")
+    return "".join(out)
 
 
 def files() -> dict[str, object]:
@@ -57,7 +81,7 @@ def files() -> dict[str, object]:
                          ("group_data", TEMPLATES / "starter" / "group_data"), ("schedule", TEMPLATES / "schedule")):
         for source in sorted(folder.iterdir(), key=lambda p: p.name):
             if source.is_file() and not source.name.endswith(".pyc"):  # a bytecode cache is no part of it
-                out[f"{kind}/{source.name}"] = source
+                out[f"{kind}/{source.name}"] = examples_commented(source.read_text()) if kind == "group_data" else source
     return out
 
 

@@ -127,20 +127,24 @@ apparmor = {
 
 networks = {
     "bridges": {
+        # example: this checkout's fleets use it; `dockwright init` writes it commented out
         "backend": {
             "subnet": "10.5.0.0/16",
             "gateway": "10.5.0.1",
             "mtu": 1500,
             "icc": True,
         },
+        # end of example
     },
     # Created from the first swarm manager; joined by swarm nodes only.
     "overlays": {
+        # example: this checkout's fleets use it; `dockwright init` writes it commented out
         "secure-net": {
             "subnet": "10.20.0.0/24",
             "encrypted": True,
             "attachable": True,
         },
+        # end of example
     },
     # Leave networks that are not declared here alone unless prune is True.
     "prune": False,
