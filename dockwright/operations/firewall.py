@@ -12,6 +12,7 @@ apply is kept, so later runs compare in iptables' own canonical form.
 """
 
 import ipaddress
+import shlex
 
 from pyinfra import host
 from pyinfra.api import operation
@@ -77,10 +78,12 @@ def taken_over_file(family: str) -> str:
     return f"{RULES_DIR}/port-policy.{family}.taken-over"
 
 
-def keep_aside_command(family: str) -> str:
-    """The chain as it is, appended under a UTC timestamp, before a takeover replaces it."""
-    tool, _ = FAMILIES[family]
-    return f"{{ date -u +'# %Y-%m-%dT%H:%M:%SZ'; {tool} -S DOCKER-USER; }} >> {taken_over_file(family)}"
+def keep_aside_command(family: str, live: str) -> str:
+    """The chain as the run read it (before a dockerd restart earlier in the run re-applied the
+    rules file through the unit), appended under a UTC timestamp, before a takeover replaces it.
+    The host's own text is carried quoted."""
+    return (f"install -d -m 0755 {RULES_DIR} && {{ date -u +'# %Y-%m-%dT%H:%M:%SZ'; printf '%s' {shlex.quote(live)}; }}"
+            f" >> {taken_over_file(family)}")
 
 
 def decide(policy: list[dict], daemon: dict, on_foreign: str, engine: dict, state: dict):
@@ -124,8 +127,8 @@ def port_policy(policy: list[dict], daemon: dict, on_foreign: str = "fail"):
                              policy=[{"port": 8080, "allow_from": ["10.99.0.11/32"]}],
                              daemon={"iptables": True})
     """
-    problem, wanted, decided = decide(policy, daemon, on_foreign, facts.docker_engine().get(host),
-                                      facts.port_policy().get(host))
+    engine, state = facts.docker_engine().get(host), facts.port_policy().get(host)
+    problem, wanted, decided = decide(policy, daemon, on_foreign, engine, state)
     if problem:  # preflight has said it already
         yield from refusal.refuse(host, f"networks.port_policy: {problem}")
         return
@@ -142,7 +145,7 @@ def port_policy(policy: list[dict], daemon: dict, on_foreign: str = "fail"):
             files.show_diff(host, path, text)
             yield files.write(path, text)
         if family in decided.takeover:
-            yield keep_aside_command(family)
+            yield keep_aside_command(family, state[family]["live"])
         if family in decided.write or family in decided.apply:
             yield apply_command(family)
     if not decided.items:

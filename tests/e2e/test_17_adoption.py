@@ -59,7 +59,7 @@ def test_the_adoption_guide_as_written_on_a_host_set_up_by_hand():
         res = run_watched([sys.executable, "-m", "dockwright", "data", INVENTORY], 300, lab_env())
         assert res.returncode == 0, res.stderr[-2000:]
         merged = json.loads(res.stdout)
-        assert merged["lab2"]["networks"]["on_foreign_rules"] == "fail"
+        assert merged["lab2"]["desired"]["networks"]["on_foreign_rules"] == "fail"
 
         print("== step 3: drift.py --json (lab1 untouched beside lab2)")
         res = drift("--limit", "lab1,lab2", "--json", "reports/drift-adoption.json")
@@ -88,7 +88,7 @@ def test_the_adoption_guide_as_written_on_a_host_set_up_by_hand():
         assert res.returncode == 0, out[-3000:]
         assert "would change [docker] daemon.json: log-level: desired 'info', actual 'debug'" in out
         assert "would change [firewall] DOCKER-USER (ipv4): rules not dockwright's" in out
-        assert "- net.core.somaxconn = 4096" in out and "+ # net.core.somaxconn = 4096" in out, out[-3000:]
+        assert f"would change [sysctl] boot: net.core.somaxconn overridden by {LOCAL_SYSCTL}" in out
         assert ssh("lab2", f"{SNAPSHOT}; iptables -S DOCKER-USER; {CONTAINER}") == before
 
         print("== step 6: the canary, deploy.py --limit lab2, then drift.py --limit lab2")

@@ -170,3 +170,16 @@ def test_a_sysctl_file_name_that_would_forge_the_read_refuses_the_host(tmp_path,
     if "\n" in odd:  # the negative control: printed as a file line, the name sets a live value
         forged = kernel.SysctlState().process(f"live net.core.somaxconn 4096\nfile {etc / odd}".splitlines())
         assert forged["live"]["net.core.somaxconn"] == "1"
+
+
+@pytest.mark.parametrize("rule", [n for n in HOSTILE if n.isprintable() or "\n" in n])  # iptables prints text
+def test_a_foreign_docker_user_rule_kept_aside_is_written_as_the_host_said_it_and_runs_nothing(tmp_path, rule):
+    """A takeover writes the chain the host reported (a rule's comment holds any text) into the
+    kept-aside file: the command, run, writes those bytes and nothing else happens."""
+    from dockwright.operations import firewall
+    live = f"-N DOCKER-USER\n-A DOCKER-USER -m comment --comment {rule} -j DROP\n"
+    cmd = firewall.keep_aside_command("ipv4", live).replace(firewall.RULES_DIR, str(tmp_path))
+    res = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert res.returncode == 0, res.stderr
+    kept = (tmp_path / "port-policy.ipv4.taken-over").read_text()
+    assert kept.split("\n", 1)[1] == live and not Path(MARKER).exists()
