@@ -104,7 +104,8 @@ def test_the_adoption_guide_as_written_on_a_host_set_up_by_hand():
         assert json.loads(ssh("lab2", "cat /etc/docker/daemon.json"))["max-concurrent-downloads"] == 5
         assert RULE in ssh("lab2", "cat /etc/dockwright/port-policy.ipv4.taken-over")
         assert RULE not in ssh("lab2", "iptables -S DOCKER-USER")
-        assert "# net.core.somaxconn = 4096" in ssh("lab2", f"cat {LOCAL_SYSCTL}")
+        assert "# disabled by dockwright for /etc/sysctl.d/90-dockwright.conf: net.core.somaxconn = 4096" in \
+            ssh("lab2", f"cat {LOCAL_SYSCTL}")
         assert "net.core.somaxconn = 4096" in ssh("lab2", f"cat {LOCAL_SYSCTL}.dockwright-bak.*")
         assert ssh("lab2", "sysctl -n net.core.somaxconn").strip() == "65535"
 
