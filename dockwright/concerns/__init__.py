@@ -42,13 +42,15 @@ class View:
     def __init__(self, host, desired: dict):
         self._host, self.desired = weakref.ref(host), desired  # weakly: the run keys views by host
         self._once: dict = {}
+        # The switches, judged once by the data's own rule; a name the data lacks is off.
+        self._on = frozenset(name for name in desired.get("concerns", {}) if model.enabled(desired, name))
 
     @property
     def host(self):
         return self._host()
 
     def on(self, switch: str) -> bool:
-        return model.enabled(self.desired, switch)
+        return switch in self._on
 
     @property
     def role(self) -> str | None:
