@@ -55,7 +55,7 @@ Glossary: the words of the model, each with one meaning.
     snapshot     the verification suite's own batched read of a host (dockwright/verify)
 """
 
-DEPLOY = "dockwright"  # the packaged deploy's name: pyinfra shows its operations as "dockwright | NAME"
+from .run import DEPLOY  # noqa: E402,F401 (the packaged deploy's name, for users' code)
 
 
 def __getattr__(name: str):

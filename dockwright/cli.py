@@ -18,7 +18,7 @@ import stat
 import sys
 from pathlib import Path
 
-from . import DEPLOY
+from .run import DEPLOY
 
 CHECKOUT = Path(__file__).resolve().parents[1]  # a checkout's root (the version's fallback)
 EXIT_OK, EXIT_FAILURE, EXIT_FOUND, EXIT_USAGE = 0, 1, 2, 64

@@ -24,7 +24,8 @@ per group or host with ``concerns = {"<concern>": False}``; verification for one
 from pyinfra import host
 from pyinfra.api import OperationError, deploy
 
-from . import DEPLOY, concerns, preflight, refusal
+from . import concerns, preflight, refusal
+from .run import DEPLOY
 
 
 @deploy(DEPLOY)

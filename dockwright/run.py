@@ -14,7 +14,7 @@ the hosts of one run must share lives in that run's ``Run``, and nowhere else:
 - ``unreachable``: why each host that could not be connected to could not (pyinfra_internals);
 - ``declared``: the hosts that went silent during the run, with why (dockwright.liveness);
 - ``skipped``: the hosts a scheduled run left out on purpose, with why (maintenance);
-- ``refused``: the hosts preflight found refused, each with the (drift key, plan) that refuses it;
+- ``refused``: the hosts preflight found refused, each with every (drift key, plan) that refuses it;
 - ``scheduled``: the run is drift.py's or diagnose.py's, which list what they find themselves;
 - ``active_probes``: diagnose.py --active: each host's read adds the probe containers;
 - ``items``, ``failed``, ``readings``: what the run found, for drift.py and diagnose.py: the
@@ -28,6 +28,8 @@ this process) and goes with it. It is reached one way: ``run.of(host)`` for a ho
 """
 
 import weakref
+
+DEPLOY = "dockwright"  # the packaged deploy's name: a run shows its operations as "dockwright | NAME"
 
 
 class Run:

@@ -5,7 +5,8 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from .. import model, platform, secrets
+from .. import platform, secrets
+from ..schema import enabled
 from . import Plan, dict_diff, seccomp as seccomp_plans, sha256
 
 # dockerd flags whose daemon.json key is not simply the flag's long name.
@@ -158,7 +159,7 @@ def render(state: dict) -> str:
     content = dict(docker.get("daemon", {}))
     content.update(docker.get("passthrough", {}))
     seccomp = state.get("seccomp", {})
-    if model.enabled(state, "seccomp") and seccomp.get("default"):
+    if enabled(state, "seccomp") and seccomp.get("default"):
         content["seccomp-profile"] = seccomp_plans.path_for(seccomp["name"])
     return render_json(content)
 

@@ -56,6 +56,16 @@ def test_no_circle_among_the_modules():
     graph.prepare()  # raises CycleError naming the circle
 
 
+def test_no_module_imports_the_package_face():
+    """dockwright/__init__.py stands above every module (it hands out the packaged deploy): a
+    module that took a name from it would import upward. The deploy file `dockwright deploy`
+    hands to pyinfra stands above it, as a user's deploy.py does."""
+    face = (REPO / "dockwright" / "__init__.py", REPO / "dockwright" / "deploy_file.py")
+    found = {str(p.relative_to(REPO)): "dockwright" for p in (REPO / "dockwright").rglob("*.py")
+             if p not in face and "templates" not in p.parts and "dockwright" in imports(p)}
+    assert found == {}
+
+
 def fact_classes(path: pathlib.Path) -> list[str]:
     return [node.name for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) == "FactBase" for b in node.bases)]
@@ -78,6 +88,8 @@ def test_facts_and_plans_import_no_operation_nor_run_module():
     above = ("dockwright.operations", "dockwright.preflight", "dockwright.outcomes", "dockwright.cli",
              "dockwright.metrics", "dockwright.coverage", "dockwright.fleet_data", "dockwright.verify",
              "dockwright.diagnosis", "dockwright.deploy")
+    for p in (REPO / "dockwright" / "plans").rglob("*.py"):  # the model stands on the plans (conntrack's sizing)
+        assert "dockwright.model" not in imports(p), p
     for layer in ("facts", "plans"):
         for p in (REPO / "dockwright" / layer).rglob("*.py"):
             assert not [m for m in imports(p) if m.startswith(above)], p
