@@ -7,16 +7,22 @@ from ..plans import apparmor as apparmor_plans, seccomp as seccomp_plans
 from . import Concern, View, register
 
 
-class Seccomp(Concern):
-    name = "seccomp"
-    drift_keys = ("seccomp",)
+class _Profile(Concern):
+    """A profile file: its data section rendered once per view, the host's state read by the
+    profile's name."""
+    render = read = None  # the plan's render(section), the facts' read(profile name)
 
     def reads(self, v: View) -> list:
-        return [facts.seccomp_file(v.desired["seccomp"]["name"])]
+        return [type(self).read(v.desired[self.name]["name"])]
 
-    @staticmethod
-    def content(v: View) -> str:
-        return v.once("seccomp", lambda: seccomp_plans.render(v.desired["seccomp"]))
+    def content(self, v: View) -> str:
+        return v.once(self.name, lambda: type(self).render(v.desired[self.name]))
+
+
+class Seccomp(_Profile):
+    name = "seccomp"
+    drift_keys = ("seccomp",)
+    render, read = staticmethod(seccomp_plans.render), staticmethod(facts.seccomp_file)
 
     def problems(self, host, v: View) -> list:
         try:
@@ -29,16 +35,10 @@ class Seccomp(Concern):
         seccomp.profile(name="seccomp: profile", profile_name=v.desired["seccomp"]["name"], content=self.content(v))
 
 
-class AppArmor(Concern):
+class AppArmor(_Profile):
     name = "apparmor"
     drift_keys = ("apparmor",)
-
-    def reads(self, v: View) -> list:
-        return [facts.apparmor(v.desired["apparmor"]["name"])]
-
-    @staticmethod
-    def content(v: View) -> str:
-        return v.once("apparmor", lambda: apparmor_plans.render(v.desired["apparmor"]))
+    render, read = staticmethod(apparmor_plans.render), staticmethod(facts.apparmor)
 
     def problems(self, host, v: View) -> list:
         conf = v.desired["apparmor"]

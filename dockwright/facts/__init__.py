@@ -40,17 +40,27 @@ class Read(NamedTuple):
         return factcache.get(host, self.fact, **self.args)
 
 
-def conntrack() -> Read:
-    return Read(ConntrackState, {})
+def _without_arguments(fact: type):
+    """The declaration of a read that takes no argument: ``facts.NAME()`` is its Read."""
+    def read() -> Read:
+        return Read(fact, {})
+    read.__doc__ = f"The {fact.__name__} read."
+    return read
+
+
+conntrack = _without_arguments(ConntrackState)
+docker_engine = _without_arguments(DockerEngine)
+docker_networks = _without_arguments(DockerNetworks)
+network_journals = _without_arguments(NetworkJournals)
+routes = _without_arguments(HostRoutes)
+port_policy = _without_arguments(PortPolicy)
+swarm = _without_arguments(SwarmState)
+overlay_modules = _without_arguments(OverlayModules)
 
 
 def sysctls(names) -> Read:
     """The live and boot values of these keys ("-key" and "key" are one key)."""
     return Read(SysctlState, {"keys": sysctl_plans.fact_keys(names)})
-
-
-def docker_engine() -> Read:
-    return Read(DockerEngine, {})
 
 
 def seccomp_file(profile_name: str) -> Read:
@@ -59,30 +69,6 @@ def seccomp_file(profile_name: str) -> Read:
 
 def apparmor(profile_name: str) -> Read:
     return Read(AppArmorState, {"profile_name": profile_name})
-
-
-def docker_networks() -> Read:
-    return Read(DockerNetworks, {})
-
-
-def network_journals() -> Read:
-    return Read(NetworkJournals, {})
-
-
-def routes() -> Read:
-    return Read(HostRoutes, {})
-
-
-def port_policy() -> Read:
-    return Read(PortPolicy, {})
-
-
-def swarm() -> Read:
-    return Read(SwarmState, {})
-
-
-def overlay_modules() -> Read:
-    return Read(OverlayModules, {})
 
 
 # The order a host's reads are sent in, whatever the concerns asking for them: the combined

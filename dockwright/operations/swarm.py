@@ -14,14 +14,15 @@ from ..host_paths import DOCKER_SOCKET
 from ..plans.swarm import init_plan, join_plan, standalone_plan
 
 
-def _own_state():
-    """This host's swarm state (yielded from); None, with the host told dockerd does not answer,
-    when it does not."""
+def _decided(plan_of):
+    """The plan ``plan_of`` makes of this host's swarm state, its items recorded (yielded from);
+    None when the operation stops here: dockerd does not answer, or the plan refuses the host."""
     state = facts.swarm().get(host)
     if isinstance(state, dockerd.Down):
         yield from dockerd.unavailable(host, "swarm state", state)
         return None
-    return state
+    decided = plan_of(state)
+    return decided if (yield from refusal.decided(host, "swarm", decided)) else None
 
 
 @operation()
@@ -37,11 +38,8 @@ def init(advertise_addr: str):
 
         swarm.init(name="swarm init", advertise_addr="10.99.0.11")
     """
-    state = yield from _own_state()
-    if state is None:
-        return
-    decided = init_plan(state)
-    if not (yield from refusal.decided(host, "swarm", decided)):
+    decided = yield from _decided(init_plan)
+    if decided is None:
         return
     if not decided.act:
         host.noop("already a swarm manager")
@@ -153,10 +151,5 @@ def standalone():
 
         swarm.standalone(name="standalone: not in a swarm")
     """
-    state = yield from _own_state()
-    if state is None:
-        return
-    decided = standalone_plan(state)
-    if not (yield from refusal.decided(host, "swarm", decided)):
-        return
-    host.noop("not in a swarm")
+    if (yield from _decided(standalone_plan)) is not None:
+        host.noop("not in a swarm")
