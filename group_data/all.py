@@ -157,7 +157,8 @@ networks = {
     "port_policy": [],
     # Live DOCKER-USER rules dockwright did not write (by hand, ufw-docker, another tool), which
     # the port policy would remove: "fail" (the host is refused, each rule named) or "takeover"
-    # (the chain as it is goes to /etc/dockwright/port-policy.<family>.taken-over, then replaced).
+    # (the chain as the run read it goes to /etc/dockwright/port-policy.<family>.taken-over, then
+    # replaced).
     "on_foreign_rules": "fail",
 }
 

@@ -116,8 +116,9 @@ def port_policy(policy: list[dict], daemon: dict, on_foreign: str = "fail"):
       engine's defaults it says which families dockerd filters and whether there is a
       DOCKER-USER chain at all (``firewall-backend: nftables`` has none: refused)
     + on_foreign: live DOCKER-USER rules dockwright did not write (by hand, ufw-docker, another
-      tool): ``fail`` (the host is refused, each rule named) or ``takeover`` (the chain as it
-      is appended to ``/etc/dockwright/port-policy.<family>.taken-over``, then replaced)
+      tool): ``fail`` (the host is refused, each rule named) or ``takeover`` (the chain as the
+      run read it is appended to ``/etc/dockwright/port-policy.<family>.taken-over``, then
+      replaced)
 
     **Example:**
 
