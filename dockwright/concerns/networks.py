@@ -5,7 +5,7 @@ import json
 
 from .. import dockerd, facts, schema
 from ..operations import firewall, networks
-from ..plans import firewall as firewall_plans, networks as network_plans
+from ..plans import networks as network_plans
 from . import Concern, View, register
 
 
@@ -17,21 +17,28 @@ class Networks(Concern):
         wanted = [facts.docker_engine(), facts.docker_networks(), facts.network_journals(), facts.port_policy()]
         return wanted + ([facts.routes()] if schema.declared_networks(v.desired) else [])
 
+    @staticmethod
+    def _port_policy(host, v: View):
+        """The port policy's decision on this host (operations/firewall.decide), made once for
+        preflight's problems and refusal."""
+        net = v.desired["networks"]
+        return v.once("port policy", lambda: firewall.decide(
+            net["port_policy"], json.loads(v.daemon_json), net["on_foreign_rules"],
+            facts.docker_engine().get(host), facts.port_policy().get(host)))
+
     def problems(self, host, v: View) -> list:
         declared = schema.declared_networks(v.desired)
         found = network_plans.route_problems(declared, facts.routes().get(host)) if declared else []
-        policy = v.desired["networks"]["port_policy"]
-        why = firewall_plans.backend_problem(
-            firewall_plans.host_firewall(facts.docker_engine().get(host), json.loads(v.daemon_json)), bool(policy))
-        return found + ([("networks.port_policy", f"{len(policy)} rule(s)", why)] if why else [])
+        why, _, _ = self._port_policy(host, v)
+        rules = len(v.desired["networks"]["port_policy"])
+        return found + ([("networks.port_policy", f"{rules} rule(s)", why)] if why else [])
 
     def refusal(self, host, v: View):
         current = facts.docker_networks().get(host)
         if isinstance(current, dockerd.Down):
             return None  # left to the operations
         net = v.desired["networks"]
-        _, _, policy = firewall.decide(net["port_policy"], json.loads(v.daemon_json), net["on_foreign_rules"],
-                                       facts.docker_engine().get(host), facts.port_policy().get(host))
+        _, _, policy = self._port_policy(host, v)
         if policy and policy.refusal:
             return "firewall", policy
         journals = facts.network_journals().get(host)

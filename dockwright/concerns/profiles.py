@@ -13,10 +13,10 @@ class _Profile(Concern):
     render = read = None  # the plan's render(section), the facts' read(profile name)
 
     def reads(self, v: View) -> list:
-        return [type(self).read(v.desired[self.name]["name"])]
+        return [self.read(v.desired[self.name]["name"])]
 
     def content(self, v: View) -> str:
-        return v.once(self.name, lambda: type(self).render(v.desired[self.name]))
+        return v.once(self.name, lambda: self.render(v.desired[self.name]))
 
 
 class Seccomp(_Profile):

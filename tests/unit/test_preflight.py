@@ -26,6 +26,8 @@ def facts(**changes):
                          "exec_start": "/usr/sbin/dockerd -H fd://", "docker_opts": "", "daemon_json": None,
                          "rollout": {}, "failed": {}, "os": DEBIAN},
         "DaemonConfigCheck": {"ok": True, "message": ""},
+        "PortPolicy": {"ipv4": {"live": None, "file": None, "applied": None},
+                       "ipv6": {"live": None, "file": None, "applied": None}, "unit": None, "enabled": False},
     }
     for name, change in changes.items():
         base[name] = dict(base[name], **change) if isinstance(base.get(name), dict) else change
