@@ -56,6 +56,14 @@ def matching_lines(path: str, pattern: str, strip: str = "") -> str:
 
 
 def sha256_line(path: str, prefix: str = "") -> str:
-    """Shell that prints prefix and the file's sha256 (fails when there is no such file): one
-    process, sha256sum, with the hash cut from its output by the shell."""
-    return f"[ -f {shlex.quote(path)} ] && h=$(sha256sum < {shlex.quote(path)}) && echo {prefix}\"${{h%% *}}\""
+    """Shell that prints prefix and the file's sha256 as sha256sum prints it for its standard
+    input ("HASH  -"; hash_of takes it out), nothing when there is no such file: one process,
+    sha256sum, writing straight to the read's output (a command substitution would fork once
+    more). A hash that fails midway ends its line empty."""
+    return f"[ -f {shlex.quote(path)} ] && {{ printf '%s' {shlex.quote(prefix)}; sha256sum < {shlex.quote(path)} || echo; }}"
+
+
+def hash_of(text: str | None) -> str | None:
+    """The sha256 in a sha256_line's output (after its prefix), None when there is none."""
+    word = (text or "").split(" ", 1)[0].strip()
+    return word if len(word) == 64 and all(c in "0123456789abcdef" for c in word) else None

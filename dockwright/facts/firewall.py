@@ -55,6 +55,6 @@ class PortPolicy(FactBase):
             return "\n".join(lines) + "\n" if lines else None
 
         state = {f: {k: text(f"{f}.{k}") for k in ("live", "file", "applied")} for f in FAMILIES}
-        state["unit"] = (sections.get("unit") or [None])[0]
+        state["unit"] = remote.hash_of((sections.get("unit") or [None])[0])
         state["enabled"] = (sections.get("enabled") or [""])[0].strip() == "enabled"
         return state

@@ -1,14 +1,26 @@
 """The container profiles' side: AppArmor's state and the parser's verdict on a candidate
-profile. The seccomp profile file is read with pyinfra's own ``Sha256File``."""
+profile. The seccomp profile file is read with ``Sha256File`` (pyinfra's, in one process)."""
 
 import shlex
 
 from pyinfra.api import FactBase
-from pyinfra.facts.files import Sha256File
+from pyinfra.facts import files
 
 from .. import host_paths, remote
 
 __all__ = ["AppArmorState", "ProfileCheck", "Sha256File"]
+
+
+class Sha256File(files.Sha256File, digits=64, cmds=["sha256sum"]):
+    """
+    pyinfra's ``Sha256File`` (its name, its answer: the hash, or None when there is no such
+    file), in one process: sha256sum, without the subshell pyinfra's command runs its fallbacks
+    in (shasum, BSD's sha256: Debian and Ubuntu have coreutils).
+    """
+
+    def command(self, path):
+        self.path = path
+        return f"test -e {shlex.quote(path)} && sha256sum {shlex.quote(path)} 2>/dev/null || true"
 
 
 
@@ -48,7 +60,7 @@ class AppArmorState(FactBase):
             elif word == "parser":
                 state["parser"] = True
             elif word == "sha256":
-                state["file_sha256"] = rest.strip()
+                state["file_sha256"] = remote.hash_of(rest)
             elif word == "foreign":
                 state["foreign"] = rest.strip() or "something"
             elif word == "loaded":

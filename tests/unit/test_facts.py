@@ -224,23 +224,62 @@ def test_daemon_render_is_stable_and_adds_seccomp_default():
 
 
 def test_apparmor_fact():
-    state = fprofiles.AppArmorState().process(["enabled Y", "parser", "sha256 abc",
+    state = fprofiles.AppArmorState().process(["enabled Y", "parser", "sha256 " + "ab" * 32 + "  -",
                                               "loaded dockwright-default (enforce)"])
-    assert state == {"enabled": True, "parser": True, "file_sha256": "abc", "loaded": "enforce", "foreign": None}
+    assert state == {"enabled": True, "parser": True, "file_sha256": "ab" * 32, "loaded": "enforce", "foreign": None}
+    # A hash that failed midway (its line cut short) is no hash: the file is written again.
+    assert fprofiles.AppArmorState().process(["enabled Y", "sha256 "])["file_sha256"] is None
     held = fprofiles.AppArmorState().process(["enabled Y", "parser", "foreign directory"])
     assert held["foreign"] == "directory"
 
 
+def test_sha256_line_prints_the_hash_in_one_process_and_nothing_without_a_file(tmp_path):
+    import hashlib
+
+    from dockwright import remote
+
+    from .test_hoststate import run_locally
+    f = tmp_path / "unit file"
+    f.write_bytes(b"[Unit]\nDescription=x\n\x00no final newline")
+    rc, lines = run_locally(f"echo start; {remote.sha256_line(str(f), 'sha256 ')}; echo end")
+    assert rc == 0 and lines[0] == "start" and lines[2] == "end"
+    assert remote.hash_of(lines[1][len("sha256 "):]) == hashlib.sha256(f.read_bytes()).hexdigest()
+    rc, lines = run_locally(f"echo start; {remote.sha256_line(str(tmp_path / 'none'))}; echo end")
+    assert lines == ["start", "end"]
+    fact = fprofiles.Sha256File()
+    assert fact.process(run_locally(fact.command(str(f)))[1]) == hashlib.sha256(f.read_bytes()).hexdigest()
+
+
 def test_host_routes_fact_skips_default_and_docker_bridges():
+    # /proc/net/route as a VM's kernel lists it (addresses in hex, little-endian).
     routes = fnetworks.HostRoutes().process([
-        "default via 10.0.2.2 dev eth0",
-        "10.0.2.0/24 dev eth0 proto kernel scope link src 10.0.2.15",
-        "10.99.0.0/24 dev eth1 proto kernel scope link src 10.99.0.11",
-        "172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1 linkdown",
-        "10.5.0.0/16 dev br-3f2a1b0c9d8e proto kernel scope link src 10.5.0.1",
-        "192.168.7.1 dev tun0 scope link",
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+        "eth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+        "eth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+        "eth1\t0000630A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+        "docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0",
+        "br-3f2a1b0c9d8e\t0000050A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0",
+        "tun0\t0107A8C0\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0",
+        "eth0\tgarbage\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
     ])
     assert routes == [("10.0.2.0/24", "eth0"), ("10.99.0.0/24", "eth1"), ("192.168.7.1/32", "tun0")]
+
+
+def test_host_routes_fact_reads_the_kernel_table_and_fails_without_it():
+    from .test_hoststate import run_locally
+    rc, lines = run_locally(fnetworks.HostRoutes.command)
+    assert rc == 0 and lines[0].startswith("Iface")
+    # Against `ip` where this machine has it: the same routes.
+    import shutil
+    import subprocess
+    if shutil.which("ip"):
+        shown = subprocess.run(["ip", "-4", "-o", "route", "show", "table", "main"], capture_output=True, text=True).stdout
+        expected = sorted(w.split()[0] if "/" in w.split()[0] else w.split()[0] + "/32"
+                          for w in shown.splitlines() if w and not w.startswith(("default", "blackhole", "unreachable", "prohibit"))
+                          and not w.split()[w.split().index("dev") + 1].startswith(("docker0", "br-", "docker_gwbridge")))
+        assert sorted(d for d, _ in fnetworks.HostRoutes().process(lines)) == expected
+    rc, _ = run_locally(fnetworks.HostRoutes.command.replace("/proc/net/route", "/proc/net/no-such-table"))
+    assert rc != 0  # a table that cannot be read is a failed read, never no routes
 
 
 def test_fact_cache_reads_each_fact_once_per_host_and_arguments():
