@@ -146,7 +146,8 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
     for (_, members), part in zip(jobs, parts):
         outputs = [None] * len(members)
         if part is not None and part[0] == 0:
-            outputs = members[0][2].shared.split(part[1], [f for _, _, f in members]) if len(members) > 1 else [part[1]]
+            outputs = (members[0][2].shared.split(part[1], [(f, kw) for _, kw, f in members])
+                       if len(members) > 1 else [part[1]])
         for (fact_cls, kwargs, fact), output in zip(members, outputs):
             result = cache[key(fact_cls, kwargs)]
             try:
@@ -167,15 +168,16 @@ def _command(fact, kwargs) -> str:
 
 def read_parts(todo: list) -> list[tuple[str, list]]:
     """(command, [(fact class, arguments, fact)]) for each part of the read: a fact on its own, or
-    the facts that name one ``shared`` read (the Engine API's: one interpreter started on the
-    host, not one per fact), together where there are several, at the place of the first."""
+    the facts that name one ``shared`` read (the host's reader, dockwright.host_reader: one
+    interpreter started on the host, not a process per file, package list or API call),
+    together where there are several, at the place of the first."""
     groups: dict = {}
     for t in todo:
         groups.setdefault(getattr(t[2], "shared", None) or id(t), []).append(t)
     jobs = []
     for group in groups.values():  # in the order of each group's first fact
         if len(group) > 1:
-            jobs.append((group[0][2].shared.command([f for _, _, f in group]), group))
+            jobs.append((group[0][2].shared.command([(f, kw) for _, kw, f in group]), group))
         else:
             jobs.append((_command(group[0][2], group[0][1]), group))
     return jobs

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 class Platform:
     family: str
     package_query: str  # prints "PACKAGE VERSION STATUS" of each package of every flavour the system knows
+    package_reader: str  # the same lines, by the host's reader (dockwright.host_reader's dpkg op)
+    package_listed: str  # a shell test: an engine package's files are listed (it is unpacked)
     service_defaults: str  # the file a packaged docker.service reads extra flags from
     install_command: str  # installs {packages}
     packages: dict  # engine flavour -> the packages that install it
@@ -27,6 +29,8 @@ DEBIAN = Platform(
     family="debian",
     package_query=("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' "
                    "docker.io docker-cli docker-ce docker-ce-cli containerd.io 2>/dev/null"),
+    package_reader="dpkg:docker.io,docker-cli,docker-ce,docker-ce-cli,containerd.io",
+    package_listed="[ -f /var/lib/dpkg/info/docker.io.list ] || [ -f /var/lib/dpkg/info/docker-ce.list ]",
     service_defaults="/etc/default/docker",
     install_command="DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}",
     # docker.io brings its CLI (the docker.io package itself up to Debian 12, docker-cli after);

@@ -8,7 +8,7 @@ import shlex
 
 from pyinfra.api import FactBase
 
-from .. import dockerd, platform, remote
+from .. import dockerd, host_reader, platform, remote
 from ..host_paths import APT_KEYRING, APT_PIN, APT_SOURCE, DAEMON_JSON, FAILED_CANDIDATE, PACKAGE_FAILED, ROLLOUT_STATE
 
 ENGINE_PACKAGES = ("docker.io", "docker-ce")  # the package that is the engine, of each flavour
@@ -22,7 +22,7 @@ def parse_version(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(x) for x in m.groups()) if m else None
 
 
-class DockerEngine(FactBase):
+class DockerEngine(host_reader.PythonPart, FactBase):
     """
     The engine's state in one command: package, version, service, unit flags, daemon.json.
 
@@ -47,11 +47,30 @@ class DockerEngine(FactBase):
             "echo @@version; e=; o=$IFS; IFS='\n'; for l in $p; do case \"$l\" in "
             "'docker.io '*' ok installed'|'docker-ce '*' ok installed') e=1;; esac; done; IFS=$o; "
             "[ -n \"$e\" ] || dockerd --version 2>/dev/null; "
+            f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
+            + self._files()
+        )
+
+    # In the host-state read, the host's reader (dockwright.host_reader) reads the packages and
+    # daemon.json; dockerd is asked its version where no engine package is unpacked.
+    def ops(self):
+        return [platform.DEBIAN.package_reader, f"base64:{DAEMON_JSON}"]
+
+    def lines(self, answers):
+        if not host_reader.answered(answers):
+            return None
+        return ["@@package", *answers[0], "@@daemon_json", *answers[1]]
+
+    def rest(self):
+        return f"echo @@version; {platform.DEBIAN.package_listed} || dockerd --version 2>/dev/null; " + self._files()
+
+    @staticmethod
+    def _files() -> str:
+        return (
             # systemd's own resolution of the unit and its drop-ins (an empty ExecStart= resets),
             # with its state, in one call.
             "echo @@unit; systemctl show -p UnitFileState -p ActiveState -p ExecStart docker.service 2>/dev/null; "
             f"echo @@docker_opts; {remote.matching_lines(platform.DEBIAN.service_defaults, 'DOCKER_OPTS=*', strip='DOCKER_OPTS=')}; "
-            f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
             f"echo @@rollout; {remote.show_file(ROLLOUT_STATE)}; "
             f"echo @@failed; {remote.show_file(FAILED_CANDIDATE)}; "
             f"echo @@package_failed; {remote.show_file(PACKAGE_FAILED)}; "

@@ -2,7 +2,7 @@
 
 from pyinfra.api import FactBase
 
-from .. import host_paths, remote
+from .. import host_paths, host_reader, remote
 
 
 
@@ -28,7 +28,7 @@ def applied_file(family: str) -> str:
     return f"{host_paths.RULES_DIR}/port-policy.{family}.applied"
 
 
-class PortPolicy(FactBase):
+class PortPolicy(host_reader.PythonPart, FactBase):
     """
     Per family: the live DOCKER-USER rules (``iptables -S``), the rules file and what
     iptables printed right after the last apply; and the unit's hash and whether it is enabled.
@@ -38,12 +38,21 @@ class PortPolicy(FactBase):
     """
 
     def command(self):
+        return f"echo @@unit; {remote.sha256_line(host_paths.PORT_POLICY_UNIT)}; " + self.rest()
+
+    # In the host-state read the unit's hash is the host reader's (dockwright.host_reader).
+    def ops(self):
+        return [f"sha256:{host_paths.PORT_POLICY_UNIT}"]
+
+    def lines(self, answers):
+        return ["@@unit", *answers[0]] if host_reader.answered(answers) else None
+
+    def rest(self):
         parts = []
         for family, (tool, _) in FAMILIES.items():
             parts.append(f"echo @@{family}.live; {tool} -S DOCKER-USER 2>/dev/null")
             parts.append(f"echo @@{family}.file; {remote.show_file(rules_file(family))}")
             parts.append(f"echo @@{family}.applied; {remote.show_file(applied_file(family))}")
-        parts.append(f"echo @@unit; {remote.sha256_line(host_paths.PORT_POLICY_UNIT)}")
         parts.append(f"echo @@enabled; [ -L {WANTS_LINK} ] && echo enabled; true")
         return "; ".join(parts)
 

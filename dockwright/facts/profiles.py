@@ -6,26 +6,36 @@ import shlex
 from pyinfra.api import FactBase
 from pyinfra.facts import files
 
-from .. import host_paths, remote
+from .. import host_paths, host_reader, remote
 
 __all__ = ["AppArmorState", "ProfileCheck", "Sha256File"]
 
 
-class Sha256File(files.Sha256File, digits=64, cmds=["sha256sum"]):
+class Sha256File(host_reader.PythonPart, files.Sha256File, digits=64, cmds=["sha256sum"]):
     """
     pyinfra's ``Sha256File`` (its name, its answer: the hash, or None when there is no such
-    file), in one process: sha256sum, without the subshell pyinfra's command runs its fallbacks
-    in (shasum, BSD's sha256: Debian and Ubuntu have coreutils).
+    file). Read alone, in one process: sha256sum, without the subshell pyinfra's command runs
+    its fallbacks in (shasum, BSD's sha256: Debian and Ubuntu have coreutils); in the
+    host-state read, by the host's reader.
     """
 
     def command(self, path):
         self.path = path
         return f"test -e {shlex.quote(path)} && sha256sum {shlex.quote(path)} 2>/dev/null || true"
 
+    def ops(self, path):
+        self.path = path
+        return [f"sha256:{path}"]
+
+    def lines(self, answers, path):
+        if not host_reader.answered(answers):
+            return None
+        return [f"{answers[0][0]}  {path}"] if answers[0] else []
 
 
 
-class AppArmorState(FactBase):
+
+class AppArmorState(host_reader.PythonPart, FactBase):
     """
     Whether AppArmor is enabled, the profile file's sha256 and the profile's loaded mode.
 
@@ -35,12 +45,23 @@ class AppArmorState(FactBase):
     """
 
     def command(self, profile_name: str):
+        return f"{remote.sha256_line(f'{host_paths.APPARMOR_DIR}/{profile_name}', 'sha256 ')}; " + self.rest(profile_name)
+
+    # In the host-state read the file's hash is the host reader's (dockwright.host_reader).
+    def ops(self, profile_name: str):
+        return [f"sha256:{host_paths.APPARMOR_DIR}/{profile_name}"]
+
+    def lines(self, answers, profile_name: str):
+        if not host_reader.answered(answers):
+            return None
+        return [f"sha256 {answers[0][0]}"] if answers[0] else []
+
+    def rest(self, profile_name: str):
         name = profile_name
         path = shlex.quote(f"{host_paths.APPARMOR_DIR}/{name}")
         return (
             "e=N; read -r e 2>/dev/null < /sys/module/apparmor/parameters/enabled; echo enabled $e; "
             "command -v apparmor_parser >/dev/null && echo parser; "
-            f"{remote.sha256_line(f'{host_paths.APPARMOR_DIR}/{name}', 'sha256 ')}; "
             # The first line and the loaded profiles by the shell's own read: a process each would
             # cost more than the reading.
             f"if [ -L {path} ] || [ -e {path} ] && ! {{ [ -f {path} ] && IFS= read -r first < {path} && "

@@ -1,4 +1,4 @@
-"""The facts' Engine API client (dockerd.API_CLIENT), run here by python3 against a socket that
+"""The facts' Engine API client (the host reader's API ops, dockwright.host_reader), run here by python3 against a socket that
 answers as dockerd does: what it prints is what the CLI command it stands for prints, and a
 daemon that does not answer is Down, never an empty answer."""
 
@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from dockwright import dockerd
+from dockwright import dockerd, host_reader
 from dockwright.facts import engine as fengine
 from dockwright.facts import networks as fnetworks
 
@@ -47,8 +47,8 @@ class FakeDockerd:
 
 
 def ask(sock_path, what):
-    client = dockerd.API_CLIENT.replace("/var/run/docker.sock", str(sock_path))
-    res = subprocess.run(f"python3 -c {shlex.quote(client)} {what}", shell=True, capture_output=True,
+    client = host_reader.READER.replace("/var/run/docker.sock", str(sock_path))
+    res = subprocess.run(f"python3 -c {shlex.quote(client)} - {what}", shell=True, capture_output=True,
                          text=True, timeout=60, env={"PATH": os.environ["PATH"]})
     assert res.returncode == 0, res.stderr
     return res.stdout.splitlines()
@@ -120,9 +120,9 @@ def test_the_swarm_section_is_found_by_the_json_scanner_not_by_its_text(tmp_path
 def test_the_client_imports_no_python_module_beyond_c_builtins(tmp_path):
     FakeDockerd(tmp_path / "d.sock", {"/networks": (200, [{"Id": "n1", "Name": "backend"}]),
                                       "/networks/n1": (200, NET)})
-    client = dockerd.API_CLIENT.replace("/var/run/docker.sock", str(tmp_path / "d.sock"))
+    client = host_reader.READER.replace("/var/run/docker.sock", str(tmp_path / "d.sock"))
     check = client + "\nimport sys; print(sorted(m for m in ('re', 'json', 'socket', 'enum', 'signal') if m in sys.modules))"
-    res = subprocess.run(["python3", "-I", "-S", "-c", check, "networks"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(["python3", "-I", "-S", "-c", check, "-", "networks"], capture_output=True, text=True, timeout=60)
     assert res.stdout.splitlines()[-1] == "[]", res.stdout + res.stderr
 
 
@@ -130,9 +130,9 @@ def test_a_daemon_that_hangs_is_down_when_the_clients_alarm_ends_it(tmp_path):
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(tmp_path / "d.sock"))
     server.listen(1)  # accepts into the backlog and never answers
-    client = dockerd.API_CLIENT.replace("/var/run/docker.sock", str(tmp_path / "d.sock"))
-    client = client.replace(f"_signal.alarm({dockerd.BOUND})", "_signal.alarm(1)")
-    command = dockerd.api_or_cli("swarm", "false").replace(shlex.quote(dockerd.API_CLIENT), shlex.quote(client))
+    client = host_reader.READER.replace("/var/run/docker.sock", str(tmp_path / "d.sock"))
+    client = client.replace(f"_signal.alarm({host_reader.BOUND})", "_signal.alarm(1)")
+    command = dockerd.api_or_cli("swarm", "false").replace(shlex.quote(host_reader.READER), shlex.quote(client))
     res = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
     assert fengine.SwarmState().process(res.stdout.splitlines()) == dockerd.Down(f"timed out after {dockerd.BOUND} s")
 
@@ -140,13 +140,13 @@ def test_a_daemon_that_hangs_is_down_when_the_clients_alarm_ends_it(tmp_path):
 def _shared(sock_path, alarm=None) -> tuple[list, list[str]]:
     """The shared read of both Engine API facts, run here against sock_path: (facts, outputs)."""
     facts = [fnetworks.DockerNetworks(), fengine.SwarmState()]
-    client = dockerd.API_CLIENT.replace("/var/run/docker.sock", str(sock_path))
+    client = host_reader.READER.replace("/var/run/docker.sock", str(sock_path))
     if alarm:
-        client = client.replace(f"_signal.alarm({dockerd.BOUND})", f"_signal.alarm({alarm})")
-    command = dockerd.ENGINE_API.command(facts).replace(shlex.quote(dockerd.API_CLIENT), shlex.quote(client))
+        client = client.replace(f"_signal.alarm({host_reader.BOUND})", f"_signal.alarm({alarm})")
+    command = host_reader.READ.command([(f, {}) for f in facts]).replace(shlex.quote(host_reader.READER), shlex.quote(client))
     res = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    return facts, dockerd.ENGINE_API.split(res.stdout.splitlines(), facts)
+    return facts, host_reader.READ.split(res.stdout.splitlines(), [(f, {}) for f in facts])
 
 
 SECTION = {"LocalNodeState": "active", "NodeID": "x1", "ControlAvailable": False, "Cluster": {"ID": "c9"},
@@ -177,4 +177,4 @@ def test_a_part_the_shared_read_never_reached_is_down_never_empty(tmp_path):
     facts, outputs = _shared(tmp_path / "h.sock", alarm=1)
     assert [f.process(out) for f, out in zip(facts, outputs)] == [dockerd.Down(f"timed out after {dockerd.BOUND} s")] * 2
     # Nothing at all came back: each part is Down, not "no networks" or "not in a swarm".
-    assert all(isinstance(f.process(out), dockerd.Down) for f, out in zip(facts, dockerd.ENGINE_API.split([], facts)))
+    assert all(isinstance(f.process(out), dockerd.Down) for f, out in zip(facts, host_reader.READ.split([], [(f, {}) for f in facts])))

@@ -198,7 +198,7 @@ def test_docker_engine_reads_its_files_with_the_shells_own_read(tmp_path):
     (tmp_path / "os").write_text('PRETTY_NAME="Debian"\nID=debian\nVERSION_ID="12"\nID_LIKE_X=1\nVERSION_CODENAME=x')
     command = fengine.DockerEngine().command().replace("/etc/default/docker", str(tmp_path / "docker")) \
         .replace("/etc/os-release", str(tmp_path / "os"))
-    command = command.split("echo @@docker_opts;", 1)[1].replace("echo @@daemon_json;", "exit 0; ")
+    command = command.split("echo @@docker_opts;", 1)[1].replace("echo @@rollout;", "exit 0; ")
     out = subprocess.run(["sh", "-c", "echo @@docker_opts;" + command], capture_output=True, text=True).stdout
     assert out.splitlines() == ["@@docker_opts", '"--dns 8.8.8.8"']
     os_part = fengine.DockerEngine().command().split("echo @@os;", 1)[1].replace("/etc/os-release", str(tmp_path / "os"))
