@@ -14,7 +14,7 @@ import os
 
 from pyinfra import host
 
-from dockwright import concerns, factcache, facts
+from dockwright import concerns, factcache, facts, host_reader
 
 REPEAT = int(os.environ.get("DOCKWRIGHT_READ_REPEAT", "5"))
 
@@ -27,12 +27,26 @@ def _label(members) -> str:
     return " + ".join(c.__name__ + "".join(f" {v}" for v in kw.values() if isinstance(v, str)) for c, kw, _ in members)
 
 
+def _group_rows(members) -> list[tuple[str, str]]:
+    """The host reader's part taken apart: the reader with every op, then each fact's rest."""
+    pairs = [(fact, kw) for _, kw, fact in members]
+    ops = [op for fact, kw in pairs for op in fact.ops(**kw)]
+    rows = [(f"  reader: {len(ops)} ops ({', '.join(op.split(':')[0] for op in ops)})", host_reader.python_command(ops))]
+    rows += [(f"  rest: {type(fact).__name__}", rest) for fact, kw in pairs if (rest := fact.rest(**kw))]
+    return rows
+
+
 view = concerns.view(host)
-# The parts as preflight's prefetch sends them (facts that share a read, in one part).
-parts = [(_label(members), command)
-         for command, members in factcache.read_parts([(r.fact, r.args, r.fact()) for r in concerns.reads(view)])]
+# The parts as preflight's prefetch sends them (facts that share a read, in one part); the host
+# reader's part is shown whole ("host reader: FACTS"), then taken apart (not in the whole read).
+parts, apart = [], []
+for command, members in factcache.read_parts([(r.fact, r.args, r.fact()) for r in concerns.reads(view)]):
+    shared = len(members) > 1 and getattr(members[0][2], "shared", None) is host_reader.READ
+    parts.append(((f"host reader: {_label(members)}" if shared else _label(members)), command))
+    if shared:
+        apart += _group_rows(members)
 whole = factcache.HostState().command(commands=tuple(c for _, c in parts))
-steps = [*parts, ("whole read", whole), ("true", "true")]
+steps = [*parts, *apart, ("whole read", whole), ("true", "true")]
 script = [HARNESS]
 for i, (_, command) in enumerate(steps):
     # Each part in its own subshell, as the combined read runs it; its output is dropped.

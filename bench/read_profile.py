@@ -42,7 +42,7 @@ def table(hosts: list[dict]) -> str:
     for h in hosts:
         lines.append(f"  {h['host']} ({h['package'] or 'no package'} {h['engine']}):")
         for row in h["parts"]:
-            lines.append(f"    {row['part'][:64]:64} {row['ms']:8.1f} ms {row['processes']:6.1f} processes")
+            lines.append(f"    {row['part'][:72]:72} {row['ms']:8.1f} ms {row['processes']:6.1f} processes")
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """The one interpreter a host-state read starts: the host's python3, for what the shell cannot
 do without a process each: the Engine API on the local socket, a file's sha256 or base64, the
-engine's packages in dpkg's status.
+engine's packages in dpkg's status, the kernel modules this kernel lacks.
 
 A fact that takes part (``PythonPart``) names its ``ops(**kwargs)`` and turns their answers into
 the lines its own command would print (``lines``); the rest of what it reads is its shell
@@ -106,7 +106,31 @@ def dpkg(names):
                 k, _, v = line.partition(":"); fields[k] = v.strip()
         if fields.get("Package") in names:
             out("%%s %%s %%s\n" %% (fields["Package"], fields.get("Version", ""), fields.get("Status", "")))
-ops = {"sha256": sha256, "base64": base64, "dpkg": dpkg}
+def isdir(path):
+    import posix
+    try:
+        return posix.stat(path).st_mode & 0o170000 == 0o040000
+    except FileNotFoundError:
+        return False
+def modules(names):
+    missing = [m for m in names.split(",") if not isdir("/sys/module/" + m)]
+    if not missing:
+        return
+    with open("/proc/sys/kernel/osrelease") as f: lists = "/lib/modules/" + f.read().strip() + "/"
+    known = set()
+    for name in ("modules.builtin", "modules.dep"):
+        with open(lists + name, "rb") as f: text = f.read().decode("utf-8", "replace")
+        for line in text.split("\n"):
+            p = line.split(None, 1)[0] if line.strip() else ""
+            p = p[:-1] if p.endswith(":") else p
+            p = p.rsplit("/", 1)[-1]
+            i = p.find(".ko")
+            while i >= 0 and not (p[i + 3:] == "" or p[i + 3] == "."):
+                i = p.find(".ko", i + 1)
+            known.add((p[:i] if i >= 0 else p).replace("-", "_"))
+    for m in missing:
+        if m not in known: out("missing-module %%s\n" %% m)
+ops = {"sha256": sha256, "base64": base64, "dpkg": dpkg, "modules": modules}
 bare = sys.argv[1:2] == ["-"]  # one op read alone: its answer only
 for i, op in enumerate(sys.argv[2 if bare else 1:]):
     if not bare: out("@@op %%d\n" %% i)
@@ -215,7 +239,8 @@ class PythonPart:
     shared = READ  # its part of the host-state read (dockwright.factcache)
 
     def ops(self, **kwargs) -> list[str]:
-        """The reader's ops this fact needs ("sha256:PATH", "base64:PATH", "dpkg:A,B", "networks", "swarm")."""
+        """The reader's ops this fact needs ("sha256:PATH", "base64:PATH", "dpkg:A,B", "modules:A,B",
+        "networks", "swarm")."""
         raise NotImplementedError
 
     def rest(self, **kwargs) -> str:

@@ -5,7 +5,7 @@ import shlex
 
 from pyinfra.api import FactBase
 
-from .. import host_paths, remote
+from .. import host_paths, host_reader, remote
 from ..host_paths import MODPROBE, MODULES_LOAD, SYSCTL_CONF
 from ..plans.sysctl import normalize
 
@@ -167,7 +167,7 @@ MODULE_LISTS = (
 )
 
 
-class OverlayModules(FactBase):
+class OverlayModules(host_reader.PythonPart, FactBase):
     """
     The kernel modules encrypted overlays need (VXLAN, IPsec ESP) that this kernel has neither
     loaded, built in, nor installed.
@@ -188,6 +188,14 @@ class OverlayModules(FactBase):
             f"awk -v want=\"$miss\" {shlex.quote(MODULE_LISTS)} $d/modules.builtin $d/modules.dep; "
             "else for m in $miss; do modprobe -n -q $m 2>/dev/null || echo missing-module $m; done; fi; fi"
         )
+
+    # In the host-state read, the host's reader looks them up (dockwright.host_reader); where it
+    # cannot read the lists, this command does, on its own.
+    def ops(self):
+        return ["modules:" + ",".join(OVERLAY_MODULES)]
+
+    def lines(self, answers):
+        return answers[0] if host_reader.answered(answers) else None
 
     def process(self, output):
         return [line.split()[1] for line in output if line.startswith("missing-module ")]

@@ -115,3 +115,27 @@ def test_the_reader_imports_only_modules_built_into_the_interpreter(tmp_path):
                          capture_output=True, text=True, timeout=60, env={"PATH": os.environ["PATH"]})
     assert res.stdout.splitlines()[-1] == "[]", res.stdout + res.stderr
     assert "@@op-failed" not in res.stdout
+
+
+def test_the_modules_op_finds_what_the_shell_finds(tmp_path):
+    """Against kernel lists laid out as a kernel's are (a module built in, one loadable under a
+    dashed and compressed name, one nowhere): the reader's answer is the shell's, and lists it
+    cannot read fail the op (the fact is then read alone: its modprobe fallback)."""
+    from dockwright.facts import kernel as fkernel
+    release = open("/proc/sys/kernel/osrelease").read().strip()
+    lists = tmp_path / "modules" / release
+    lists.mkdir(parents=True)
+    (lists / "modules.builtin").write_text("kernel/net/dwtest_builtin.ko\n")
+    (lists / "modules.dep").write_text("kernel/net/dwtest-loadable.ko.xz: kernel/net/dwtest_dep.ko\n"
+                                       "kernel/net/x/dwtest_zst.ko.zst:\n")
+    names = ("dwtest_builtin", "dwtest_loadable", "dwtest_zst", "dwtest_dep", "dwtest_missing")
+    shell = fkernel.OverlayModules().command().replace(" ".join(fkernel.OVERLAY_MODULES), " ".join(names))
+    _, theirs = run_locally(shell.replace("d=/lib/modules/", f"d={tmp_path}/modules/"))
+    reader = host_reader.READER.replace('"/lib/modules/"', repr(f"{tmp_path}/modules/"))
+    command = host_reader.python_command(["modules:" + ",".join(names)], bare=True)
+    _, mine = run_locally(command.replace(shlex.quote(host_reader.READER), shlex.quote(reader)))
+    assert mine == theirs == ["missing-module dwtest_dep", "missing-module dwtest_missing"]
+    (lists / "modules.dep").unlink()
+    res = subprocess.run(["python3", "-I", "-S", "-c", reader, "modules:dwtest_missing"],
+                         capture_output=True, text=True, timeout=60)
+    assert "@@op-failed 0" in res.stdout
