@@ -49,8 +49,8 @@ whole = factcache.HostState().command(commands=tuple(c for _, c in parts))
 steps = [*parts, *apart, ("whole read", whole), ("true", "true")]
 script = [HARNESS]
 for i, (_, command) in enumerate(steps):
-    # Each part in its own subshell, as the combined read runs it; its output is dropped.
-    script.append(f"mark start{i}; for r in {' '.join(['x'] * REPEAT)}; do ( {command} ) >/dev/null 2>&1; done; mark end{i}")
+    # Each part in its own subshell without stdin, as the combined read runs it; its output is dropped.
+    script.append(f"mark start{i}; for r in {' '.join(['x'] * REPEAT)}; do ( {command} ) </dev/null >/dev/null 2>&1; done; mark end{i}")
 ok, output = host.run_shell_command("\n".join(script), print_output=False)
 marks = {}
 for line in output.stdout_lines if hasattr(output, "stdout_lines") else output:

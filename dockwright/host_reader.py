@@ -1,6 +1,7 @@
 """The one interpreter a host-state read starts: the host's python3, for what the shell cannot
 do without a process each: the Engine API on the local socket, a file's sha256 or base64, the
-engine's packages in dpkg's status, the kernel modules this kernel lacks.
+engine's packages in dpkg's status, the kernel modules this kernel lacks, sysctl values live
+and in the files systemd-sysctl reads at boot.
 
 A fact that takes part (``PythonPart``) names its ``ops(**kwargs)`` and turns their answers into
 the lines its own command would print (``lines``); the rest of what it reads is its shell
@@ -130,7 +131,68 @@ def modules(names):
             known.add((p[:i] if i >= 0 else p).replace("-", "_"))
     for m in missing:
         if m not in known: out("missing-module %%s\n" %% m)
-ops = {"sha256": sha256, "base64": base64, "dpkg": dpkg, "modules": modules}
+def resolved(path):
+    import posix
+    seen = 0
+    parts, done = path.split("/")[1:], ""
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."): continue
+        if part == "..":
+            done = done.rsplit("/", 1)[0]; continue
+        here = done + "/" + part
+        try:
+            target = posix.readlink(here)
+        except OSError:
+            done = here; continue
+        seen += 1
+        if seen > 40: raise OSError("a symlink loop at " + path)
+        if target.startswith("/"): done = ""
+        parts = target.split("/") + parts
+    return done or "/"
+def sysctl(arg):
+    import posix
+    keys, dirs, conf = arg.split(";")
+    files = []
+    for d in dirs.split(","):
+        try:
+            names = sorted(n for n in posix.listdir(d) if n.endswith(".conf") and not n.startswith("."))
+        except OSError:
+            continue
+        for n in names:
+            f = d + "/" + n
+            if ":" in f or any(ord(c) < 32 or ord(c) == 127 for c in f):
+                out("odd %%s\n" %% d); continue
+            try:
+                link = posix.lstat(f).st_mode & 0o170000 == 0o120000
+            except OSError:
+                continue
+            if link:
+                t = resolved(f)
+                if t == "/dev/null": out("mask %%s\n" %% f)
+                else: out("link %%s %%s\n" %% (f, t))
+            elif regular(f):
+                out("file %%s\n" %% f)
+            if regular(f) and posix.access(f, posix.R_OK): files.append(f)
+    if regular(conf):
+        out("file %%s\n" %% conf); files.append(conf)
+    for k in keys.split(","):
+        try:
+            with open("/proc/sys/" + k.replace(".", "/"), "rb") as f: text = f.read().decode("utf-8", "replace")
+        except OSError:
+            out("missing %%s\n" %% k); continue
+        lines = text.split("\n")
+        if lines and lines[-1] == "": lines.pop()
+        out("live %%s %%s\n" %% (k, " ".join(x.replace("\t", " ") for x in lines)))
+    for f in files:
+        with open(f, "rb") as fh: text = fh.read().decode("utf-8", "replace")
+        lines = text.split("\n")
+        if lines and lines[-1] == "": lines.pop()
+        for line in lines:
+            rest = line.lstrip(" \t\r\v\f")
+            if rest.startswith("-"): rest = rest[1:]
+            if rest[:1] in "abcdefghijklmnopqrstuvwxyz" and rest[:1]: out("%%s:%%s\n" %% (f, line))
+ops = {"sha256": sha256, "base64": base64, "dpkg": dpkg, "modules": modules, "sysctl": sysctl}
 bare = sys.argv[1:2] == ["-"]  # one op read alone: its answer only
 for i, op in enumerate(sys.argv[2 if bare else 1:]):
     if not bare: out("@@op %%d\n" %% i)
@@ -240,7 +302,7 @@ class PythonPart:
 
     def ops(self, **kwargs) -> list[str]:
         """The reader's ops this fact needs ("sha256:PATH", "base64:PATH", "dpkg:A,B", "modules:A,B",
-        "networks", "swarm")."""
+        "sysctl:KEYS;DIRS;FILE", "networks", "swarm")."""
         raise NotImplementedError
 
     def rest(self, **kwargs) -> str:

@@ -75,7 +75,7 @@ READ_SYSCTLS = (
 )
 
 
-class SysctlState(FactBase):
+class SysctlState(host_reader.PythonPart, FactBase):
     """
     Live values of the given keys, plus every sysctl.d line that sets one of them.
 
@@ -105,6 +105,14 @@ class SysctlState(FactBase):
             # /dev/null last: with no file left, awk would read its standard input.
             f"awk -v nk={len(keys)} {shlex.quote(READ_SYSCTLS)} {names} \"$@\" /dev/null"
         )
+
+    # In the host-state read, the host's reader reads the same (dockwright.host_reader), in the
+    # same order, without awk or readlink.
+    def ops(self, keys):
+        return [f"sysctl:{','.join(sorted(keys))};{','.join(SYSCTL_DIRS)};{SYSCTL_CONF}"]
+
+    def lines(self, answers, keys):
+        return answers[0] if host_reader.answered(answers) else None
 
     def process(self, output):
         live, missing, present, lines, links, odd = {}, [], [], [], {}, set()

@@ -139,3 +139,54 @@ def test_the_modules_op_finds_what_the_shell_finds(tmp_path):
     res = subprocess.run(["python3", "-I", "-S", "-c", reader, "modules:dwtest_missing"],
                          capture_output=True, text=True, timeout=60)
     assert "@@op-failed 0" in res.stdout
+
+
+def test_the_sysctl_op_reads_what_the_shell_and_awk_read(tmp_path):
+    """sysctl.d laid out with what the fact must tell apart: a file, a mask (a link to
+    /dev/null, through a relative link), a link elsewhere, a name it cannot carry, a directory
+    without files, sysctl.conf last; live keys, one missing. The reader's lines are the shell's."""
+    from dockwright.facts import kernel as fkernel
+    etc, run_, lib = (tmp_path / "etc", tmp_path / "run", tmp_path / "lib")
+    for d in (etc, run_, lib):
+        d.mkdir()
+    (etc / "10-a.conf").write_text("net.core.somaxconn = 4096\n# a comment\n  -vm.swappiness=10\nX=1")
+    (lib / "10-a.conf").write_text("net.core.somaxconn = 1\n")  # masked by etc's name
+    (lib / "20-b.conf").write_text("kernel.pid_max=4194304\r\n")
+    (lib / "30-masked.conf").write_text("vm.swappiness = 60\n")
+    (tmp_path / "null-link").symlink_to("/dev/null")
+    (etc / "30-masked.conf").symlink_to("../null-link")
+    (tmp_path / "vendor.conf").write_text("net.ipv4.ip_forward = 1\n")
+    (run_ / "40-vendor.conf").symlink_to("../vendor.conf")
+    (run_ / "README").write_text("not read\n")
+    conf = tmp_path / "sysctl.conf"
+    conf.write_text("#net.ipv4.ip_forward=1\nnet.ipv4.tcp_syncookies=1\n")
+    keys = ("net.core.somaxconn", "vm.swappiness", "kernel.dockwright_no_such_key")
+    dirs = (str(etc), str(run_), str(tmp_path / "none"), str(lib))
+
+    def shell():
+        command = fkernel.SysctlState().command(keys=keys)
+        command = command.replace(" ".join(fkernel.SYSCTL_DIRS), " ".join(dirs))
+        return run_locally(command.replace(fkernel.SYSCTL_CONF, str(conf)))[1]
+
+    def reader():
+        arg = f"sysctl:{','.join(sorted(keys))};{','.join(dirs)};{conf}"
+        return run_locally(host_reader.python_command([arg], bare=True))[1]
+
+    theirs, mine = shell(), reader()
+    assert mine == theirs
+    state = fkernel.SysctlState().process(mine)
+    assert state["missing"] == ["kernel.dockwright_no_such_key"] and f"{etc}/30-masked.conf" in state["paths"]
+    assert state["links"] == {f"{run_}/40-vendor.conf": str(tmp_path / "vendor.conf")}
+    (etc / "bad:name.conf").write_text("vm.swappiness=1\n")
+    theirs, mine = shell(), reader()
+    assert mine == theirs and fkernel.SysctlState().process(mine)["odd"] == []  # not a system directory
+    assert any(line.startswith("odd ") for line in mine)
+
+
+def test_the_sysctl_op_agrees_with_the_shell_on_this_machine():
+    from dockwright.facts import kernel as fkernel
+    keys = ("net.core.somaxconn", "fs.protected_symlinks", "kernel.pid_max", "net.ipv4.tcp_rmem")
+    fact = fkernel.SysctlState()
+    _, theirs = run_locally(fact.command(keys=keys))
+    _, mine = run_locally(host_reader.python_command(fact.ops(keys=keys), bare=True))
+    assert mine == theirs and any(line.startswith("live net.ipv4.tcp_rmem ") for line in mine)
