@@ -77,12 +77,14 @@ def api(what):
             out(member(get("/info"), "Swarm", scan) + "\n")
     except Exception as e:
         out("%s error %%s: %%s\n" %% (type(e).__name__, str(e).replace("\n", " ")))
-def regular(path):
+def kind(path, bits):
     import posix
     try:
-        return posix.stat(path).st_mode & 0o170000 == 0o100000
+        return posix.stat(path).st_mode & 0o170000 == bits
     except FileNotFoundError:
         return False
+def regular(path): return kind(path, 0o100000)
+def isdir(path): return kind(path, 0o040000)
 def sha256(path):
     if regular(path):
         try:
@@ -107,12 +109,6 @@ def dpkg(names):
                 k, _, v = line.partition(":"); fields[k] = v.strip()
         if fields.get("Package") in names:
             out("%%s %%s %%s\n" %% (fields["Package"], fields.get("Version", ""), fields.get("Status", "")))
-def isdir(path):
-    import posix
-    try:
-        return posix.stat(path).st_mode & 0o170000 == 0o040000
-    except FileNotFoundError:
-        return False
 def modules(names):
     missing = [m for m in names.split(",") if not isdir("/sys/module/" + m)]
     if not missing:
