@@ -5,6 +5,7 @@
     preflight   fleet-wide checks before the first remote change (every concern's reads and checks,
                 each host in one round trip); a host that fails there, fails alone
     factcache   the run's reads: one read of each fact per host and run, in one round trip
+    host_reader the one python3 a host's read starts: the Engine API, hashes, packages, sysctls
     liveness    SSH keepalives that want a reply: a silent host is declared unreachable
     dockerd     docker reads that are bounded and say "dockerd is not answering", never "nothing"
     refusal     how an operation stops on one host, alone, while pyinfra plans or executes

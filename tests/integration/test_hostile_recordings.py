@@ -109,16 +109,19 @@ def _plant_state_read(lines: list[str], names: list[str]) -> list[str]:
     for rc, part in parts:
         part = list(part)
         if any(line.startswith("file /etc/sysctl.d/") for line in part):
+            # The sysctl read's lines (its own part, or the host reader's op): the files it found
+            # before the live values, their lines after them.
             for name, key in _files(names):
-                part.insert(next(i for i, x in enumerate(part) if not x.startswith(("live ", "missing ", "file ", "mask ", "link "))),
+                part.insert(next(i for i, x in enumerate(part) if x.startswith(("live ", "missing "))),
                             f"file /etc/sysctl.d/{name}")
-                part.append(f"/etc/sysctl.d/{name}:{key} = 1024")
+                last = max(i for i, x in enumerate(part) if x.startswith(("live ", "missing ", "/etc/sysctl.d/")))
+                part.insert(last + 1, f"/etc/sysctl.d/{name}:{key} = 1024")
         for k, line in enumerate(part):
             if line.startswith('[{"Name"'):  # unused networks: a prune removes each
                 nets = json.loads(line)
                 part[k] = json.dumps(nets + [{**_network(i, n, ""), "Containers": {}} for i, n in enumerate(names)])
-        if any(" dev " in line and "proto kernel" in line for line in part):
-            part += [f"10.{200 + i}.0.0/24 dev {n} proto kernel scope link src 10.{200 + i}.0.1 linkdown"
+        if part and part[0].startswith("Iface\tDestination"):  # /proc/net/route
+            part += [f"{n}\t0000{200 + i:02X}0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0"
                      for i, n in _ifaces(names)]
         out.append((rc, part))
     return factcache.HostState.frame(out)
