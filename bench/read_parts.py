@@ -62,9 +62,9 @@ for i, (label, _) in enumerate(steps):
     # Each repetition's own subshell is a process started by the harness, not by the part.
     rows.append({"part": label, "ms": round((t1 - t0) * 1000 / REPEAT, 1),
                  "processes": round((p1 - p0) / REPEAT - 1, 1)})
+engine = facts.docker_engine().get(host)  # before the shared file is read: a read lets the other hosts run
 path = os.environ["DOCKWRIGHT_READ_PROFILE"]
 found = json.loads(open(path).read()) if os.path.exists(path) and os.path.getsize(path) else []
-engine = facts.docker_engine().get(host)
 found.append({"host": host.name, "engine": ".".join(map(str, engine["version"] or ())), "package": engine["package"],
               "repeat": REPEAT, "ok": ok, "parts": rows})
 with open(path, "w") as f:
