@@ -62,6 +62,9 @@ class EngineApiFact(host_reader.PythonPart):
     def ops(self) -> list[str]:
         return [self.api]
 
+    def fallback(self) -> str:
+        return self.cli()  # where the reader cannot serve, neither can the client it would start
+
     def lines(self, answers):
         # A part the reader never reached is down, never empty.
         return answers[0] if answers[0] is not None else [f"{MARK} error the Engine API read ended early"]

@@ -7,8 +7,8 @@ A fact that takes part (``PythonPart``) names its ``ops(**kwargs)`` and turns th
 the lines its own command would print (``lines``); the rest of what it reads is its shell
 ``rest(**kwargs)``. In the host-state read (dockwright.factcache) every such fact of a host is
 served by one python3 start, then each fact's rest runs in the shell. A host without python3,
-or with DOCKER_HOST set (the daemon is not the local socket), runs each fact's own full
-``command`` instead, as a fact read alone always does: the two ways print the same lines.
+or with DOCKER_HOST set (the daemon is not the local socket), runs each fact's ``fallback``
+instead, the shell its own command runs for the same answers: the two ways print the same lines.
 
 python3 starts isolated and without site (-I -S), from /: no .pth file is read, and no module is
 imported from the working directory (with --sudo, the SSH user's home). Its start is most of its
@@ -217,19 +217,14 @@ USABLE = 'if [ -z "${DOCKER_HOST:-}" ] && command -v python3 >/dev/null 2>&1; th
 
 
 def group_command(members: list[tuple]) -> str:
-    """One command for several (fact, arguments): the reader once, then each fact's rest; or,
-    where the reader cannot serve, each fact's own full command."""
+    """One command for several (fact, arguments): the reader once, or where it cannot serve,
+    each fact's shell for what the reader would answer (``fallback``); then each fact's rest."""
     ops = [op for fact, kwargs in members for op in fact.ops(**kwargs)]
+    fallbacks = " ".join(f"echo '@@whole {i}'; ( {fact.fallback(**kwargs)} );" for i, (fact, kwargs) in enumerate(members))
     # Each rest in a subshell of its own (its variables and IFS stay its own); none where it is empty.
     rests = " ".join(f"echo '@@rest {i}';" + (f" ( {rest} );" if (rest := fact.rest(**kwargs)) else "")
                      for i, (fact, kwargs) in enumerate(members))
-    wholes = " ".join(f"echo '@@whole {i}'; ( {_full(fact, kwargs)} );" for i, (fact, kwargs) in enumerate(members))
-    return f"{USABLE} {python_command(ops)}; {rests} else {wholes} fi"
-
-
-def _full(fact, kwargs) -> str:
-    command = fact.command(**kwargs) if callable(fact.command) else fact.command
-    return command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
+    return f"{USABLE} {python_command(ops)}; else {fallbacks} fi; {rests}"
 
 
 def split_group(output: list[str], members: list[tuple]) -> list[list[str] | None]:
@@ -265,7 +260,7 @@ def split_group(output: list[str], members: list[tuple]) -> list[list[str] | Non
     for i, (fact, kwargs) in enumerate(members):
         n = len(fact.ops(**kwargs))
         if i in wholes:
-            found.append(wholes[i])
+            found.append(wholes[i] + rests.get(i, []))
         else:
             mine = [None if j in failed else answers.get(j) for j in range(first, first + n)]
             if died is not None:
@@ -300,6 +295,12 @@ class PythonPart:
         """The reader's ops this fact needs ("sha256:PATH", "base64:PATH", "dpkg:A,B", "modules:A,B",
         "sysctl:KEYS;DIRS;FILE", "networks", "swarm")."""
         raise NotImplementedError
+
+    def fallback(self, **kwargs) -> str:
+        """The shell for what its ops ask, where the reader cannot serve: its own command, for a
+        fact with no rest (a fact with one: its command is its fallback, then its rest)."""
+        command = self.command(**kwargs) if callable(self.command) else self.command
+        return command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
 
     def rest(self, **kwargs) -> str:
         """The shell for the rest of the read (may be empty)."""

@@ -39,20 +39,16 @@ class DockerEngine(host_reader.PythonPart, FactBase):
     """
 
     def command(self):
-        return (
-            # The package's version is the engine's; `dockerd --version` (a large Go binary,
-            # slow to start) only for an engine installed without a package. Which package is
-            # installed is decided by process(); files are read by the shell's own read.
-            f"p=$({platform.DEBIAN.package_query}); echo @@package; echo \"$p\"; "
-            "echo @@version; e=; o=$IFS; IFS='\n'; for l in $p; do case \"$l\" in "
-            "'docker.io '*' ok installed'|'docker-ce '*' ok installed') e=1;; esac; done; IFS=$o; "
-            "[ -n \"$e\" ] || dockerd --version 2>/dev/null; "
-            f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; "
-            + self._files()
-        )
+        return f"{self.fallback()}; {self.rest()}"
+
+    def fallback(self):
+        # Which package is installed is decided by process().
+        return (f"echo @@package; {platform.DEBIAN.package_query}; "
+                f"echo @@daemon_json; [ -f {DAEMON_JSON} ] && base64 -w0 {DAEMON_JSON} && echo; true")
 
     # In the host-state read, the host's reader (dockwright.host_reader) reads the packages and
-    # daemon.json; dockerd is asked its version where no engine package is unpacked.
+    # daemon.json. The package's version is the engine's: `dockerd --version` (a large Go binary,
+    # slow to start) only where no engine package is unpacked; files by the shell's own read.
     def ops(self):
         return [platform.DEBIAN.package_reader, f"base64:{DAEMON_JSON}"]
 

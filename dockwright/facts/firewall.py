@@ -38,7 +38,10 @@ class PortPolicy(host_reader.PythonPart, FactBase):
     """
 
     def command(self):
-        return f"echo @@unit; {remote.sha256_line(host_paths.PORT_POLICY_UNIT)}; " + self.rest()
+        return f"{self.fallback()}; {self.rest()}"
+
+    def fallback(self):
+        return f"echo @@unit; {remote.sha256_line(host_paths.PORT_POLICY_UNIT)}; true"
 
     # In the host-state read the unit's hash is the host reader's (dockwright.host_reader).
     def ops(self):

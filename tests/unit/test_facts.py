@@ -1,6 +1,7 @@
 """Facts: the command each sends (one per concern) and how raw output becomes data."""
 
 import json
+import shutil
 import subprocess
 
 from dockwright.plans import conntrack as conntrack_plan, docker as docker_plan, sysctl as sysctl_plan
@@ -141,11 +142,18 @@ def test_docker_engine_version_comes_from_the_package_when_there_is_one():
 
 def _engine_read(tmp_path, dpkg_lines: list[str]) -> list[str]:
     """The engine read's package and version parts run by sh, with dpkg-query and dockerd
-    stand-ins on PATH (dockerd records that it was started)."""
+    stand-ins on PATH (dockerd records that it was started), and dpkg's file lists of the
+    packages that are unpacked (not those that left only their configuration files)."""
     bin_ = executables(tmp_path / "bin", {
         "dpkg-query": "#!/bin/sh\nprintf '%s\\n' " + " ".join(f"'{x}'" for x in dpkg_lines) + "\n",
         "dockerd": f"#!/bin/sh\ntouch {tmp_path}/dockerd-ran; echo 'Docker version 24.0.7, build x'\n"})
-    part = fengine.DockerEngine().command().split("echo @@unit;", 1)[0]
+    info = tmp_path / "info"
+    shutil.rmtree(info, ignore_errors=True)
+    info.mkdir()
+    for line in dpkg_lines:
+        if not line.endswith(" config-files"):
+            (info / f"{line.split()[0]}.list").write_text("/.\n")
+    part = fengine.DockerEngine().command().split("echo @@unit;", 1)[0].replace("/var/lib/dpkg/info/", f"{info}/")
     out = subprocess.run(["sh", "-c", part], capture_output=True, text=True, env={"PATH": f"{bin_}:/usr/bin:/bin"})
     return out.stdout.splitlines()
 
