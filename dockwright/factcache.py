@@ -15,7 +15,7 @@ a converged run costs one round trip per host, not one per concern.
 import gevent.event
 from pyinfra.api import FactBase, FunctionCommand
 
-from . import liveness, run
+from . import liveness, remote, run
 from .pyinfra_context import unwrap
 
 MARK = "@@dockwright-part"
@@ -161,11 +161,6 @@ def prefetch(host, wanted: list[tuple[type, dict]]) -> None:
                     result.set_exception(e)
 
 
-def _command(fact, kwargs) -> str:
-    command = fact.command(**kwargs) if callable(fact.command) else fact.command
-    return command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
-
-
 def read_parts(todo: list) -> list[tuple[str, list]]:
     """(command, [(fact class, arguments, fact)]) for each part of the read: a fact on its own, or
     the facts that name one ``shared`` read (the host's reader, dockwright.host_reader: one
@@ -179,7 +174,7 @@ def read_parts(todo: list) -> list[tuple[str, list]]:
         if len(group) > 1:
             jobs.append((group[0][2].shared.command([(f, kw) for _, kw, f in group]), group))
         else:
-            jobs.append((_command(group[0][2], group[0][1]), group))
+            jobs.append((remote.fact_command(group[0][2], group[0][1]), group))
     return jobs
 
 

@@ -21,8 +21,9 @@ the networks' IDs and where the Swarm section is.
 """
 
 import shlex
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
+from . import remote
 from .host_paths import DOCKER_SOCKET
 
 DOWN = "@@dockerd-down"  # an Engine API op's answer when the daemon does not answer
@@ -279,8 +280,8 @@ def answered(answers: list[list[str] | None]) -> bool:
 class GroupRead(NamedTuple):
     """How several facts share one part of the host-state read (dockwright.factcache): the
     command for them all, and the split of its output into each one's."""
-    command: object
-    split: object
+    command: Callable[[list[tuple]], str]
+    split: Callable[[list[str], list[tuple]], list[list[str] | None]]
 
 
 READ = GroupRead(group_command, split_group)
@@ -299,8 +300,7 @@ class PythonPart:
     def fallback(self, **kwargs) -> str:
         """The shell for what its ops ask, where the reader cannot serve: its own command, for a
         fact with no rest (a fact with one: its command is its fallback, then its rest)."""
-        command = self.command(**kwargs) if callable(self.command) else self.command
-        return command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
+        return remote.fact_command(self, kwargs)
 
     def rest(self, **kwargs) -> str:
         """The shell for the rest of the read (may be empty)."""
@@ -310,5 +310,6 @@ class PythonPart:
         """The lines its own command would print, from each op's answer, before the rest's
         lines. An answer is None when the reader never gave it or its op failed, [DOWN line]
         when the reader died; a file read then answers None: the fact is read again on its own
-        (``answered``), and an Engine API read is down."""
-        raise NotImplementedError
+        (``answered``), and an Engine API read is down. By default, one op whose answer is
+        already those lines."""
+        return answers[0] if answered(answers) else None

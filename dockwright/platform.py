@@ -25,17 +25,22 @@ class Platform:
         return self.install_command.format(packages=self.packages[flavour])
 
 
+# The Debian family's engine packages: the one that is the engine, of each flavour, and every
+# package of either flavour the read asks dpkg about.
+_DEBIAN_ENGINES = ("docker.io", "docker-ce")
+_DEBIAN_READ = ("docker.io", "docker-cli", "docker-ce", "docker-ce-cli", "containerd.io")
+
 DEBIAN = Platform(
     family="debian",
     package_query=("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' "
-                   "docker.io docker-cli docker-ce docker-ce-cli containerd.io 2>/dev/null"),
-    package_reader="dpkg:docker.io,docker-cli,docker-ce,docker-ce-cli,containerd.io",
-    package_listed="[ -f /var/lib/dpkg/info/docker.io.list ] || [ -f /var/lib/dpkg/info/docker-ce.list ]",
+                   f"{' '.join(_DEBIAN_READ)} 2>/dev/null"),
+    package_reader="dpkg:" + ",".join(_DEBIAN_READ),
+    package_listed=" || ".join(f"[ -f /var/lib/dpkg/info/{p}.list ]" for p in _DEBIAN_ENGINES),
     service_defaults="/etc/default/docker",
     install_command="DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}",
     # docker.io brings its CLI (the docker.io package itself up to Debian 12, docker-cli after);
     # Docker's packages are installed as Docker documents them.
-    packages={"docker.io": "docker.io", "docker-ce": "docker-ce docker-ce-cli containerd.io"},
+    packages=dict(zip(_DEBIAN_ENGINES, ("docker.io", "docker-ce docker-ce-cli containerd.io"))),
 )
 
 FAMILIES = {"debian": DEBIAN, "ubuntu": DEBIAN}

@@ -27,6 +27,13 @@ def run(host, command: str, conn: dict | None = None, stdin: str | None = None):
     return host.run_shell_command(StringCommand(command), print_output=False, **kwargs)
 
 
+def fact_command(fact, kwargs: dict) -> str:
+    """The shell text of a fact's command for these arguments (a method or a plain attribute, a
+    string or pyinfra's StringCommand), as the host-state read puts it together."""
+    command = fact.command(**kwargs) if callable(fact.command) else fact.command
+    return command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
+
+
 def sections(output: list[str]) -> dict[str, list[str]]:
     """The lines of a combined fact command, by the ``@@name`` marker that precedes each part."""
     found: dict[str, list[str]] = {}

@@ -11,7 +11,7 @@ from pyinfra.api import FactBase
 from .. import dockerd, host_reader, platform, remote
 from ..host_paths import APT_KEYRING, APT_PIN, APT_SOURCE, DAEMON_JSON, FAILED_CANDIDATE, PACKAGE_FAILED, ROLLOUT_STATE
 
-ENGINE_PACKAGES = ("docker.io", "docker-ce")  # the package that is the engine, of each flavour
+ENGINE_PACKAGES = tuple(platform.DEBIAN.packages)  # the package that is the engine, of each flavour
 # dockwright's apt files, read whole: each line after "|", so that no line of theirs can pass
 # for a section marker.
 APT_FILES = {"apt_key": APT_KEYRING, "apt_source": APT_SOURCE, "apt_pin": APT_PIN}

@@ -107,12 +107,10 @@ class SysctlState(host_reader.PythonPart, FactBase):
         )
 
     # In the host-state read, the host's reader reads the same (dockwright.host_reader), in the
-    # same order, without awk or readlink.
+    # same order, without awk or readlink; its answer is this command's lines.
     def ops(self, keys):
         return [f"sysctl:{','.join(sorted(keys))};{','.join(SYSCTL_DIRS)};{SYSCTL_CONF}"]
 
-    def lines(self, answers, keys):
-        return answers[0] if host_reader.answered(answers) else None
 
     def process(self, output):
         live, missing, present, lines, links, odd = {}, [], [], [], {}, set()
@@ -198,12 +196,10 @@ class OverlayModules(host_reader.PythonPart, FactBase):
         )
 
     # In the host-state read, the host's reader looks them up (dockwright.host_reader); where it
-    # cannot read the lists, this command does, on its own.
+    # cannot read the lists, this command does, on its own. Its answer is this command's lines.
     def ops(self):
         return ["modules:" + ",".join(OVERLAY_MODULES)]
 
-    def lines(self, answers):
-        return answers[0] if host_reader.answered(answers) else None
 
     def process(self, output):
         return [line.split()[1] for line in output if line.startswith("missing-module ")]

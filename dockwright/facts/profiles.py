@@ -33,8 +33,6 @@ class Sha256File(host_reader.PythonPart, files.Sha256File, digits=64, cmds=["sha
         return [f"{answers[0][0]}  {path}"] if answers[0] else []
 
 
-
-
 class AppArmorState(host_reader.PythonPart, FactBase):
     """
     Whether AppArmor is enabled, the profile file's sha256 and the profile's loaded mode.
